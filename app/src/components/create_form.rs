@@ -1,0 +1,115 @@
+use leptos::prelude::*;
+
+use crate::api::vms::CreateVm;
+use crate::store::VmStore;
+use crate::types::CreateVmRequest;
+use crate::validate::{
+    validate_create, CPU_MAX, CPU_MIN, DISK_MAX_GIB, DISK_MIN_GIB, MEMORY_MAX_MIB, MEMORY_MIN_MIB,
+    NAME_MAX_LEN,
+};
+
+/// Name, vCPUs, memory and disk; the server's answer (the new VM) goes straight into the store.
+#[component]
+pub fn CreateVmForm(store: VmStore) -> impl IntoView {
+    let name = RwSignal::new(String::new());
+    let cpu = RwSignal::new("1".to_string());
+    let memory = RwSignal::new("512".to_string());
+    let disk = RwSignal::new("4".to_string());
+    let error = RwSignal::new(None::<String>);
+    let create = ServerAction::<CreateVm>::new();
+
+    Effect::new(move |_| match create.value().get() {
+        Some(Ok(vm)) => {
+            error.set(None);
+            name.set(String::new());
+            store.upsert(vm);
+        }
+        Some(Err(failure)) => error.set(Some(failure.message)),
+        None => {}
+    });
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let parse = |field: &str, value: String| {
+            value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| format!("{field} must be a whole number."))
+        };
+        let request = (|| {
+            let cpu = parse("vCPUs", cpu.get())?;
+            Ok::<_, String>(CreateVmRequest {
+                name: name.get().trim().to_string(),
+                cpu: u32::try_from(cpu).map_err(|_| "vCPUs is too large.".to_string())?,
+                memory: parse("Memory", memory.get())?,
+                disk_size: parse("Disk size", disk.get())?,
+                os_type: None,
+                boot_order: None,
+                start: false,
+            })
+        })();
+        let checked = request.and_then(|request| {
+            validate_create(&request)
+                .map(|_| request)
+                .map_err(|e| e.message)
+        });
+        match checked {
+            Ok(request) => {
+                error.set(None);
+                create.dispatch(CreateVm { request });
+            }
+            Err(message) => error.set(Some(message)),
+        }
+    };
+
+    view! {
+        <form class="create-form" aria-label="Create a virtual machine" on:submit=on_submit>
+            <label>
+                "Name"
+                <input
+                    type="text"
+                    name="name"
+                    required
+                    maxlength=NAME_MAX_LEN
+                    autocomplete="off"
+                    bind:value=name
+                />
+            </label>
+            <label>
+                "vCPUs"
+                <input
+                    type="number"
+                    name="cpu"
+                    min=CPU_MIN
+                    max=CPU_MAX
+                    bind:value=cpu
+                />
+            </label>
+            <label>
+                "Memory (MiB)"
+                <input
+                    type="number"
+                    name="memory"
+                    min=MEMORY_MIN_MIB
+                    max=MEMORY_MAX_MIB
+                    step="64"
+                    bind:value=memory
+                />
+            </label>
+            <label>
+                "Disk (GiB)"
+                <input
+                    type="number"
+                    name="disk_size"
+                    min=DISK_MIN_GIB
+                    max=DISK_MAX_GIB
+                    bind:value=disk
+                />
+            </label>
+            <button type="submit" disabled=move || create.pending().get()>
+                {move || if create.pending().get() { "Creating…" } else { "Create VM" }}
+            </button>
+            {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        </form>
+    }
+}

@@ -1,0 +1,2 @@
+pub mod create_form;
+pub mod vm_card;

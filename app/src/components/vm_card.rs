@@ -1,0 +1,121 @@
+use leptos::prelude::*;
+
+use crate::api::vms::{ActOnVm, DeleteVm};
+use crate::store::VmStore;
+use crate::types::{VmAction, VmId, VmStatus};
+
+/// The actions offered as buttons on a card, in order.
+const CARD_ACTIONS: [VmAction; 2] = [VmAction::Start, VmAction::Stop];
+
+/// One VM: its state badge, sizes, and the actions that make sense right now.
+#[component]
+pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
+    let vm = Memo::new(move |_| store.get(id));
+    let name = move || vm.with(|vm| vm.as_ref().map(|vm| vm.name.clone()).unwrap_or_default());
+    let status = move || vm.with(|vm| vm.as_ref().map_or(VmStatus::Unknown, |vm| vm.status));
+
+    let act = ServerAction::<ActOnVm>::new();
+    let delete = ServerAction::<DeleteVm>::new();
+    let confirming_delete = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+
+    // The server's answer is the truth: write it into the store, or show why it failed.
+    Effect::new(move |_| match act.value().get() {
+        Some(Ok(updated)) => {
+            error.set(None);
+            store.upsert(updated);
+        }
+        Some(Err(failure)) => error.set(Some(failure.message)),
+        None => {}
+    });
+    Effect::new(move |_| match delete.value().get() {
+        Some(Ok(_)) => store.remove(id),
+        Some(Err(failure)) => {
+            confirming_delete.set(false);
+            error.set(Some(failure.message));
+        }
+        None => {}
+    });
+    let busy = move || act.pending().get() || delete.pending().get();
+
+    view! {
+        <li class="vm-card" aria-label=move || format!("VM {}", name())>
+            <div class="vm-card-head">
+                <h2 class="vm-name">{name}</h2>
+                <span
+                    class=move || format!("badge badge-{}", status().as_str())
+                    role="status"
+                    aria-label=move || format!("Status of {}", name())
+                >
+                    {move || status().label()}
+                </span>
+            </div>
+            {move || {
+                vm.get()
+                    .map(|vm| {
+                        view! {
+                            <dl class="vm-specs">
+                                <dt>"vCPU"</dt>
+                                <dd>{vm.cpu}</dd>
+                                <dt>"Memory"</dt>
+                                <dd>{format!("{} MiB", vm.memory)}</dd>
+                                <dt>"Disk"</dt>
+                                <dd>{format!("{} GiB", vm.disk_size)}</dd>
+                            </dl>
+                        }
+                    })
+            }}
+            <div class="vm-actions">
+                {CARD_ACTIONS
+                    .into_iter()
+                    .map(|action| {
+                        view! {
+                            <button
+                                type="button"
+                                aria-label=move || format!("{} {}", action.label(), name())
+                                disabled=move || busy() || !action.allowed_in(status())
+                                on:click=move |_| {
+                                    act.dispatch(ActOnVm { id, action });
+                                }
+                            >
+                                {action.label()}
+                            </button>
+                        }
+                    })
+                    .collect_view()}
+                <Show
+                    when=move || confirming_delete.get()
+                    fallback=move || {
+                        view! {
+                            <button
+                                type="button"
+                                class="danger"
+                                aria-label=move || format!("Delete {}", name())
+                                disabled=busy
+                                on:click=move |_| confirming_delete.set(true)
+                            >
+                                "Delete"
+                            </button>
+                        }
+                    }
+                >
+                    <button
+                        type="button"
+                        class="danger"
+                        aria-label=move || format!("Confirm delete {}", name())
+                        disabled=busy
+                        on:click=move |_| {
+                            delete.dispatch(DeleteVm { id });
+                        }
+                    >
+                        "Confirm delete"
+                    </button>
+                    <button type="button" on:click=move |_| confirming_delete.set(false)>
+                        "Cancel"
+                    </button>
+                </Show>
+            </div>
+            {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        </li>
+    }
+}

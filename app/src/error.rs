@@ -1,0 +1,107 @@
+//! The one wire error: what every REST response and every server function returns on failure.
+//!
+//! Serialized as `{"error": "<human sentence>", "code": "<CODE>"}` (SPEC §10). The server maps
+//! its layer errors into this type in exactly one place (`server/src/error.rs`).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Machine-readable error codes; each has one HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    ValidationFailed,
+    Unauthorized,
+    Forbidden,
+    QuotaExceeded,
+    NotFound,
+    VmNotFound,
+    MethodNotAllowed,
+    IsoNotFound,
+    ImageNotFound,
+    VmAlreadyExists,
+    InvalidState,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    VmCreationFailed,
+    Internal,
+    HypervisorUnavailable,
+    DatabaseUnavailable,
+}
+
+impl ErrorCode {
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorCode::ValidationFailed => 400,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden | ErrorCode::QuotaExceeded => 403,
+            ErrorCode::NotFound
+            | ErrorCode::VmNotFound
+            | ErrorCode::IsoNotFound
+            | ErrorCode::ImageNotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::VmAlreadyExists | ErrorCode::InvalidState => 409,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::VmCreationFailed | ErrorCode::Internal => 500,
+            ErrorCode::HypervisorUnavailable | ErrorCode::DatabaseUnavailable => 503,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppError {
+    /// A sentence a person understands.
+    #[serde(rename = "error")]
+    pub message: String,
+    pub code: ErrorCode,
+}
+
+impl AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ValidationFailed, message)
+    }
+
+    pub fn vm_not_found() -> Self {
+        Self::new(ErrorCode::VmNotFound, "No such virtual machine.")
+    }
+
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl leptos::server_fn::error::FromServerFnError for AppError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        use leptos::server_fn::error::ServerFnErrorErr as E;
+        match value {
+            E::Request(detail) => Self::new(
+                ErrorCode::Internal,
+                format!("Could not reach the Limen server: {detail}"),
+            ),
+            E::Args(detail) | E::Deserialization(detail) => {
+                Self::validation(format!("The request was not understood: {detail}"))
+            }
+            other => Self::new(ErrorCode::Internal, format!("The request failed: {other}")),
+        }
+    }
+}

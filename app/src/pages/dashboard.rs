@@ -1,0 +1,51 @@
+use leptos::prelude::*;
+
+use crate::api::vms::list_vms;
+use crate::components::create_form::CreateVmForm;
+use crate::components::vm_card::VmCard;
+use crate::store::VmStore;
+
+/// The VM list: rendered on the server with the current state, then kept current in the browser.
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let store = VmStore::default();
+    let initial = Resource::new(|| (), |_| list_vms());
+
+    view! {
+        <section class="dashboard">
+            <div class="dashboard-head">
+                <h1>"Virtual machines"</h1>
+            </div>
+            <CreateVmForm store/>
+            <Suspense fallback=|| view! { <p class="muted">"Loading virtual machines…"</p> }>
+                {move || Suspend::new(async move {
+                    match initial.await {
+                        Ok(vms) => {
+                            store.replace(vms);
+                            view! { <VmList store/> }.into_any()
+                        }
+                        Err(error) => {
+                            view! { <p class="error" role="alert">{error.message}</p> }.into_any()
+                        }
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn VmList(store: VmStore) -> impl IntoView {
+    view! {
+        <Show
+            when=move || !store.is_empty()
+            fallback=|| view! { <p class="muted">"No virtual machines yet. Create one above."</p> }
+        >
+            <ul class="vm-grid" aria-label="Virtual machines">
+                <For each=move || store.ids() key=|id| *id let:id>
+                    <VmCard id store/>
+                </For>
+            </ul>
+        </Show>
+    }
+}

@@ -1,0 +1,369 @@
+//! Wire types shared by the browser and the server (REST JSON and server functions alike).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// A VM's identity: the libvirt domain UUID, which is also the database key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct VmId(pub Uuid);
+
+impl fmt::Display for VmId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for VmId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(VmId)
+    }
+}
+
+/// What the hypervisor (or an operation in progress) says about a VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VmStatus {
+    Running,
+    Stopped,
+    Paused,
+    ShuttingDown,
+    Crashed,
+    Creating,
+    Deleting,
+    Missing,
+    Unknown,
+}
+
+impl VmStatus {
+    pub const ALL: [VmStatus; 9] = [
+        VmStatus::Running,
+        VmStatus::Stopped,
+        VmStatus::Paused,
+        VmStatus::ShuttingDown,
+        VmStatus::Crashed,
+        VmStatus::Creating,
+        VmStatus::Deleting,
+        VmStatus::Missing,
+        VmStatus::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VmStatus::Running => "running",
+            VmStatus::Stopped => "stopped",
+            VmStatus::Paused => "paused",
+            VmStatus::ShuttingDown => "shutting_down",
+            VmStatus::Crashed => "crashed",
+            VmStatus::Creating => "creating",
+            VmStatus::Deleting => "deleting",
+            VmStatus::Missing => "missing",
+            VmStatus::Unknown => "unknown",
+        }
+    }
+
+    /// The word a person reads on the status badge.
+    pub fn label(self) -> &'static str {
+        match self {
+            VmStatus::Running => "Running",
+            VmStatus::Stopped => "Stopped",
+            VmStatus::Paused => "Paused",
+            VmStatus::ShuttingDown => "Shutting down",
+            VmStatus::Crashed => "Crashed",
+            VmStatus::Creating => "Creating",
+            VmStatus::Deleting => "Deleting",
+            VmStatus::Missing => "Missing",
+            VmStatus::Unknown => "Unknown",
+        }
+    }
+}
+
+impl FromStr for VmStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        VmStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown VM status {s:?}"))
+    }
+}
+
+/// Which devices the firmware tries, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BootOrder {
+    #[default]
+    CdromHd,
+    Hd,
+    Cdrom,
+    HdCdrom,
+}
+
+impl BootOrder {
+    pub const ALL: [BootOrder; 4] = [
+        BootOrder::CdromHd,
+        BootOrder::Hd,
+        BootOrder::Cdrom,
+        BootOrder::HdCdrom,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BootOrder::CdromHd => "cdrom_hd",
+            BootOrder::Hd => "hd",
+            BootOrder::Cdrom => "cdrom",
+            BootOrder::HdCdrom => "hd_cdrom",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            BootOrder::CdromHd => "CD-ROM, then disk",
+            BootOrder::Hd => "Disk only",
+            BootOrder::Cdrom => "CD-ROM only",
+            BootOrder::HdCdrom => "Disk, then CD-ROM",
+        }
+    }
+}
+
+impl FromStr for BootOrder {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        BootOrder::ALL
+            .into_iter()
+            .find(|order| order.as_str() == s)
+            .ok_or_else(|| format!("unknown boot order {s:?}"))
+    }
+}
+
+/// Where an operating system installation on the VM stands (SPEC §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum InstallationStatus {
+    #[default]
+    NotInstalled,
+    Installing,
+    Installed,
+    InstallationFailed,
+}
+
+impl InstallationStatus {
+    pub const ALL: [InstallationStatus; 4] = [
+        InstallationStatus::NotInstalled,
+        InstallationStatus::Installing,
+        InstallationStatus::Installed,
+        InstallationStatus::InstallationFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstallationStatus::NotInstalled => "NotInstalled",
+            InstallationStatus::Installing => "Installing",
+            InstallationStatus::Installed => "Installed",
+            InstallationStatus::InstallationFailed => "InstallationFailed",
+        }
+    }
+}
+
+impl FromStr for InstallationStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        InstallationStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("unknown installation status {s:?}"))
+    }
+}
+
+/// A virtual machine as every screen and endpoint sees it: the record merged with live state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vm {
+    pub uuid: VmId,
+    pub name: String,
+    pub owner: Option<String>,
+    pub status: VmStatus,
+    /// vCPUs.
+    pub cpu: u32,
+    /// MiB.
+    pub memory: u64,
+    /// GiB.
+    pub disk_size: u64,
+    pub os_type: String,
+    pub boot_order: BootOrder,
+    pub installation_status: InstallationStatus,
+    pub current_media: Option<String>,
+    pub role: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /api/v1/vms` and the create form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVmRequest {
+    pub name: String,
+    /// vCPUs.
+    pub cpu: u32,
+    /// MiB.
+    pub memory: u64,
+    /// GiB.
+    pub disk_size: u64,
+    #[serde(default)]
+    pub os_type: Option<String>,
+    #[serde(default)]
+    pub boot_order: Option<BootOrder>,
+    #[serde(default)]
+    pub start: bool,
+}
+
+/// What a user can ask a VM to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VmAction {
+    /// Power on.
+    Start,
+    /// ACPI power button: the guest shuts itself down.
+    Shutdown,
+    /// Hard power-off.
+    Stop,
+    Reboot,
+    Reset,
+    Pause,
+    Resume,
+}
+
+impl VmAction {
+    pub const ALL: [VmAction; 7] = [
+        VmAction::Start,
+        VmAction::Shutdown,
+        VmAction::Stop,
+        VmAction::Reboot,
+        VmAction::Reset,
+        VmAction::Pause,
+        VmAction::Resume,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VmAction::Start => "start",
+            VmAction::Shutdown => "shutdown",
+            VmAction::Stop => "stop",
+            VmAction::Reboot => "reboot",
+            VmAction::Reset => "reset",
+            VmAction::Pause => "pause",
+            VmAction::Resume => "resume",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            VmAction::Start => "Start",
+            VmAction::Shutdown => "Shut down",
+            VmAction::Stop => "Stop",
+            VmAction::Reboot => "Reboot",
+            VmAction::Reset => "Reset",
+            VmAction::Pause => "Pause",
+            VmAction::Resume => "Resume",
+        }
+    }
+
+    /// Whether this action makes sense for a VM in `status`. The server refuses the others with
+    /// 409 INVALID_STATE and the dashboard disables their buttons, from this one function.
+    pub fn allowed_in(self, status: VmStatus) -> bool {
+        use VmStatus as S;
+        match self {
+            VmAction::Start => matches!(status, S::Stopped | S::Crashed),
+            VmAction::Shutdown | VmAction::Reboot => matches!(status, S::Running),
+            VmAction::Stop => matches!(
+                status,
+                S::Running | S::Paused | S::ShuttingDown | S::Crashed
+            ),
+            VmAction::Reset => matches!(status, S::Running | S::Paused),
+            VmAction::Pause => matches!(status, S::Running),
+            VmAction::Resume => matches!(status, S::Paused),
+        }
+    }
+}
+
+/// `POST /api/v1/vms/{uuid}/action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRequest {
+    pub action: VmAction,
+}
+
+/// What a delete could not clean up (SPEC §4): empty when everything is gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteReport {
+    pub uuid: VmId,
+    /// One sentence per thing left behind, e.g. a disk that could not be removed.
+    pub leftovers: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enums_round_trip_through_their_wire_names() {
+        for status in VmStatus::ALL {
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{}\"", status.as_str()));
+            assert_eq!(status.as_str().parse::<VmStatus>().unwrap(), status);
+        }
+        for order in BootOrder::ALL {
+            let json = serde_json::to_string(&order).unwrap();
+            assert_eq!(json, format!("\"{}\"", order.as_str()));
+            assert_eq!(order.as_str().parse::<BootOrder>().unwrap(), order);
+        }
+        for install in InstallationStatus::ALL {
+            let json = serde_json::to_string(&install).unwrap();
+            assert_eq!(json, format!("\"{}\"", install.as_str()));
+        }
+        for action in VmAction::ALL {
+            let json = serde_json::to_string(&action).unwrap();
+            assert_eq!(json, format!("\"{}\"", action.as_str()));
+        }
+    }
+
+    #[test]
+    fn actions_allowed_only_where_they_make_sense() {
+        assert!(VmAction::Start.allowed_in(VmStatus::Stopped));
+        assert!(!VmAction::Start.allowed_in(VmStatus::Running));
+        assert!(VmAction::Stop.allowed_in(VmStatus::Running));
+        assert!(!VmAction::Stop.allowed_in(VmStatus::Stopped));
+        assert!(VmAction::Resume.allowed_in(VmStatus::Paused));
+        assert!(!VmAction::Pause.allowed_in(VmStatus::Paused));
+        // Nothing may be done to a VM that is being created, deleted, or has vanished.
+        for action in VmAction::ALL {
+            for status in [
+                VmStatus::Creating,
+                VmStatus::Deleting,
+                VmStatus::Missing,
+                VmStatus::Unknown,
+            ] {
+                assert!(!action.allowed_in(status), "{action:?} in {status:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn create_request_rejects_unknown_fields_and_bad_numbers() {
+        let ok = r#"{"name":"a","cpu":1,"memory":512,"disk_size":4}"#;
+        assert!(serde_json::from_str::<CreateVmRequest>(ok).is_ok());
+        for bad in [
+            r#"{"name":"a","cpu":1,"memory":512,"disk_size":4,"admin":true}"#,
+            r#"{"name":"a","cpu":-1,"memory":512,"disk_size":4}"#,
+            r#"{"name":"a","cpu":"2","memory":512,"disk_size":4}"#,
+            r#"{"name":"a","cpu":1,"memory":99999999999999999999999,"disk_size":4}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<CreateVmRequest>(bad).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds the release binary (target/release/limen) and the dashboard assets (target/site), then
+# precompresses the assets so the server can send .br/.gz as they are.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+log "build: cargo leptos build --release"
+cargo leptos build --release
+for asset in target/site/pkg/*.{js,wasm,css}; do
+  [[ -f "$asset" ]] || continue
+  gzip -9 -k -f "$asset"
+  brotli -q 11 -k -f "$asset"
+done

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# End-to-end tests against target/release/limen (build it first: scripts/build.sh) with a real
+# libvirtd and QEMU (TCG) guests. Extra arguments go to `playwright test` (e.g. -g "create").
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+bash scripts/libvirt.sh
+export LIMEN_E2E_DATABASE_URL LIMEN_E2E_DATA_DIR="$STATE_DIR/e2e-data"
+LIMEN_E2E_DATABASE_URL=$(bash scripts/postgres.sh --fresh limen_e2e)
+# Leftovers of an interrupted earlier run (e2e VMs are all named e2e-*).
+for dom in $(virsh -c qemu:///system list --all --name | grep '^e2e-' || true); do
+  virsh -c qemu:///system destroy "$dom" >/dev/null 2>&1 || true
+  virsh -c qemu:///system undefine "$dom" --nvram >/dev/null 2>&1 || true
+done
+rm -rf "$LIMEN_E2E_DATA_DIR"
+mkdir -p "$LIMEN_E2E_DATA_DIR/disks"
+chmod 755 "$STATE_DIR" "$LIMEN_E2E_DATA_DIR" "$LIMEN_E2E_DATA_DIR/disks"
+cd end2end
+npx playwright test "$@"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Starts Limen's project-private PostgreSQL cluster (own data dir under .limen/, own port; never
+# touches a system cluster) and prints its URL. Idempotent: an up cluster is left as it is.
+#   scripts/postgres.sh [--fresh] [DBNAME]   → prints postgres://limen:…@127.0.0.1:PORT/DBNAME
+#   --fresh drops and recreates DBNAME first.
+source "$(dirname "$0")/lib.sh"
+
+FRESH=false
+if [[ "${1:-}" == --fresh ]]; then FRESH=true; shift; fi
+DB_NAME=${1:-limen}
+PG_PORT=${LIMEN_PG_PORT:-55432}
+PG_DIR="$STATE_DIR/pg"
+DATA="$PG_DIR/data"
+SOCK="$PG_DIR/run"
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL server binaries not found (run scripts/deps.sh)"
+
+as_postgres() { runuser -u postgres -- "$@"; }
+psql_admin() { as_postgres "$PG_BIN/psql" -h "$SOCK" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+
+mkdir -p "$PG_DIR"
+chmod 755 "$STATE_DIR" "$PG_DIR"
+if [[ ! -f "$DATA/PG_VERSION" ]]; then
+  log "postgres: creating a private cluster in $DATA (port $PG_PORT)"
+  as_postgres test -x "$PG_DIR" || die "the postgres user cannot reach $PG_DIR; make the checkout's parent directories world-executable"
+  install -d -o postgres -g postgres -m 700 "$DATA"
+  install -d -o postgres -g postgres -m 755 "$SOCK"
+  as_postgres "$PG_BIN/initdb" -D "$DATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
+  head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$PG_DIR/password"
+  chmod 600 "$PG_DIR/password"
+fi
+install -d -o postgres -g postgres -m 755 "$SOCK"
+
+if ! as_postgres "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+  log "postgres: starting the private cluster on 127.0.0.1:$PG_PORT"
+  as_postgres "$PG_BIN/pg_ctl" -D "$DATA" -l "$SOCK/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $SOCK -c fsync=off -c max_connections=200" start >/dev/null \
+    || die "PostgreSQL did not start; see $SOCK/server.log"
+fi
+
+PASSWORD=$(cat "$PG_DIR/password")
+if [[ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = 'limen'")" != 1 ]]; then
+  psql_admin -c "CREATE ROLE limen LOGIN CREATEDB PASSWORD '$PASSWORD'"
+fi
+if $FRESH; then
+  psql_admin -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)"
+fi
+if [[ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'")" != 1 ]]; then
+  psql_admin -c "CREATE DATABASE \"$DB_NAME\" OWNER limen"
+fi
+echo "postgres://limen:$PASSWORD@127.0.0.1:$PG_PORT/$DB_NAME"

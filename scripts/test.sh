@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# `make test`: install what is missing, start PostgreSQL and libvirtd, then run every test:
+# unit + integration (cargo test; libvirt's test:///default driver, real PostgreSQL) and
+# end-to-end (Playwright in Debian's Chromium against the release build, real libvirtd + QEMU).
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+bash scripts/deps.sh all
+bash scripts/libvirt.sh
+export LIMEN_TEST_DATABASE_URL
+LIMEN_TEST_DATABASE_URL=$(bash scripts/postgres.sh limen_test)
+
+log "test: unit and integration (cargo test)"
+cargo test --locked -p app -p server
+
+bash scripts/build.sh
+log "test: end-to-end (Playwright)"
+bash scripts/e2e.sh

@@ -1,0 +1,58 @@
+use std::sync::Arc;
+
+use app::error::AppError;
+use app::ports::VmPort;
+use app::types::{ActionRequest, CreateVmRequest, DeleteReport, Vm, VmId};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::json::ApiJson;
+use crate::error::ApiResult;
+use crate::service::VmService;
+
+fn parse_vm_id(raw: &str) -> Result<VmId, AppError> {
+    raw.parse()
+        .map_err(|_| AppError::validation(format!("{raw:?} is not a VM id (a UUID).")))
+}
+
+pub async fn list_vms(State(vms): State<Arc<VmService>>) -> ApiResult<Json<Vec<Vm>>> {
+    Ok(Json(vms.list_vms().await?))
+}
+
+pub async fn get_vm(
+    State(vms): State<Arc<VmService>>,
+    Path(uuid): Path<String>,
+) -> ApiResult<Json<Vm>> {
+    Ok(Json(vms.get_vm(parse_vm_id(&uuid)?).await?))
+}
+
+pub async fn create_vm(
+    State(vms): State<Arc<VmService>>,
+    ApiJson(request): ApiJson<CreateVmRequest>,
+) -> ApiResult<(StatusCode, Json<Vm>)> {
+    Ok((StatusCode::CREATED, Json(vms.create_vm(request).await?)))
+}
+
+pub async fn act_on_vm(
+    State(vms): State<Arc<VmService>>,
+    Path(uuid): Path<String>,
+    ApiJson(request): ApiJson<ActionRequest>,
+) -> ApiResult<Json<Vm>> {
+    let id = parse_vm_id(&uuid)?;
+    Ok(Json(vms.act_on_vm(id, request.action).await?))
+}
+
+/// 204 when everything is gone; 200 with the report when something had to be left behind.
+pub async fn delete_vm(
+    State(vms): State<Arc<VmService>>,
+    Path(uuid): Path<String>,
+) -> ApiResult<Response> {
+    let report: DeleteReport = vms.delete_vm(parse_vm_id(&uuid)?).await?;
+    Ok(if report.leftovers.is_empty() {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        (StatusCode::OK, Json(report)).into_response()
+    })
+}

@@ -1,0 +1,28 @@
+//! The `limen` command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "limen",
+    version,
+    about = "A web dashboard for the virtual machines of a libvirt/QEMU host"
+)]
+pub struct Cli {
+    /// Settings file (TOML). Default: ./.limen/limen.toml, then /etc/limen/limen.toml.
+    #[arg(long, global = true, env = "LIMEN_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the dashboard, the REST API and the console proxy (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}

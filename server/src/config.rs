@@ -1,0 +1,256 @@
+//! Limen's settings. Each one comes from the environment, else from a TOML file with the same
+//! names in lower case without the `LIMEN_` prefix, else from its default. Env wins.
+//!
+//! | variable                | default                | meaning                                     |
+//! |-------------------------|------------------------|---------------------------------------------|
+//! | `LIMEN_CONFIG`          | `./.limen/limen.toml`, then `/etc/limen/limen.toml` | the TOML file  |
+//! | `LIMEN_LISTEN`          | `127.0.0.1:18443`      | HTTP listen address                         |
+//! | `LIMEN_DATABASE_URL` (or `DATABASE_URL`) | none: `make run` writes one | PostgreSQL URL     |
+//! | `LIMEN_LIBVIRT_URI`     | `qemu:///system`       | libvirt connection (`test:///default` demo) |
+//! | `LIMEN_DOMAIN_TYPE`     | `auto`                 | `kvm`, `qemu` (TCG) or `auto`               |
+//! | `LIMEN_DATA_DIR`        | `/var/lib/limen`       | root of `disks/`, `isos/`, `images/`        |
+//! | `LIMEN_RECONCILE_SECS`  | `60`                   | period of the reconciler                    |
+//! | `LIMEN_CONSOLE_AUTOSTART` | `true`               | console connect starts a stopped VM         |
+//! | `LIMEN_SITE_ROOT`       | `<binary dir>/../site`, then `/usr/share/limen/site` | dashboard assets |
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the config file {path} is not valid TOML for Limen")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error("{name} has an invalid value {value:?}: {reason}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error(
+        "no database configured: set LIMEN_DATABASE_URL, or run `make run` once, which starts a \
+         local PostgreSQL and writes .limen/limen.toml"
+    )]
+    NoDatabase,
+}
+
+/// Whether guests run with hardware virtualisation (`kvm`) or software emulation (`qemu`, TCG).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DomainTypeSetting {
+    /// `kvm` only where hardware virtualisation is really there (see `host::domain_type`).
+    Auto,
+    Kvm,
+    Qemu,
+}
+
+impl FromStr for DomainTypeSetting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "kvm" => Ok(Self::Kvm),
+            "qemu" => Ok(Self::Qemu),
+            _ => Err("expected auto, kvm or qemu".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub libvirt_uri: String,
+    pub domain_type: DomainTypeSetting,
+    pub data_dir: PathBuf,
+    pub reconcile_secs: u64,
+    pub console_autostart: bool,
+    pub site_root: PathBuf,
+    /// The file the settings were read from, if any (logged at start).
+    pub file: Option<PathBuf>,
+}
+
+/// The TOML file: every key optional, same meaning as the variable.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    database_url: Option<String>,
+    libvirt_uri: Option<String>,
+    domain_type: Option<String>,
+    data_dir: Option<PathBuf>,
+    reconcile_secs: Option<u64>,
+    console_autostart: Option<bool>,
+    site_root: Option<PathBuf>,
+}
+
+fn parse<T: FromStr>(name: &'static str, value: String) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    value.parse().map_err(|e: T::Err| ConfigError::Invalid {
+        name,
+        reason: e.to_string(),
+        value,
+    })
+}
+
+impl Config {
+    /// Reads the file named by `explicit_file` (or the default locations) and the environment.
+    pub fn load(explicit_file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(explicit_file, |name| std::env::var(name).ok())
+    }
+
+    /// The same, with the environment given as a function (tests pass their own).
+    pub fn load_from(
+        explicit_file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let file_path = explicit_file
+            .map(Path::to_path_buf)
+            .or_else(|| env("LIMEN_CONFIG").map(PathBuf::from))
+            .or_else(|| {
+                [".limen/limen.toml", "/etc/limen/limen.toml"]
+                    .into_iter()
+                    .map(PathBuf::from)
+                    .find(|path| path.is_file())
+            });
+        let file = match &file_path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.clone(),
+                    source,
+                })?
+            }
+            None => FileConfig::default(),
+        };
+
+        let listen = env("LIMEN_LISTEN")
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:18443".into());
+        let database_url = env("LIMEN_DATABASE_URL")
+            .or_else(|| env("DATABASE_URL"))
+            .or(file.database_url)
+            .ok_or(ConfigError::NoDatabase)?;
+        let domain_type = env("LIMEN_DOMAIN_TYPE")
+            .or(file.domain_type)
+            .unwrap_or_else(|| "auto".into());
+        let reconcile_secs = match env("LIMEN_RECONCILE_SECS") {
+            Some(value) => parse("LIMEN_RECONCILE_SECS", value)?,
+            None => file.reconcile_secs.unwrap_or(60),
+        };
+        let console_autostart = match env("LIMEN_CONSOLE_AUTOSTART") {
+            Some(value) => parse("LIMEN_CONSOLE_AUTOSTART", value)?,
+            None => file.console_autostart.unwrap_or(true),
+        };
+        Ok(Self {
+            listen: parse("LIMEN_LISTEN", listen)?,
+            database_url,
+            libvirt_uri: env("LIMEN_LIBVIRT_URI")
+                .or(file.libvirt_uri)
+                .unwrap_or_else(|| "qemu:///system".into()),
+            domain_type: parse("LIMEN_DOMAIN_TYPE", domain_type)?,
+            data_dir: env("LIMEN_DATA_DIR")
+                .map(PathBuf::from)
+                .or(file.data_dir)
+                .unwrap_or_else(|| "/var/lib/limen".into()),
+            reconcile_secs,
+            console_autostart,
+            site_root: env("LIMEN_SITE_ROOT")
+                .map(PathBuf::from)
+                .or(file.site_root)
+                .unwrap_or_else(default_site_root),
+            file: file_path,
+        })
+    }
+}
+
+/// cargo-leptos puts the binary in `target/<profile>/limen` and the assets in `target/site`.
+fn default_site_root() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("site")))
+        .filter(|site| site.join("pkg").is_dir())
+        .unwrap_or_else(|| "/usr/share/limen/site".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn env_wins_over_the_file() {
+        let dir = std::env::temp_dir().join(format!("limen-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("limen.toml");
+        std::fs::write(
+            &file,
+            "database_url = \"postgres://file/db\"\ndata_dir = \"/srv/limen\"\ndomain_type = \"kvm\"\n",
+        )
+        .unwrap();
+        let config = Config::load_from(
+            Some(&file),
+            env_of(&[
+                ("LIMEN_DOMAIN_TYPE", "qemu"),
+                ("LIMEN_LISTEN", "127.0.0.1:9"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.database_url, "postgres://file/db");
+        assert_eq!(config.data_dir, PathBuf::from("/srv/limen"));
+        assert_eq!(config.domain_type, DomainTypeSetting::Qemu);
+        assert_eq!(config.listen.port(), 9);
+        assert_eq!(config.libvirt_uri, "qemu:///system");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Config::load_from(
+            Some(Path::new("/nonexistent-limen.toml")),
+            env_of(&[("LIMEN_DATABASE_URL", "postgres://x")]),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }));
+        let err = Config::load_from(
+            None,
+            env_of(&[
+                ("LIMEN_DATABASE_URL", "postgres://x"),
+                ("LIMEN_DOMAIN_TYPE", "xen"),
+                ("LIMEN_CONFIG", "/dev/null"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("LIMEN_DOMAIN_TYPE"), "{err}");
+    }
+
+    #[test]
+    fn a_database_is_required() {
+        let err = Config::load_from(None, env_of(&[("LIMEN_CONFIG", "/dev/null")])).unwrap_err();
+        assert!(matches!(err, ConfigError::NoDatabase));
+    }
+}

@@ -1,0 +1,22 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    vms (uuid) {
+        uuid -> Uuid,
+        name -> Text,
+        owner -> Nullable<Text>,
+        vcpus -> Int4,
+        memory_mib -> Int8,
+        disk_size_gb -> Int8,
+        disk_path -> Text,
+        os_type -> Text,
+        boot_order -> Text,
+        installation_status -> Text,
+        current_media -> Nullable<Text>,
+        role -> Nullable<Text>,
+        status -> Text,
+        status_generation -> Int8,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}

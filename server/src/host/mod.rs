@@ -1,0 +1,332 @@
+//! The hypervisor, through libvirt. Every libvirt call blocks, so each runs on tokio's blocking
+//! pool (`Host::call`); nothing here holds a lock across an `.await`.
+//!
+//! A `Host` is one libvirt connection. Nothing outside this module assumes there is only one:
+//! a second host would be a second `Host` in a map keyed by host (SPEC §13).
+
+pub mod disk;
+pub mod domain_type;
+pub mod domain_xml;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use app::types::{VmAction, VmStatus};
+use uuid::Uuid;
+use virt::connect::Connect;
+use virt::domain::{Domain, DomainState};
+use virt::enumutil::Enum;
+use virt::error::ErrorNumber;
+use virt::sys;
+
+use crate::config::DomainTypeSetting;
+use domain_xml::{DomainSpec, DomainType};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("the hypervisor at {uri} is unreachable: {}", .source.message())]
+    Unavailable {
+        uri: String,
+        #[source]
+        source: virt::error::Error,
+    },
+    #[error("no such domain")]
+    NoDomain,
+    #[error("the domain is not in a state that allows this: {0}")]
+    InvalidState(String),
+    #[error("libvirt could not {what}: {}", .source.message())]
+    Libvirt {
+        what: &'static str,
+        #[source]
+        source: virt::error::Error,
+    },
+    #[error("a hypervisor task was cancelled")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+impl HostError {
+    /// Classifies a libvirt error from the call `what`.
+    fn from_virt(what: &'static str, source: virt::error::Error) -> Self {
+        match source.code() {
+            Enum::Known(ErrorNumber::NoDomain) => HostError::NoDomain,
+            Enum::Known(ErrorNumber::OperationInvalid) => {
+                HostError::InvalidState(source.message().to_string())
+            }
+            _ => HostError::Libvirt { what, source },
+        }
+    }
+}
+
+/// What `Host::node_limits` reports about the machine.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeLimits {
+    pub cpus: u32,
+    pub memory_mib: u64,
+}
+
+/// A libvirt domain as Limen sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainSummary {
+    pub uuid: Uuid,
+    pub name: String,
+    pub status: VmStatus,
+}
+
+pub struct Host {
+    uri: String,
+    domain_type_setting: DomainTypeSetting,
+    /// The open connection, reopened on the next call after it dies.
+    conn: Mutex<Option<Connect>>,
+}
+
+/// libvirt's domain state in Limen's words.
+pub fn status_of(state: DomainState) -> VmStatus {
+    match state {
+        DomainState::Running | DomainState::Blocked => VmStatus::Running,
+        DomainState::Paused | DomainState::PMSuspended => VmStatus::Paused,
+        DomainState::Shutdown => VmStatus::ShuttingDown,
+        DomainState::Shutoff => VmStatus::Stopped,
+        DomainState::Crashed => VmStatus::Crashed,
+        DomainState::NoState => VmStatus::Unknown,
+    }
+}
+
+fn domain_status(domain: &Domain) -> Result<VmStatus, HostError> {
+    let (state, _reason) = domain
+        .state()
+        .map_err(|e| HostError::from_virt("read the domain state", e))?;
+    Ok(match state {
+        Enum::Known(state) => status_of(state),
+        Enum::Unknown(_) => VmStatus::Unknown,
+    })
+}
+
+impl Host {
+    pub fn new(uri: impl Into<String>, domain_type_setting: DomainTypeSetting) -> Arc<Self> {
+        // libvirt prints every error to stderr by default; ours are returned and logged instead.
+        virt::error::clear_error_callback();
+        Arc::new(Self {
+            uri: uri.into(),
+            domain_type_setting,
+            conn: Mutex::new(None),
+        })
+    }
+
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// A live connection: the cached one, or a new one if there is none or it died.
+    fn connection(&self) -> Result<Connect, HostError> {
+        let mut guard = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(conn) = guard.as_ref() {
+            if conn.is_alive().unwrap_or(false) {
+                return Ok(conn.clone());
+            }
+        }
+        let conn = Connect::open(Some(&self.uri)).map_err(|source| HostError::Unavailable {
+            uri: self.uri.clone(),
+            source,
+        })?;
+        *guard = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Runs a blocking libvirt call on the blocking pool.
+    pub async fn call<T, F>(self: &Arc<Self>, f: F) -> Result<T, HostError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connect) -> Result<T, HostError> + Send + 'static,
+    {
+        let host = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let conn = host.connection()?;
+            f(&conn)
+        })
+        .await?
+    }
+
+    pub async fn ping(self: &Arc<Self>) -> Result<(), HostError> {
+        self.call(|conn| {
+            conn.hostname()
+                .map(drop)
+                .map_err(|e| HostError::from_virt("answer a ping", e))
+        })
+        .await
+    }
+
+    /// Which domain type new VMs get on this connection.
+    pub async fn domain_type(self: &Arc<Self>) -> Result<DomainType, HostError> {
+        let setting = self.domain_type_setting;
+        self.call(move |conn| {
+            let driver = conn
+                .driver_type()
+                .map_err(|e| HostError::from_virt("name its driver", e))?;
+            Ok(domain_type::resolve(
+                setting,
+                &driver,
+                &domain_type::HostCpu::probe(),
+            ))
+        })
+        .await
+    }
+
+    pub async fn node_limits(self: &Arc<Self>) -> Result<NodeLimits, HostError> {
+        self.call(|conn| {
+            let info = conn
+                .node_info()
+                .map_err(|e| HostError::from_virt("describe the host", e))?;
+            Ok(NodeLimits {
+                cpus: info.cpus,
+                memory_mib: info.memory / 1024,
+            })
+        })
+        .await
+    }
+
+    /// Every domain with its state: one listing, keyed by UUID.
+    pub async fn domains(self: &Arc<Self>) -> Result<HashMap<Uuid, DomainSummary>, HostError> {
+        self.call(|conn| {
+            let domains = conn
+                .list_all_domains(0)
+                .map_err(|e| HostError::from_virt("list domains", e))?;
+            let mut out = HashMap::with_capacity(domains.len());
+            for domain in domains {
+                let summary = match summarize(&domain) {
+                    Ok(summary) => summary,
+                    // Undefined between the listing and this look: it is gone.
+                    Err(HostError::NoDomain) => continue,
+                    Err(e) => return Err(e),
+                };
+                out.insert(summary.uuid, summary);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// One domain, or `None` if libvirt has no domain with this UUID.
+    pub async fn domain(self: &Arc<Self>, id: Uuid) -> Result<Option<DomainSummary>, HostError> {
+        self.call(move |conn| match lookup(conn, id) {
+            Ok(domain) => summarize(&domain).map(Some),
+            Err(HostError::NoDomain) => Ok(None),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
+    pub async fn domain_name_exists(self: &Arc<Self>, name: String) -> Result<bool, HostError> {
+        self.call(move |conn| match conn.lookup_domain_by_name(&name) {
+            Ok(_) => Ok(true),
+            Err(e) => match HostError::from_virt("look up a domain", e) {
+                HostError::NoDomain => Ok(false),
+                other => Err(other),
+            },
+        })
+        .await
+    }
+
+    /// Defines (persistently) the domain described by `spec`.
+    pub async fn define(self: &Arc<Self>, spec: DomainSpec) -> Result<(), HostError> {
+        let xml = spec.to_xml();
+        self.call(move |conn| {
+            conn.define_domain_xml(&xml)
+                .map(drop)
+                .map_err(|e| HostError::from_virt("define the domain", e))
+        })
+        .await
+    }
+
+    /// Carries out `action` and returns the state libvirt reports afterwards.
+    pub async fn act(self: &Arc<Self>, id: Uuid, action: VmAction) -> Result<VmStatus, HostError> {
+        self.call(move |conn| {
+            let domain = lookup(conn, id)?;
+            let result = match action {
+                VmAction::Start => domain.create().map(drop),
+                VmAction::Shutdown => domain.shutdown().map(drop),
+                VmAction::Stop => domain.destroy().map(drop),
+                VmAction::Reboot => domain.reboot(0).map(drop),
+                VmAction::Reset => domain.reset().map(drop),
+                VmAction::Pause => domain.suspend().map(drop),
+                VmAction::Resume => domain.resume().map(drop),
+            };
+            result.map_err(|e| HostError::from_virt(action_verb(action), e))?;
+            domain_status(&domain)
+        })
+        .await
+    }
+
+    /// Powers off (if running) and undefines the domain with its NVRAM, snapshot and checkpoint
+    /// metadata. A domain that is already gone is success.
+    pub async fn destroy_and_undefine(self: &Arc<Self>, id: Uuid) -> Result<(), HostError> {
+        self.call(move |conn| {
+            let domain = match lookup(conn, id) {
+                Ok(domain) => domain,
+                Err(HostError::NoDomain) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            if domain.is_active().unwrap_or(false) {
+                match domain.destroy() {
+                    Ok(()) => {}
+                    Err(e) => match HostError::from_virt("power off the domain", e) {
+                        // Stopped (or vanished) between the check and the call: fine.
+                        HostError::NoDomain | HostError::InvalidState(_) => {}
+                        other => return Err(other),
+                    },
+                }
+            }
+            let metadata =
+                sys::VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | sys::VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
+            let all = metadata
+                | sys::VIR_DOMAIN_UNDEFINE_NVRAM
+                | sys::VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA;
+            // Drivers without NVRAM or checkpoints (the test driver) refuse those flags.
+            let result = domain.undefine_flags(all).or_else(|e| match e.code() {
+                Enum::Known(ErrorNumber::InvalidArg | ErrorNumber::NoSupport) => {
+                    domain.undefine_flags(metadata)
+                }
+                _ => Err(e),
+            });
+            match result {
+                Ok(()) => Ok(()),
+                Err(e) => match HostError::from_virt("undefine the domain", e) {
+                    HostError::NoDomain => Ok(()),
+                    other => Err(other),
+                },
+            }
+        })
+        .await
+    }
+}
+
+fn lookup(conn: &Connect, id: Uuid) -> Result<Domain, HostError> {
+    conn.lookup_domain_by_uuid(id)
+        .map_err(|e| HostError::from_virt("look up the domain", e))
+}
+
+fn summarize(domain: &Domain) -> Result<DomainSummary, HostError> {
+    Ok(DomainSummary {
+        uuid: domain
+            .uuid()
+            .map_err(|e| HostError::from_virt("read the domain UUID", e))?,
+        name: domain
+            .name()
+            .map_err(|e| HostError::from_virt("read the domain name", e))?,
+        status: domain_status(domain)?,
+    })
+}
+
+fn action_verb(action: VmAction) -> &'static str {
+    match action {
+        VmAction::Start => "start the domain",
+        VmAction::Shutdown => "shut the domain down",
+        VmAction::Stop => "power the domain off",
+        VmAction::Reboot => "reboot the domain",
+        VmAction::Reset => "reset the domain",
+        VmAction::Pause => "pause the domain",
+        VmAction::Resume => "resume the domain",
+    }
+}

@@ -1,0 +1,59 @@
+//! Limen's server: configuration, REST API, dashboard rendering, libvirt and database layers.
+//! `router` is what `main` serves and what the integration tests mount.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod host;
+pub mod service;
+pub mod state;
+pub mod web;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::host::disk::DiskStore;
+use crate::host::Host;
+use crate::service::VmService;
+use crate::state::AppState;
+
+/// Builds the application state from a configuration; the database must already be migrated.
+pub fn build_state(config: &Config, db: Db) -> Result<AppState, host::disk::DiskError> {
+    let host = Host::new(config.libvirt_uri.clone(), config.domain_type);
+    let disks = DiskStore::open(&config.data_dir)?;
+    let vms = Arc::new(VmService::new(db.clone(), Arc::clone(&host), disks));
+    let leptos_options = LeptosOptions::builder()
+        .output_name("limen")
+        .site_root(config.site_root.to_string_lossy().into_owned())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .build();
+    Ok(AppState {
+        leptos_options,
+        db,
+        host,
+        vms,
+    })
+}
+
+/// Every route Limen serves.
+pub fn router(state: AppState) -> Router {
+    let with_dashboard = web::dashboard_routes(
+        Router::new()
+            .nest("/api/v1", api::routes())
+            .route("/healthz", get(api::healthz))
+            .route("/readyz", get(api::readyz)),
+        &state,
+    );
+    let router = with_dashboard
+        .with_state(state)
+        .layer(axum::middleware::from_fn(api::json_error_bodies));
+    web::request_layers(router)
+}

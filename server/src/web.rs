@@ -1,0 +1,76 @@
+//! The dashboard (Leptos pages and server functions), its static assets, and the per-request
+//! layers (request id, one log line per request).
+
+use std::time::Duration;
+
+use app::ports::Ports;
+use app::{shell, App};
+use axum::body::Body;
+use axum::http::{header, HeaderValue, Request, Response};
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::state::AppState;
+
+/// Server-function bodies are small JSON documents too.
+const RPC_BODY_LIMIT: usize = 256 * 1024;
+
+pub fn dashboard_routes(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let ports = Ports {
+        vms: state.vms.clone(),
+    };
+    let options = state.leptos_options.clone();
+    let pkg_dir =
+        std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    // The build writes .gz/.br beside each asset; serve those to browsers that accept them.
+    // File names carry no hash, so browsers revalidate (cheap: Last-Modified → 304).
+    let pkg = tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
+        .service(
+            ServeDir::new(pkg_dir)
+                .precompressed_br()
+                .precompressed_gzip(),
+        );
+    router
+        .leptos_routes_with_context(
+            state,
+            generate_route_list(App),
+            move || provide_context(ports.clone()),
+            move || shell(options.clone()),
+        )
+        .nest_service("/pkg", pkg)
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(RequestBodyLimitLayer::new(RPC_BODY_LIMIT))
+}
+
+/// Request id (taken from `x-request-id` or made), echoed in the response and in the log line.
+pub fn request_layers(router: Router) -> Router {
+    router
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<Body>| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", id, method = %request.method(), path = %request.uri().path())
+                })
+                .on_request(())
+                .on_response(|response: &Response<Body>, latency: Duration, _span: &Span| {
+                    tracing::info!(status = response.status().as_u16(), ms = latency.as_secs_f64() * 1000.0, "served");
+                }),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}

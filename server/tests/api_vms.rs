@@ -1,0 +1,444 @@
+//! The VM REST API against the real router, a real PostgreSQL database and libvirt's
+//! test:///default driver.
+
+mod common;
+
+use common::{unique_name, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+fn create_body(name: &str) -> Value {
+    json!({ "name": name, "cpu": 1, "memory": 256, "disk_size": 1 })
+}
+
+async fn error_of(response: reqwest::Response) -> (StatusCode, String, String) {
+    let status = response.status();
+    let body: Value = response.json().await.expect("error bodies are JSON");
+    let code = body["code"].as_str().expect("a code").to_string();
+    let message = body["error"].as_str().expect("a sentence").to_string();
+    assert!(!message.is_empty());
+    (status, code, message)
+}
+
+#[tokio::test]
+async fn create_get_list_and_delete_a_vm() {
+    let app = TestApp::spawn().await;
+    let name = unique_name("web");
+
+    let response = app.post_json("/api/v1/vms", create_body(&name)).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let vm: Value = response.json().await.unwrap();
+    assert_eq!(vm["name"], name);
+    assert_eq!(vm["status"], "stopped", "state comes from the hypervisor");
+    assert_eq!(vm["cpu"], 1);
+    assert_eq!(vm["memory"], 256);
+    assert_eq!(vm["disk_size"], 1);
+    assert_eq!(vm["boot_order"], "cdrom_hd");
+    assert_eq!(vm["installation_status"], "NotInstalled");
+    let uuid = vm["uuid"].as_str().unwrap().to_string();
+
+    // The disk is a qcow2 named after the UUID, the domain exists, the record exists.
+    let disks = app.disk_files();
+    assert_eq!(disks.len(), 1);
+    assert!(disks[0].ends_with(format!("{uuid}.qcow2")));
+    assert!(app.domain_exists(&name));
+    assert_eq!(app.db.count_vms(), 1);
+
+    let got: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/vms/{uuid}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["uuid"], uuid);
+    let list: Vec<Value> = app
+        .client
+        .get(app.url("/api/v1/vms"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list.len(),
+        1,
+        "only Limen's VMs are listed, not the driver's own `test` domain"
+    );
+    assert_eq!(list[0]["uuid"], uuid);
+
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/vms/{uuid}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(app.disk_files().is_empty());
+    assert!(!app.domain_exists(&name));
+    assert_eq!(app.db.count_vms(), 0);
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/vms/{uuid}")))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_of(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "VM_NOT_FOUND")
+    );
+}
+
+#[tokio::test]
+async fn actions_follow_the_hypervisor_and_refuse_nonsense() {
+    let app = TestApp::spawn().await;
+    let name = unique_name("act");
+    let vm: Value = app
+        .post_json("/api/v1/vms", create_body(&name))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let action_url = format!("/api/v1/vms/{}/action", vm["uuid"].as_str().unwrap());
+
+    let stop_while_stopped = app.post_json(&action_url, json!({"action": "stop"})).await;
+    let (status, code, message) = error_of(stop_while_stopped).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "INVALID_STATE")
+    );
+    assert!(message.contains("stopped"), "{message}");
+
+    for (action, expected) in [
+        ("start", "running"),
+        ("pause", "paused"),
+        ("resume", "running"),
+        ("stop", "stopped"),
+    ] {
+        let response = app
+            .post_json(&action_url, json!({ "action": action }))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{action}");
+        let vm: Value = response.json().await.unwrap();
+        assert_eq!(vm["status"], expected, "after {action}");
+    }
+
+    // The recorded status matches the hypervisor (a refresh shows the truth).
+    let mut conn = app.db.connect();
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Status {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        status: String,
+    }
+    let recorded: Status = diesel::sql_query("SELECT status FROM vms")
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(recorded.status, "stopped");
+
+    let unknown = app
+        .post_json(&action_url, json!({"action": "explode"}))
+        .await;
+    let (status, code, _) = error_of(unknown).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "VALIDATION_FAILED")
+    );
+
+    app.client
+        .delete(app.url(&format!("/api/v1/vms/{}", vm["uuid"].as_str().unwrap())))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn duplicate_names_are_409_and_create_nothing() {
+    let app = TestApp::spawn().await;
+    let name = unique_name("dup");
+    assert_eq!(
+        app.post_json("/api/v1/vms", create_body(&name))
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let (status, code, message) =
+        error_of(app.post_json("/api/v1/vms", create_body(&name)).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "VM_ALREADY_EXISTS")
+    );
+    assert!(message.contains(&name));
+    assert_eq!(app.db.count_vms(), 1);
+    assert_eq!(app.disk_files().len(), 1);
+
+    // A domain libvirt already has under that name (defined outside Limen) is a conflict too.
+    let (status, code, _) = error_of(app.post_json("/api/v1/vms", create_body("test")).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "VM_ALREADY_EXISTS")
+    );
+    assert_eq!(app.db.count_vms(), 1);
+}
+
+#[tokio::test]
+async fn hostile_input_is_a_4xx_with_a_code_and_creates_nothing() {
+    let app = TestApp::spawn().await;
+    let long = "a".repeat(64);
+    let bad_names = [
+        "", "../etc", "a/b", "<script>", "x'y", "x\"y", "a\u{0}b", "a\nb", "-x", &long,
+    ];
+    for name in bad_names {
+        let (status, code, _) =
+            error_of(app.post_json("/api/v1/vms", create_body(name)).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
+            "{name:?}"
+        );
+    }
+    let n = unique_name("n");
+    let bad_bodies = [
+        json!({ "name": n, "cpu": 0, "memory": 256, "disk_size": 1 }),
+        json!({ "name": n, "cpu": -1, "memory": 256, "disk_size": 1 }),
+        json!({ "name": n, "cpu": 100000, "memory": 256, "disk_size": 1 }),
+        json!({ "name": n, "cpu": "2", "memory": 256, "disk_size": 1 }),
+        json!({ "name": n, "cpu": 1, "memory": 0, "disk_size": 1 }),
+        json!({ "name": n, "cpu": 1, "memory": u64::MAX, "disk_size": 1 }),
+        json!({ "name": n, "cpu": 1, "memory": 256, "disk_size": 0 }),
+        json!({ "name": n, "cpu": 1, "memory": 256, "disk_size": 1e30 }),
+        json!({ "name": n, "cpu": 1, "memory": 256, "disk_size": 1, "admin": true }),
+        json!({ "name": n, "cpu": 1, "memory": 256 }),
+        json!({ "name": n, "cpu": 1, "memory": 256, "disk_size": 1, "boot_order": "floppy" }),
+        json!({ "name": n, "cpu": 1, "memory": 256, "disk_size": 1, "os_type": "../../etc" }),
+        json!([1, 2, 3]),
+    ];
+    for body in bad_bodies {
+        let (status, code, _) = error_of(app.post_json("/api/v1/vms", body.clone()).await).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
+            "{body}"
+        );
+    }
+    // Memory beyond what the host has is refused before anything is made.
+    let too_big = json!({ "name": n, "cpu": 1, "memory": 1024 * 1024, "disk_size": 1 });
+    let (status, code, message) = error_of(app.post_json("/api/v1/vms", too_big).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "VALIDATION_FAILED")
+    );
+    assert!(message.contains("host"), "{message}");
+
+    // Not JSON, wrong content type, too large.
+    let not_json = app
+        .client
+        .post(app.url("/api/v1/vms"))
+        .header("content-type", "application/json")
+        .body("{name: nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(not_json).await.1, "VALIDATION_FAILED");
+    let form = app
+        .client
+        .post(app.url("/api/v1/vms"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("name=x&cpu=1")
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_of(form).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
+    );
+    let huge = app
+        .client
+        .post(app.url("/api/v1/vms"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_of(huge).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE")
+    );
+
+    // Bad ids, unknown ids, unknown routes.
+    let (status, code, _) = error_of(
+        app.client
+            .get(app.url("/api/v1/vms/..%2F..%2Fetc"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "VALIDATION_FAILED")
+    );
+    let unknown = format!("/api/v1/vms/{}", uuid::Uuid::new_v4());
+    let (status, code, _) = error_of(app.client.get(app.url(&unknown)).send().await.unwrap()).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "VM_NOT_FOUND")
+    );
+    let (status, code, _) =
+        error_of(app.client.delete(app.url(&unknown)).send().await.unwrap()).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "VM_NOT_FOUND")
+    );
+    let (status, code, _) = error_of(
+        app.client
+            .get(app.url("/api/v1/nothing"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::NOT_FOUND, "NOT_FOUND")
+    );
+    let (status, code, _) =
+        error_of(app.client.put(app.url("/api/v1/vms")).send().await.unwrap()).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED")
+    );
+
+    // Nothing was made anywhere.
+    assert_eq!(app.db.count_vms(), 0);
+    assert!(app.disk_files().is_empty());
+    let conn = app.libvirt();
+    let names: Vec<String> = conn
+        .list_all_domains(0)
+        .unwrap()
+        .iter()
+        .map(|d| d.name().unwrap())
+        .collect();
+    assert!(
+        !names
+            .iter()
+            .any(|name| name.starts_with(&n[..2]) && name == &n),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn delete_cleans_up_after_a_domain_removed_by_hand() {
+    let app = TestApp::spawn().await;
+    let name = unique_name("gone");
+    let vm: Value = app
+        .post_json("/api/v1/vms", create_body(&name))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let uuid = vm["uuid"].as_str().unwrap().to_string();
+    // Someone runs `virsh undefine` behind Limen's back.
+    app.libvirt()
+        .lookup_domain_by_name(&name)
+        .unwrap()
+        .undefine()
+        .unwrap();
+
+    let got: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/vms/{uuid}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["status"], "missing");
+
+    let response = app
+        .client
+        .delete(app.url(&format!("/api/v1/vms/{uuid}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(app.disk_files().is_empty(), "the disk is still cleaned");
+    assert_eq!(app.db.count_vms(), 0, "the record is still removed");
+}
+
+#[tokio::test]
+async fn the_dashboard_server_functions_read_the_same_service() {
+    let app = TestApp::spawn().await;
+    let name = unique_name("rpc");
+    let created: Value = app
+        .post_json("/api/v1/vms", create_body(&name))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let via_rpc: Vec<Value> = app
+        .post_json("/rpc/list_vms", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let via_rest: Vec<Value> = app
+        .client
+        .get(app.url("/api/v1/vms"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(via_rpc, via_rest);
+    assert_eq!(via_rpc[0]["uuid"], created["uuid"]);
+
+    // Server functions fail the same way REST does: same code, same status.
+    let response = app
+        .post_json(
+            "/rpc/act_on_vm",
+            json!({ "id": created["uuid"], "action": "stop" }),
+        )
+        .await;
+    let (status, code, _) = error_of(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "INVALID_STATE")
+    );
+    let response = app
+        .post_json(
+            "/rpc/create_vm",
+            json!({ "request": create_body("../evil") }),
+        )
+        .await;
+    let (status, code, _) = error_of(response).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::BAD_REQUEST, "VALIDATION_FAILED")
+    );
+    assert_eq!(app.db.count_vms(), 1);
+}
+
+#[tokio::test]
+async fn the_dashboard_page_is_rendered_on_the_server_with_the_vms() {
+    let app = TestApp::spawn().await;
+    let name = unique_name("ssr");
+    app.post_json("/api/v1/vms", create_body(&name)).await;
+    let response = app.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<h1>Virtual machines</h1>"));
+    assert!(
+        html.contains(&name),
+        "the VM list is in the first HTML response"
+    );
+    assert!(html.contains("Stopped"));
+}

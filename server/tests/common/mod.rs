@@ -1,0 +1,259 @@
+//! Test support: a fresh PostgreSQL database per test, cloned from a migrated template
+//! (as crates.io's test database does), and the real router served on an ephemeral port.
+//!
+//! Needs `LIMEN_TEST_DATABASE_URL` (a database on a server where the role may CREATE DATABASE);
+//! `make test` sets it from `scripts/postgres.sh limen_test`.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use diesel::pg::PgConnection;
+use diesel::{Connection, RunQueryDsl};
+use diesel_migrations::MigrationHarness;
+use server::config::{Config, DomainTypeSetting};
+use server::db::{Db, MIGRATIONS};
+use uuid::Uuid;
+
+fn base_url() -> String {
+    std::env::var("LIMEN_TEST_DATABASE_URL").expect(
+        "LIMEN_TEST_DATABASE_URL is not set: run `make test`, or export the URL that \
+         `scripts/postgres.sh limen_test` prints",
+    )
+}
+
+/// `postgres://…/name` with the database name replaced.
+fn url_for(database: &str) -> String {
+    let base = base_url();
+    let (server, _) = base.rsplit_once('/').expect("a database URL ends in /NAME");
+    format!("{server}/{database}")
+}
+
+/// The template name carries a hash of the migrations, so a schema change makes a new one.
+fn template_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations");
+        let mut files: Vec<_> = walk(PathBuf::from(dir));
+        files.sort();
+        for file in files {
+            file.to_string_lossy().hash(&mut hasher);
+            std::fs::read(&file).unwrap().hash(&mut hasher);
+        }
+        format!("limen_template_{:016x}", hasher.finish())
+    })
+}
+
+fn walk(dir: PathBuf) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Creates the migrated template once per server (an advisory lock serializes test binaries).
+fn ensure_template(admin: &mut PgConnection) {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        let name = template_name();
+        diesel::sql_query("SELECT pg_advisory_lock(7461657)")
+            .execute(admin)
+            .unwrap();
+        let exists: i64 = diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM pg_database WHERE datname = '{name}'"
+        ))
+        .get_result::<Count>(admin)
+        .unwrap()
+        .n;
+        if exists == 0 {
+            diesel::sql_query(format!("CREATE DATABASE {name}"))
+                .execute(admin)
+                .unwrap();
+            let mut conn = PgConnection::establish(&url_for(name)).unwrap();
+            conn.run_pending_migrations(MIGRATIONS).unwrap();
+        }
+        diesel::sql_query("SELECT pg_advisory_unlock(7461657)")
+            .execute(admin)
+            .unwrap();
+    });
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// A database of its own, dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn new() -> Self {
+        let mut admin = PgConnection::establish(&base_url()).expect("connect to the test server");
+        ensure_template(&mut admin);
+        let name = format!("limen_test_{}", Uuid::new_v4().simple());
+        diesel::sql_query(format!(
+            "CREATE DATABASE {name} TEMPLATE {}",
+            template_name()
+        ))
+        .execute(&mut admin)
+        .unwrap();
+        Self {
+            url: url_for(&name),
+            name,
+        }
+    }
+
+    pub fn connect(&self) -> PgConnection {
+        PgConnection::establish(&self.url).unwrap()
+    }
+
+    pub fn count_vms(&self) -> i64 {
+        diesel::sql_query("SELECT count(*) AS n FROM vms")
+            .get_result::<Count>(&mut self.connect())
+            .unwrap()
+            .n
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&base_url()) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
+        }
+    }
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("limen-test-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn test_config(database_url: &str, data_dir: &TempDir, libvirt_uri: &str) -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database_url: database_url.to_string(),
+        libvirt_uri: libvirt_uri.to_string(),
+        domain_type: DomainTypeSetting::Qemu,
+        data_dir: data_dir.0.clone(),
+        reconcile_secs: 60,
+        console_autostart: true,
+        site_root: data_dir.0.join("site"),
+        file: None,
+    }
+}
+
+/// The real router on 127.0.0.1:0 with a fresh database and data directory.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: TestDb,
+    pub data_dir: TempDir,
+    pub libvirt_uri: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(TestDb::new(), "test:///default").await
+    }
+
+    pub async fn spawn_with(db: TestDb, libvirt_uri: &str) -> Self {
+        let data_dir = TempDir::new();
+        let config = test_config(&db.url, &data_dir, libvirt_uri);
+        Self::serve(config, db, data_dir, false).await
+    }
+
+    /// With a database URL that points nowhere (for "database down" tests).
+    pub async fn spawn_without_database() -> Self {
+        let data_dir = TempDir::new();
+        let db = TestDb::new();
+        let config = test_config(
+            "postgres://limen:x@127.0.0.1:1/none",
+            &data_dir,
+            "test:///default",
+        );
+        Self::serve(config, db, data_dir, true).await
+    }
+
+    async fn serve(config: Config, db: TestDb, data_dir: TempDir, skip_migrations: bool) -> Self {
+        let pool = Db::connect(&config.database_url).unwrap();
+        if !skip_migrations {
+            pool.migrate().await.unwrap();
+        }
+        let state = server::build_state(&config, pool).unwrap();
+        let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, server::router(state)).await.unwrap();
+        });
+        Self {
+            addr,
+            client: reqwest::Client::new(),
+            db,
+            data_dir,
+            libvirt_uri: config.libvirt_uri,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn disk_files(&self) -> Vec<PathBuf> {
+        match std::fs::read_dir(self.data_dir.0.join("disks")) {
+            Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// A libvirt connection of the test's own, to look at (or tamper with) the hypervisor.
+    pub fn libvirt(&self) -> virt::connect::Connect {
+        virt::connect::Connect::open(Some(&self.libvirt_uri)).unwrap()
+    }
+
+    pub fn domain_exists(&self, name: &str) -> bool {
+        self.libvirt().lookup_domain_by_name(name).is_ok()
+    }
+
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// A VM name no other test uses (the test driver's state is shared within a process).
+pub fn unique_name(prefix: &str) -> String {
+    format!("{prefix}-{}", &Uuid::new_v4().simple().to_string()[..8])
+}
