@@ -118,4 +118,6 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </li>
     }
+    // Erasing the type here keeps the list's view type shallow enough for the WASM build.
+    .into_any()
 }

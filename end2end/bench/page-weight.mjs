@@ -1,0 +1,52 @@
+// Page weight and timing of the dashboard's first load, cold cache, in Debian's Chromium.
+//   node end2end/bench/page-weight.mjs [URL] [RUNS]
+// Prints bytes over the wire, request count, first contentful paint (the VM list is in the
+// server-rendered HTML, so it is visible then) and time until hydration finished.
+import { chromium } from '@playwright/test';
+
+const url = process.argv[2] ?? 'http://127.0.0.1:18443/';
+const runs = Number(process.argv[3] ?? 5);
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const results = [];
+for (let i = 0; i < runs; i++) {
+  const context = await browser.newContext(); // a fresh context: empty cache
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+  const urls = new Map();
+  const transfers = [];
+  cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
+  cdp.on('Network.loadingFinished', (e) => transfers.push([urls.get(e.requestId), e.encodedDataLength]));
+  await page.goto(url);
+  await page.waitForSelector('main[data-hydrated="true"]');
+  await page.waitForLoadState('networkidle');
+  const timing = await page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0];
+    const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+    return { fcp: fcp?.startTime ?? NaN, ttfb: nav.responseStart, hydrated: performance.now() };
+  });
+  results.push({
+    bytes: transfers.reduce((sum, [, n]) => sum + n, 0),
+    requests: transfers.length,
+    fcp: timing.fcp,
+    ttfb: timing.ttfb,
+    transfers,
+  });
+  await context.close();
+}
+await browser.close();
+
+const last = results[results.length - 1];
+for (const [u, n] of last.transfers) console.log(`${String(n).padStart(8)}  ${u}`);
+console.log(`runs: ${runs}`);
+console.log(`bytes over the wire: ${median(results.map((r) => r.bytes))} (median)`);
+console.log(`requests: ${median(results.map((r) => r.requests))}`);
+console.log(`time to first byte: ${median(results.map((r) => r.ttfb)).toFixed(1)} ms (median)`);
+console.log(`first contentful paint (VM list visible): ${median(results.map((r) => r.fcp)).toFixed(1)} ms (median)`);

@@ -1,0 +1,61 @@
+import { defineConfig, devices } from '@playwright/test';
+
+// Started by scripts/e2e.sh, which prepares a fresh database, a data directory and libvirtd.
+const port = Number(process.env.LIMEN_E2E_PORT ?? 18555);
+const required = (name: string): string => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the end-to-end tests with scripts/e2e.sh (or make test)`);
+  return value;
+};
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 90_000,
+  expect: { timeout: 10_000 },
+  fullyParallel: false,
+  workers: 1,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  reporter: [['list']],
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: 'retain-on-failure',
+  },
+  projects: [
+    {
+      name: 'chromium',
+      use: {
+        ...devices['Desktop Chrome'],
+        launchOptions: {
+          executablePath: '/usr/bin/chromium',
+          args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+          ],
+        },
+      },
+    },
+  ],
+  webServer: {
+    command: '../target/release/limen serve',
+    url: `http://127.0.0.1:${port}/readyz`,
+    timeout: 60_000,
+    reuseExistingServer: false,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: {
+      LIMEN_CONFIG: '/dev/null',
+      LIMEN_LISTEN: `127.0.0.1:${port}`,
+      LIMEN_DATABASE_URL: required('LIMEN_E2E_DATABASE_URL'),
+      LIMEN_DATA_DIR: required('LIMEN_E2E_DATA_DIR'),
+      LIMEN_LIBVIRT_URI: 'qemu:///system',
+      // These machines have no usable hardware virtualisation: real guests run under TCG.
+      LIMEN_DOMAIN_TYPE: 'qemu',
+    },
+  },
+});

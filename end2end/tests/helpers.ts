@@ -1,0 +1,47 @@
+import { expect, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+
+/** A VM name of this run (scripts/e2e.sh removes leftover e2e-* domains before a run). */
+export const vmName = (label: string): string =>
+  `e2e-${label}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+
+/** Server-rendered HTML looks right even when the WASM is broken: wait for hydration itself. */
+export async function openDashboard(page: Page): Promise<void> {
+  await page.goto('/');
+  await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
+}
+
+/**
+ * Collects console errors and uncaught exceptions; the tests assert there are none.
+ * `expected` lists the errors a test provokes on purpose (Chromium logs every 4xx response).
+ */
+export function watchErrors(page: Page, expected: RegExp[] = []): string[] {
+  const errors: string[] = [];
+  page.on('console', (message) => {
+    const text = message.text();
+    if (message.type() === 'error' && !expected.some((pattern) => pattern.test(text))) errors.push(text);
+  });
+  page.on('pageerror', (error) => errors.push(error.message));
+  return errors;
+}
+
+/** What libvirt itself says about a domain. */
+export function virshDomstate(name: string): string {
+  return execFileSync('virsh', ['-c', 'qemu:///system', 'domstate', name], { encoding: 'utf8' }).trim();
+}
+
+export function virshHasDomain(name: string): boolean {
+  const names = execFileSync('virsh', ['-c', 'qemu:///system', 'list', '--all', '--name'], {
+    encoding: 'utf8',
+  });
+  return names.split('\n').map((line) => line.trim()).includes(name);
+}
+
+export async function createVm(page: Page, name: string): Promise<void> {
+  const form = page.getByRole('form', { name: 'Create a virtual machine' });
+  await form.getByLabel('Name').fill(name);
+  await form.getByLabel('vCPUs').fill('1');
+  await form.getByLabel('Memory (MiB)').fill('256');
+  await form.getByLabel('Disk (GiB)').fill('1');
+  await form.getByRole('button', { name: 'Create VM' }).click();
+}
