@@ -8,7 +8,6 @@ source "$(dirname "$0")/lib.sh"
 FRESH=false
 if [[ "${1:-}" == --fresh ]]; then FRESH=true; shift; fi
 DB_NAME=${1:-limen}
-PG_PORT=${LIMEN_PG_PORT:-55432}
 PG_DIR="$STATE_DIR/pg"
 DATA="$PG_DIR/data"
 SOCK="$PG_DIR/run"
@@ -21,7 +20,7 @@ psql_admin() { as_postgres "$PG_BIN/psql" -h "$SOCK" -p "$PG_PORT" -U postgres -
 mkdir -p "$PG_DIR"
 chmod 755 "$STATE_DIR" "$PG_DIR"
 if [[ ! -f "$DATA/PG_VERSION" ]]; then
-  log "postgres: creating a private cluster in $DATA (port $PG_PORT)"
+  log "postgres: creating a private cluster in $DATA"
   as_postgres test -x "$PG_DIR" || die "the postgres user cannot reach $PG_DIR; make the checkout's parent directories world-executable"
   install -d -o postgres -g postgres -m 700 "$DATA"
   install -d -o postgres -g postgres -m 755 "$SOCK"
@@ -31,10 +30,19 @@ if [[ ! -f "$DATA/PG_VERSION" ]]; then
 fi
 install -d -o postgres -g postgres -m 755 "$SOCK"
 
-if ! as_postgres "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# The port is chosen when the cluster starts (first free one from 55432, or LIMEN_PG_PORT) and
+# remembered, so another checkout's cluster on this machine never collides with this one.
+if as_postgres "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
+  PG_PORT=$(cat "$PG_DIR/port" 2>/dev/null || echo 55432)
+else
+  PG_PORT=${LIMEN_PG_PORT:-$(cat "$PG_DIR/port" 2>/dev/null || echo 55432)}
+  until port_free "$PG_PORT"; do PG_PORT=$((PG_PORT + 1)); done
+  echo "$PG_PORT" > "$PG_DIR/port"
   log "postgres: starting the private cluster on 127.0.0.1:$PG_PORT"
   as_postgres "$PG_BIN/pg_ctl" -D "$DATA" -l "$SOCK/server.log" -w -t 60 \
-    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $SOCK -c fsync=off -c max_connections=200" start >/dev/null \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $SOCK -c max_connections=200" start >/dev/null \
     || die "PostgreSQL did not start; see $SOCK/server.log"
 fi
 
