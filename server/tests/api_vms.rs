@@ -44,25 +44,9 @@ async fn create_get_list_and_delete_a_vm() {
     assert!(app.domain_exists(&name));
     assert_eq!(app.db.count_vms(), 1);
 
-    let got: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/vms/{uuid}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.get_json(&format!("/api/v1/vms/{uuid}")).await;
     assert_eq!(got["uuid"], uuid);
-    let list: Vec<Value> = app
-        .client
-        .get(app.url("/api/v1/vms"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Vec<Value> = app.get_json("/api/v1/vms").await;
     assert_eq!(
         list.len(),
         1,
@@ -70,22 +54,12 @@ async fn create_get_list_and_delete_a_vm() {
     );
     assert_eq!(list[0]["uuid"], uuid);
 
-    let response = app
-        .client
-        .delete(app.url(&format!("/api/v1/vms/{uuid}")))
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete(&format!("/api/v1/vms/{uuid}")).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(app.disk_files().is_empty());
     assert!(!app.domain_exists(&name));
     assert_eq!(app.db.count_vms(), 0);
-    let response = app
-        .client
-        .get(app.url(&format!("/api/v1/vms/{uuid}")))
-        .send()
-        .await
-        .unwrap();
+    let response = app.get(&format!("/api/v1/vms/{uuid}")).await;
     let (status, code, _) = error_of(response).await;
     assert_eq!(
         (status, code.as_str()),
@@ -272,38 +246,23 @@ async fn hostile_input_is_a_4xx_with_a_code_and_creates_nothing() {
     );
 
     // Bad ids, unknown ids, unknown routes.
-    let (status, code, _) = error_of(
-        app.client
-            .get(app.url("/api/v1/vms/..%2F..%2Fetc"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, code, _) = error_of(app.get("/api/v1/vms/..%2F..%2Fetc").await).await;
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::BAD_REQUEST, "VALIDATION_FAILED")
     );
     let unknown = format!("/api/v1/vms/{}", uuid::Uuid::new_v4());
-    let (status, code, _) = error_of(app.client.get(app.url(&unknown)).send().await.unwrap()).await;
+    let (status, code, _) = error_of(app.get(&unknown).await).await;
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::NOT_FOUND, "VM_NOT_FOUND")
     );
-    let (status, code, _) =
-        error_of(app.client.delete(app.url(&unknown)).send().await.unwrap()).await;
+    let (status, code, _) = error_of(app.delete(&unknown).await).await;
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::NOT_FOUND, "VM_NOT_FOUND")
     );
-    let (status, code, _) = error_of(
-        app.client
-            .get(app.url("/api/v1/nothing"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, code, _) = error_of(app.get("/api/v1/nothing").await).await;
     assert_eq!(
         (status, code.as_str()),
         (StatusCode::NOT_FOUND, "NOT_FOUND")
@@ -351,23 +310,10 @@ async fn delete_cleans_up_after_a_domain_removed_by_hand() {
         .undefine()
         .unwrap();
 
-    let got: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/vms/{uuid}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let got: Value = app.get_json(&format!("/api/v1/vms/{uuid}")).await;
     assert_eq!(got["status"], "missing");
 
-    let response = app
-        .client
-        .delete(app.url(&format!("/api/v1/vms/{uuid}")))
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete(&format!("/api/v1/vms/{uuid}")).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(app.disk_files().is_empty(), "the disk is still cleaned");
     assert_eq!(app.db.count_vms(), 0, "the record is still removed");
@@ -389,15 +335,7 @@ async fn the_dashboard_server_functions_read_the_same_service() {
         .json()
         .await
         .unwrap();
-    let via_rest: Vec<Value> = app
-        .client
-        .get(app.url("/api/v1/vms"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let via_rest: Vec<Value> = app.get_json("/api/v1/vms").await;
     assert_eq!(via_rpc, via_rest);
     assert_eq!(via_rpc[0]["uuid"], created["uuid"]);
 
@@ -432,7 +370,7 @@ async fn the_dashboard_page_is_rendered_on_the_server_with_the_vms() {
     let app = TestApp::spawn().await;
     let name = unique_name("ssr");
     app.post_json("/api/v1/vms", create_body(&name)).await;
-    let response = app.client.get(app.url("/")).send().await.unwrap();
+    let response = app.get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
     assert!(html.contains("<h1>Virtual machines</h1>"));
@@ -441,4 +379,8 @@ async fn the_dashboard_page_is_rendered_on_the_server_with_the_vms() {
         "the VM list is in the first HTML response"
     );
     assert!(html.contains("Stopped"));
+    assert!(
+        html.contains(r#"value="512""#),
+        "the form shows its defaults before hydration"
+    );
 }

@@ -9,9 +9,9 @@ use serde_json::Value;
 #[tokio::test]
 async fn ready_when_database_and_libvirt_answer() {
     let app = TestApp::spawn().await;
-    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let response = app.get("/healthz").await;
     assert_eq!(response.status(), StatusCode::OK);
-    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let response = app.get("/readyz").await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["database"], "ok");
@@ -36,19 +36,19 @@ async fn response_has_request_id(app: &TestApp) -> bool {
 #[tokio::test]
 async fn not_ready_names_the_database_when_it_is_down() {
     let app = TestApp::spawn_without_database().await;
-    let response = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let response = app.get("/healthz").await;
     assert_eq!(
         response.status(),
         StatusCode::OK,
         "alive even without a database"
     );
-    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let response = app.get("/readyz").await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "DATABASE_UNAVAILABLE");
     assert_eq!(body["libvirt"], "ok");
     // And an API call says so in its own words.
-    let response = app.client.get(app.url("/api/v1/vms")).send().await.unwrap();
+    let response = app.get("/api/v1/vms").await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "DATABASE_UNAVAILABLE");
@@ -58,12 +58,12 @@ async fn not_ready_names_the_database_when_it_is_down() {
 async fn not_ready_names_libvirt_when_it_is_unreachable() {
     // Nothing listens on port 1: the connection is refused.
     let app = TestApp::spawn_with(TestDb::new(), "qemu+tcp://127.0.0.1:1/system").await;
-    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    let response = app.get("/readyz").await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "HYPERVISOR_UNAVAILABLE");
     assert_eq!(body["database"], "ok");
-    let response = app.client.get(app.url("/api/v1/vms")).send().await.unwrap();
+    let response = app.get("/api/v1/vms").await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "HYPERVISOR_UNAVAILABLE");

@@ -75,41 +75,54 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                     bind:value=name
                 />
             </label>
-            <label>
-                "vCPUs"
-                <input
-                    type="number"
-                    name="cpu"
-                    min=CPU_MIN
-                    max=CPU_MAX
-                    bind:value=cpu
-                />
-            </label>
-            <label>
-                "Memory (MiB)"
-                <input
-                    type="number"
-                    name="memory"
-                    min=MEMORY_MIN_MIB
-                    max=MEMORY_MAX_MIB
-                    step="64"
-                    bind:value=memory
-                />
-            </label>
-            <label>
-                "Disk (GiB)"
-                <input
-                    type="number"
-                    name="disk_size"
-                    min=DISK_MIN_GIB
-                    max=DISK_MAX_GIB
-                    bind:value=disk
-                />
-            </label>
+            <NumberField label="vCPUs" name="cpu" min=CPU_MIN.into() max=CPU_MAX.into() step=1 value=cpu/>
+            <NumberField
+                label="Memory (MiB)"
+                name="memory"
+                min=MEMORY_MIN_MIB
+                max=MEMORY_MAX_MIB
+                step=64
+                value=memory
+            />
+            <NumberField
+                label="Disk (GiB)"
+                name="disk_size"
+                min=DISK_MIN_GIB
+                max=DISK_MAX_GIB
+                step=1
+                value=disk
+            />
             <button type="submit" disabled=move || create.pending().get()>
                 {move || if create.pending().get() { "Creating…" } else { "Create VM" }}
             </button>
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </form>
+    }
+}
+
+/// A labelled whole-number input. The `value` attribute is what the server renders; the binding
+/// takes over after hydration.
+#[component]
+fn NumberField(
+    label: &'static str,
+    name: &'static str,
+    min: u64,
+    max: u64,
+    step: u64,
+    value: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <input
+                type="number"
+                name=name
+                min=min
+                max=max
+                step=step
+                value=value.get_untracked()
+                bind:value=value
+            />
+        </label>
     }
 }

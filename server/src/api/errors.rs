@@ -36,7 +36,15 @@ fn to_json_error(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
-    let error = match status {
+    let mut replaced = ApiError(error_for_status(status)).into_response();
+    // Keep the original status (e.g. 405 stays 405 even though the code is generic).
+    *replaced.status_mut() = status;
+    replaced
+}
+
+/// The error for a status that axum or tower decided on, not our own code.
+pub fn error_for_status(status: StatusCode) -> AppError {
+    match status {
         StatusCode::NOT_FOUND => {
             AppError::new(ErrorCode::NotFound, "There is no such API endpoint.")
         }
@@ -60,9 +68,5 @@ fn to_json_error(response: Response) -> Response {
             ErrorCode::Internal,
             "The server failed to handle the request.",
         ),
-    };
-    let mut replaced = ApiError(error).into_response();
-    // Keep the original status (e.g. 405 stays 405 even though the code is generic).
-    *replaced.status_mut() = status;
-    replaced
+    }
 }

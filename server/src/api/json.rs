@@ -1,11 +1,12 @@
 //! `ApiJson<T>`: axum's `Json` with its rejections turned into Limen's error codes.
 
-use app::error::{AppError, ErrorCode};
+use app::error::AppError;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::Json;
 
+use super::errors::error_for_status;
 use crate::error::ApiError;
 
 pub struct ApiJson<T>(pub T);
@@ -21,17 +22,9 @@ where
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(ApiJson(value)),
             Err(rejection) => Err(ApiError(match rejection.status() {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::new(
-                    ErrorCode::UnsupportedMediaType,
-                    "Send the request body as JSON with Content-Type: application/json.",
-                ),
-                StatusCode::PAYLOAD_TOO_LARGE => AppError::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!(
-                        "The request body is larger than {} KiB.",
-                        super::API_BODY_LIMIT / 1024
-                    ),
-                ),
+                status @ (StatusCode::UNSUPPORTED_MEDIA_TYPE | StatusCode::PAYLOAD_TOO_LARGE) => {
+                    error_for_status(status)
+                }
                 _ => AppError::validation(format!(
                     "The request body is not valid: {}.",
                     rejection.body_text().trim_end_matches('.')

@@ -49,7 +49,7 @@ impl Db {
         let pool = Pool::builder()
             .max_size(16)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(Duration::from_secs(3))
             .build_unchecked(ConnectionManager::new(url));
         Ok(Self { pool })
     }

@@ -116,6 +116,19 @@ impl TestDb {
         }
     }
 
+    /// An empty database, without Limen's schema.
+    pub fn empty() -> Self {
+        let mut admin = PgConnection::establish(&base_url()).expect("connect to the test server");
+        let name = format!("limen_test_{}", Uuid::new_v4().simple());
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .unwrap();
+        Self {
+            url: url_for(&name),
+            name,
+        }
+    }
+
     pub fn connect(&self) -> PgConnection {
         PgConnection::establish(&self.url).unwrap()
     }
@@ -250,6 +263,19 @@ impl TestApp {
             .send()
             .await
             .unwrap()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client.delete(self.url(path)).send().await.unwrap()
+    }
+
+    /// GET and parse the JSON body.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        self.get(path).await.json().await.unwrap()
     }
 }
 
