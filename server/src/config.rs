@@ -12,6 +12,7 @@
 //! | `LIMEN_RECONCILE_SECS`  | `60`                   | period of the reconciler                    |
 //! | `LIMEN_CONSOLE_AUTOSTART` | `true`               | console connect starts a stopped VM         |
 //! | `LIMEN_SITE_ROOT`       | `<binary dir>/../site`, then `/usr/share/limen/site` | dashboard assets |
+//! | `LIMEN_FAILPOINT`       | none                   | tests only: `KIND.STEP:error|abort` (see `ops::failpoints`) |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -77,6 +78,8 @@ pub struct Config {
     pub reconcile_secs: u64,
     pub console_autostart: bool,
     pub site_root: PathBuf,
+    /// Tests only: a saga step to fail or crash at (env only, never from the file).
+    pub failpoint: Option<String>,
     /// The file the settings were read from, if any (logged at start).
     pub file: Option<PathBuf>,
 }
@@ -175,6 +178,7 @@ impl Config {
                 .map(PathBuf::from)
                 .or(file.site_root)
                 .unwrap_or_else(default_site_root),
+            failpoint: env("LIMEN_FAILPOINT"),
             file: file_path,
         })
     }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod host;
+pub mod ops;
 pub mod service;
 pub mod state;
 pub mod web;
@@ -21,14 +22,25 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::host::disk::DiskStore;
 use crate::host::Host;
+use crate::ops::{Failpoints, OpContext};
 use crate::service::VmService;
 use crate::state::AppState;
 
 /// Builds the application state from a configuration; the database must already be migrated.
-pub fn build_state(config: &Config, db: Db) -> Result<AppState, host::disk::DiskError> {
+pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
     let host = Host::new(config.libvirt_uri.clone(), config.domain_type);
-    let disks = DiskStore::open(&config.data_dir)?;
-    let vms = Arc::new(VmService::new(db.clone(), Arc::clone(&host), disks));
+    let disks = DiskStore::open(&config.data_dir).map_err(|e| error::chain(&e))?;
+    let failpoints = match &config.failpoint {
+        Some(spec) => Failpoints::parse(spec).map_err(|e| format!("LIMEN_FAILPOINT: {e}"))?,
+        None => Failpoints::none(),
+    };
+    let cx = OpContext {
+        db: db.clone(),
+        host: Arc::clone(&host),
+        disks,
+        failpoints,
+    };
+    let vms = Arc::new(VmService::new(cx));
     let leptos_options = LeptosOptions::builder()
         .output_name("limen")
         .site_root(config.site_root.to_string_lossy().into_owned())

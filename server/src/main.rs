@@ -61,7 +61,14 @@ async fn serve(config: Config) -> Result<(), String> {
         tracing::info!(file = %file.display(), "settings file read");
     }
     let db = migrate(config.clone()).await?;
-    let state = server::build_state(&config, db).map_err(|e| chain(&e))?;
+    let state = server::build_state(&config, db)?;
+    // Operations a crash cut off are finished or undone before anything else happens.
+    let recovered = server::ops::recover(state.vms.context())
+        .await
+        .map_err(|e| format!("recovering unfinished operations failed: {e}"))?;
+    if !recovered.is_empty() {
+        tracing::info!(count = recovered.len(), "unfinished operations recovered");
+    }
     match state.host.ping().await {
         Ok(()) => tracing::info!(uri = %config.libvirt_uri, "libvirt connected"),
         // Not fatal: /readyz says so, and calls reconnect when libvirt comes back.

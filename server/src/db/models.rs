@@ -41,3 +41,17 @@ pub struct NewVmRow {
     pub boot_order: String,
     pub status: String,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = super::schema::operations, check_for_backend(diesel::pg::Pg))]
+pub struct OperationRow {
+    pub id: Uuid,
+    pub kind: String,
+    pub vm_uuid: Uuid,
+    pub params: serde_json::Value,
+    pub steps_started: Vec<String>,
+    pub state: String,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

@@ -20,3 +20,19 @@ diesel::table! {
         updated_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    operations (id) {
+        id -> Uuid,
+        kind -> Text,
+        vm_uuid -> Uuid,
+        params -> Jsonb,
+        steps_started -> Array<Text>,
+        state -> Text,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(operations, vms);

@@ -9,7 +9,8 @@ use quick_xml::Writer;
 use uuid::Uuid;
 
 /// The `type` attribute of `<domain>`: what runs the guest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DomainType {
     /// Hardware virtualisation.
     Kvm,

@@ -259,6 +259,34 @@ impl Host {
         .await
     }
 
+    /// Starts the domain unless it already runs.
+    pub async fn start_if_stopped(self: &Arc<Self>, id: Uuid) -> Result<(), HostError> {
+        self.call(move |conn| {
+            let domain = lookup(conn, id)?;
+            if domain
+                .is_active()
+                .map_err(|e| HostError::from_virt("check the domain", e))?
+            {
+                return Ok(());
+            }
+            domain
+                .create()
+                .map(drop)
+                .map_err(|e| HostError::from_virt("start the domain", e))
+        })
+        .await
+    }
+
+    /// Hard power-off; a domain that is not running, or gone, is fine.
+    pub async fn power_off(self: &Arc<Self>, id: Uuid) -> Result<(), HostError> {
+        self.call(move |conn| match lookup(conn, id) {
+            Ok(domain) => power_off_domain(&domain),
+            Err(HostError::NoDomain) => Ok(()),
+            Err(e) => Err(e),
+        })
+        .await
+    }
+
     /// Powers off (if running) and undefines the domain with its NVRAM, snapshot and checkpoint
     /// metadata. A domain that is already gone is success.
     pub async fn destroy_and_undefine(self: &Arc<Self>, id: Uuid) -> Result<(), HostError> {
@@ -268,16 +296,7 @@ impl Host {
                 Err(HostError::NoDomain) => return Ok(()),
                 Err(e) => return Err(e),
             };
-            if domain.is_active().unwrap_or(false) {
-                match domain.destroy() {
-                    Ok(()) => {}
-                    Err(e) => match HostError::from_virt("power off the domain", e) {
-                        // Stopped (or vanished) between the check and the call: fine.
-                        HostError::NoDomain | HostError::InvalidState(_) => {}
-                        other => return Err(other),
-                    },
-                }
-            }
+            power_off_domain(&domain)?;
             let metadata =
                 sys::VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | sys::VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA;
             let all = metadata
@@ -299,6 +318,21 @@ impl Host {
             }
         })
         .await
+    }
+}
+
+/// Hard power-off of a domain that may or may not be running.
+fn power_off_domain(domain: &Domain) -> Result<(), HostError> {
+    if !domain.is_active().unwrap_or(false) {
+        return Ok(());
+    }
+    match domain.destroy() {
+        Ok(()) => Ok(()),
+        Err(e) => match HostError::from_virt("power off the domain", e) {
+            // Stopped (or vanished) between the check and the call: fine.
+            HostError::NoDomain | HostError::InvalidState(_) => Ok(()),
+            other => Err(other),
+        },
     }
 }
 

@@ -133,6 +133,21 @@ impl TestDb {
         PgConnection::establish(&self.url).unwrap()
     }
 
+    /// `state` of every operation, oldest first.
+    pub fn operation_states(&self) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct State {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            state: String,
+        }
+        diesel::sql_query("SELECT state FROM operations ORDER BY created_at")
+            .load::<State>(&mut self.connect())
+            .unwrap()
+            .into_iter()
+            .map(|row| row.state)
+            .collect()
+    }
+
     pub fn count_vms(&self) -> i64 {
         diesel::sql_query("SELECT count(*) AS n FROM vms")
             .get_result::<Count>(&mut self.connect())
@@ -180,6 +195,7 @@ pub fn test_config(database_url: &str, data_dir: &TempDir, libvirt_uri: &str) ->
         reconcile_secs: 60,
         console_autostart: true,
         site_root: data_dir.0.join("site"),
+        failpoint: None,
         file: None,
     }
 }
@@ -191,6 +207,8 @@ pub struct TestApp {
     pub db: TestDb,
     pub data_dir: TempDir,
     pub libvirt_uri: String,
+    /// What the app's sagas run against (to drive steps or recovery directly).
+    pub ops: server::ops::OpContext,
 }
 
 impl TestApp {
@@ -201,6 +219,15 @@ impl TestApp {
     pub async fn spawn_with(db: TestDb, libvirt_uri: &str) -> Self {
         let data_dir = TempDir::new();
         let config = test_config(&db.url, &data_dir, libvirt_uri);
+        Self::serve(config, db, data_dir, false).await
+    }
+
+    /// With a failpoint (`KIND.STEP:error`) armed in the sagas.
+    pub async fn spawn_with_failpoint(failpoint: &str) -> Self {
+        let db = TestDb::new();
+        let data_dir = TempDir::new();
+        let mut config = test_config(&db.url, &data_dir, "test:///default");
+        config.failpoint = Some(failpoint.to_string());
         Self::serve(config, db, data_dir, false).await
     }
 
@@ -222,6 +249,7 @@ impl TestApp {
             pool.migrate().await.unwrap();
         }
         let state = server::build_state(&config, pool).unwrap();
+        let ops = state.vms.context().clone();
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -233,6 +261,7 @@ impl TestApp {
             db,
             data_dir,
             libvirt_uri: config.libvirt_uri,
+            ops,
         }
     }
 

@@ -1,0 +1,169 @@
+//! Create a VM: record → disk → define → (start). Any failure undoes every started step.
+
+use std::path::PathBuf;
+
+use app::error::{AppError, ErrorCode};
+use app::types::{BootOrder, VmStatus};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{OnFailure, OpContext, Saga, SagaStep};
+use crate::db::models::NewVmRow;
+use crate::db::vms as q;
+use crate::error::{db_error, disk_error, host_error};
+use crate::host::domain_xml::{DomainSpec, DomainType};
+
+/// Everything the steps need, recorded with the operation so `recover` can undo it after a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateVm {
+    pub vm: Uuid,
+    pub name: String,
+    pub cpu: u32,
+    pub memory_mib: u64,
+    pub disk_size_gib: u64,
+    pub os_type: String,
+    pub boot_order: BootOrder,
+    pub disk_path: PathBuf,
+    pub domain_type: DomainType,
+    pub start: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateStep {
+    /// The record, marked `creating`.
+    Record,
+    /// A blank qcow2 named after the UUID.
+    Disk,
+    /// The persistent libvirt domain.
+    Define,
+    /// Power on (only when asked).
+    Start,
+}
+
+impl SagaStep for CreateStep {
+    fn name(self) -> &'static str {
+        match self {
+            CreateStep::Record => "record",
+            CreateStep::Disk => "disk",
+            CreateStep::Define => "define",
+            CreateStep::Start => "start",
+        }
+    }
+}
+
+impl CreateVm {
+    fn row(&self) -> Result<NewVmRow, AppError> {
+        let too_big = |what: &str| AppError::validation(format!("{what} is too large."));
+        Ok(NewVmRow {
+            uuid: self.vm,
+            name: self.name.clone(),
+            owner: None,
+            vcpus: i32::try_from(self.cpu).map_err(|_| too_big("The vCPU count"))?,
+            memory_mib: i64::try_from(self.memory_mib).map_err(|_| too_big("The memory size"))?,
+            disk_size_gb: i64::try_from(self.disk_size_gib)
+                .map_err(|_| too_big("The disk size"))?,
+            disk_path: self.disk_path.to_string_lossy().into_owned(),
+            os_type: self.os_type.clone(),
+            boot_order: self.boot_order.as_str().into(),
+            status: VmStatus::Creating.as_str().into(),
+        })
+    }
+
+    fn domain_spec(&self) -> DomainSpec {
+        DomainSpec {
+            uuid: self.vm,
+            name: self.name.clone(),
+            domain_type: self.domain_type,
+            vcpus: self.cpu,
+            memory_mib: self.memory_mib,
+            disk_path: self.disk_path.clone(),
+            cdrom_path: None,
+            boot_order: self.boot_order,
+        }
+    }
+}
+
+#[async_trait]
+impl Saga for CreateVm {
+    const KIND: &'static str = "vm_create";
+    const ON_FAILURE: OnFailure = OnFailure::Unwind;
+    type Step = CreateStep;
+
+    fn vm(&self) -> Uuid {
+        self.vm
+    }
+
+    fn steps(&self) -> Vec<CreateStep> {
+        let mut steps = vec![CreateStep::Record, CreateStep::Disk, CreateStep::Define];
+        if self.start {
+            steps.push(CreateStep::Start);
+        }
+        steps
+    }
+
+    async fn run_step(&self, cx: &OpContext, step: CreateStep) -> Result<(), AppError> {
+        match step {
+            CreateStep::Record => {
+                let row = self.row()?;
+                let name = self.name.clone();
+                cx.db
+                    .run(move |conn| {
+                        if q::vm_fetch(conn, row.uuid)?.is_none() {
+                            q::vm_insert(conn, &row)?;
+                        }
+                        Ok(())
+                    })
+                    .await
+                    .map_err(|e| {
+                        if e.is_unique_violation(q::VMS_NAME_KEY) {
+                            AppError::new(
+                                ErrorCode::VmAlreadyExists,
+                                format!("A VM named \"{name}\" already exists."),
+                            )
+                        } else {
+                            db_error(e)
+                        }
+                    })
+            }
+            CreateStep::Disk => {
+                if tokio::fs::try_exists(&self.disk_path)
+                    .await
+                    .unwrap_or(false)
+                {
+                    return Ok(());
+                }
+                cx.disks
+                    .create_blank(&self.disk_path, self.disk_size_gib)
+                    .await
+                    .map_err(disk_error)
+            }
+            CreateStep::Define => {
+                if cx.host.domain(self.vm).await.map_err(host_error)?.is_some() {
+                    return Ok(());
+                }
+                cx.host.define(self.domain_spec()).await.map_err(host_error)
+            }
+            CreateStep::Start => cx.host.start_if_stopped(self.vm).await.map_err(host_error),
+        }
+    }
+
+    async fn undo_step(&self, cx: &OpContext, step: CreateStep) -> Result<(), AppError> {
+        match step {
+            CreateStep::Record => {
+                let id = self.vm;
+                cx.db
+                    .run(move |conn| q::vm_delete(conn, id).map(drop))
+                    .await
+                    .map_err(db_error)
+            }
+            CreateStep::Disk => cx.disks.remove(&self.disk_path).await.map_err(disk_error),
+            CreateStep::Define => cx
+                .host
+                .destroy_and_undefine(self.vm)
+                .await
+                .map_err(host_error),
+            CreateStep::Start => cx.host.power_off(self.vm).await.map_err(host_error),
+        }
+    }
+}
