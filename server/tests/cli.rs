@@ -2,67 +2,12 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::process::{free_port, limen, output_of, terminate, wait_exit, wait_ready};
 use common::{TempDir, TestDb};
 use diesel::RunQueryDsl;
-
-fn limen(db_url: &str, data_dir: &TempDir, port: u16) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_limen"));
-    command
-        .env_clear()
-        .env("LIMEN_CONFIG", "/dev/null")
-        .env("LIMEN_DATABASE_URL", db_url)
-        .env("LIMEN_LIBVIRT_URI", "test:///default")
-        .env("LIMEN_DATA_DIR", &data_dir.0)
-        .env("LIMEN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Waits for the child to exit, up to `limit`; kills it and fails otherwise.
-fn wait_exit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("limen did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn output_of(child: &mut Child) -> String {
-    let mut text = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut text)
-        .unwrap();
-    text
-}
 
 #[test]
 fn help_names_every_subcommand() {
@@ -88,7 +33,7 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
     let data_dir = TempDir::new();
     let port = free_port();
 
-    let migrate = limen(&db.url, &data_dir, port)
+    let migrate = limen(&db.url, &data_dir, "test:///default", port)
         .arg("migrate")
         .output()
         .unwrap();
@@ -99,28 +44,12 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
     );
     assert_eq!(db.count_vms(), 0, "the schema exists");
 
-    let mut child = limen(&db.url, &data_dir, port)
+    let mut child = limen(&db.url, &data_dir, "test:///default", port)
         .arg("serve")
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let url = format!("http://127.0.0.1:{port}/readyz");
-    loop {
-        let ready = reqwest::blocking::get(&url)
-            .map(|r| r.status().is_success())
-            .unwrap_or(false);
-        if ready {
-            break;
-        }
-        assert!(Instant::now() < deadline, "limen never became ready");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = wait_exit(&mut child, Duration::from_secs(10));
+    wait_ready(port, &mut child);
+    let status = terminate(&mut child);
     assert!(status.success(), "a SIGTERM is a clean exit, got {status}");
     assert!(output_of(&mut child).contains("Limen stopped"));
 }
@@ -133,7 +62,7 @@ fn a_failed_migration_stops_the_server_with_a_clear_message() {
         .execute(&mut db.connect())
         .unwrap();
     let data_dir = TempDir::new();
-    let mut child = limen(&db.url, &data_dir, free_port())
+    let mut child = limen(&db.url, &data_dir, "test:///default", free_port())
         .arg("serve")
         .spawn()
         .unwrap();

@@ -5,6 +5,8 @@
 //! `make test` sets it from `scripts/postgres.sh limen_test`.
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::OnceLock;

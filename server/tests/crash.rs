@@ -1,0 +1,137 @@
+//! Crash safety with the real binary and a real libvirtd (qemu:///system, TCG): the process is
+//! aborted right after each step of create and of delete; the next start finishes or undoes the
+//! operation, and nothing leaks (record, disk, domain).
+//!
+//! Needs a libvirt daemon answering on qemu:///system (`make test` starts one).
+
+mod common;
+
+use std::process::Child;
+use std::time::Duration;
+
+use common::process::{free_port, limen, output_of, terminate, wait_exit, wait_ready};
+use common::{unique_name, TempDir, TestDb};
+use serde_json::{json, Value};
+
+const LIBVIRT: &str = "qemu:///system";
+
+struct Node {
+    db: TestDb,
+    data_dir: TempDir,
+    port: u16,
+}
+
+impl Node {
+    fn new() -> Self {
+        Self {
+            db: TestDb::empty(),
+            data_dir: TempDir::new(),
+            port: free_port(),
+        }
+    }
+
+    fn start(&self, failpoint: Option<&str>) -> Child {
+        let mut command = limen(&self.db.url, &self.data_dir, LIBVIRT, self.port);
+        if let Some(failpoint) = failpoint {
+            command.env("LIMEN_FAILPOINT", failpoint);
+        }
+        let mut child = command.arg("serve").spawn().unwrap();
+        wait_ready(self.port, &mut child);
+        child
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn disk_files(&self) -> usize {
+        std::fs::read_dir(self.data_dir.0.join("disks")).map_or(0, |dir| dir.count())
+    }
+
+    fn list(&self) -> Vec<Value> {
+        reqwest::blocking::get(self.url("/api/v1/vms"))
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+}
+
+fn libvirt_has(name: &str) -> bool {
+    virt::error::clear_error_callback();
+    let conn = virt::connect::Connect::open(Some(LIBVIRT))
+        .expect("a libvirt daemon on qemu:///system (make test starts one)");
+    conn.lookup_domain_by_name(name).is_ok()
+}
+
+/// The process must die from the abort, not exit normally.
+fn expect_abort(child: &mut Child) {
+    let status = wait_exit(child, Duration::from_secs(30));
+    assert!(
+        !status.success(),
+        "limen should have aborted: {}",
+        output_of(child)
+    );
+    assert!(output_of(child).contains("failpoint"));
+}
+
+fn create(node: &Node, name: &str) -> reqwest::Result<reqwest::blocking::Response> {
+    reqwest::blocking::Client::new()
+        .post(node.url("/api/v1/vms"))
+        .json(&json!({ "name": name, "cpu": 1, "memory": 128, "disk_size": 1, "start": true }))
+        .send()
+}
+
+#[test]
+fn a_create_cut_off_at_any_step_is_undone_at_the_next_start() {
+    for step in ["record", "disk", "define", "start"] {
+        let node = Node::new();
+        let name = unique_name("crash-create");
+        let mut child = node.start(Some(&format!("vm_create.{step}:abort")));
+        assert!(
+            create(&node, &name).is_err(),
+            "the server died mid-request at {step}"
+        );
+        expect_abort(&mut child);
+
+        let mut child = node.start(None);
+        assert!(node.list().is_empty(), "no record after a crash at {step}");
+        assert!(!libvirt_has(&name), "no domain after a crash at {step}");
+        assert_eq!(node.disk_files(), 0, "no disk after a crash at {step}");
+        assert_eq!(node.db.operation_states(), ["undone"], "{step}");
+        assert!(terminate(&mut child).success());
+    }
+}
+
+#[test]
+fn a_delete_cut_off_at_any_step_is_finished_at_the_next_start() {
+    for step in ["mark", "remove_domain", "remove_disk", "remove_record"] {
+        let node = Node::new();
+        let name = unique_name("crash-delete");
+        let mut child = node.start(Some(&format!("vm_delete.{step}:abort")));
+        let vm: Value = create(&node, &name).unwrap().json().unwrap();
+        assert_eq!(vm["status"], "running", "{vm}");
+        let uuid = vm["uuid"].as_str().unwrap();
+        let deleted = reqwest::blocking::Client::new()
+            .delete(node.url(&format!("/api/v1/vms/{uuid}")))
+            .send();
+        assert!(deleted.is_err(), "the server died mid-request at {step}");
+        expect_abort(&mut child);
+
+        let mut child = node.start(None);
+        assert!(
+            node.list().is_empty(),
+            "the record is gone after a crash at {step}"
+        );
+        assert!(
+            !libvirt_has(&name),
+            "the domain is gone after a crash at {step}"
+        );
+        assert_eq!(
+            node.disk_files(),
+            0,
+            "the disk is gone after a crash at {step}"
+        );
+        assert_eq!(node.db.operation_states(), ["done", "done"], "{step}");
+        assert!(terminate(&mut child).success());
+    }
+}
