@@ -9,12 +9,16 @@ use async_trait::async_trait;
 use leptos::prelude::*;
 
 use crate::error::{AppError, ErrorCode};
-use crate::types::{CreateVmRequest, DeleteReport, Vm, VmAction, VmId};
+use crate::types::{CreateVmRequest, DeleteReport, MediaFile, Vm, VmAction, VmId};
 
 /// The one service layer every screen and endpoint goes through (SPEC §3).
 #[async_trait]
 pub trait VmPort: Send + Sync + 'static {
     async fn list_vms(&self) -> Result<Vec<Vm>, AppError>;
+    /// The ISO library (`data_dir/isos`).
+    async fn list_isos(&self) -> Result<Vec<MediaFile>, AppError>;
+    /// The base-image library (`data_dir/images`).
+    async fn list_images(&self) -> Result<Vec<MediaFile>, AppError>;
     async fn get_vm(&self, id: VmId) -> Result<Vm, AppError>;
     async fn create_vm(&self, request: CreateVmRequest) -> Result<Vm, AppError>;
     async fn act_on_vm(&self, id: VmId, action: VmAction) -> Result<Vm, AppError>;

@@ -213,10 +213,24 @@ pub struct CreateVmRequest {
     pub disk_size: u64,
     #[serde(default)]
     pub os_type: Option<String>,
+    /// An ISO from the library, put in the CD-ROM drive.
+    #[serde(default)]
+    pub iso: Option<String>,
+    /// A base image from the library: the disk becomes a copy-on-write overlay on it.
+    #[serde(default)]
+    pub image: Option<String>,
     #[serde(default)]
     pub boot_order: Option<BootOrder>,
     #[serde(default)]
     pub start: bool,
+}
+
+/// A file in the ISO or base-image library.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaFile {
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
 }
 
 /// What a user can ask a VM to do.

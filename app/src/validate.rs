@@ -129,6 +129,8 @@ mod tests {
             memory,
             disk_size,
             os_type: None,
+            iso: None,
+            image: None,
             boot_order: None,
             start: false,
         }

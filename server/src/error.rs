@@ -11,6 +11,7 @@ use axum::Json;
 
 use crate::db::DbError;
 use crate::host::disk::DiskError;
+use crate::host::library::LibraryError;
 use crate::host::HostError;
 
 /// `error: cause: cause…` for logs.
@@ -87,3 +88,24 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+pub fn library_error(error: LibraryError) -> AppError {
+    match error {
+        LibraryError::InvalidName(message) => AppError::validation(message),
+        LibraryError::NotFound { kind, name } => {
+            let code = if kind == "ISO" {
+                ErrorCode::IsoNotFound
+            } else {
+                ErrorCode::ImageNotFound
+            };
+            AppError::new(
+                code,
+                format!("There is no {kind} named \"{name}\" in the library."),
+            )
+        }
+        error @ LibraryError::Io { .. } => {
+            tracing::error!(error = %chain(&error), "library error");
+            AppError::new(ErrorCode::Internal, format!("{error}."))
+        }
+    }
+}

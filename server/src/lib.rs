@@ -21,6 +21,7 @@ use leptos::config::LeptosOptions;
 use crate::config::Config;
 use crate::db::Db;
 use crate::host::disk::DiskStore;
+use crate::host::library::Library;
 use crate::host::Host;
 use crate::ops::{Failpoints, OpContext};
 use crate::service::VmService;
@@ -40,7 +41,12 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         disks,
         failpoints,
     };
-    let vms = Arc::new(VmService::new(cx));
+    let library = |open: fn(&std::path::Path) -> std::io::Result<Library>, what: &str| {
+        open(&config.data_dir).map_err(|e| format!("cannot open the {what} library: {e}"))
+    };
+    let isos = library(Library::isos, "ISO")?;
+    let images = library(Library::images, "base-image")?;
+    let vms = Arc::new(VmService::new(cx, isos, images));
     let leptos_options = LeptosOptions::builder()
         .output_name("limen")
         .site_root(config.site_root.to_string_lossy().into_owned())

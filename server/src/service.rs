@@ -3,11 +3,14 @@
 //! merges them; it is the only writer of both.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use app::error::{AppError, ErrorCode};
 use app::ports::VmPort;
-use app::types::{BootOrder, CreateVmRequest, DeleteReport, Vm, VmAction, VmId, VmStatus};
+use app::types::{
+    BootOrder, CreateVmRequest, DeleteReport, MediaFile, Vm, VmAction, VmId, VmStatus,
+};
 use app::validate::validate_create;
 use async_trait::async_trait;
 use tokio::sync::OwnedMutexGuard;
@@ -15,7 +18,9 @@ use uuid::Uuid;
 
 use crate::db::models::VmRow;
 use crate::db::vms as q;
-use crate::error::{db_error, host_error};
+use crate::error::{db_error, disk_error, host_error, library_error};
+use crate::host::disk::image_info;
+use crate::host::library::Library;
 use crate::host::DomainSummary;
 use crate::ops::vm_create::CreateVm;
 use crate::ops::vm_delete::DeleteVm;
@@ -41,6 +46,8 @@ impl VmLocks {
 
 pub struct VmService {
     cx: OpContext,
+    isos: Library,
+    images: Library,
     locks: VmLocks,
 }
 
@@ -72,11 +79,39 @@ fn merge(row: VmRow, live: Option<&DomainSummary>) -> Vm {
 }
 
 impl VmService {
-    pub fn new(cx: OpContext) -> Self {
+    pub fn new(cx: OpContext, isos: Library, images: Library) -> Self {
         Self {
             cx,
+            isos,
+            images,
             locks: VmLocks::default(),
         }
+    }
+
+    /// The ISO named in a create request, resolved in the library.
+    async fn resolve_iso(&self, name: Option<&str>) -> Result<Option<(String, PathBuf)>, AppError> {
+        let Some(name) = name else { return Ok(None) };
+        let path = self.isos.resolve(name).await.map_err(library_error)?;
+        Ok(Some((name.to_string(), path)))
+    }
+
+    /// The base image named in a create request: its path and format, checked to fit the disk.
+    async fn resolve_image(
+        &self,
+        name: Option<&str>,
+        disk_size_gib: u64,
+    ) -> Result<Option<(PathBuf, String)>, AppError> {
+        let Some(name) = name else { return Ok(None) };
+        let path = self.images.resolve(name).await.map_err(library_error)?;
+        let info = image_info(&path).await.map_err(disk_error)?;
+        let gib = 1u64 << 30;
+        if disk_size_gib.saturating_mul(gib) < info.virtual_size {
+            return Err(AppError::validation(format!(
+                "The image \"{name}\" is {} GiB; the disk must be at least that large.",
+                info.virtual_size.div_ceil(gib)
+            )));
+        }
+        Ok(Some((path, info.format)))
     }
 
     /// What sagas run against (also used by `ops::recover` at start).
@@ -143,6 +178,14 @@ impl VmPort for VmService {
             .collect())
     }
 
+    async fn list_isos(&self) -> Result<Vec<MediaFile>, AppError> {
+        self.isos.list().await.map_err(library_error)
+    }
+
+    async fn list_images(&self) -> Result<Vec<MediaFile>, AppError> {
+        self.images.list().await.map_err(library_error)
+    }
+
     async fn get_vm(&self, id: VmId) -> Result<Vm, AppError> {
         let row = self.fetch_row(id.0).await?;
         self.current(row).await
@@ -151,6 +194,10 @@ impl VmPort for VmService {
     async fn create_vm(&self, request: CreateVmRequest) -> Result<Vm, AppError> {
         validate_create(&request)?;
         self.check_host_limits(&request).await?;
+        let iso = self.resolve_iso(request.iso.as_deref()).await?;
+        let base_image = self
+            .resolve_image(request.image.as_deref(), request.disk_size)
+            .await?;
         let name = request.name.clone();
         let taken = self
             .cx
@@ -184,6 +231,8 @@ impl VmPort for VmService {
             disk_path: self.cx.disks.path_for(id),
             domain_type,
             start: request.start,
+            iso,
+            base_image,
         };
         ops::execute(&self.cx, Uuid::new_v4(), &saga)
             .await

@@ -130,6 +130,10 @@ async fn every_step_run_twice_still_succeeds() {
     let app = TestApp::spawn().await;
     let cx = &app.ops;
     let id = Uuid::new_v4();
+    let base = app.data_dir.0.join("images/base.qcow2");
+    cx.disks.create_blank(&base, 1).await.unwrap();
+    let iso = app.data_dir.0.join("isos/install.iso");
+    std::fs::write(&iso, b"not really an ISO").unwrap();
     let create = CreateVm {
         vm: id,
         name: unique_name("twice"),
@@ -141,6 +145,8 @@ async fn every_step_run_twice_still_succeeds() {
         disk_path: cx.disks.path_for(id),
         domain_type: DomainType::Test,
         start: true,
+        iso: Some(("install.iso".into(), iso)),
+        base_image: Some((base, "qcow2".into())),
     };
     assert_eq!(create.steps(), CREATE_STEPS);
     for step in create.steps() {
@@ -152,6 +158,10 @@ async fn every_step_run_twice_still_succeeds() {
     }
     assert_eq!(app.db.count_vms(), 1);
     assert_eq!(app.disk_files().len(), 1);
+    assert!(
+        app.data_dir.0.join("images/base.qcow2").exists(),
+        "the base is never removed"
+    );
     let domain = cx.host.domain(id).await.unwrap().expect("defined");
     assert_eq!(domain.status, VmStatus::Running);
 

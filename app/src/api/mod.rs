@@ -1,4 +1,5 @@
 //! Server functions: the dashboard's calls, each a few lines that reach a port from context.
 //! Endpoints are fixed (`/rpc/<name>`) so they never depend on build-time hashing.
 
+pub mod media;
 pub mod vms;

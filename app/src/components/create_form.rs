@@ -44,6 +44,8 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                 memory: parse("Memory", memory.get())?,
                 disk_size: parse("Disk size", disk.get())?,
                 os_type: None,
+                iso: None,
+                image: None,
                 boot_order: None,
                 start: false,
             })

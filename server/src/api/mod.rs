@@ -3,6 +3,7 @@
 mod errors;
 mod health;
 mod json;
+mod media;
 mod vms;
 
 use axum::extract::DefaultBodyLimit;
@@ -23,6 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/vms", get(vms::list_vms).post(vms::create_vm))
         .route("/vms/{uuid}", get(vms::get_vm).delete(vms::delete_vm))
         .route("/vms/{uuid}/action", post(vms::act_on_vm))
+        .route("/isos", get(media::list_isos))
+        .route("/images", get(media::list_images))
         .fallback(errors::not_found)
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(RequestBodyLimitLayer::new(API_BODY_LIMIT))

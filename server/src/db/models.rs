@@ -39,6 +39,7 @@ pub struct NewVmRow {
     pub disk_path: String,
     pub os_type: String,
     pub boot_order: String,
+    pub current_media: Option<String>,
     pub status: String,
 }
 

@@ -29,6 +29,41 @@ pub enum DiskError {
     },
 }
 
+/// What `qemu-img info` says about an image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageInfo {
+    /// `qcow2`, `raw`, …
+    pub format: String,
+    /// Bytes the guest sees.
+    pub virtual_size: u64,
+}
+
+/// Reads an image's format and virtual size (never guessing from the file name).
+pub async fn image_info(path: &Path) -> Result<ImageInfo, DiskError> {
+    let output = tokio::process::Command::new("qemu-img")
+        .args(["info", "--output=json", "-U"])
+        .arg(path)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(DiskError::Spawn)?;
+    let fail = |stderr: String| DiskError::QemuImg {
+        path: path.to_path_buf(),
+        stderr,
+    };
+    if !output.status.success() {
+        return Err(fail(
+            String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        ));
+    }
+    let info: serde_json::Value =
+        serde_json::from_slice(&output.stdout).map_err(|e| fail(e.to_string()))?;
+    Ok(ImageInfo {
+        format: info["format"].as_str().unwrap_or("raw").to_string(),
+        virtual_size: info["virtual-size"].as_u64().unwrap_or(0),
+    })
+}
+
 #[derive(Debug, Clone)]
 pub struct DiskStore {
     dir: PathBuf,
@@ -68,6 +103,38 @@ impl DiskStore {
         }
         let output = tokio::process::Command::new("qemu-img")
             .args(["create", "-q", "-f", "qcow2"])
+            .arg(path)
+            .arg(format!("{size_gib}G"))
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(DiskError::Spawn)?;
+        if !output.status.success() {
+            return Err(DiskError::QemuImg {
+                path: path.to_path_buf(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Creates a qcow2 overlay of `size_gib` on the base image `base`: copy-on-write, the base is
+    /// only ever read. Fails if the file exists.
+    pub async fn create_overlay(
+        &self,
+        base: &Path,
+        base_format: &str,
+        path: &Path,
+        size_gib: u64,
+    ) -> Result<(), DiskError> {
+        if tokio::fs::symlink_metadata(path).await.is_ok() {
+            return Err(DiskError::Exists {
+                path: path.to_path_buf(),
+            });
+        }
+        let output = tokio::process::Command::new("qemu-img")
+            .args(["create", "-q", "-f", "qcow2", "-F", base_format, "-b"])
+            .arg(base)
             .arg(path)
             .arg(format!("{size_gib}G"))
             .kill_on_drop(true)
@@ -135,6 +202,35 @@ mod tests {
         assert!(!path.exists());
         // Already gone is fine.
         store.remove(&path).await.unwrap();
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn overlays_read_their_base_and_report_it() {
+        let (root, store) = temp_store();
+        let base = root.join("base.qcow2");
+        store.create_blank(&base, 1).await.unwrap();
+        let info = image_info(&base).await.unwrap();
+        assert_eq!(
+            info,
+            ImageInfo {
+                format: "qcow2".into(),
+                virtual_size: 1 << 30
+            }
+        );
+        let overlay = store.path_for(Uuid::new_v4());
+        store
+            .create_overlay(&base, &info.format, &overlay, 2)
+            .await
+            .unwrap();
+        let output = std::process::Command::new("qemu-img")
+            .args(["info", "--output=json"])
+            .arg(&overlay)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(json["backing-filename"], base.to_string_lossy().as_ref());
+        assert_eq!(json["virtual-size"], 2u64 << 30);
         std::fs::remove_dir_all(root).unwrap();
     }
 

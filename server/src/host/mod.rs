@@ -7,6 +7,7 @@
 pub mod disk;
 pub mod domain_type;
 pub mod domain_xml;
+pub mod library;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

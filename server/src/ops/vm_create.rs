@@ -27,13 +27,19 @@ pub struct CreateVm {
     pub disk_path: PathBuf,
     pub domain_type: DomainType,
     pub start: bool,
+    /// The ISO in the CD-ROM drive: its library name and resolved path.
+    #[serde(default)]
+    pub iso: Option<(String, PathBuf)>,
+    /// The base image (path and format) the disk is a copy-on-write overlay on.
+    #[serde(default)]
+    pub base_image: Option<(PathBuf, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CreateStep {
     /// The record, marked `creating`.
     Record,
-    /// A blank qcow2 named after the UUID.
+    /// A qcow2 named after the UUID: blank, or an overlay on the base image.
     Disk,
     /// The persistent libvirt domain.
     Define,
@@ -66,6 +72,7 @@ impl CreateVm {
             disk_path: self.disk_path.to_string_lossy().into_owned(),
             os_type: self.os_type.clone(),
             boot_order: self.boot_order.as_str().into(),
+            current_media: self.iso.as_ref().map(|(name, _)| name.clone()),
             status: VmStatus::Creating.as_str().into(),
         })
     }
@@ -78,7 +85,7 @@ impl CreateVm {
             vcpus: self.cpu,
             memory_mib: self.memory_mib,
             disk_path: self.disk_path.clone(),
-            cdrom_path: None,
+            cdrom_path: self.iso.as_ref().map(|(_, path)| path.clone()),
             boot_order: self.boot_order,
         }
     }
@@ -133,10 +140,19 @@ impl Saga for CreateVm {
                 {
                     return Ok(());
                 }
-                cx.disks
-                    .create_blank(&self.disk_path, self.disk_size_gib)
-                    .await
-                    .map_err(disk_error)
+                let created = match &self.base_image {
+                    Some((base, format)) => {
+                        cx.disks
+                            .create_overlay(base, format, &self.disk_path, self.disk_size_gib)
+                            .await
+                    }
+                    None => {
+                        cx.disks
+                            .create_blank(&self.disk_path, self.disk_size_gib)
+                            .await
+                    }
+                };
+                created.map_err(disk_error)
             }
             CreateStep::Define => {
                 if cx.host.domain(self.vm).await.map_err(host_error)?.is_some() {

@@ -1,0 +1,17 @@
+use std::sync::Arc;
+
+use app::ports::VmPort;
+use app::types::MediaFile;
+use axum::extract::State;
+use axum::Json;
+
+use crate::error::ApiResult;
+use crate::service::VmService;
+
+pub async fn list_isos(State(vms): State<Arc<VmService>>) -> ApiResult<Json<Vec<MediaFile>>> {
+    Ok(Json(vms.list_isos().await?))
+}
+
+pub async fn list_images(State(vms): State<Arc<VmService>>) -> ApiResult<Json<Vec<MediaFile>>> {
+    Ok(Json(vms.list_images().await?))
+}
