@@ -12,7 +12,18 @@ for dom in $(virsh -c qemu:///system list --all --name | grep '^e2e-' || true); 
   virsh -c qemu:///system undefine "$dom" --nvram >/dev/null 2>&1 || true
 done
 rm -rf "$LIMEN_E2E_DATA_DIR"
-mkdir -p "$LIMEN_E2E_DATA_DIR/disks"
-chmod 755 "$STATE_DIR" "$LIMEN_E2E_DATA_DIR" "$LIMEN_E2E_DATA_DIR/disks"
+mkdir -p "$LIMEN_E2E_DATA_DIR"/{disks,isos,images}
+chmod 755 "$STATE_DIR" "$LIMEN_E2E_DATA_DIR" "$LIMEN_E2E_DATA_DIR"/{disks,isos,images}
+
+# Test media, made here from Debian packages: a bootable GRUB ISO and a base image.
+media_src="$STATE_DIR/e2e-media"
+if [[ ! -f "$media_src/e2e-boot.iso" ]]; then
+  mkdir -p "$media_src/iso-root/boot/grub"
+  printf 'set timeout=-1\nmenuentry "Limen e2e" { true }\n' > "$media_src/iso-root/boot/grub/grub.cfg"
+  grub-mkrescue -o "$media_src/e2e-boot.iso" "$media_src/iso-root" >/dev/null 2>&1
+fi
+cp "$media_src/e2e-boot.iso" "$LIMEN_E2E_DATA_DIR/isos/"
+qemu-img create -q -f qcow2 "$LIMEN_E2E_DATA_DIR/images/e2e-base.qcow2" 1G
+chmod 644 "$LIMEN_E2E_DATA_DIR"/isos/* "$LIMEN_E2E_DATA_DIR"/images/*
 cd end2end
 npx playwright test "$@"

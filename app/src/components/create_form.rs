@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use crate::api::media::{list_images, list_isos};
 use crate::api::vms::CreateVm;
 use crate::store::VmStore;
 use crate::types::CreateVmRequest;
@@ -15,6 +16,12 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
     let cpu = RwSignal::new("1".to_string());
     let memory = RwSignal::new("512".to_string());
     let disk = RwSignal::new("4".to_string());
+    let iso = RwSignal::new(String::new());
+    let image = RwSignal::new(String::new());
+    let media = Resource::new(
+        || (),
+        |_| async { (list_isos().await, list_images().await) },
+    );
     let error = RwSignal::new(None::<String>);
     let create = ServerAction::<CreateVm>::new();
 
@@ -44,8 +51,8 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                 memory: parse("Memory", memory.get())?,
                 disk_size: parse("Disk size", disk.get())?,
                 os_type: None,
-                iso: None,
-                image: None,
+                iso: Some(iso.get()).filter(|name| !name.is_empty()),
+                image: Some(image.get()).filter(|name| !name.is_empty()),
                 boot_order: None,
                 start: false,
             })
@@ -94,6 +101,19 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                 step=1
                 value=disk
             />
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let (isos, images) = media.await;
+                    let names = |files: Result<Vec<crate::types::MediaFile>, _>| {
+                        files.map(|files| files.into_iter().map(|f| f.name).collect::<Vec<_>>())
+                            .unwrap_or_default()
+                    };
+                    view! {
+                        <MediaSelect label="Install ISO" none="No ISO" names=names(isos) value=iso/>
+                        <MediaSelect label="Base image" none="Blank disk" names=names(images) value=image/>
+                    }
+                })}
+            </Suspense>
             <button type="submit" disabled=move || create.pending().get()>
                 {move || if create.pending().get() { "Creating…" } else { "Create VM" }}
             </button>
@@ -125,6 +145,28 @@ fn NumberField(
                 value=value.get_untracked()
                 bind:value=value
             />
+        </label>
+    }
+}
+
+/// A choice from one of the libraries, or none.
+#[component]
+fn MediaSelect(
+    label: &'static str,
+    none: &'static str,
+    names: Vec<String>,
+    value: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label>
+            {label}
+            <select on:change=move |ev| value.set(event_target_value(&ev)) prop:value=value>
+                <option value="">{none}</option>
+                {names
+                    .into_iter()
+                    .map(|name| view! { <option value=name.clone()>{name.clone()}</option> })
+                    .collect_view()}
+            </select>
         </label>
     }
 }

@@ -4,9 +4,6 @@ use crate::api::vms::{ActOnVm, DeleteVm};
 use crate::store::VmStore;
 use crate::types::{VmAction, VmId, VmStatus};
 
-/// The actions offered as buttons on a card, in order.
-const CARD_ACTIONS: [VmAction; 2] = [VmAction::Start, VmAction::Stop];
-
 /// One VM: its state badge, sizes, and the actions that make sense right now.
 #[component]
 pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
@@ -61,12 +58,16 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                                 <dd>{format!("{} MiB", vm.memory)}</dd>
                                 <dt>"Disk"</dt>
                                 <dd>{format!("{} GiB", vm.disk_size)}</dd>
+                                <dt>"Media"</dt>
+                                <dd>{vm.current_media.unwrap_or_else(|| "none".into())}</dd>
+                                <dt>"Boot"</dt>
+                                <dd>{vm.boot_order.label()}</dd>
                             </dl>
                         }
                     })
             }}
             <div class="vm-actions">
-                {CARD_ACTIONS
+                {VmAction::ALL
                     .into_iter()
                     .map(|action| {
                         view! {
