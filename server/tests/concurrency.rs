@@ -1,0 +1,77 @@
+//! Many simultaneous actions on a few VMs: each is either done or refused (409), never a 5xx,
+//! and at rest every record says what the hypervisor says.
+
+mod common;
+
+use common::{unique_name, TestApp};
+use diesel::RunQueryDsl;
+use serde_json::{json, Value};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_actions_leave_database_and_hypervisor_agreeing() {
+    let app = TestApp::spawn().await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let body = json!({ "name": unique_name("conc"), "cpu": 1, "memory": 128, "disk_size": 1 });
+        let vm: Value = app
+            .post_json("/api/v1/vms", body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        ids.push(vm["uuid"].as_str().unwrap().to_string());
+    }
+
+    let actions = [
+        "start", "stop", "pause", "resume", "reset", "start", "stop", "reboot",
+    ];
+    let mut requests = Vec::new();
+    for round in 0..12 {
+        for (i, id) in ids.iter().enumerate() {
+            let action = actions[(round + i) % actions.len()];
+            let url = app.url(&format!("/api/v1/vms/{id}/action"));
+            let client = app.client.clone();
+            requests.push(tokio::spawn(async move {
+                let response = client
+                    .post(url)
+                    .json(&json!({ "action": action }))
+                    .send()
+                    .await
+                    .unwrap();
+                (action, response.status().as_u16())
+            }));
+        }
+    }
+    let mut done = 0;
+    for request in requests {
+        let (action, status) = request.await.unwrap();
+        assert!(status == 200 || status == 409, "{action} answered {status}");
+        done += usize::from(status == 200);
+    }
+    assert!(done > 0, "some actions must have been allowed");
+
+    // At rest: each record's status is the hypervisor's.
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        uuid: uuid::Uuid,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        status: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query("SELECT uuid, status FROM vms")
+        .load(&mut app.db.connect())
+        .unwrap();
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        let live = app
+            .ops
+            .host
+            .domain(row.uuid)
+            .await
+            .unwrap()
+            .expect("still defined");
+        assert_eq!(row.status, live.status.as_str(), "record of {}", row.uuid);
+        let api: Value = app.get_json(&format!("/api/v1/vms/{}", row.uuid)).await;
+        assert_eq!(api["status"], live.status.as_str());
+    }
+}
