@@ -15,7 +15,7 @@ PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 [[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL server binaries not found (run scripts/deps.sh)"
 
 as_postgres() { runuser -u postgres -- "$@"; }
-psql_admin() { as_postgres "$PG_BIN/psql" -h "$SOCK" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
+psql_admin() { PGOPTIONS='-c client_min_messages=warning' as_postgres "$PG_BIN/psql" -h "$SOCK" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
 
 mkdir -p "$PG_DIR"
 chmod 755 "$STATE_DIR" "$PG_DIR"
