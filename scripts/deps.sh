@@ -7,7 +7,7 @@ CARGO_LEPTOS_VERSION=0.3.11
 BINARYEN_VERSION=132.0.0   # Debian's binaryen 108 makes a WASM that fails to hydrate.
 APT_PACKAGES=(libvirt-daemon-system libvirt-dev libvirt-clients qemu-system-x86 qemu-utils
   postgresql libpq-dev chromium chromium-driver pkg-config xorriso grub-pc-bin mtools
-  busybox-static brotli)
+  busybox-static brotli cpio)
 
 apt_deps() {
   local missing=()

@@ -6,8 +6,9 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 bash scripts/deps.sh all
 bash scripts/libvirt.sh
-export LIMEN_TEST_DATABASE_URL
+export LIMEN_TEST_DATABASE_URL LIMEN_TEST_GUEST_DIR="$STATE_DIR/test-guest"
 LIMEN_TEST_DATABASE_URL=$(bash scripts/postgres.sh limen_test)
+bash scripts/test-guest.sh "$LIMEN_TEST_GUEST_DIR"
 
 log "test: unit and integration (cargo test)"
 cargo test --locked -p app -p server

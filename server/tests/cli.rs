@@ -48,10 +48,10 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
         .arg("serve")
         .spawn()
         .unwrap();
-    wait_ready(port, &mut child);
+    wait_ready(port, &mut child, &data_dir);
     let status = terminate(&mut child);
     assert!(status.success(), "a SIGTERM is a clean exit, got {status}");
-    assert!(output_of(&mut child).contains("Limen stopped"));
+    assert!(output_of(&data_dir).contains("Limen stopped"));
 }
 
 #[test]
@@ -68,7 +68,7 @@ fn a_failed_migration_stops_the_server_with_a_clear_message() {
         .unwrap();
     let status = wait_exit(&mut child, Duration::from_secs(20));
     assert!(!status.success());
-    let output = output_of(&mut child);
+    let output = output_of(&data_dir);
     assert!(
         output.contains("applying database migrations failed"),
         "{output}"

@@ -9,52 +9,9 @@ mod common;
 use std::process::Child;
 use std::time::Duration;
 
-use common::process::{free_port, limen, output_of, terminate, wait_exit, wait_ready};
-use common::{unique_name, TempDir, TestDb};
+use common::process::{output_of, terminate, wait_exit, Node, LIBVIRT};
+use common::unique_name;
 use serde_json::{json, Value};
-
-const LIBVIRT: &str = "qemu:///system";
-
-struct Node {
-    db: TestDb,
-    data_dir: TempDir,
-    port: u16,
-}
-
-impl Node {
-    fn new() -> Self {
-        Self {
-            db: TestDb::empty(),
-            data_dir: TempDir::new(),
-            port: free_port(),
-        }
-    }
-
-    fn start(&self, failpoint: Option<&str>) -> Child {
-        let mut command = limen(&self.db.url, &self.data_dir, LIBVIRT, self.port);
-        if let Some(failpoint) = failpoint {
-            command.env("LIMEN_FAILPOINT", failpoint);
-        }
-        let mut child = command.arg("serve").spawn().unwrap();
-        wait_ready(self.port, &mut child);
-        child
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn disk_files(&self) -> usize {
-        std::fs::read_dir(self.data_dir.0.join("disks")).map_or(0, |dir| dir.count())
-    }
-
-    fn list(&self) -> Vec<Value> {
-        reqwest::blocking::get(self.url("/api/v1/vms"))
-            .unwrap()
-            .json()
-            .unwrap()
-    }
-}
 
 fn libvirt_has(name: &str) -> bool {
     virt::error::clear_error_callback();
@@ -64,14 +21,11 @@ fn libvirt_has(name: &str) -> bool {
 }
 
 /// The process must die from the abort, not exit normally.
-fn expect_abort(child: &mut Child) {
+fn expect_abort(child: &mut Child, node: &Node) {
     let status = wait_exit(child, Duration::from_secs(30));
-    assert!(
-        !status.success(),
-        "limen should have aborted: {}",
-        output_of(child)
-    );
-    assert!(output_of(child).contains("failpoint"));
+    let output = output_of(&node.data_dir);
+    assert!(!status.success(), "limen should have aborted: {output}");
+    assert!(output.contains("failpoint"), "{output}");
 }
 
 fn create(node: &Node, name: &str) -> reqwest::Result<reqwest::blocking::Response> {
@@ -91,7 +45,7 @@ fn a_create_cut_off_at_any_step_is_undone_at_the_next_start() {
             create(&node, &name).is_err(),
             "the server died mid-request at {step}"
         );
-        expect_abort(&mut child);
+        expect_abort(&mut child, &node);
 
         let mut child = node.start(None);
         assert!(node.list().is_empty(), "no record after a crash at {step}");
@@ -115,7 +69,7 @@ fn a_delete_cut_off_at_any_step_is_finished_at_the_next_start() {
             .delete(node.url(&format!("/api/v1/vms/{uuid}")))
             .send();
         assert!(deleted.is_err(), "the server died mid-request at {step}");
-        expect_abort(&mut child);
+        expect_abort(&mut child, &node);
 
         let mut child = node.start(None);
         assert!(

@@ -64,6 +64,39 @@ pub async fn image_info(path: &Path) -> Result<ImageInfo, DiskError> {
     })
 }
 
+/// `qemu-img create` of a qcow2 at `path`, blank or backed by `backing` (path, format).
+async fn create_qcow2(
+    path: &Path,
+    backing: Option<(&Path, &str)>,
+    size_gib: u64,
+) -> Result<(), DiskError> {
+    // qemu-img would silently truncate an existing file.
+    if tokio::fs::symlink_metadata(path).await.is_ok() {
+        return Err(DiskError::Exists {
+            path: path.to_path_buf(),
+        });
+    }
+    let mut command = tokio::process::Command::new("qemu-img");
+    command.args(["create", "-q", "-f", "qcow2"]);
+    if let Some((base, format)) = backing {
+        command.args(["-F", format, "-b"]).arg(base);
+    }
+    let output = command
+        .arg(path)
+        .arg(format!("{size_gib}G"))
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(DiskError::Spawn)?;
+    if !output.status.success() {
+        return Err(DiskError::QemuImg {
+            path: path.to_path_buf(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone)]
 pub struct DiskStore {
     dir: PathBuf,
@@ -95,27 +128,7 @@ impl DiskStore {
 
     /// Creates a blank qcow2 of `size_gib`. Fails if the file exists.
     pub async fn create_blank(&self, path: &Path, size_gib: u64) -> Result<(), DiskError> {
-        // qemu-img would silently truncate an existing file.
-        if tokio::fs::symlink_metadata(path).await.is_ok() {
-            return Err(DiskError::Exists {
-                path: path.to_path_buf(),
-            });
-        }
-        let output = tokio::process::Command::new("qemu-img")
-            .args(["create", "-q", "-f", "qcow2"])
-            .arg(path)
-            .arg(format!("{size_gib}G"))
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(DiskError::Spawn)?;
-        if !output.status.success() {
-            return Err(DiskError::QemuImg {
-                path: path.to_path_buf(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            });
-        }
-        Ok(())
+        create_qcow2(path, None, size_gib).await
     }
 
     /// Creates a qcow2 overlay of `size_gib` on the base image `base`: copy-on-write, the base is
@@ -127,27 +140,7 @@ impl DiskStore {
         path: &Path,
         size_gib: u64,
     ) -> Result<(), DiskError> {
-        if tokio::fs::symlink_metadata(path).await.is_ok() {
-            return Err(DiskError::Exists {
-                path: path.to_path_buf(),
-            });
-        }
-        let output = tokio::process::Command::new("qemu-img")
-            .args(["create", "-q", "-f", "qcow2", "-F", base_format, "-b"])
-            .arg(base)
-            .arg(path)
-            .arg(format!("{size_gib}G"))
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(DiskError::Spawn)?;
-        if !output.status.success() {
-            return Err(DiskError::QemuImg {
-                path: path.to_path_buf(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-            });
-        }
-        Ok(())
+        create_qcow2(path, Some((base, base_format)), size_gib).await
     }
 
     /// Deletes a disk file. "Already gone" is success. Anything whose canonical path is not

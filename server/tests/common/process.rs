@@ -1,10 +1,11 @@
 //! Running the real `limen` binary in tests.
 
-use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::TempDir;
+use serde_json::Value;
+
+use super::{TempDir, TestDb};
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -14,8 +15,19 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Where a test's `limen` writes its output: a file, so a chatty server never blocks on a full
+/// pipe nobody reads.
+fn log_path(data_dir: &TempDir) -> std::path::PathBuf {
+    data_dir.0.join("limen.log")
+}
+
 /// `limen` with a clean environment: this database, data directory, libvirt and port.
 pub fn limen(db_url: &str, data_dir: &TempDir, libvirt_uri: &str, port: u16) -> Command {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(data_dir))
+        .unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_limen"));
     command
         .env_clear()
@@ -27,13 +39,13 @@ pub fn limen(db_url: &str, data_dir: &TempDir, libvirt_uri: &str, port: u16) -> 
         .env("LIMEN_DATA_DIR", &data_dir.0)
         .env("LIMEN_LISTEN", format!("127.0.0.1:{port}"))
         .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log));
     command
 }
 
 /// Polls `/readyz` until it answers 200 (a condition with a deadline, not a fixed wait).
-pub fn wait_ready(port: u16, child: &mut Child) {
+pub fn wait_ready(port: u16, child: &mut Child, data_dir: &TempDir) {
     let deadline = Instant::now() + Duration::from_secs(30);
     let url = format!("http://127.0.0.1:{port}/readyz");
     loop {
@@ -43,7 +55,7 @@ pub fn wait_ready(port: u16, child: &mut Child) {
         if let Some(status) = child.try_wait().unwrap() {
             panic!(
                 "limen exited ({status}) before it was ready:\n{}",
-                output_of(child)
+                output_of(data_dir)
             );
         }
         assert!(Instant::now() < deadline, "limen never became ready");
@@ -75,13 +87,51 @@ pub fn terminate(child: &mut Child) -> ExitStatus {
     wait_exit(child, Duration::from_secs(15))
 }
 
-pub fn output_of(child: &mut Child) -> String {
-    let mut text = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        out.read_to_string(&mut text).unwrap();
+/// Everything the test's `limen` processes in this data directory printed.
+pub fn output_of(data_dir: &TempDir) -> String {
+    std::fs::read_to_string(log_path(data_dir)).unwrap_or_default()
+}
+
+pub const LIBVIRT: &str = "qemu:///system";
+
+/// A `limen` against the real libvirtd, with its own database, data directory and port.
+pub struct Node {
+    pub db: TestDb,
+    pub data_dir: TempDir,
+    pub port: u16,
+}
+
+impl Node {
+    pub fn new() -> Self {
+        Self {
+            db: TestDb::empty(),
+            data_dir: TempDir::new(),
+            port: free_port(),
+        }
     }
-    if let Some(mut err) = child.stderr.take() {
-        err.read_to_string(&mut text).unwrap();
+
+    pub fn start(&self, failpoint: Option<&str>) -> Child {
+        let mut command = limen(&self.db.url, &self.data_dir, LIBVIRT, self.port);
+        if let Some(failpoint) = failpoint {
+            command.env("LIMEN_FAILPOINT", failpoint);
+        }
+        let mut child = command.arg("serve").spawn().unwrap();
+        wait_ready(self.port, &mut child, &self.data_dir);
+        child
     }
-    text
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn disk_files(&self) -> usize {
+        std::fs::read_dir(self.data_dir.0.join("disks")).map_or(0, |dir| dir.count())
+    }
+
+    pub fn list(&self) -> Vec<Value> {
+        reqwest::blocking::get(self.url("/api/v1/vms"))
+            .unwrap()
+            .json()
+            .unwrap()
+    }
 }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds a tiny real guest for the tests, from Debian packages only: Debian's cloud kernel plus an
+# initramfs of busybox whose init powers off when the ACPI power button is pressed (so
+# `shutdown` completes, and libvirt's ACPI reboot works). Packed by grub-mkrescue into a hybrid
+# image that boots both as a CD-ROM (OUT/limen-guest.iso) and as a disk (OUT/limen-guest.qcow2,
+# a base image for copy-on-write clones).
+#   scripts/test-guest.sh OUT_DIR      (idempotent: does nothing if both files exist)
+source "$(dirname "$0")/lib.sh"
+OUT=${1:?usage: test-guest.sh OUT_DIR}
+[[ -f "$OUT/limen-guest.iso" && -f "$OUT/limen-guest.qcow2" ]] && exit 0
+log "test guest: building from Debian's cloud kernel and busybox"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$OUT"
+
+pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image/{print $2; exit}')
+[[ -n "$pkg" ]] || die "no linux-image-cloud-amd64 package known to apt"
+(cd "$work" && apt-get download "$pkg" 2>/dev/null)
+dpkg-deb -x "$work"/linux-image-*.deb "$work/kernel"
+modules=$(echo "$work"/kernel/lib/modules/*/kernel)
+
+root="$work/initramfs"
+mkdir -p "$root"/{bin,dev,proc,sys,lib/modules}
+cp /bin/busybox "$root/bin/busybox"
+cp "$modules/drivers/acpi/button.ko" "$modules/drivers/input/evdev.ko" "$root/lib/modules/"
+cat > "$root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+insmod /lib/modules/button.ko
+insmod /lib/modules/evdev.ko
+echo "limen-guest: booted"
+# Watch every "Power Button" input device (one watcher each, retried if its node is not there
+# yet); any event from one means: power off now.
+watch() {
+  while ! dd if="$1" bs=24 count=1 >/dev/null 2>&1; do sleep 1; done
+  echo "limen-guest: power button"
+  poweroff -f
+}
+for input in /sys/class/input/input*; do
+  [ "$(cat "$input/name")" = "Power Button" ] || continue
+  for event in "$input"/event*; do
+    watch "/dev/input/${event##*/}" &
+  done
+done
+# PID 1 must never exit; with no serial port there is no console for a shell to read.
+while :; do sleep 3600; done
+INIT
+chmod 755 "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$work/initrd.gz"
+
+iso="$work/iso"
+mkdir -p "$iso/boot/grub"
+cp "$work"/kernel/boot/vmlinuz-* "$iso/boot/vmlinuz"
+cp "$work/initrd.gz" "$iso/boot/initrd.gz"
+cat > "$iso/boot/grub/grub.cfg" <<'CFG'
+set timeout=0
+menuentry "limen-guest" {
+  linux /boot/vmlinuz console=ttyS0 quiet
+  initrd /boot/initrd.gz
+}
+CFG
+grub-mkrescue -o "$OUT/limen-guest.iso" "$iso" >/dev/null 2>&1
+qemu-img convert -q -f raw -O qcow2 "$OUT/limen-guest.iso" "$OUT/limen-guest.qcow2"
+chmod 644 "$OUT/limen-guest.iso" "$OUT/limen-guest.qcow2"
+log "test guest: $OUT/limen-guest.iso and $OUT/limen-guest.qcow2"

@@ -1,0 +1,153 @@
+//! A real guest under QEMU (real libvirtd, TCG): Debian's cloud kernel with a busybox init that
+//! honours the ACPI power button (`scripts/test-guest.sh`). Booted from an ISO and as a
+//! copy-on-write clone of a base image; every action, through the REST API.
+//!
+//! Needs `LIMEN_TEST_GUEST_DIR` (the output of scripts/test-guest.sh; `make test` sets it) and a
+//! libvirt daemon on qemu:///system.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::process::{terminate, Node};
+use common::unique_name;
+use serde_json::{json, Value};
+
+fn guest_dir() -> std::path::PathBuf {
+    std::env::var("LIMEN_TEST_GUEST_DIR")
+        .expect("LIMEN_TEST_GUEST_DIR is not set: run `make test`, or scripts/test-guest.sh DIR and export it")
+        .into()
+}
+
+struct Api<'a> {
+    node: &'a Node,
+    client: reqwest::blocking::Client,
+}
+
+impl Api<'_> {
+    fn create(&self, body: Value) -> Value {
+        let response = self
+            .client
+            .post(self.node.url("/api/v1/vms"))
+            .json(&body)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().unwrap());
+        response.json().unwrap()
+    }
+
+    fn act(&self, id: &str, action: &str) -> Value {
+        let response = self
+            .client
+            .post(self.node.url(&format!("/api/v1/vms/{id}/action")))
+            .json(&json!({ "action": action }))
+            .send()
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            200,
+            "{action}: {}",
+            response.text().unwrap()
+        );
+        response.json().unwrap()
+    }
+
+    fn status(&self, id: &str) -> String {
+        let vm: Value = self
+            .client
+            .get(self.node.url(&format!("/api/v1/vms/{id}")))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        vm["status"].as_str().unwrap().to_string()
+    }
+
+    /// Presses the power button until the guest has powered itself off. The first presses may
+    /// come before its init listens (it ignores them, as a real OS still booting would).
+    fn shut_down(&self, id: &str, phase: &str) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
+            eprintln!("{:?} {phase}: pressing the power button", Instant::now());
+            self.act(id, "shutdown");
+            let pressed = Instant::now();
+            while pressed.elapsed() < Duration::from_secs(3) {
+                if self.status(id) == "stopped" {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!(
+            "{phase}: the guest never shut down (status {}): did it boot?",
+            self.status(id)
+        );
+    }
+
+    fn delete(&self, id: &str) {
+        let response = self
+            .client
+            .delete(self.node.url(&format!("/api/v1/vms/{id}")))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 204);
+    }
+}
+
+#[test]
+fn a_real_guest_goes_through_every_action_and_a_clone_of_it_boots() {
+    let node = Node::new();
+    let guest = guest_dir();
+    for library in ["isos", "images"] {
+        std::fs::create_dir_all(node.data_dir.0.join(library)).unwrap();
+    }
+    std::fs::copy(
+        guest.join("limen-guest.iso"),
+        node.data_dir.0.join("isos/limen-guest.iso"),
+    )
+    .unwrap();
+    std::fs::copy(
+        guest.join("limen-guest.qcow2"),
+        node.data_dir.0.join("images/limen-guest.qcow2"),
+    )
+    .unwrap();
+    let mut child = node.start(None);
+    let api = Api {
+        node: &node,
+        client: reqwest::blocking::Client::new(),
+    };
+
+    // From the ISO: boots, and shuts down when asked (ACPI: the guest cooperates).
+    let vm = api.create(json!({
+        "name": unique_name("guest"), "cpu": 1, "memory": 256, "disk_size": 1,
+        "iso": "limen-guest.iso", "start": true
+    }));
+    let id = vm["uuid"].as_str().unwrap().to_string();
+    assert_eq!(vm["status"], "running");
+    api.shut_down(&id, "booted from the ISO");
+
+    // Start again; pause and resume; reset; reboot (the guest powers off, libvirt restarts it);
+    // then it still answers the power button, so it came back; finally a hard stop.
+    assert_eq!(api.act(&id, "start")["status"], "running");
+    assert_eq!(api.act(&id, "pause")["status"], "paused");
+    assert_eq!(api.act(&id, "resume")["status"], "running");
+    assert_eq!(api.act(&id, "reset")["status"], "running");
+    assert_eq!(api.act(&id, "reboot")["status"], "running");
+    api.shut_down(&id, "after reset and reboot");
+    assert_eq!(api.act(&id, "start")["status"], "running");
+    assert_eq!(api.act(&id, "stop")["status"], "stopped");
+    api.delete(&id);
+
+    // A copy-on-write clone of the base image boots from its own disk.
+    let clone = api.create(json!({
+        "name": unique_name("clone"), "cpu": 1, "memory": 256, "disk_size": 1,
+        "image": "limen-guest.qcow2", "boot_order": "hd", "start": true
+    }));
+    let clone_id = clone["uuid"].as_str().unwrap().to_string();
+    assert_eq!(clone["status"], "running");
+    api.shut_down(&clone_id, "the clone");
+    api.delete(&clone_id);
+
+    assert_eq!(node.disk_files(), 0);
+    assert!(terminate(&mut child).success());
+}
