@@ -284,6 +284,12 @@ impl VmAction {
         }
     }
 
+    /// Whether the guest's operating system must carry this out (ACPI): libvirt only asks, and a
+    /// guest without an OS, or one still booting, ignores it.
+    pub fn needs_guest(self) -> bool {
+        matches!(self, VmAction::Shutdown | VmAction::Reboot)
+    }
+
     /// Whether this action makes sense for a VM in `status`. The server refuses the others with
     /// 409 INVALID_STATE and the dashboard disables their buttons, from this one function.
     pub fn allowed_in(self, status: VmStatus) -> bool {

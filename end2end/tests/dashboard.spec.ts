@@ -22,6 +22,13 @@ test('create, start, stop and delete a real QEMU VM from the dashboard', async (
   expect(virshDomstate(name)).toBe('running');
   await expect(card.getByRole('button', { name: `Start ${name}` })).toBeDisabled();
 
+  // A guest with no OS ignores the ACPI power button: the card says so in words, and what to do.
+  await card.getByRole('button', { name: `Shut down ${name}` }).click();
+  await expect(card.getByRole('note')).toContainText('Shutdown requested');
+  await expect(card.getByRole('note')).toContainText('use Stop');
+  await expect(badge).toHaveText('Running');
+  expect(virshDomstate(name)).toBe('running');
+
   // A reload shows the same truth: it was recorded, not just displayed.
   await openDashboard(page);
   await expect(badge).toHaveText('Running');

@@ -45,8 +45,11 @@ async fn concurrent_actions_leave_database_and_hypervisor_agreeing() {
     let mut done = 0;
     for request in requests {
         let (action, status) = request.await.unwrap();
-        assert!(status == 200 || status == 409, "{action} answered {status}");
-        done += usize::from(status == 200);
+        assert!(
+            matches!(status, 200 | 202 | 409),
+            "{action} answered {status}"
+        );
+        done += usize::from(status != 409);
     }
     assert!(done > 0, "some actions must have been allowed");
 

@@ -15,11 +15,19 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
     let delete = ServerAction::<DeleteVm>::new();
     let confirming_delete = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
+    // What the last action asked of the guest, said in words until the state moves on.
+    let requested = RwSignal::new(None::<VmAction>);
+    let dispatched = RwSignal::new(None::<VmAction>);
 
     // The server's answer is the truth: write it into the store, or show why it failed.
     Effect::new(move |_| match act.value().get() {
         Some(Ok(updated)) => {
             error.set(None);
+            requested.set(
+                dispatched
+                    .get_untracked()
+                    .filter(|action| action.needs_guest()),
+            );
             store.upsert(updated);
         }
         Some(Err(failure)) => error.set(Some(failure.message)),
@@ -76,6 +84,7 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                                 aria-label=move || format!("{} {}", action.label(), name())
                                 disabled=move || busy() || !action.allowed_in(status())
                                 on:click=move |_| {
+                                    dispatched.set(Some(action));
                                     act.dispatch(ActOnVm { id, action });
                                 }
                             >
@@ -116,9 +125,36 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                     </button>
                 </Show>
             </div>
+            {move || {
+                let still_running = status() == VmStatus::Running;
+                requested
+                    .get()
+                    .filter(|_| still_running)
+                    .map(|action| {
+                        view! {
+                            <p class="notice" role="note">
+                                {guest_request_notice(action)}
+                            </p>
+                        }
+                    })
+            }}
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </li>
     }
     // Erasing the type here keeps the list's view type shallow enough for the WASM build.
     .into_any()
+}
+
+/// Shutdown and reboot are requests to the guest's OS; say so, and what to do if it ignores them.
+fn guest_request_notice(action: VmAction) -> &'static str {
+    match action {
+        VmAction::Reboot => {
+            "Reboot requested: the guest's operating system must restart itself. If it does not \
+             respond, use Reset."
+        }
+        _ => {
+            "Shutdown requested: the guest's operating system must power itself off. If it does \
+             not respond (no OS, or still booting), use Stop."
+        }
+    }
 }

@@ -35,13 +35,21 @@ pub async fn create_vm(
     Ok((StatusCode::CREATED, Json(vms.create_vm(request).await?)))
 }
 
+/// 200 with the VM as libvirt now reports it; 202 for shutdown and reboot, which libvirt only
+/// asks the guest to do (the VM is still running when the answer comes).
 pub async fn act_on_vm(
     State(vms): State<Arc<VmService>>,
     Path(uuid): Path<String>,
     ApiJson(request): ApiJson<ActionRequest>,
-) -> ApiResult<Json<Vm>> {
+) -> ApiResult<(StatusCode, Json<Vm>)> {
     let id = parse_vm_id(&uuid)?;
-    Ok(Json(vms.act_on_vm(id, request.action).await?))
+    let vm = vms.act_on_vm(id, request.action).await?;
+    let status = if request.action.needs_guest() {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(vm)))
 }
 
 /// 204 when everything is gone; 200 with the report when something had to be left behind.
