@@ -21,7 +21,6 @@ use crate::db::vms as q;
 use crate::error::{db_error, disk_error, host_error, library_error};
 use crate::host::disk::image_info;
 use crate::host::library::Library;
-use crate::host::DomainSummary;
 use crate::ops::vm_create::CreateVm;
 use crate::ops::vm_delete::DeleteVm;
 use crate::ops::{self, OpContext};
@@ -53,11 +52,11 @@ pub struct VmService {
 
 /// A record with the hypervisor's word on it. Operations in progress keep their own status;
 /// a record whose domain is gone is `missing`.
-fn merge(row: VmRow, live: Option<&DomainSummary>) -> Vm {
+fn merge(row: VmRow, live: Option<VmStatus>) -> Vm {
     let recorded: VmStatus = row.status.parse().unwrap_or(VmStatus::Unknown);
     let status = match (recorded, live) {
         (VmStatus::Creating | VmStatus::Deleting, _) => recorded,
-        (_, Some(domain)) => domain.status,
+        (_, Some(observed)) => observed,
         (_, None) => VmStatus::Missing,
     };
     Vm {
@@ -130,7 +129,7 @@ impl VmService {
 
     async fn current(&self, row: VmRow) -> Result<Vm, AppError> {
         let live = self.cx.host.domain(row.uuid).await.map_err(host_error)?;
-        Ok(merge(row, live.as_ref()))
+        Ok(merge(row, live.map(|domain| domain.status)))
     }
 
     /// Records what the hypervisor said, and returns the merged VM.
@@ -142,7 +141,7 @@ impl VmService {
             .await
             .map_err(db_error)?
             .ok_or_else(AppError::vm_not_found)?;
-        self.current(row).await
+        Ok(merge(row, Some(status)))
     }
 
     async fn check_host_limits(&self, request: &CreateVmRequest) -> Result<(), AppError> {
@@ -172,8 +171,8 @@ impl VmPort for VmService {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let domain = live.get(&row.uuid);
-                merge(row, domain)
+                let status = live.get(&row.uuid).map(|domain| domain.status);
+                merge(row, status)
             })
             .collect())
     }

@@ -9,7 +9,7 @@ mod common;
 use std::process::Child;
 use std::time::Duration;
 
-use common::process::{output_of, terminate, wait_exit, Node, LIBVIRT};
+use common::process::{output_of, terminate, wait_exit, DomainCleanup, Node, LIBVIRT};
 use common::unique_name;
 use serde_json::{json, Value};
 
@@ -40,6 +40,7 @@ fn a_create_cut_off_at_any_step_is_undone_at_the_next_start() {
     for step in ["record", "disk", "define", "start"] {
         let node = Node::new();
         let name = unique_name("crash-create");
+        let _cleanup = DomainCleanup(vec![name.clone()]);
         let mut child = node.start(Some(&format!("vm_create.{step}:abort")));
         assert!(
             create(&node, &name).is_err(),
@@ -61,6 +62,7 @@ fn a_delete_cut_off_at_any_step_is_finished_at_the_next_start() {
     for step in ["mark", "remove_domain", "remove_disk", "remove_record"] {
         let node = Node::new();
         let name = unique_name("crash-delete");
+        let _cleanup = DomainCleanup(vec![name.clone()]);
         let mut child = node.start(Some(&format!("vm_delete.{step}:abort")));
         let vm: Value = create(&node, &name).unwrap().json().unwrap();
         assert_eq!(vm["status"], "running", "{vm}");

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::process::{terminate, Node};
+use common::process::{terminate, DomainCleanup, Node};
 use common::unique_name;
 use serde_json::{json, Value};
 
@@ -118,6 +118,9 @@ fn a_real_guest_goes_through_every_action_and_a_clone_of_it_boots() {
     )
     .unwrap();
     let mut child = node.start(None);
+    let guest_name = unique_name("guest");
+    let clone_name = unique_name("clone");
+    let _cleanup = DomainCleanup(vec![guest_name.clone(), clone_name.clone()]);
     let api = Api {
         node: &node,
         client: reqwest::blocking::Client::new(),
@@ -125,7 +128,7 @@ fn a_real_guest_goes_through_every_action_and_a_clone_of_it_boots() {
 
     // From the ISO: boots, and shuts down when asked (ACPI: the guest cooperates).
     let vm = api.create(json!({
-        "name": unique_name("guest"), "cpu": 1, "memory": 256, "disk_size": 1,
+        "name": guest_name, "cpu": 1, "memory": 256, "disk_size": 1,
         "iso": "limen-guest.iso", "start": true
     }));
     let id = vm["uuid"].as_str().unwrap().to_string();
@@ -146,7 +149,7 @@ fn a_real_guest_goes_through_every_action_and_a_clone_of_it_boots() {
 
     // A copy-on-write clone of the base image boots from its own disk.
     let clone = api.create(json!({
-        "name": unique_name("clone"), "cpu": 1, "memory": 256, "disk_size": 1,
+        "name": clone_name, "cpu": 1, "memory": 256, "disk_size": 1,
         "image": "limen-guest.qcow2", "boot_order": "hd", "start": true
     }));
     let clone_id = clone["uuid"].as_str().unwrap().to_string();

@@ -110,12 +110,12 @@ impl Node {
         }
     }
 
-    pub fn start(&self, failpoint: Option<&str>) -> Child {
+    pub fn start(&self, failpoint: Option<&str>) -> Running {
         let mut command = limen(&self.db.url, &self.data_dir, LIBVIRT, self.port);
         if let Some(failpoint) = failpoint {
             command.env("LIMEN_FAILPOINT", failpoint);
         }
-        let mut child = command.arg("serve").spawn().unwrap();
+        let mut child = Running(command.arg("serve").spawn().unwrap());
         wait_ready(self.port, &mut child, &self.data_dir);
         child
     }
@@ -133,5 +133,50 @@ impl Node {
             .unwrap()
             .json()
             .unwrap()
+    }
+}
+
+/// A `limen` child that is killed if the test ends without stopping it (e.g. on a panic).
+pub struct Running(pub Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Names of domains a test created on the real libvirtd; whatever is still there when the test
+/// ends (a panic included) is powered off and undefined, so no guest outlives its test.
+#[derive(Default)]
+pub struct DomainCleanup(pub Vec<String>);
+
+impl Drop for DomainCleanup {
+    fn drop(&mut self) {
+        virt::error::clear_error_callback();
+        let Ok(conn) = virt::connect::Connect::open(Some(LIBVIRT)) else {
+            return;
+        };
+        for name in &self.0 {
+            if let Ok(domain) = conn.lookup_domain_by_name(name) {
+                let _ = domain.destroy();
+                let _ = domain.undefine_flags(virt::sys::VIR_DOMAIN_UNDEFINE_NVRAM);
+            }
+        }
     }
 }
