@@ -253,6 +253,15 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_is_a_valid_config() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/limen.toml.example");
+        let config = Config::load_from(Some(&example), env_of(&[])).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/var/lib/limen"));
+        assert_eq!(config.domain_type, DomainTypeSetting::Auto);
+        assert_eq!(config.site_root, PathBuf::from("/usr/share/limen/site"));
+    }
+
+    #[test]
     fn a_database_is_required() {
         let err = Config::load_from(None, env_of(&[("LIMEN_CONFIG", "/dev/null")])).unwrap_err();
         assert!(matches!(err, ConfigError::NoDatabase));

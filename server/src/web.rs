@@ -10,6 +10,7 @@ use axum::http::{header, HeaderValue, Request, Response};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::services::ServeDir;
@@ -53,9 +54,12 @@ pub fn dashboard_routes(router: Router<AppState>, state: &AppState) -> Router<Ap
         .layer(RequestBodyLimitLayer::new(RPC_BODY_LIMIT))
 }
 
-/// Request id (taken from `x-request-id` or made), echoed in the response and in the log line.
+/// Request id (taken from `x-request-id` or made), echoed in the response and in the log line;
+/// gzip for dynamic responses (pages, JSON). Assets already carry their own encoding and are left
+/// alone, as are event streams (tower-http's default predicate).
 pub fn request_layers(router: Router) -> Router {
     router
+        .layer(CompressionLayer::new().gzip(true))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()

@@ -372,6 +372,18 @@ async fn the_dashboard_page_is_rendered_on_the_server_with_the_vms() {
     app.post_json("/api/v1/vms", create_body(&name)).await;
     let response = app.get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
+    let gzipped = app
+        .client
+        .get(app.url("/"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        gzipped.headers()["content-encoding"],
+        "gzip",
+        "pages are compressed"
+    );
     let html = response.text().await.unwrap();
     assert!(html.contains("<h1>Virtual machines</h1>"));
     assert!(
