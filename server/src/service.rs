@@ -47,7 +47,52 @@ pub struct VmService {
     cx: OpContext,
     isos: Library,
     images: Library,
-    locks: VmLocks,
+    locks: Arc<VmLocks>,
+}
+
+async fn fetch_row(cx: &OpContext, id: Uuid) -> Result<VmRow, AppError> {
+    cx.db
+        .run(move |conn| q::vm_fetch(conn, id))
+        .await
+        .map_err(db_error)?
+        .ok_or_else(AppError::vm_not_found)
+}
+
+/// The record merged with what libvirt says now.
+async fn current(cx: &OpContext, id: Uuid) -> Result<Vm, AppError> {
+    let row = fetch_row(cx, id).await?;
+    let live = cx.host.domain(row.uuid).await.map_err(host_error)?;
+    Ok(merge(row, live.map(|domain| domain.status)))
+}
+
+/// Records what the hypervisor said, and returns the merged VM.
+async fn record_status(cx: &OpContext, id: Uuid, status: VmStatus) -> Result<Vm, AppError> {
+    let row = cx
+        .db
+        .run(move |conn| q::vm_update_status(conn, id, status.as_str()))
+        .await
+        .map_err(db_error)?
+        .ok_or_else(AppError::vm_not_found)?;
+    Ok(merge(row, Some(status)))
+}
+
+/// Runs `work` in a task of its own holding the VM's lock: once started, an operation is not cut
+/// off when the client that asked for it goes away (its dropped request would otherwise stop
+/// it between two steps).
+async fn detached<T, F>(guard: OwnedMutexGuard<()>, work: F) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let _guard = guard;
+        work.await
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "an operation task failed");
+        AppError::new(ErrorCode::Internal, "The operation was interrupted.")
+    })?
 }
 
 /// A record with the hypervisor's word on it. Operations in progress keep their own status;
@@ -83,7 +128,7 @@ impl VmService {
             cx,
             isos,
             images,
-            locks: VmLocks::default(),
+            locks: Arc::default(),
         }
     }
 
@@ -116,32 +161,6 @@ impl VmService {
     /// What sagas run against (also used by `ops::recover` at start).
     pub fn context(&self) -> &OpContext {
         &self.cx
-    }
-
-    async fn fetch_row(&self, id: Uuid) -> Result<VmRow, AppError> {
-        self.cx
-            .db
-            .run(move |conn| q::vm_fetch(conn, id))
-            .await
-            .map_err(db_error)?
-            .ok_or_else(AppError::vm_not_found)
-    }
-
-    async fn current(&self, row: VmRow) -> Result<Vm, AppError> {
-        let live = self.cx.host.domain(row.uuid).await.map_err(host_error)?;
-        Ok(merge(row, live.map(|domain| domain.status)))
-    }
-
-    /// Records what the hypervisor said, and returns the merged VM.
-    async fn record_status(&self, id: Uuid, status: VmStatus) -> Result<Vm, AppError> {
-        let row = self
-            .cx
-            .db
-            .run(move |conn| q::vm_update_status(conn, id, status.as_str()))
-            .await
-            .map_err(db_error)?
-            .ok_or_else(AppError::vm_not_found)?;
-        Ok(merge(row, Some(status)))
     }
 
     async fn check_host_limits(&self, request: &CreateVmRequest) -> Result<(), AppError> {
@@ -186,8 +205,7 @@ impl VmPort for VmService {
     }
 
     async fn get_vm(&self, id: VmId) -> Result<Vm, AppError> {
-        let row = self.fetch_row(id.0).await?;
-        self.current(row).await
+        current(&self.cx, id.0).await
     }
 
     async fn create_vm(&self, request: CreateVmRequest) -> Result<Vm, AppError> {
@@ -233,63 +251,71 @@ impl VmPort for VmService {
             iso,
             base_image,
         };
-        ops::execute(&self.cx, Uuid::new_v4(), &saga)
-            .await
-            .map_err(ops::creation_failed)?;
-        // The state recorded is whatever libvirt reports now.
-        let status = self
-            .cx
-            .host
-            .domain(id)
-            .await
-            .map_err(host_error)?
-            .map_or(VmStatus::Missing, |domain| domain.status);
-        tracing::info!(%id, name = %request.name, "VM created");
-        self.record_status(id, status).await
+        // Held until the operation ends, so a delete of the new VM waits for it.
+        let guard = self.locks.lock(id).await;
+        let cx = self.cx.clone();
+        let name = request.name.clone();
+        detached(guard, async move {
+            ops::execute(&cx, Uuid::new_v4(), &saga)
+                .await
+                .map_err(ops::creation_failed)?;
+            tracing::info!(%id, %name, "VM created");
+            current(&cx, id).await
+        })
+        .await
     }
 
     async fn act_on_vm(&self, id: VmId, action: VmAction) -> Result<Vm, AppError> {
-        let _guard = self.locks.lock(id.0).await;
-        let current = self.get_vm(id).await?;
-        if !action.allowed_in(current.status) {
-            return Err(AppError::new(
-                ErrorCode::InvalidState,
-                format!(
-                    "Cannot {} \"{}\" while it is {}.",
-                    action.as_str(),
-                    current.name,
-                    current.status.label().to_lowercase()
-                ),
-            ));
-        }
-        match self.cx.host.act(id.0, action).await {
-            Ok(status) => self.record_status(id.0, status).await,
-            Err(error) => {
-                // Whatever happened, the record ends with what the hypervisor now says.
-                let app_error = host_error(error);
-                if let Ok(Some(domain)) = self.cx.host.domain(id.0).await {
-                    let _ = self.record_status(id.0, domain.status).await;
-                }
-                Err(app_error)
+        let guard = self.locks.lock(id.0).await;
+        let cx = self.cx.clone();
+        detached(guard, async move {
+            let vm = current(&cx, id.0).await?;
+            if !action.allowed_in(vm.status) {
+                return Err(AppError::new(
+                    ErrorCode::InvalidState,
+                    format!(
+                        "Cannot {} \"{}\" while it is {}.",
+                        action.as_str(),
+                        vm.name,
+                        vm.status.label().to_lowercase()
+                    ),
+                ));
             }
-        }
+            match cx.host.act(id.0, action).await {
+                Ok(status) => record_status(&cx, id.0, status).await,
+                Err(error) => {
+                    // Whatever happened, the record ends with what the hypervisor now says.
+                    let app_error = host_error(error);
+                    if let Ok(Some(domain)) = cx.host.domain(id.0).await {
+                        let _ = record_status(&cx, id.0, domain.status).await;
+                    }
+                    Err(app_error)
+                }
+            }
+        })
+        .await
     }
 
     async fn delete_vm(&self, id: VmId) -> Result<DeleteReport, AppError> {
-        let _guard = self.locks.lock(id.0).await;
-        let row = self.fetch_row(id.0).await?;
-        let saga = DeleteVm {
-            vm: id.0,
-            disk_path: row.disk_path.into(),
-        };
-        let leftovers = ops::execute(&self.cx, Uuid::new_v4(), &saga)
-            .await
-            .map_err(|failure| failure.cause)?;
-        self.locks.forget(id.0);
-        tracing::info!(uuid = %id, name = %row.name, leftovers = leftovers.len(), "VM deleted");
-        Ok(DeleteReport {
-            uuid: id,
-            leftovers,
+        let guard = self.locks.lock(id.0).await;
+        let cx = self.cx.clone();
+        let locks = Arc::clone(&self.locks);
+        detached(guard, async move {
+            let row = fetch_row(&cx, id.0).await?;
+            let saga = DeleteVm {
+                vm: id.0,
+                disk_path: row.disk_path.into(),
+            };
+            let leftovers = ops::execute(&cx, Uuid::new_v4(), &saga)
+                .await
+                .map_err(|failure| failure.cause)?;
+            locks.forget(id.0);
+            tracing::info!(uuid = %id, name = %row.name, leftovers = leftovers.len(), "VM deleted");
+            Ok(DeleteReport {
+                uuid: id,
+                leftovers,
+            })
         })
+        .await
     }
 }

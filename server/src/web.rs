@@ -52,6 +52,31 @@ pub fn dashboard_routes(router: Router<AppState>, state: &AppState) -> Router<Ap
         .nest_service("/pkg", pkg)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(RequestBodyLimitLayer::new(RPC_BODY_LIMIT))
+        .layer(axum::middleware::from_fn(rpc_json_only))
+}
+
+/// Server functions take JSON only. A cross-site HTML form can send `text/plain` whose body
+/// happens to be valid JSON, but never `application/json` (that needs a CORS preflight), so
+/// this refuses forged calls exactly as REST does (SPEC §10: 415).
+async fn rpc_json_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let is_rpc = request.uri().path().starts_with("/rpc/");
+    let is_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if is_rpc && !is_json {
+        return crate::error::ApiError(crate::api::error_for_status(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ))
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Request id (taken from `x-request-id` or made), echoed in the response and in the log line;

@@ -351,6 +351,26 @@ async fn the_dashboard_server_functions_read_the_same_service() {
         (status, code.as_str()),
         (StatusCode::CONFLICT, "INVALID_STATE")
     );
+    // A cross-site form can post text/plain whose body is valid JSON; it is refused (415).
+    let forged = app
+        .client
+        .post(app.url("/rpc/create_vm"))
+        .header("content-type", "text/plain")
+        .body(json!({ "request": create_body("forged") }).to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_of(forged).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE")
+    );
+    assert_eq!(
+        app.db.count_vms(),
+        1,
+        "nothing was created by the forged call"
+    );
+
     let response = app
         .post_json(
             "/rpc/create_vm",

@@ -37,7 +37,7 @@ fn create(node: &Node, name: &str) -> reqwest::Result<reqwest::blocking::Respons
 
 #[test]
 fn a_create_cut_off_at_any_step_is_undone_at_the_next_start() {
-    for step in ["record", "disk", "define", "start"] {
+    for step in ["record", "disk", "define", "start", "finish"] {
         let node = Node::new();
         let name = unique_name("crash-create");
         let _cleanup = DomainCleanup(vec![name.clone()]);

@@ -15,11 +15,12 @@ use server::ops::vm_delete::{DeleteStep, DeleteVm};
 use server::ops::{recover, Failpoints, Saga, SagaStep};
 use uuid::Uuid;
 
-const CREATE_STEPS: [CreateStep; 4] = [
+const CREATE_STEPS: [CreateStep; 5] = [
     CreateStep::Record,
     CreateStep::Disk,
     CreateStep::Define,
     CreateStep::Start,
+    CreateStep::Finish,
 ];
 const DELETE_STEPS: [DeleteStep; 4] = [
     DeleteStep::Mark,

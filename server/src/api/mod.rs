@@ -13,7 +13,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::state::AppState;
 
-pub use errors::json_error_bodies;
+pub use errors::{error_for_status, json_error_bodies};
 pub use health::{healthz, readyz};
 
 /// Request bodies are small JSON documents.

@@ -156,11 +156,14 @@ async fn unwind<S: Saga>(
         .db
         .run(move |conn| q::op_set_state(conn, id, "unwinding", None))
         .await;
+    // Newest first, and stop at the first undo that fails: the earlier steps stay in place (a
+    // disk is never removed while its domain may still run), and `recover` retries from there.
     let mut undo_failures = Vec::new();
     for &step in started.iter().rev() {
         if let Err(e) = saga.undo_step(cx, step).await {
             tracing::error!(op = %id, step = step.name(), error = %e, "undo failed");
             undo_failures.push(format!("undo of {}: {}", step.name(), e.message));
+            break;
         }
     }
     let state = if undo_failures.is_empty() {

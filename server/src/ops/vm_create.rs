@@ -45,6 +45,8 @@ pub enum CreateStep {
     Define,
     /// Power on (only when asked).
     Start,
+    /// Record the state libvirt reports: the VM stops being `creating` as part of the operation.
+    Finish,
 }
 
 impl SagaStep for CreateStep {
@@ -54,6 +56,7 @@ impl SagaStep for CreateStep {
             CreateStep::Disk => "disk",
             CreateStep::Define => "define",
             CreateStep::Start => "start",
+            CreateStep::Finish => "finish",
         }
     }
 }
@@ -106,6 +109,7 @@ impl Saga for CreateVm {
         if self.start {
             steps.push(CreateStep::Start);
         }
+        steps.push(CreateStep::Finish);
         steps
     }
 
@@ -161,6 +165,19 @@ impl Saga for CreateVm {
                 cx.host.define(self.domain_spec()).await.map_err(host_error)
             }
             CreateStep::Start => cx.host.start_if_stopped(self.vm).await.map_err(host_error),
+            CreateStep::Finish => {
+                let id = self.vm;
+                let status = cx
+                    .host
+                    .domain(id)
+                    .await
+                    .map_err(host_error)?
+                    .map_or(VmStatus::Missing, |domain| domain.status);
+                cx.db
+                    .run(move |conn| q::vm_update_status(conn, id, status.as_str()).map(drop))
+                    .await
+                    .map_err(db_error)
+            }
         }
     }
 
@@ -180,6 +197,8 @@ impl Saga for CreateVm {
                 .await
                 .map_err(host_error),
             CreateStep::Start => cx.host.power_off(self.vm).await.map_err(host_error),
+            // The record it wrote goes with the record step's undo.
+            CreateStep::Finish => Ok(()),
         }
     }
 }
