@@ -54,26 +54,10 @@ pub fn op_set_state(
     Ok(())
 }
 
-pub fn op_fetch(conn: &mut PgConnection, id: Uuid) -> Result<Option<OperationRow>, DbError> {
-    Ok(operations::table
-        .find(id)
-        .select(OperationRow::as_select())
-        .first(conn)
-        .optional()?)
-}
-
 /// Operations cut off before they finished (by a crash, or a database outage), oldest first.
 pub fn op_unfinished(conn: &mut PgConnection) -> Result<Vec<OperationRow>, DbError> {
     Ok(operations::table
         .filter(operations::state.eq_any(["running", "unwinding"]))
-        .order(operations::created_at.asc())
-        .select(OperationRow::as_select())
-        .load(conn)?)
-}
-
-pub fn op_for_vm(conn: &mut PgConnection, vm: Uuid) -> Result<Vec<OperationRow>, DbError> {
-    Ok(operations::table
-        .filter(operations::vm_uuid.eq(vm))
         .order(operations::created_at.asc())
         .select(OperationRow::as_select())
         .load(conn)?)

@@ -113,10 +113,6 @@ impl Host {
         })
     }
 
-    pub fn uri(&self) -> &str {
-        &self.uri
-    }
-
     /// A live connection: the cached one, or a new one if there is none or it died.
     fn connection(&self) -> Result<Connect, HostError> {
         let mut guard = self

@@ -144,14 +144,14 @@ async fn drive<S: Saga>(
 }
 
 /// Undoes `started` steps, newest first. Undo failures are logged and recorded; the operation
-/// stays `unwinding` if any failed, so `recover` tries again.
+/// stays `unwinding` if any failed, so `recover` tries again. Returns whether all were undone.
 async fn unwind<S: Saga>(
     cx: &OpContext,
     id: Uuid,
     saga: &S,
     started: &[S::Step],
     cause: Option<&AppError>,
-) {
+) -> bool {
     let _ = cx
         .db
         .run(move |conn| q::op_set_state(conn, id, "unwinding", None))
@@ -166,11 +166,8 @@ async fn unwind<S: Saga>(
             break;
         }
     }
-    let state = if undo_failures.is_empty() {
-        "undone"
-    } else {
-        "unwinding"
-    };
+    let undone = undo_failures.is_empty();
+    let state = if undone { "undone" } else { "unwinding" };
     let mut error = cause.map(|c| c.message.clone()).unwrap_or_default();
     for failure in &undo_failures {
         error.push(' ');
@@ -183,6 +180,7 @@ async fn unwind<S: Saga>(
     {
         tracing::error!(op = %id, error = %chain(&e), "could not record an unwound operation");
     }
+    undone
 }
 
 /// What `recover` did with one unfinished operation.
@@ -230,19 +228,10 @@ async fn resume<S: Saga>(
         .collect();
     match S::ON_FAILURE {
         OnFailure::Unwind => {
-            unwind(cx, op.id, &saga, &started, None).await;
-            let state = cx
-                .db
-                .run({
-                    let id = op.id;
-                    move |conn| q::op_fetch(conn, id)
-                })
-                .await
-                .map_err(|e| chain(&e))?
-                .map(|row| row.state);
-            match state.as_deref() {
-                Some("undone") => Ok("undone".into()),
-                other => Err(format!("still {}", other.unwrap_or("unknown"))),
+            if unwind(cx, op.id, &saga, &started, None).await {
+                Ok("undone".into())
+            } else {
+                Err("still unwinding: an undo failed (see the log)".into())
             }
         }
         OnFailure::Continue => {
