@@ -7,6 +7,7 @@ pub mod error;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
+pub mod report;
 pub mod store;
 pub mod types;
 pub mod validate;

@@ -1,12 +1,14 @@
 //! Limen's server: configuration, REST API, dashboard rendering, libvirt and database layers.
 //! `router` is what `main` serves and what the integration tests mount.
 
+pub mod access;
 pub mod api;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod host;
+pub mod live;
 pub mod ops;
 pub mod service;
 pub mod state;
@@ -17,19 +19,26 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::db::Db;
 use crate::host::disk::DiskStore;
 use crate::host::library::Library;
 use crate::host::Host;
-use crate::ops::{Failpoints, OpContext};
+use crate::live::EventBus;
+use crate::ops::{Failpoints, OpContext, RunningOps};
 use crate::service::VmService;
 use crate::state::AppState;
 
-/// Builds the application state from a configuration; the database must already be migrated.
+/// How many events a stream may fall behind before it gets a snapshot instead.
+const EVENT_BUFFER: usize = 1024;
+
+/// Builds the application state from a configuration and starts the monitor that keeps it in
+/// step with libvirt (so it needs a tokio runtime); the database must already be migrated.
+/// Cancelling `state.shutdown` stops the monitor and ends every event stream.
 pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
-    let host = Host::new(config.libvirt_uri.clone(), config.domain_type);
+    let (host, signals) = Host::new(config.libvirt_uri.clone(), config.domain_type);
     let disks = DiskStore::open(&config.data_dir).map_err(|e| error::chain(&e))?;
     let failpoints = match &config.failpoint {
         Some(spec) => Failpoints::parse(spec).map_err(|e| format!("LIMEN_FAILPOINT: {e}"))?,
@@ -40,12 +49,17 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         host: Arc::clone(&host),
         disks,
         failpoints,
+        bus: Arc::new(EventBus::new(EVENT_BUFFER)),
+        running: RunningOps::default(),
     };
+    let shutdown = CancellationToken::new();
+    live::monitor::spawn(cx.clone(), signals, shutdown.clone());
     let library = |open: fn(&std::path::Path) -> std::io::Result<Library>, what: &str| {
         open(&config.data_dir).map_err(|e| format!("cannot open the {what} library: {e}"))
     };
     let isos = library(Library::isos, "ISO")?;
     let images = library(Library::images, "base-image")?;
+    let bus = Arc::clone(&cx.bus);
     let vms = Arc::new(VmService::new(cx, isos, images));
     let leptos_options = LeptosOptions::builder()
         .output_name("limen")
@@ -58,6 +72,8 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         db,
         host,
         vms,
+        bus,
+        shutdown,
     })
 }
 

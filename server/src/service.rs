@@ -21,6 +21,8 @@ use crate::db::vms as q;
 use crate::error::{db_error, disk_error, host_error, library_error};
 use crate::host::disk::image_info;
 use crate::host::library::Library;
+use crate::host::Observation;
+use crate::live::{monitor, VmChange};
 use crate::ops::vm_create::CreateVm;
 use crate::ops::vm_delete::DeleteVm;
 use crate::ops::{self, OpContext};
@@ -58,22 +60,18 @@ async fn fetch_row(cx: &OpContext, id: Uuid) -> Result<VmRow, AppError> {
         .ok_or_else(AppError::vm_not_found)
 }
 
-/// The record merged with what libvirt says now.
+/// The record merged with the live view's state of its domain.
 async fn current(cx: &OpContext, id: Uuid) -> Result<Vm, AppError> {
     let row = fetch_row(cx, id).await?;
-    let live = cx.host.domain(row.uuid).await.map_err(host_error)?;
-    Ok(merge(row, live.map(|domain| domain.status)))
+    let live = cx.host.domain_status(row.uuid).await.map_err(host_error)?;
+    Ok(merge(row, live))
 }
 
-/// Records what the hypervisor said, and returns the merged VM.
-async fn record_status(cx: &OpContext, id: Uuid, status: VmStatus) -> Result<Vm, AppError> {
-    let row = cx
-        .db
-        .run(move |conn| q::vm_update_status(conn, id, status.as_str()))
-        .await
-        .map_err(db_error)?
-        .ok_or_else(AppError::vm_not_found)?;
-    Ok(merge(row, Some(status)))
+/// Records (and, if it is news, publishes) what the hypervisor said; returns the VM as it is.
+async fn record_observation(cx: &OpContext, observation: Observation) -> Result<Vm, AppError> {
+    let id = observation.uuid;
+    monitor::publish_observation(cx, observation).await;
+    current(cx, id).await
 }
 
 /// Runs `work` in a task of its own holding the VM's lock: once started, an operation is not cut
@@ -97,7 +95,7 @@ where
 
 /// A record with the hypervisor's word on it. Operations in progress keep their own status;
 /// a record whose domain is gone is `missing`.
-fn merge(row: VmRow, live: Option<VmStatus>) -> Vm {
+pub(crate) fn merge(row: VmRow, live: Option<VmStatus>) -> Vm {
     let recorded: VmStatus = row.status.parse().unwrap_or(VmStatus::Unknown);
     let status = match (recorded, live) {
         (VmStatus::Creating | VmStatus::Deleting, _) => recorded,
@@ -190,7 +188,7 @@ impl VmPort for VmService {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let status = live.get(&row.uuid).map(|domain| domain.status);
+                let status = live.domains.get(&row.uuid).map(|domain| domain.status);
                 merge(row, status)
             })
             .collect())
@@ -260,7 +258,9 @@ impl VmPort for VmService {
                 .await
                 .map_err(ops::creation_failed)?;
             tracing::info!(%id, %name, "VM created");
-            current(&cx, id).await
+            let vm = current(&cx, id).await?;
+            cx.bus.publish(VmChange::Created(vm.clone()));
+            Ok(vm)
         })
         .await
     }
@@ -282,12 +282,12 @@ impl VmPort for VmService {
                 ));
             }
             match cx.host.act(id.0, action).await {
-                Ok(status) => record_status(&cx, id.0, status).await,
+                Ok(observation) => record_observation(&cx, observation).await,
                 Err(error) => {
                     // Whatever happened, the record ends with what the hypervisor now says.
                     let app_error = host_error(error);
-                    if let Ok(Some(domain)) = cx.host.domain(id.0).await {
-                        let _ = record_status(&cx, id.0, domain.status).await;
+                    if let Ok(observation) = cx.host.observe(id.0).await {
+                        let _ = record_observation(&cx, observation).await;
                     }
                     Err(app_error)
                 }
@@ -310,6 +310,10 @@ impl VmPort for VmService {
                 .await
                 .map_err(|failure| failure.cause)?;
             locks.forget(id.0);
+            cx.bus.publish(VmChange::Deleted {
+                uuid: id,
+                owner: row.owner.clone(),
+            });
             tracing::info!(uuid = %id, name = %row.name, leftovers = leftovers.len(), "VM deleted");
             Ok(DeleteReport {
                 uuid: id,

@@ -2,9 +2,11 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use tokio_util::sync::CancellationToken;
 
 use crate::db::Db;
 use crate::host::Host;
+use crate::live::EventBus;
 use crate::service::VmService;
 
 /// What every handler can reach.
@@ -14,4 +16,7 @@ pub struct AppState {
     pub db: Db,
     pub host: Arc<Host>,
     pub vms: Arc<VmService>,
+    pub bus: Arc<EventBus>,
+    /// Cancelled when the server shuts down: event streams end, background tasks stop.
+    pub shutdown: CancellationToken,
 }

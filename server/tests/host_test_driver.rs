@@ -1,9 +1,13 @@
 //! The libvirt layer against libvirt's in-process test:///default driver.
 
+use std::time::Duration;
+
 use app::types::{BootOrder, VmAction, VmStatus};
 use server::config::DomainTypeSetting;
 use server::host::domain_xml::{DomainSpec, DomainType};
+use server::host::events::HostSignal;
 use server::host::{Host, HostError};
+use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
 
 fn spec(name: &str) -> DomainSpec {
@@ -21,7 +25,7 @@ fn spec(name: &str) -> DomainSpec {
 
 #[tokio::test]
 async fn define_act_and_undefine() {
-    let host = Host::new("test:///default", DomainTypeSetting::Auto);
+    let (host, mut signals) = Host::new("test:///default", DomainTypeSetting::Auto);
     assert_eq!(host.domain_type().await.unwrap(), DomainType::Test);
     let limits = host.node_limits().await.unwrap();
     assert!(limits.cpus > 0 && limits.memory_mib > 0);
@@ -31,12 +35,15 @@ async fn define_act_and_undefine() {
     let id = spec.uuid;
     host.define(spec).await.unwrap();
     assert!(host.domain_name_exists(name.clone()).await.unwrap());
-    let domain = host.domain(id).await.unwrap().expect("defined");
     assert_eq!(
-        (domain.name.as_str(), domain.status),
-        (name.as_str(), VmStatus::Stopped)
+        host.observe(id).await.unwrap().status,
+        Some(VmStatus::Stopped)
     );
-    assert!(host.domains().await.unwrap().contains_key(&id));
+    let listed = host.domains().await.unwrap();
+    assert_eq!(listed.domains[&id].name, name);
+    assert_eq!(listed.domains[&id].status, VmStatus::Stopped);
+    // libvirt's own event for the definition reached the host's signals.
+    wait_for_signal(&mut signals, id).await;
 
     for (action, expected) in [
         (VmAction::Start, VmStatus::Running),
@@ -44,7 +51,12 @@ async fn define_act_and_undefine() {
         (VmAction::Resume, VmStatus::Running),
         (VmAction::Stop, VmStatus::Stopped),
     ] {
-        assert_eq!(host.act(id, action).await.unwrap(), expected, "{action:?}");
+        let observed = host.act(id, action).await.unwrap();
+        assert_eq!(observed.status, Some(expected), "{action:?}");
+        assert!(observed.changed, "{action:?} changed the state");
+        wait_for_signal(&mut signals, id).await;
+        // The live view answers without asking libvirt.
+        assert_eq!(host.live().status(id), Some(Some(expected)));
     }
     // libvirt itself refuses nonsense; we classify it as a state problem, not a crash.
     assert!(matches!(
@@ -54,7 +66,8 @@ async fn define_act_and_undefine() {
 
     host.act(id, VmAction::Start).await.unwrap();
     host.destroy_and_undefine(id).await.unwrap();
-    assert!(host.domain(id).await.unwrap().is_none());
+    assert!(host.observe(id).await.unwrap().status.is_none());
+    assert_eq!(host.live().status(id), Some(None));
     // Already gone is success.
     host.destroy_and_undefine(id).await.unwrap();
     assert!(matches!(
@@ -65,9 +78,24 @@ async fn define_act_and_undefine() {
 
 #[tokio::test]
 async fn an_unreachable_hypervisor_is_reported_as_such() {
-    let host = Host::new("qemu+tcp://127.0.0.1:1/system", DomainTypeSetting::Auto);
+    let (host, _signals) = Host::new("qemu+tcp://127.0.0.1:1/system", DomainTypeSetting::Auto);
     assert!(matches!(
         host.ping().await,
         Err(HostError::Unavailable { .. })
     ));
+}
+
+/// Waits (bounded) until libvirt's event for domain `id` arrives.
+async fn wait_for_signal(signals: &mut UnboundedReceiver<HostSignal>, id: Uuid) {
+    let wait = async {
+        while let Some(signal) = signals.recv().await {
+            if signal == HostSignal::DomainChanged(id) {
+                return;
+            }
+        }
+        panic!("the signal channel closed");
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .expect("no libvirt event for the domain within 10 s");
 }

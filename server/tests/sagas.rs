@@ -163,8 +163,8 @@ async fn every_step_run_twice_still_succeeds() {
         app.data_dir.0.join("images/base.qcow2").exists(),
         "the base is never removed"
     );
-    let domain = cx.host.domain(id).await.unwrap().expect("defined");
-    assert_eq!(domain.status, VmStatus::Running);
+    let observed = cx.host.observe(id).await.unwrap();
+    assert_eq!(observed.status, Some(VmStatus::Running));
 
     // Undo twice too: still nothing left.
     for step in create.steps().into_iter().rev() {
@@ -176,7 +176,7 @@ async fn every_step_run_twice_still_succeeds() {
     }
     assert_eq!(app.db.count_vms(), 0);
     assert!(app.disk_files().is_empty());
-    assert!(cx.host.domain(id).await.unwrap().is_none());
+    assert!(cx.host.observe(id).await.unwrap().status.is_none());
 
     // And the delete steps, on a fresh VM.
     for step in create.steps() {
@@ -196,5 +196,5 @@ async fn every_step_run_twice_still_succeeds() {
     }
     assert_eq!(app.db.count_vms(), 0);
     assert!(app.disk_files().is_empty());
-    assert!(cx.host.domain(id).await.unwrap().is_none());
+    assert!(cx.host.observe(id).await.unwrap().status.is_none());
 }

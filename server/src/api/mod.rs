@@ -1,6 +1,7 @@
 //! The REST API (`/api/v1`): thin handlers, one file per resource, all routes listed here.
 
 mod errors;
+mod events;
 mod health;
 mod json;
 mod media;
@@ -24,6 +25,7 @@ pub fn routes() -> Router<AppState> {
         .route("/vms", get(vms::list_vms).post(vms::create_vm))
         .route("/vms/{uuid}", get(vms::get_vm).delete(vms::delete_vm))
         .route("/vms/{uuid}/action", post(vms::act_on_vm))
+        .route("/events", get(events::events))
         .route("/isos", get(media::list_isos))
         .route("/images", get(media::list_images))
         .fallback(errors::not_found)

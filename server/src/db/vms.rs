@@ -40,16 +40,41 @@ pub fn vm_insert(conn: &mut PgConnection, row: &NewVmRow) -> Result<VmRow, DbErr
         .get_result(conn)?)
 }
 
-/// Records an observed status; bumps the generation so later writers can tell it is newer.
-pub fn vm_update_status(
+/// Records a status observed at `generation`, unless a newer observation is already recorded
+/// or an operation owns the status (`creating`, `deleting`). `None`: nothing written.
+pub fn vm_record_observed(
     conn: &mut PgConnection,
     id: Uuid,
     status: &str,
+    generation: i64,
+) -> Result<Option<VmRow>, DbError> {
+    Ok(diesel::update(
+        vms::table
+            .find(id)
+            .filter(vms::status_generation.lt(generation))
+            .filter(vms::status.ne_all(["creating", "deleting"])),
+    )
+    .set((
+        vms::status.eq(status),
+        vms::status_generation.eq(generation),
+        vms::updated_at.eq(Utc::now()),
+    ))
+    .returning(VmRow::as_returning())
+    .get_result(conn)
+    .optional()?)
+}
+
+/// Sets the status an operation decides (`deleting`; `creating` → what was observed at the end).
+pub fn vm_set_status(
+    conn: &mut PgConnection,
+    id: Uuid,
+    status: &str,
+    generation: i64,
 ) -> Result<Option<VmRow>, DbError> {
     Ok(diesel::update(vms::table.find(id))
         .set((
             vms::status.eq(status),
-            vms::status_generation.eq(vms::status_generation + 1),
+            vms::status_generation.eq(generation),
             vms::updated_at.eq(Utc::now()),
         ))
         .returning(VmRow::as_returning())

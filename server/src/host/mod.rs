@@ -7,10 +7,13 @@
 pub mod disk;
 pub mod domain_type;
 pub mod domain_xml;
+pub mod events;
 pub mod library;
+pub mod live;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 
 use app::types::{VmAction, VmStatus};
 use uuid::Uuid;
@@ -22,6 +25,8 @@ use virt::sys;
 
 use crate::config::DomainTypeSetting;
 use domain_xml::{DomainSpec, DomainType};
+use events::{HostSignal, Registration};
+pub use live::{DomainSummary, LiveView, Observation, Snapshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
@@ -65,19 +70,21 @@ pub struct NodeLimits {
     pub memory_mib: u64,
 }
 
-/// A libvirt domain as Limen sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DomainSummary {
-    pub uuid: Uuid,
-    pub name: String,
-    pub status: VmStatus,
+/// An open connection with Limen's event callbacks registered on it.
+struct Connected {
+    conn: Connect,
+    /// `None` if registration failed: calls still work, the view is then resynced on demand.
+    _events: Option<Registration>,
 }
 
 pub struct Host {
     uri: String,
     domain_type_setting: DomainTypeSetting,
     /// The open connection, reopened on the next call after it dies.
-    conn: Mutex<Option<Connect>>,
+    conn: Mutex<Option<Connected>>,
+    /// Where the event callbacks of every connection send.
+    signals: UnboundedSender<HostSignal>,
+    live: LiveView,
 }
 
 /// libvirt's domain state in Limen's words.
@@ -92,7 +99,7 @@ pub fn status_of(state: DomainState) -> VmStatus {
     }
 }
 
-fn domain_status(domain: &Domain) -> Result<VmStatus, HostError> {
+fn read_state(domain: &Domain) -> Result<VmStatus, HostError> {
     let (state, _reason) = domain
         .state()
         .map_err(|e| HostError::from_virt("read the domain state", e))?;
@@ -103,33 +110,74 @@ fn domain_status(domain: &Domain) -> Result<VmStatus, HostError> {
 }
 
 impl Host {
-    pub fn new(uri: impl Into<String>, domain_type_setting: DomainTypeSetting) -> Arc<Self> {
+    /// A host and the receiving end of its signals (domain events, connection loss), which
+    /// `live::Monitor` reads. Nothing is opened until the first call.
+    pub fn new(
+        uri: impl Into<String>,
+        domain_type_setting: DomainTypeSetting,
+    ) -> (Arc<Self>, UnboundedReceiver<HostSignal>) {
         // libvirt prints every error to stderr by default; ours are returned and logged instead.
         virt::error::clear_error_callback();
-        Arc::new(Self {
+        events::start_event_loop();
+        let (signals, receiver) = mpsc::unbounded_channel();
+        let host = Arc::new(Self {
             uri: uri.into(),
             domain_type_setting,
             conn: Mutex::new(None),
-        })
+            signals,
+            live: LiveView::default(),
+        });
+        (host, receiver)
     }
 
-    /// A live connection: the cached one, or a new one if there is none or it died.
+    /// A live connection: the cached one, or a new one (with events registered) if there is
+    /// none or it died. A new connection means events may have been missed: the view is marked
+    /// out of step until the next full listing.
     fn connection(&self) -> Result<Connect, HostError> {
         let mut guard = self
             .conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(conn) = guard.as_ref() {
-            if conn.is_alive().unwrap_or(false) {
-                return Ok(conn.clone());
+        if let Some(connected) = guard.as_ref() {
+            if connected.conn.is_alive().unwrap_or(false) {
+                return Ok(connected.conn.clone());
             }
         }
+        // Deregister from the dead connection before opening the next.
+        *guard = None;
+        self.live.mark_unsynced();
         let conn = Connect::open(Some(&self.uri)).map_err(|source| HostError::Unavailable {
             uri: self.uri.clone(),
             source,
         })?;
-        *guard = Some(conn.clone());
+        let events = match Registration::register(&conn, &self.signals) {
+            Ok(registration) => Some(registration),
+            Err(error) => {
+                tracing::warn!(error = %error.message(), "libvirt events unavailable on this connection");
+                None
+            }
+        };
+        *guard = Some(Connected {
+            conn: conn.clone(),
+            _events: events,
+        });
         Ok(conn)
+    }
+
+    /// Lists every domain, replaces the live view and returns what changed.
+    pub async fn resync(self: &Arc<Self>) -> Result<Vec<Observation>, HostError> {
+        let host = Arc::clone(self);
+        self.call(move |conn| host.live.resync(conn)).await
+    }
+
+    /// Asks libvirt for one domain's state now and records it in the view.
+    pub async fn observe(self: &Arc<Self>, id: Uuid) -> Result<Observation, HostError> {
+        let host = Arc::clone(self);
+        self.call(move |conn| host.live.observe(conn, id)).await
+    }
+
+    pub fn live(&self) -> &LiveView {
+        &self.live
     }
 
     /// Runs a blocking libvirt call on the blocking pool.
@@ -184,35 +232,26 @@ impl Host {
         .await
     }
 
-    /// Every domain with its state: one listing, keyed by UUID.
-    pub async fn domains(self: &Arc<Self>) -> Result<HashMap<Uuid, DomainSummary>, HostError> {
-        self.call(|conn| {
-            let domains = conn
-                .list_all_domains(0)
-                .map_err(|e| HostError::from_virt("list domains", e))?;
-            let mut out = HashMap::with_capacity(domains.len());
-            for domain in domains {
-                let summary = match summarize(&domain) {
-                    Ok(summary) => summary,
-                    // Undefined between the listing and this look: it is gone.
-                    Err(HostError::NoDomain) => continue,
-                    Err(e) => return Err(e),
-                };
-                out.insert(summary.uuid, summary);
-            }
-            Ok(out)
-        })
-        .await
+    /// Every domain with its state, from the live view; if the view is out of step (no
+    /// connection yet, or it was lost), from a full listing, whose news goes to the monitor.
+    pub async fn domains(self: &Arc<Self>) -> Result<Snapshot, HostError> {
+        if let Some(domains) = self.live.snapshot() {
+            return Ok(domains);
+        }
+        let changes = self.resync().await?;
+        if !changes.is_empty() {
+            let _ = self.signals.send(HostSignal::Resynced);
+        }
+        Ok(self.live.snapshot().unwrap_or_default())
     }
 
-    /// One domain, or `None` if libvirt has no domain with this UUID.
-    pub async fn domain(self: &Arc<Self>, id: Uuid) -> Result<Option<DomainSummary>, HostError> {
-        self.call(move |conn| match lookup(conn, id) {
-            Ok(domain) => summarize(&domain).map(Some),
-            Err(HostError::NoDomain) => Ok(None),
-            Err(e) => Err(e),
-        })
-        .await
+    /// One domain's state from the live view (libvirt is asked if the view is out of step);
+    /// `None` if libvirt has no domain with this UUID.
+    pub async fn domain_status(self: &Arc<Self>, id: Uuid) -> Result<Option<VmStatus>, HostError> {
+        if let Some(status) = self.live.status(id) {
+            return Ok(status);
+        }
+        Ok(self.observe(id).await?.status)
     }
 
     pub async fn domain_name_exists(self: &Arc<Self>, name: String) -> Result<bool, HostError> {
@@ -237,8 +276,13 @@ impl Host {
         .await
     }
 
-    /// Carries out `action` and returns the state libvirt reports afterwards.
-    pub async fn act(self: &Arc<Self>, id: Uuid, action: VmAction) -> Result<VmStatus, HostError> {
+    /// Carries out `action` and returns what libvirt reports afterwards.
+    pub async fn act(
+        self: &Arc<Self>,
+        id: Uuid,
+        action: VmAction,
+    ) -> Result<Observation, HostError> {
+        let host = Arc::clone(self);
         self.call(move |conn| {
             let domain = lookup(conn, id)?;
             let result = match action {
@@ -251,7 +295,7 @@ impl Host {
                 VmAction::Resume => domain.resume().map(drop),
             };
             result.map_err(|e| HostError::from_virt(action_verb(action), e))?;
-            domain_status(&domain)
+            host.live.observe(conn, id)
         })
         .await
     }
@@ -336,18 +380,6 @@ fn power_off_domain(domain: &Domain) -> Result<(), HostError> {
 fn lookup(conn: &Connect, id: Uuid) -> Result<Domain, HostError> {
     conn.lookup_domain_by_uuid(id)
         .map_err(|e| HostError::from_virt("look up the domain", e))
-}
-
-fn summarize(domain: &Domain) -> Result<DomainSummary, HostError> {
-    Ok(DomainSummary {
-        uuid: domain
-            .uuid()
-            .map_err(|e| HostError::from_virt("read the domain UUID", e))?,
-        name: domain
-            .name()
-            .map_err(|e| HostError::from_virt("read the domain name", e))?,
-        status: domain_status(domain)?,
-    })
 }
 
 fn action_verb(action: VmAction) -> &'static str {

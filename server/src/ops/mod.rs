@@ -8,7 +8,8 @@ pub mod failpoints;
 pub mod vm_create;
 pub mod vm_delete;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use app::error::{AppError, ErrorCode};
 use async_trait::async_trait;
@@ -21,6 +22,7 @@ use crate::db::Db;
 use crate::error::{chain, db_error};
 use crate::host::disk::DiskStore;
 use crate::host::Host;
+use crate::live::EventBus;
 pub use failpoints::Failpoints;
 
 /// What steps run against.
@@ -30,6 +32,42 @@ pub struct OpContext {
     pub host: Arc<Host>,
     pub disks: DiskStore,
     pub failpoints: Failpoints,
+    pub bus: Arc<EventBus>,
+    pub running: RunningOps,
+}
+
+/// The operations this process is carrying out right now: `recover` leaves them alone (an
+/// on-demand reconcile must not undo a create that is simply still running).
+#[derive(Clone, Default)]
+pub struct RunningOps(Arc<Mutex<HashSet<Uuid>>>);
+
+impl RunningOps {
+    fn enter(&self, id: Uuid) -> RunningGuard {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+        RunningGuard {
+            ops: self.clone(),
+            id,
+        }
+    }
+
+    pub fn contains(&self, id: Uuid) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&id)
+    }
+}
+
+struct RunningGuard {
+    ops: RunningOps,
+    id: Uuid,
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        let mut ops = self.ops.0.lock().unwrap_or_else(|p| p.into_inner());
+        ops.remove(&self.id);
+    }
 }
 
 /// What happens when a step fails.
@@ -81,6 +119,7 @@ pub async fn execute<S: Saga>(
 ) -> Result<Leftovers, SagaFailure> {
     let params = serde_json::to_value(saga).expect("saga parameters serialize");
     let vm = saga.vm();
+    let _running = cx.running.enter(id);
     cx.db
         .run(move |conn| q::op_insert(conn, id, S::KIND, vm, params))
         .await
@@ -198,6 +237,10 @@ pub async fn recover(cx: &OpContext) -> Result<Vec<Recovered>, AppError> {
     let unfinished = cx.db.run(q::op_unfinished).await.map_err(db_error)?;
     let mut report = Vec::new();
     for op in unfinished {
+        if cx.running.contains(op.id) {
+            continue;
+        }
+        let _running = cx.running.enter(op.id);
         let outcome = match op.kind.as_str() {
             vm_create::CreateVm::KIND => resume::<vm_create::CreateVm>(cx, &op).await,
             vm_delete::DeleteVm::KIND => resume::<vm_delete::DeleteVm>(cx, &op).await,

@@ -159,7 +159,14 @@ impl Saga for CreateVm {
                 created.map_err(disk_error)
             }
             CreateStep::Define => {
-                if cx.host.domain(self.vm).await.map_err(host_error)?.is_some() {
+                if cx
+                    .host
+                    .observe(self.vm)
+                    .await
+                    .map_err(host_error)?
+                    .status
+                    .is_some()
+                {
                     return Ok(());
                 }
                 cx.host.define(self.domain_spec()).await.map_err(host_error)
@@ -167,14 +174,13 @@ impl Saga for CreateVm {
             CreateStep::Start => cx.host.start_if_stopped(self.vm).await.map_err(host_error),
             CreateStep::Finish => {
                 let id = self.vm;
-                let status = cx
-                    .host
-                    .domain(id)
-                    .await
-                    .map_err(host_error)?
-                    .map_or(VmStatus::Missing, |domain| domain.status);
+                let observed = cx.host.observe(id).await.map_err(host_error)?;
+                let status = observed.status.unwrap_or(VmStatus::Missing);
+                let generation = i64::try_from(observed.generation).unwrap_or(i64::MAX);
                 cx.db
-                    .run(move |conn| q::vm_update_status(conn, id, status.as_str()).map(drop))
+                    .run(move |conn| {
+                        q::vm_set_status(conn, id, status.as_str(), generation).map(drop)
+                    })
                     .await
                     .map_err(db_error)
             }

@@ -13,6 +13,8 @@ use uuid::Uuid;
 use super::{OnFailure, OpContext, Saga, SagaStep};
 use crate::db::vms as q;
 use crate::error::{db_error, disk_error, host_error};
+use crate::live::VmChange;
+use crate::service::merge;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteVm {
@@ -76,13 +78,22 @@ impl Saga for DeleteVm {
     async fn run_step(&self, cx: &OpContext, step: DeleteStep) -> Result<(), AppError> {
         let id = self.vm;
         match step {
-            DeleteStep::Mark => cx
-                .db
-                .run(move |conn| {
-                    q::vm_update_status(conn, id, VmStatus::Deleting.as_str()).map(drop)
-                })
-                .await
-                .map_err(db_error),
+            DeleteStep::Mark => {
+                let generation =
+                    i64::try_from(cx.host.live().next_generation()).unwrap_or(i64::MAX);
+                let row = cx
+                    .db
+                    .run(move |conn| {
+                        q::vm_set_status(conn, id, VmStatus::Deleting.as_str(), generation)
+                    })
+                    .await
+                    .map_err(db_error)?;
+                // Every screen shows that the VM is going away.
+                if let Some(row) = row {
+                    cx.bus.publish(VmChange::Updated(merge(row, None)));
+                }
+                Ok(())
+            }
             DeleteStep::RemoveDomain => cx
                 .host
                 .destroy_and_undefine(id)

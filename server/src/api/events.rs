@@ -1,0 +1,55 @@
+//! `GET /api/v1/events`: Server-Sent Events (SPEC §5). A snapshot first, then deltas, each
+//! with an id; a client that reconnects (with or without `Last-Event-ID`) or falls behind gets
+//! a fresh snapshot, so it never has to guess what it missed.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::ports::VmPort;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::{Stream, StreamExt};
+
+use crate::access::Viewer;
+use crate::live::stream::{vm_events, StreamEvent};
+use crate::state::AppState;
+
+/// Comments sent on an idle stream, so proxies and browsers keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub async fn events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    if let Some(last) = headers.get("last-event-id") {
+        tracing::debug!(last_event_id = ?last, "event stream resumed; sending a snapshot");
+    }
+    let (receiver, last_id) = state.bus.subscribe();
+    let vms = Arc::clone(&state.vms);
+    let snapshot = move || {
+        let vms = Arc::clone(&vms);
+        async move { vms.list_vms().await }
+    };
+    let events = vm_events(
+        receiver,
+        last_id,
+        snapshot,
+        Viewer::anyone(),
+        state.shutdown.clone(),
+    )
+    .map(|event| Ok(to_sse(event)));
+    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+}
+
+fn to_sse(event: StreamEvent) -> Event {
+    let sse = Event::default()
+        .event(event.name)
+        .id(event.id.to_string())
+        .data(event.data.to_string());
+    match event.retry {
+        Some(retry) => sse.retry(retry),
+        None => sse,
+    }
+}

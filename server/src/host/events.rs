@@ -1,0 +1,200 @@
+//! libvirt's event loop and the callbacks Limen registers on a connection, behind a small safe
+//! interface. The `virt` crate has no wrapper for domain events, so this is the one place that
+//! calls `virt::sys` for them.
+//!
+//! A callback does no work of its own: it turns what libvirt reports into a [`HostSignal`] on a
+//! channel. Whoever reads the channel asks libvirt for the state that follows (the hypervisor's
+//! answer, not the event's wording, is what Limen records).
+
+use std::os::raw::{c_int, c_void};
+use std::ptr;
+use std::sync::Once;
+
+use tokio::sync::mpsc::UnboundedSender;
+use uuid::Uuid;
+use virt::connect::Connect;
+use virt::sys;
+
+/// What the event loop tells the rest of Limen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostSignal {
+    /// Something happened to this domain (lifecycle change, reboot, defined, undefined).
+    DomainChanged(Uuid),
+    /// The connection closed (libvirtd stopped, keepalive timed out): reconnect and resync.
+    ConnectionClosed,
+    /// A full listing replaced the live view and found changes the database has not seen.
+    Resynced,
+}
+
+type Signals = UnboundedSender<HostSignal>;
+
+static EVENT_LOOP: Once = Once::new();
+
+/// Registers libvirt's default event loop and runs it on a thread of its own. It must happen
+/// before the first connection is opened, or that connection never delivers events; calling it
+/// again does nothing.
+pub fn start_event_loop() {
+    EVENT_LOOP.call_once(|| {
+        if let Err(error) = virt::event::event_register_default_impl() {
+            tracing::error!(error = %error.message(), "libvirt's event loop could not be registered: live updates are off");
+            return;
+        }
+        let spawned = std::thread::Builder::new()
+            .name("libvirt-events".into())
+            .spawn(|| loop {
+                if let Err(error) = virt::event::event_run_default_impl() {
+                    tracing::warn!(error = %error.message(), "libvirt event loop iteration failed");
+                }
+            });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "the libvirt event thread could not start: live updates are off");
+        }
+    });
+}
+
+/// The callbacks registered on one connection; deregistered when dropped.
+pub struct Registration {
+    conn: Connect,
+    domain_callbacks: Vec<c_int>,
+    close_callback: bool,
+}
+
+impl Registration {
+    /// Registers lifecycle, reboot and close callbacks on `conn`, sending to `signals`, and
+    /// turns keepalive on so a silent daemon is noticed within ~15 s.
+    pub fn register(conn: &Connect, signals: &Signals) -> Result<Self, virt::error::Error> {
+        let mut registration = Registration {
+            conn: conn.clone(),
+            domain_callbacks: Vec::new(),
+            close_callback: false,
+        };
+        let lifecycle: unsafe extern "C" fn(
+            sys::virConnectPtr,
+            sys::virDomainPtr,
+            c_int,
+            c_int,
+            *mut c_void,
+        ) -> c_int = on_lifecycle;
+        // SAFETY: libvirt calls a callback registered for an event id with that id's signature
+        // (VIR_DOMAIN_EVENT_CALLBACK in C does the same cast).
+        let lifecycle: unsafe extern "C" fn(sys::virConnectPtr, sys::virDomainPtr, *mut c_void) =
+            unsafe { std::mem::transmute(lifecycle) };
+        let reboot: unsafe extern "C" fn(sys::virConnectPtr, sys::virDomainPtr, *mut c_void) =
+            on_reboot;
+        for (event, callback) in [
+            (sys::VIR_DOMAIN_EVENT_ID_LIFECYCLE, lifecycle),
+            (sys::VIR_DOMAIN_EVENT_ID_REBOOT, reboot),
+        ] {
+            let opaque = boxed_sender(signals);
+            // SAFETY: the connection is valid for the call; `opaque` is owned by libvirt from
+            // here and released through `free_sender` (or below if registration failed).
+            let id = unsafe {
+                sys::virConnectDomainEventRegisterAny(
+                    conn.as_ptr(),
+                    ptr::null_mut(),
+                    event as c_int,
+                    Some(callback),
+                    opaque,
+                    Some(free_sender),
+                )
+            };
+            if id < 0 {
+                // SAFETY: libvirt did not take ownership of `opaque`.
+                unsafe { free_sender(opaque) };
+                return Err(virt::error::Error::last_error());
+            }
+            registration.domain_callbacks.push(id);
+        }
+        let opaque = boxed_sender(signals);
+        // SAFETY: as above.
+        let registered = unsafe {
+            sys::virConnectRegisterCloseCallback(
+                conn.as_ptr(),
+                Some(on_close),
+                opaque,
+                Some(free_sender),
+            )
+        };
+        if registered < 0 {
+            // SAFETY: libvirt did not take ownership of `opaque`.
+            unsafe { free_sender(opaque) };
+            return Err(virt::error::Error::last_error());
+        }
+        registration.close_callback = true;
+        // Drivers without a daemon (test:///) have no keepalive; that is fine.
+        let _ = conn.set_keep_alive(5, 3);
+        Ok(registration)
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // Failures are expected on a dead connection; libvirt frees the callbacks with it.
+        for &id in &self.domain_callbacks {
+            // SAFETY: the connection is kept alive by `self.conn`.
+            unsafe { sys::virConnectDomainEventDeregisterAny(self.conn.as_ptr(), id) };
+        }
+        if self.close_callback {
+            // SAFETY: as above; `on_close` is the callback registered.
+            unsafe { sys::virConnectUnregisterCloseCallback(self.conn.as_ptr(), Some(on_close)) };
+        }
+    }
+}
+
+fn boxed_sender(signals: &Signals) -> *mut c_void {
+    Box::into_raw(Box::new(signals.clone())).cast()
+}
+
+unsafe extern "C" fn free_sender(opaque: *mut c_void) {
+    // SAFETY: every opaque pointer handed to libvirt comes from `boxed_sender`.
+    drop(unsafe { Box::from_raw(opaque.cast::<Signals>()) });
+}
+
+/// Sends a signal through the sender behind `opaque`. A closed channel means nobody listens
+/// any more, which is not an error here.
+unsafe fn send(opaque: *mut c_void, signal: HostSignal) {
+    // SAFETY: `opaque` is a live `Signals` box for as long as the callback is registered.
+    let signals = unsafe { &*opaque.cast::<Signals>() };
+    let _ = signals.send(signal);
+}
+
+unsafe fn domain_uuid(domain: sys::virDomainPtr) -> Option<Uuid> {
+    let mut bytes = [0u8; 16];
+    // SAFETY: libvirt passes a valid domain to the callback; the buffer is VIR_UUID_BUFLEN.
+    let read = unsafe { sys::virDomainGetUUID(domain, bytes.as_mut_ptr()) };
+    (read == 0).then(|| Uuid::from_bytes(bytes))
+}
+
+unsafe extern "C" fn on_lifecycle(
+    _conn: sys::virConnectPtr,
+    domain: sys::virDomainPtr,
+    _event: c_int,
+    _detail: c_int,
+    opaque: *mut c_void,
+) -> c_int {
+    // SAFETY: called by libvirt with the pointers it was registered with.
+    unsafe {
+        if let Some(uuid) = domain_uuid(domain) {
+            send(opaque, HostSignal::DomainChanged(uuid));
+        }
+    }
+    0
+}
+
+unsafe extern "C" fn on_reboot(
+    _conn: sys::virConnectPtr,
+    domain: sys::virDomainPtr,
+    opaque: *mut c_void,
+) {
+    // SAFETY: as above.
+    unsafe {
+        if let Some(uuid) = domain_uuid(domain) {
+            send(opaque, HostSignal::DomainChanged(uuid));
+        }
+    }
+}
+
+unsafe extern "C" fn on_close(_conn: sys::virConnectPtr, _reason: c_int, opaque: *mut c_void) {
+    // SAFETY: as above.
+    unsafe { send(opaque, HostSignal::ConnectionClosed) };
+}

@@ -1,0 +1,259 @@
+//! The live view: every domain's state as Limen last observed it, kept current by libvirt's
+//! events, so that listing VMs costs no hypervisor call.
+//!
+//! Every observation (one domain, or all of them) reads libvirt *while holding the view's lock*
+//! and takes the next generation number under it: generations are therefore in the order the
+//! hypervisor was read, and a writer holding an older generation can never overwrite a newer
+//! observation (the database write is guarded the same way).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use app::types::VmStatus;
+use uuid::Uuid;
+use virt::connect::Connect;
+use virt::domain::Domain;
+use virt::sys;
+
+use super::{lookup, read_state, HostError};
+
+/// One domain as observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainSummary {
+    pub uuid: Uuid,
+    pub name: String,
+    pub status: VmStatus,
+    /// The generation of the observation this status comes from.
+    pub generation: u64,
+}
+
+/// Every domain at one moment.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub domains: HashMap<Uuid, DomainSummary>,
+    /// The generation of the last full listing: a domain absent from `domains` has been known
+    /// absent since at least then.
+    pub listed_at: u64,
+}
+
+/// The result of looking at one domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    pub uuid: Uuid,
+    /// `None`: libvirt has no such domain (any more).
+    pub status: Option<VmStatus>,
+    pub generation: u64,
+    /// Whether this differs from what the view held before.
+    pub changed: bool,
+}
+
+#[derive(Default)]
+struct Inner {
+    domains: HashMap<Uuid, DomainSummary>,
+    listed_at: u64,
+    /// False until the first full listing, and again after the connection is lost.
+    synced: bool,
+    last_generation: u64,
+}
+
+impl Inner {
+    /// Generations are microseconds since the epoch, made strictly increasing: they survive a
+    /// restart (the database keeps the last one written) without being stored anywhere else.
+    fn next_generation(&mut self) -> u64 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        self.last_generation = now.max(self.last_generation + 1);
+        self.last_generation
+    }
+}
+
+#[derive(Default)]
+pub struct LiveView {
+    inner: Mutex<Inner>,
+}
+
+impl LiveView {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every domain, if the view is in step with libvirt.
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        let inner = self.lock();
+        inner.synced.then(|| Snapshot {
+            domains: inner.domains.clone(),
+            listed_at: inner.listed_at,
+        })
+    }
+
+    /// One domain's state from the view: `Some(None)` if the view knows it does not exist,
+    /// `None` if the view is not in step with libvirt.
+    pub fn status(&self, id: Uuid) -> Option<Option<VmStatus>> {
+        let inner = self.lock();
+        inner
+            .synced
+            .then(|| inner.domains.get(&id).map(|domain| domain.status))
+    }
+
+    pub fn is_synced(&self) -> bool {
+        self.lock().synced
+    }
+
+    /// The connection was lost: events may be missed until the next full listing.
+    pub fn mark_unsynced(&self) {
+        self.lock().synced = false;
+    }
+
+    /// Asks libvirt for one domain's state and records it.
+    pub fn observe(&self, conn: &Connect, id: Uuid) -> Result<Observation, HostError> {
+        let mut inner = self.lock();
+        let generation = inner.next_generation();
+        let found = match lookup(conn, id) {
+            Ok(domain) => match summarize(&domain, generation) {
+                Ok(summary) => Some(summary),
+                Err(HostError::NoDomain) => None,
+                Err(e) => return Err(e),
+            },
+            Err(HostError::NoDomain) => None,
+            Err(e) => return Err(e),
+        };
+        let status = found.as_ref().map(|domain| domain.status);
+        let before = inner.domains.get(&id).map(|domain| domain.status);
+        match found {
+            Some(summary) => inner.domains.insert(id, summary),
+            None => inner.domains.remove(&id),
+        };
+        Ok(Observation {
+            uuid: id,
+            status,
+            generation,
+            // Before the first listing everything is news.
+            changed: before != status || !inner.synced,
+        })
+    }
+
+    /// Lists every domain with its state and replaces the view; returns what changed.
+    pub fn resync(&self, conn: &Connect) -> Result<Vec<Observation>, HostError> {
+        let mut inner = self.lock();
+        let listed_at = inner.next_generation();
+        let mut listed = list_with_states(conn, listed_at)?;
+        let mut changes = Vec::new();
+        for (id, domain) in &mut listed {
+            match inner.domains.get(id) {
+                // Unchanged: it keeps the generation it was observed at.
+                Some(known) if known.status == domain.status => {
+                    domain.generation = known.generation
+                }
+                _ => changes.push(Observation {
+                    uuid: *id,
+                    status: Some(domain.status),
+                    generation: listed_at,
+                    changed: true,
+                }),
+            }
+        }
+        let gone: Vec<Uuid> = inner
+            .domains
+            .keys()
+            .filter(|id| !listed.contains_key(id))
+            .copied()
+            .collect();
+        for id in gone {
+            changes.push(Observation {
+                uuid: id,
+                status: None,
+                generation: listed_at,
+                changed: true,
+            });
+        }
+        inner.domains = listed;
+        inner.listed_at = listed_at;
+        inner.synced = true;
+        Ok(changes)
+    }
+
+    /// The next generation, for a writer that observed nothing new (e.g. `creating` → done).
+    pub fn next_generation(&self) -> u64 {
+        self.lock().next_generation()
+    }
+}
+
+pub(super) fn summarize(domain: &Domain, generation: u64) -> Result<DomainSummary, HostError> {
+    Ok(DomainSummary {
+        uuid: domain
+            .uuid()
+            .map_err(|e| HostError::from_virt("read the domain UUID", e))?,
+        name: domain
+            .name()
+            .map_err(|e| HostError::from_virt("read the domain name", e))?,
+        status: read_state(domain)?,
+        generation,
+    })
+}
+
+/// Every domain with its state in a handful of calls, however many domains there are: libvirt
+/// filters listings by state, and a domain's UUID and name come with the listing. Only the rare
+/// domains in some other state (shutting down, crashed), or that changed state between two
+/// listings, are asked one by one.
+fn list_with_states(
+    conn: &Connect,
+    generation: u64,
+) -> Result<HashMap<Uuid, DomainSummary>, HostError> {
+    let everything = conn
+        .list_all_domains(0)
+        .map_err(|e| HostError::from_virt("list domains", e))?;
+    let mut out = HashMap::with_capacity(everything.len());
+    for (flag, status) in [
+        (
+            sys::VIR_CONNECT_LIST_DOMAINS_RUNNING,
+            Some(VmStatus::Running),
+        ),
+        (sys::VIR_CONNECT_LIST_DOMAINS_PAUSED, Some(VmStatus::Paused)),
+        (
+            sys::VIR_CONNECT_LIST_DOMAINS_SHUTOFF,
+            Some(VmStatus::Stopped),
+        ),
+        (sys::VIR_CONNECT_LIST_DOMAINS_OTHER, None),
+    ] {
+        let domains = conn
+            .list_all_domains(flag)
+            .map_err(|e| HostError::from_virt("list domains", e))?;
+        for domain in domains {
+            let summary = match status {
+                Some(status) => DomainSummary {
+                    uuid: domain
+                        .uuid()
+                        .map_err(|e| HostError::from_virt("read the domain UUID", e))?,
+                    name: domain
+                        .name()
+                        .map_err(|e| HostError::from_virt("read the domain name", e))?,
+                    status,
+                    generation,
+                },
+                None => match summarize(&domain, generation) {
+                    Ok(summary) => summary,
+                    // Undefined between the listing and this look: it is gone.
+                    Err(HostError::NoDomain) => continue,
+                    Err(e) => return Err(e),
+                },
+            };
+            out.insert(summary.uuid, summary);
+        }
+    }
+    for domain in everything {
+        let Ok(id) = domain.uuid() else { continue };
+        if out.contains_key(&id) {
+            continue;
+        }
+        match summarize(&domain, generation) {
+            Ok(summary) => {
+                out.insert(id, summary);
+            }
+            Err(HostError::NoDomain) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,63 @@
+//! The event bus: every change to a VM that a browser or script should see, in order, with an
+//! id. Publishers are the VM service (its own operations) and the monitor (what libvirt
+//! reports); subscribers are the `/api/v1/events` streams.
+
+use std::sync::{Arc, Mutex};
+
+use app::types::{Vm, VmId};
+use tokio::sync::broadcast;
+
+#[derive(Debug, Clone)]
+pub enum VmChange {
+    Created(Vm),
+    Updated(Vm),
+    /// The owner travels with the deletion so a stream can decide who may see it.
+    Deleted {
+        uuid: VmId,
+        owner: Option<String>,
+    },
+    /// Many things may have changed at once (reconnect, reconcile): send a fresh snapshot.
+    Resync,
+}
+
+#[derive(Debug, Clone)]
+pub struct BusEvent {
+    pub id: u64,
+    pub change: VmChange,
+}
+
+pub struct EventBus {
+    sender: broadcast::Sender<Arc<BusEvent>>,
+    /// Held while an id is taken and the event sent, so ids arrive in order.
+    last_id: Mutex<u64>,
+}
+
+impl EventBus {
+    /// `capacity`: how many events a subscriber may fall behind before it is told it lagged
+    /// (and then gets a snapshot instead).
+    pub fn new(capacity: usize) -> Self {
+        let (sender, _) = broadcast::channel(capacity.max(1));
+        Self {
+            sender,
+            last_id: Mutex::new(0),
+        }
+    }
+
+    pub fn publish(&self, change: VmChange) -> u64 {
+        let mut last = self.last_id.lock().unwrap_or_else(|p| p.into_inner());
+        *last += 1;
+        // No subscribers is fine: nobody is watching.
+        let _ = self.sender.send(Arc::new(BusEvent { id: *last, change }));
+        *last
+    }
+
+    /// A receiver of every event after the returned id.
+    pub fn subscribe(&self) -> (broadcast::Receiver<Arc<BusEvent>>, u64) {
+        let last = self.last_id.lock().unwrap_or_else(|p| p.into_inner());
+        (self.sender.subscribe(), *last)
+    }
+
+    pub fn subscriber_count(&self) -> usize {
+        self.sender.receiver_count()
+    }
+}

@@ -1,0 +1,263 @@
+//! One client's event stream: a snapshot first, then the bus's changes that the client may see,
+//! each with its id; a fresh snapshot whenever the client fell behind the bus or the bus asks
+//! for one. The stream ends when the server shuts down.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::error::AppError;
+use app::types::Vm;
+use futures::Stream;
+use serde_json::json;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio_util::sync::CancellationToken;
+
+use super::bus::{BusEvent, VmChange};
+use crate::access::Viewer;
+
+/// How long a browser waits before reconnecting after the stream ends.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// An event ready to be written as SSE: name, id, JSON data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamEvent {
+    pub name: &'static str,
+    pub id: u64,
+    pub data: serde_json::Value,
+    /// Set on the first event: how long the client waits before it reconnects.
+    pub retry: Option<Duration>,
+}
+
+struct State<S> {
+    receiver: broadcast::Receiver<Arc<BusEvent>>,
+    /// The id the next snapshot carries: the last event it already includes.
+    snapshot_id: u64,
+    needs_snapshot: bool,
+    first: bool,
+    /// Set after an error event: the stream ends.
+    finished: bool,
+    snapshot: S,
+    viewer: Viewer,
+    shutdown: CancellationToken,
+}
+
+/// The events for one client. `snapshot` lists the VMs (the service's list, the same every
+/// screen reads); `receiver` must have been subscribed *before* it is called, with `last_id`
+/// the bus id at that moment, so no change falls between the snapshot and the deltas.
+pub fn vm_events<S, F>(
+    receiver: broadcast::Receiver<Arc<BusEvent>>,
+    last_id: u64,
+    snapshot: S,
+    viewer: Viewer,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = StreamEvent> + Send
+where
+    S: Fn() -> F + Send + Sync + 'static,
+    F: Future<Output = Result<Vec<Vm>, AppError>> + Send,
+{
+    let state = State {
+        receiver,
+        snapshot_id: last_id,
+        needs_snapshot: true,
+        first: true,
+        finished: false,
+        snapshot,
+        viewer,
+        shutdown,
+    };
+    futures::stream::unfold(state, |mut state| async move {
+        let event = next_event(&mut state).await?;
+        Some((event, state))
+    })
+}
+
+async fn next_event<S, F>(state: &mut State<S>) -> Option<StreamEvent>
+where
+    S: Fn() -> F,
+    F: Future<Output = Result<Vec<Vm>, AppError>>,
+{
+    loop {
+        if state.finished || state.shutdown.is_cancelled() {
+            return None;
+        }
+        if state.needs_snapshot {
+            state.needs_snapshot = false;
+            let retry = state.first.then_some(RETRY);
+            state.first = false;
+            let event = match (state.snapshot)().await {
+                Ok(vms) => {
+                    let vms: Vec<Vm> = vms
+                        .into_iter()
+                        .filter(|vm| state.viewer.may_see(vm.owner.as_deref()))
+                        .collect();
+                    StreamEvent {
+                        name: "snapshot",
+                        id: state.snapshot_id,
+                        data: json!({ "vms": vms }),
+                        retry,
+                    }
+                }
+                // Said once, then the stream ends; the client reconnects after `RETRY` and
+                // gets a snapshot when the database and libvirt answer again.
+                Err(error) => {
+                    state.finished = true;
+                    StreamEvent {
+                        name: "error",
+                        id: state.snapshot_id,
+                        data: json!({ "error": error.message, "code": error.code }),
+                        retry,
+                    }
+                }
+            };
+            return Some(event);
+        }
+        let received = tokio::select! {
+            () = state.shutdown.cancelled() => return None,
+            received = state.receiver.recv() => received,
+        };
+        match received {
+            Ok(event) => {
+                state.snapshot_id = event.id;
+                if let Some(out) = delta(&event, &state.viewer) {
+                    return Some(out);
+                }
+                if matches!(event.change, VmChange::Resync) {
+                    state.needs_snapshot = true;
+                }
+            }
+            Err(RecvError::Lagged(missed)) => {
+                tracing::debug!(missed, "an event stream fell behind; sending a snapshot");
+                state.needs_snapshot = true;
+            }
+            Err(RecvError::Closed) => return None,
+        }
+    }
+}
+
+/// The SSE event for one bus event, if it is a delta this viewer may see.
+fn delta(event: &BusEvent, viewer: &Viewer) -> Option<StreamEvent> {
+    let (name, owner, data) = match &event.change {
+        VmChange::Created(vm) => ("vm_created", vm.owner.as_deref(), json!(vm)),
+        VmChange::Updated(vm) => ("vm_updated", vm.owner.as_deref(), json!(vm)),
+        VmChange::Deleted { uuid, owner } => {
+            ("vm_deleted", owner.as_deref(), json!({ "uuid": uuid }))
+        }
+        VmChange::Resync => return None,
+    };
+    viewer.may_see(owner).then_some(StreamEvent {
+        name,
+        id: event.id,
+        data,
+        retry: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::live::bus::EventBus;
+    use app::types::VmId;
+    use futures::StreamExt;
+    use uuid::Uuid;
+
+    fn deleted(bus: &EventBus) -> u64 {
+        bus.publish(VmChange::Deleted {
+            uuid: VmId(Uuid::new_v4()),
+            owner: None,
+        })
+    }
+
+    fn stream_of(
+        bus: &EventBus,
+        shutdown: CancellationToken,
+    ) -> impl Stream<Item = StreamEvent> + Send {
+        let (receiver, last_id) = bus.subscribe();
+        vm_events(
+            receiver,
+            last_id,
+            || async { Ok(Vec::new()) },
+            Viewer::anyone(),
+            shutdown,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_comes_first_then_deltas_in_order() {
+        let bus = EventBus::new(16);
+        let before = deleted(&bus);
+        let stream = stream_of(&bus, CancellationToken::new());
+        let first = deleted(&bus);
+        let second = deleted(&bus);
+        let events: Vec<StreamEvent> = stream.take(3).collect().await;
+        assert_eq!(events[0].name, "snapshot");
+        assert_eq!(
+            events[0].id, before,
+            "the snapshot includes what came before it"
+        );
+        assert_eq!(events[0].retry, Some(RETRY));
+        assert_eq!(
+            (events[1].name, events[1].id, events[2].id),
+            ("vm_deleted", first, second)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_client_that_falls_behind_gets_a_fresh_snapshot() {
+        let bus = EventBus::new(2);
+        let mut stream = Box::pin(stream_of(&bus, CancellationToken::new()));
+        assert_eq!(stream.next().await.unwrap().name, "snapshot");
+        // Five changes into a buffer of two while the client reads nothing.
+        let ids: Vec<u64> = (0..5).map(|_| deleted(&bus)).collect();
+        let next = stream.next().await.unwrap();
+        assert_eq!(next.name, "snapshot", "lagged: {next:?}");
+        // The snapshot stands for everything up to the last event seen: the newest ones
+        // still buffered follow it.
+        let after = stream.next().await.unwrap();
+        assert_eq!(after.name, "vm_deleted");
+        assert!(ids.contains(&after.id));
+        assert!(after.id > next.id);
+    }
+
+    #[tokio::test]
+    async fn a_resync_on_the_bus_sends_a_snapshot() {
+        let bus = EventBus::new(8);
+        let mut stream = Box::pin(stream_of(&bus, CancellationToken::new()));
+        assert_eq!(stream.next().await.unwrap().name, "snapshot");
+        let id = bus.publish(VmChange::Resync);
+        let next = stream.next().await.unwrap();
+        assert_eq!((next.name, next.id), ("snapshot", id));
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_the_stream() {
+        let bus = EventBus::new(8);
+        let shutdown = CancellationToken::new();
+        let mut stream = Box::pin(stream_of(&bus, shutdown.clone()));
+        assert_eq!(stream.next().await.unwrap().name, "snapshot");
+        shutdown.cancel();
+        assert!(stream.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_failed_snapshot_is_said_and_ends_the_stream() {
+        let bus = EventBus::new(8);
+        let (receiver, last_id) = bus.subscribe();
+        let mut stream = Box::pin(vm_events(
+            receiver,
+            last_id,
+            || async {
+                Err(AppError::new(
+                    app::error::ErrorCode::DatabaseUnavailable,
+                    "down",
+                ))
+            },
+            Viewer::anyone(),
+            CancellationToken::new(),
+        ));
+        let event = stream.next().await.unwrap();
+        assert_eq!(event.name, "error");
+        assert_eq!(event.data["code"], "DATABASE_UNAVAILABLE");
+        assert!(stream.next().await.is_none());
+    }
+}
