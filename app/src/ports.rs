@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use leptos::prelude::*;
 
 use crate::error::{AppError, ErrorCode};
+use crate::report::{AdoptRequest, ReconcileReport};
 use crate::types::{CreateVmRequest, DeleteReport, MediaFile, Vm, VmAction, VmId};
 
 /// The one service layer every screen and endpoint goes through (SPEC §3).
@@ -23,6 +24,10 @@ pub trait VmPort: Send + Sync + 'static {
     async fn create_vm(&self, request: CreateVmRequest) -> Result<Vm, AppError>;
     async fn act_on_vm(&self, id: VmId, action: VmAction) -> Result<Vm, AppError>;
     async fn delete_vm(&self, id: VmId) -> Result<DeleteReport, AppError>;
+    /// Compares hypervisor, database and disks; fixes drift, reports the rest (SPEC §6).
+    async fn reconcile(&self) -> Result<ReconcileReport, AppError>;
+    /// Takes a ghost domain under management.
+    async fn adopt_vm(&self, request: AdoptRequest) -> Result<Vm, AppError>;
 }
 
 /// Everything the server provides to server functions.

@@ -14,25 +14,31 @@ pub const OS_TYPE_MAX_LEN: usize = 32;
 
 /// SPEC §4: 1–63 characters, `^[A-Za-z0-9][A-Za-z0-9._-]*$`.
 pub fn validate_vm_name(name: &str) -> Result<(), AppError> {
-    if name.is_empty() {
-        return Err(AppError::validation("The name must not be empty."));
+    validate_label("The name", name)
+}
+
+/// The rule for names, owners and roles: 1–63 characters, `^[A-Za-z0-9][A-Za-z0-9._-]*$`
+/// (safe in a path, in markup and in a shell). `what` starts the error sentence.
+pub fn validate_label(what: &str, value: &str) -> Result<(), AppError> {
+    if value.is_empty() {
+        return Err(AppError::validation(format!("{what} must not be empty.")));
     }
-    if name.len() > NAME_MAX_LEN {
+    if value.len() > NAME_MAX_LEN {
         return Err(AppError::validation(format!(
-            "The name is {} characters long; at most {NAME_MAX_LEN} are allowed.",
-            name.chars().count()
+            "{what} is {} characters long; at most {NAME_MAX_LEN} are allowed.",
+            value.chars().count()
         )));
     }
-    let mut chars = name.chars();
+    let mut chars = value.chars();
     if !chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) {
-        return Err(AppError::validation(
-            "The name must start with a letter or a digit.",
-        ));
+        return Err(AppError::validation(format!(
+            "{what} must start with a letter or a digit."
+        )));
     }
     if let Some(bad) = chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
     {
         return Err(AppError::validation(format!(
-            "The name may contain only letters, digits, '.', '_' and '-', not {bad:?}."
+            "{what} may contain only letters, digits, '.', '_' and '-', not {bad:?}."
         )));
     }
     Ok(())

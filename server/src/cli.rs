@@ -25,4 +25,8 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Compare libvirt, the database and the disk directory; correct status drift, mark
+    /// missing VMs, finish cut-off operations (only if no server is running), and print the
+    /// report as JSON. Nothing is deleted.
+    Reconcile,
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod host;
 pub mod live;
 pub mod ops;
+pub mod reconcile;
 pub mod service;
 pub mod state;
 pub mod web;

@@ -8,6 +8,10 @@ use server::cli::{Cli, Command};
 use server::config::Config;
 use server::db::Db;
 use server::error::chain;
+use server::ops::OpContext;
+use server::reconcile::Operations;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await.map(drop),
+            Command::Reconcile => reconcile(config).await,
         }
     });
     match result {
@@ -61,6 +66,12 @@ async fn serve(config: Config) -> Result<(), String> {
         tracing::info!(file = %file.display(), "settings file read");
     }
     let db = migrate(config.clone()).await?;
+    // Two servers on one database would undo each other's operations as "cut off".
+    let _server_lock = db
+        .try_server_lock()
+        .await
+        .map_err(|e| chain(&e))?
+        .ok_or("another Limen server is already using this database")?;
     let state = server::build_state(&config, db)?;
     // Operations a crash cut off are finished or undone before anything else happens.
     let recovered = server::ops::recover(state.vms.context())
@@ -83,11 +94,58 @@ async fn serve(config: Config) -> Result<(), String> {
         config.data_dir.display(),
         config.libvirt_uri
     );
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(reconcile_periodically(
+        state.vms.context().clone(),
+        config.reconcile_secs,
+        shutdown.clone(),
+    ));
     axum::serve(listener, server::router(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Ends event streams and background tasks, so open connections can finish.
+            shutdown.cancel();
+        })
         .await
         .map_err(|e| format!("server error: {e}"))?;
     tracing::info!("Limen stopped");
+    Ok(())
+}
+
+/// Reconciles once at start and then every `period_secs` (0: only at start).
+async fn reconcile_periodically(cx: OpContext, period_secs: u64, shutdown: CancellationToken) {
+    loop {
+        if let Err(error) = server::reconcile::reconcile(&cx, Operations::Recover).await {
+            tracing::warn!(error = %error, "reconcile failed; the next run tries again");
+        }
+        if period_secs == 0 {
+            return;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(period_secs)) => {}
+        }
+    }
+}
+
+/// `limen reconcile`: one reconcile against the configured database and libvirt. Cut-off
+/// operations are finished only if no server is running (it may be running them right now).
+async fn reconcile(config: Config) -> Result<(), String> {
+    let db = migrate(config.clone()).await?;
+    let lock = db.try_server_lock().await.map_err(|e| chain(&e))?;
+    let operations = if lock.is_some() {
+        Operations::Recover
+    } else {
+        tracing::info!("a Limen server is running: unfinished operations are listed, not touched");
+        Operations::ListOnly
+    };
+    let state = server::build_state(&config, db)?;
+    let report = server::reconcile::reconcile(state.vms.context(), operations)
+        .await
+        .map_err(|e| e.message)?;
+    state.shutdown.cancel();
+    let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    println!("{json}");
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use app::error::{AppError, ErrorCode};
 use app::ports::VmPort;
+use app::report::{AdoptRequest, ReconcileReport};
 use app::types::{
     BootOrder, CreateVmRequest, DeleteReport, MediaFile, Vm, VmAction, VmId, VmStatus,
 };
@@ -26,6 +27,7 @@ use crate::live::{monitor, VmChange};
 use crate::ops::vm_create::CreateVm;
 use crate::ops::vm_delete::DeleteVm;
 use crate::ops::{self, OpContext};
+use crate::reconcile;
 
 /// Serializes operations on one VM; operations on different VMs run in parallel.
 #[derive(Default)]
@@ -293,6 +295,20 @@ impl VmPort for VmService {
                 }
             }
         })
+        .await
+    }
+
+    async fn reconcile(&self) -> Result<ReconcileReport, AppError> {
+        reconcile::reconcile(&self.cx, reconcile::Operations::Recover).await
+    }
+
+    async fn adopt_vm(&self, request: AdoptRequest) -> Result<Vm, AppError> {
+        let guard = self.locks.lock(request.uuid.0).await;
+        let cx = self.cx.clone();
+        detached(
+            guard,
+            async move { reconcile::adopt::adopt(&cx, request).await },
+        )
         .await
     }
 

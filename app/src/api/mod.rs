@@ -2,4 +2,5 @@
 //! Endpoints are fixed (`/rpc/<name>`) so they never depend on build-time hashing.
 
 pub mod media;
+pub mod reconcile;
 pub mod vms;

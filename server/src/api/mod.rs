@@ -5,6 +5,7 @@ mod events;
 mod health;
 mod json;
 mod media;
+mod reconcile;
 mod vms;
 
 use axum::extract::DefaultBodyLimit;
@@ -26,6 +27,8 @@ pub fn routes() -> Router<AppState> {
         .route("/vms/{uuid}", get(vms::get_vm).delete(vms::delete_vm))
         .route("/vms/{uuid}/action", post(vms::act_on_vm))
         .route("/events", get(events::events))
+        .route("/reconcile", post(reconcile::reconcile))
+        .route("/reconcile/adopt", post(reconcile::adopt))
         .route("/isos", get(media::list_isos))
         .route("/images", get(media::list_images))
         .fallback(errors::not_found)

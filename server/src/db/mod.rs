@@ -39,6 +39,15 @@ impl DbError {
     }
 }
 
+/// The advisory lock key of a running server ("limen" in ASCII).
+const SERVER_LOCK_KEY: i64 = 0x6c69_6d65_6e;
+
+/// The server lock, held by the connection inside: keep the guard for as long as the lock is
+/// needed (the server: for life). The lock ends with the process.
+pub struct ServerLock {
+    _conn: PooledConnection<ConnectionManager<PgConnection>>,
+}
+
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
@@ -78,6 +87,28 @@ impl Db {
             Ok(applied.iter().map(ToString::to_string).collect())
         })
         .await
+    }
+
+    /// Takes the lock that says "a Limen server works on this database", held by a connection
+    /// set aside for as long as the returned guard lives (PostgreSQL releases it if the
+    /// process dies). `None`: another process holds it.
+    pub async fn try_server_lock(&self) -> Result<Option<ServerLock>, DbError> {
+        use diesel::sql_types::Bool;
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Locked {
+            #[diesel(sql_type = Bool)]
+            locked: bool,
+        }
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(DbError::Unavailable)?;
+            let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
+                .bind::<diesel::sql_types::BigInt, _>(SERVER_LOCK_KEY)
+                .get_result(&mut conn)?;
+            Ok(locked.locked.then_some(ServerLock { _conn: conn }))
+        })
+        .await?
     }
 
     pub async fn ping(&self) -> Result<(), DbError> {

@@ -39,8 +39,11 @@ pub struct NewVmRow {
     pub disk_path: String,
     pub os_type: String,
     pub boot_order: String,
+    pub installation_status: String,
     pub current_media: Option<String>,
+    pub role: Option<String>,
     pub status: String,
+    pub status_generation: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -10,6 +10,8 @@ use super::DbError;
 
 /// The unique constraint on `vms.name`.
 pub const VMS_NAME_KEY: &str = "vms_name_key";
+/// The primary key (the domain UUID).
+pub const VMS_PKEY: &str = "vms_pkey";
 
 pub fn vm_list(conn: &mut PgConnection) -> Result<Vec<VmRow>, DbError> {
     Ok(vms::table

@@ -121,6 +121,21 @@ impl DiskStore {
         &self.dir
     }
 
+    /// Every regular file directly in the disk directory: name, path and size.
+    pub async fn files(&self) -> std::io::Result<Vec<(String, PathBuf, u64)>> {
+        let mut entries = tokio::fs::read_dir(&self.dir).await?;
+        let mut out = Vec::new();
+        while let Some(entry) = entries.next_entry().await? {
+            let metadata = entry.metadata().await?;
+            if metadata.is_file() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                out.push((name, entry.path(), metadata.len()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
     /// A disk is named after the VM's UUID, never its name: user text never reaches a path.
     pub fn path_for(&self, id: Uuid) -> PathBuf {
         self.dir.join(format!("{id}.qcow2"))

@@ -4,6 +4,7 @@
 //! A `Host` is one libvirt connection. Nothing outside this module assumes there is only one:
 //! a second host would be a second `Host` in a map keyed by host (SPEC §13).
 
+pub mod definition;
 pub mod disk;
 pub mod domain_type;
 pub mod domain_xml;
@@ -252,6 +253,16 @@ impl Host {
             return Ok(status);
         }
         Ok(self.observe(id).await?.status)
+    }
+
+    /// The domain's current definition (XML); `HostError::NoDomain` if there is none.
+    pub async fn domain_xml(self: &Arc<Self>, id: Uuid) -> Result<String, HostError> {
+        self.call(move |conn| {
+            lookup(conn, id)?
+                .xml_desc(0)
+                .map_err(|e| HostError::from_virt("read the domain definition", e))
+        })
+        .await
     }
 
     pub async fn domain_name_exists(self: &Arc<Self>, name: String) -> Result<bool, HostError> {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use app::error::{AppError, ErrorCode};
-use app::types::{BootOrder, VmStatus};
+use app::types::{BootOrder, InstallationStatus, VmStatus};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -75,8 +75,11 @@ impl CreateVm {
             disk_path: self.disk_path.to_string_lossy().into_owned(),
             os_type: self.os_type.clone(),
             boot_order: self.boot_order.as_str().into(),
+            installation_status: InstallationStatus::NotInstalled.as_str().into(),
             current_media: self.iso.as_ref().map(|(name, _)| name.clone()),
+            role: None,
             status: VmStatus::Creating.as_str().into(),
+            status_generation: 0,
         })
     }
 

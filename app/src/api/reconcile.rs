@@ -1,0 +1,18 @@
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::error::AppError;
+#[cfg(feature = "ssr")]
+use crate::ports::{vm_port, with_status};
+use crate::report::{AdoptRequest, ReconcileReport};
+use crate::types::Vm;
+
+#[server(prefix = "/rpc", endpoint = "reconcile", input = Json)]
+pub async fn reconcile() -> Result<ReconcileReport, AppError> {
+    with_status(vm_port()?.reconcile().await)
+}
+
+#[server(prefix = "/rpc", endpoint = "adopt_vm", input = Json)]
+pub async fn adopt_vm(request: AdoptRequest) -> Result<Vm, AppError> {
+    with_status(vm_port()?.adopt_vm(request).await)
+}

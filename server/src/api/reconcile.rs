@@ -1,0 +1,23 @@
+use std::sync::Arc;
+
+use app::ports::VmPort;
+use app::report::{AdoptRequest, ReconcileReport};
+use app::types::Vm;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+
+use super::json::ApiJson;
+use crate::error::ApiResult;
+use crate::service::VmService;
+
+pub async fn reconcile(State(vms): State<Arc<VmService>>) -> ApiResult<Json<ReconcileReport>> {
+    Ok(Json(vms.reconcile().await?))
+}
+
+pub async fn adopt(
+    State(vms): State<Arc<VmService>>,
+    ApiJson(request): ApiJson<AdoptRequest>,
+) -> ApiResult<(StatusCode, Json<Vm>)> {
+    Ok((StatusCode::CREATED, Json(vms.adopt_vm(request).await?)))
+}
