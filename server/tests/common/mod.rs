@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod sse;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -211,6 +212,14 @@ pub struct TestApp {
     pub libvirt_uri: String,
     /// What the app's sagas run against (to drive steps or recovery directly).
     pub ops: server::ops::OpContext,
+    /// Cancelled when the test app is dropped: its monitor and event streams stop.
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
 }
 
 impl TestApp {
@@ -252,6 +261,7 @@ impl TestApp {
         }
         let state = server::build_state(&config, pool).unwrap();
         let ops = state.vms.context().clone();
+        let shutdown = state.shutdown.clone();
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -264,6 +274,7 @@ impl TestApp {
             data_dir,
             libvirt_uri: config.libvirt_uri,
             ops,
+            shutdown,
         }
     }
 

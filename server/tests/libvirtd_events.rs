@@ -1,0 +1,112 @@
+//! Live state against the real libvirtd (qemu:///system, TCG): changes made with `virsh`
+//! reach an event-stream client, and a libvirtd restart is survived — the stream gets a
+//! snapshot matching libvirt once it is back, and events flow again.
+//!
+//! The only test in its binary on purpose: it restarts libvirtd.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::process::{DomainCleanup, LIBVIRT};
+use common::sse::{status_in_snapshot, SseClient};
+use common::{unique_name, TestApp, TestDb};
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn virsh(args: &[&str]) -> String {
+    let output = Command::new("virsh")
+        .args(["-c", LIBVIRT])
+        .args(args)
+        .output()
+        .expect("virsh runs");
+    assert!(
+        output.status.success(),
+        "virsh {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn libvirtd_pid() -> Option<String> {
+    let output = Command::new("pgrep")
+        .args(["-x", "libvirtd"])
+        .output()
+        .ok()?;
+    let pid = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    (!pid.is_empty()).then_some(pid)
+}
+
+/// Stops libvirtd (its guests keep running) and starts it again with the project's script.
+fn restart_libvirtd() {
+    let pid = libvirtd_pid().expect("libvirtd runs");
+    assert!(Command::new("kill").arg(&pid).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while libvirtd_pid().is_some() {
+        assert!(Instant::now() < deadline, "libvirtd did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/libvirt.sh");
+    let started = Command::new("bash").arg(script).status().unwrap();
+    assert!(started.success(), "libvirtd did not come back");
+}
+
+/// The status in the next `vm_updated` event for VM `id`.
+async fn next_status(stream: &mut SseClient, id: &str) -> String {
+    let event = stream
+        .wait_for(WAIT, |e| e.event == "vm_updated" && e.data["uuid"] == id)
+        .await;
+    event.data["status"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn virsh_changes_reach_the_stream_and_a_libvirtd_restart_is_survived() {
+    let app = TestApp::spawn_with(TestDb::new(), LIBVIRT).await;
+    let name = unique_name("live");
+    let _cleanup = DomainCleanup(vec![name.clone()]);
+    let vm: Value = app
+        .post_json(
+            "/api/v1/vms",
+            json!({ "name": name, "cpu": 1, "memory": 64, "disk_size": 1 }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = vm["uuid"].as_str().expect("created").to_string();
+
+    let mut stream = SseClient::connect(&app.url("/api/v1/events"), None).await;
+    let snapshot = stream.next(WAIT).await.unwrap();
+    assert_eq!(
+        status_in_snapshot(&snapshot, &id).as_deref(),
+        Some("stopped")
+    );
+
+    virsh(&["start", &name]);
+    assert_eq!(next_status(&mut stream, &id).await, "running");
+    virsh(&["destroy", &name]);
+    assert_eq!(next_status(&mut stream, &id).await, "stopped");
+    virsh(&["start", &name]);
+    assert_eq!(next_status(&mut stream, &id).await, "running");
+
+    // libvirtd goes away and comes back; the guest runs on meanwhile.
+    tokio::task::spawn_blocking(restart_libvirtd).await.unwrap();
+    let resynced = stream
+        .wait_for(Duration::from_secs(30), |e| e.event == "snapshot")
+        .await;
+    assert_eq!(virsh(&["domstate", &name]), "running");
+    assert_eq!(
+        status_in_snapshot(&resynced, &id).as_deref(),
+        Some("running"),
+        "the snapshot after the restart matches libvirt"
+    );
+
+    // Events are registered again on the new connection.
+    virsh(&["destroy", &name]);
+    assert_eq!(next_status(&mut stream, &id).await, "stopped");
+    let got: Value = app.get_json(&format!("/api/v1/vms/{id}")).await;
+    assert_eq!(got["status"], "stopped");
+    app.delete(&format!("/api/v1/vms/{id}")).await;
+}
