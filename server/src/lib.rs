@@ -21,6 +21,7 @@ use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::db::Db;
@@ -54,7 +55,8 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         running: RunningOps::default(),
     };
     let shutdown = CancellationToken::new();
-    live::monitor::spawn(cx.clone(), signals, shutdown.clone());
+    let tasks = TaskTracker::new();
+    tasks.spawn(live::monitor::run(cx.clone(), signals, shutdown.clone()));
     let library = |open: fn(&std::path::Path) -> std::io::Result<Library>, what: &str| {
         open(&config.data_dir).map_err(|e| format!("cannot open the {what} library: {e}"))
     };
@@ -75,6 +77,7 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         vms,
         bus,
         shutdown,
+        tasks,
     })
 }
 

@@ -1,8 +1,6 @@
 //! `limen`: config → tracing → database (migrations, fail hard) → libvirt → router → serve with
 //! graceful shutdown.
 
-use std::process::ExitCode;
-
 use clap::Parser;
 use server::cli::{Cli, Command};
 use server::config::Config;
@@ -10,13 +8,28 @@ use server::db::Db;
 use server::error::chain;
 use server::ops::OpContext;
 use server::reconcile::Operations;
+use server::state::AppState;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-fn main() -> ExitCode {
+fn main() -> ! {
+    let code = run();
+    // The database pool opens connections on threads of its own, and one may be mid-handshake
+    // now; letting C's exit handlers run would tear OpenSSL down under it (a crash at exit,
+    // seen here). Everything of ours is finished and flushed, so leave without them.
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: `_exit` ends the process at once; no Rust state is relied on after it.
+    unsafe { libc::_exit(code) }
+}
+
+fn run() -> i32 {
     let cli = Cli::parse();
+    // Logs go to stderr: stdout is for what a command prints (`limen reconcile`'s report).
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_env("LIMEN_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
@@ -25,7 +38,7 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => {
             eprintln!("limen: {}", chain(&error));
-            return ExitCode::FAILURE;
+            return 1;
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -40,10 +53,10 @@ fn main() -> ExitCode {
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(message) => {
             eprintln!("limen: {message}");
-            ExitCode::FAILURE
+            1
         }
     }
 }
@@ -95,7 +108,8 @@ async fn serve(config: Config) -> Result<(), String> {
         config.libvirt_uri
     );
     let shutdown = state.shutdown.clone();
-    tokio::spawn(reconcile_periodically(
+    let background = state.clone();
+    state.tasks.spawn(reconcile_periodically(
         state.vms.context().clone(),
         config.reconcile_secs,
         shutdown.clone(),
@@ -108,8 +122,19 @@ async fn serve(config: Config) -> Result<(), String> {
         })
         .await
         .map_err(|e| format!("server error: {e}"))?;
+    stop_background(&background).await;
+    drop(_server_lock);
     tracing::info!("Limen stopped");
     Ok(())
+}
+
+/// Stops the monitor and the reconciler, waits for them, and closes the libvirt connection:
+/// nothing may still be talking to libvirt or PostgreSQL when the process exits.
+async fn stop_background(state: &AppState) {
+    state.shutdown.cancel();
+    state.tasks.close();
+    state.tasks.wait().await;
+    state.host.disconnect();
 }
 
 /// Reconciles once at start and then every `period_secs` (0: only at start).
@@ -143,7 +168,8 @@ async fn reconcile(config: Config) -> Result<(), String> {
     let report = server::reconcile::reconcile(state.vms.context(), operations)
         .await
         .map_err(|e| e.message)?;
-    state.shutdown.cancel();
+    stop_background(&state).await;
+    drop(lock);
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     println!("{json}");
     Ok(())

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::db::Db;
 use crate::host::Host;
@@ -19,4 +20,6 @@ pub struct AppState {
     pub bus: Arc<EventBus>,
     /// Cancelled when the server shuts down: event streams end, background tasks stop.
     pub shutdown: CancellationToken,
+    /// Background tasks (the monitor, the reconciler): awaited after `shutdown` before exit.
+    pub tasks: TaskTracker,
 }

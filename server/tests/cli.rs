@@ -17,7 +17,7 @@ fn help_names_every_subcommand() {
         .unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    for word in ["serve", "migrate", "--config"] {
+    for word in ["serve", "migrate", "reconcile", "--config"] {
         assert!(text.contains(word), "{word} missing from:\n{text}");
     }
     let output = Command::new(env!("CARGO_BIN_EXE_limen"))
@@ -49,9 +49,27 @@ fn migrate_then_serve_then_stop_gracefully_on_sigterm() {
         .spawn()
         .unwrap();
     wait_ready(port, &mut child, &data_dir);
+
+    // One server per database: a second is refused, saying why.
+    let second = limen(&db.url, &data_dir, "test:///default", free_port())
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(output_of(&data_dir).contains("another Limen server is already using this database"));
+
+    // An open event stream does not hold the shutdown up: it is ended cleanly.
+    let mut events =
+        reqwest::blocking::get(format!("http://127.0.0.1:{port}/api/v1/events")).unwrap();
+    let mut first = [0u8; 64];
+    let read = std::io::Read::read(&mut events, &mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..read]).contains("snapshot"));
+
     let status = terminate(&mut child);
     assert!(status.success(), "a SIGTERM is a clean exit, got {status}");
     assert!(output_of(&data_dir).contains("Limen stopped"));
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut events, &mut rest).expect("the stream ended cleanly");
 }
 
 #[test]

@@ -6,10 +6,7 @@
 
 mod common;
 
-use std::process::Child;
-use std::time::Duration;
-
-use common::process::{output_of, terminate, wait_exit, DomainCleanup, Node, LIBVIRT};
+use common::process::{expect_abort, terminate, DomainCleanup, Node, LIBVIRT};
 use common::unique_name;
 use serde_json::{json, Value};
 
@@ -18,14 +15,6 @@ fn libvirt_has(name: &str) -> bool {
     let conn = virt::connect::Connect::open(Some(LIBVIRT))
         .expect("a libvirt daemon on qemu:///system (make test starts one)");
     conn.lookup_domain_by_name(name).is_ok()
-}
-
-/// The process must die from the abort, not exit normally.
-fn expect_abort(child: &mut Child, node: &Node) {
-    let status = wait_exit(child, Duration::from_secs(30));
-    let output = output_of(&node.data_dir);
-    assert!(!status.success(), "limen should have aborted: {output}");
-    assert!(output.contains("failpoint"), "{output}");
 }
 
 fn create(node: &Node, name: &str) -> reqwest::Result<reqwest::blocking::Response> {

@@ -40,7 +40,7 @@ impl DbError {
 }
 
 /// The advisory lock key of a running server ("limen" in ASCII).
-const SERVER_LOCK_KEY: i64 = 0x6c69_6d65_6e;
+const SERVER_LOCK_KEY: i64 = 0x006c_696d_656e;
 
 /// The server lock, held by the connection inside: keep the guard for as long as the lock is
 /// needed (the server: for life). The lock ends with the process.

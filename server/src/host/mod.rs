@@ -165,6 +165,18 @@ impl Host {
         Ok(conn)
     }
 
+    /// Deregisters the event callbacks and closes the connection, on this thread, before the
+    /// process exits (libvirt must not be torn down under a callback in flight).
+    pub fn disconnect(&self) {
+        let connected = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        drop(connected);
+        self.live.mark_unsynced();
+    }
+
     /// Lists every domain, replaces the live view and returns what changed.
     pub async fn resync(self: &Arc<Self>) -> Result<Vec<Observation>, HostError> {
         let host = Arc::clone(self);

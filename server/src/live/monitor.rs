@@ -27,39 +27,37 @@ const BACKOFF: [Duration; 5] = [
 ];
 
 /// Runs until `shutdown`; first brings the view and the records in step with libvirt.
-pub fn spawn(
+pub async fn run(
     cx: OpContext,
     mut signals: UnboundedReceiver<HostSignal>,
     shutdown: CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        resynchronize(&cx, &shutdown).await;
-        loop {
-            let signal = tokio::select! {
-                () = shutdown.cancelled() => return,
-                signal = signals.recv() => signal,
-            };
-            match signal {
-                None => return,
-                Some(HostSignal::DomainChanged(id)) => match cx.host.observe(id).await {
-                    Ok(observation) => publish_observation(&cx, observation).await,
-                    Err(error) => {
-                        tracing::warn!(%id, error = %chain(&error), "could not read a domain after its event");
-                    }
-                },
-                Some(HostSignal::ConnectionClosed) => {
-                    tracing::warn!("the libvirt connection closed; reconnecting");
-                    cx.host.live().mark_unsynced();
-                    resynchronize(&cx, &shutdown).await;
+) {
+    resynchronize(&cx, &shutdown).await;
+    loop {
+        let signal = tokio::select! {
+            () = shutdown.cancelled() => return,
+            signal = signals.recv() => signal,
+        };
+        match signal {
+            None => return,
+            Some(HostSignal::DomainChanged(id)) => match cx.host.observe(id).await {
+                Ok(observation) => publish_observation(&cx, observation).await,
+                Err(error) => {
+                    tracing::warn!(%id, error = %chain(&error), "could not read a domain after its event");
                 }
-                Some(HostSignal::Resynced) => {
-                    if let Err(error) = records_follow_view(&cx).await {
-                        tracing::warn!(error = %error, "could not bring the records in step");
-                    }
+            },
+            Some(HostSignal::ConnectionClosed) => {
+                tracing::warn!("the libvirt connection closed; reconnecting");
+                cx.host.live().mark_unsynced();
+                resynchronize(&cx, &shutdown).await;
+            }
+            Some(HostSignal::Resynced) => {
+                if let Err(error) = records_follow_view(&cx).await {
+                    tracing::warn!(error = %error, "could not bring the records in step");
                 }
             }
         }
-    })
+    }
 }
 
 /// Lists everything again (reconnecting as often as it takes), corrects the records, and tells
@@ -126,8 +124,11 @@ fn is_in_operation(status: &str) -> bool {
     status == VmStatus::Creating.as_str() || status == VmStatus::Deleting.as_str()
 }
 
-/// Makes every record's status what the live view says (a record without a domain becomes
+/// Makes every record's status what libvirt says (a record without a domain becomes
 /// `missing`), then asks every stream for a fresh snapshot. Returns what was corrected.
+///
+/// The live view finds the candidates; each is then asked again, so the correction carries a
+/// generation newer than anything recorded (a change that landed meanwhile is not undone).
 pub async fn records_follow_view(cx: &OpContext) -> Result<Vec<StatusDrift>, AppError> {
     let domains = cx.host.domains().await.map_err(host_error)?;
     let rows = cx.db.run(q::vm_list).await.map_err(db_error)?;
@@ -137,15 +138,20 @@ pub async fn records_follow_view(cx: &OpContext) -> Result<Vec<StatusDrift>, App
             continue;
         }
         let recorded: VmStatus = row.status.parse().unwrap_or(VmStatus::Unknown);
-        let (observed, generation) = match domains.domains.get(&row.uuid) {
-            Some(domain) => (domain.status, domain.generation),
-            None => (VmStatus::Missing, domains.listed_at),
-        };
-        if recorded == observed {
+        let listed = domains
+            .domains
+            .get(&row.uuid)
+            .map_or(VmStatus::Missing, |domain| domain.status);
+        if recorded == listed {
+            continue;
+        }
+        let observation = cx.host.observe(row.uuid).await.map_err(host_error)?;
+        let observed = observation.status.unwrap_or(VmStatus::Missing);
+        if observed == recorded {
             continue;
         }
         let id = row.uuid;
-        let generation = i64::try_from(generation).unwrap_or(i64::MAX);
+        let generation = i64::try_from(observation.generation).unwrap_or(i64::MAX);
         let written = cx
             .db
             .run(move |conn| q::vm_record_observed(conn, id, observed.as_str(), generation))

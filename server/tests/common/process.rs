@@ -180,3 +180,11 @@ impl Drop for DomainCleanup {
         }
     }
 }
+
+/// The process must die from a failpoint's abort, not exit normally.
+pub fn expect_abort(child: &mut Child, node: &Node) {
+    let status = wait_exit(child, Duration::from_secs(30));
+    let output = output_of(&node.data_dir);
+    assert!(!status.success(), "limen should have aborted: {output}");
+    assert!(output.contains("failpoint"), "{output}");
+}

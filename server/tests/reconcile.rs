@@ -1,0 +1,237 @@
+//! Reconciliation against the real libvirtd (qemu:///system): disagreements made with `virsh`
+//! and by hand are each reported and resolved as SPEC §6 says, and nothing is deleted silently.
+
+mod common;
+
+use std::process::Command;
+
+use common::process::{
+    expect_abort, limen, output_of, terminate, wait_exit, DomainCleanup, Node, LIBVIRT,
+};
+use common::{unique_name, TestApp, TestDb};
+use diesel::RunQueryDsl;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+fn virsh(args: &[&str]) {
+    let output = Command::new("virsh")
+        .args(["-c", LIBVIRT])
+        .args(args)
+        .output()
+        .expect("virsh runs");
+    assert!(
+        output.status.success(),
+        "virsh {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Defines, with `virsh define`, a small domain Limen knows nothing about.
+fn define_ghost(name: &str, dir: &std::path::Path) -> Uuid {
+    let uuid = Uuid::new_v4();
+    let xml = format!(
+        "<domain type='qemu'><name>{name}</name><uuid>{uuid}</uuid>\
+         <memory unit='KiB'>65536</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64'>hvm</type><boot dev='hd'/></os></domain>"
+    );
+    let file = dir.join(format!("{name}.xml"));
+    std::fs::write(&file, xml).unwrap();
+    virsh(&["define", file.to_str().unwrap()]);
+    uuid
+}
+
+fn in_report<'a>(report: &'a Value, section: &str, uuid: &str) -> Option<&'a Value> {
+    report[section]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {section} in {report}"))
+        .iter()
+        .find(|entry| entry["uuid"] == uuid)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_disagreement_is_reported_and_resolved_and_nothing_is_deleted_silently() {
+    let app = TestApp::spawn_with(TestDb::new(), LIBVIRT).await;
+    let (drifting, vanishing, ghost) = (
+        unique_name("drift"),
+        unique_name("missing"),
+        unique_name("ghost"),
+    );
+    let _cleanup = DomainCleanup(vec![drifting.clone(), vanishing.clone(), ghost.clone()]);
+    let create = |name: &str| json!({ "name": name, "cpu": 1, "memory": 64, "disk_size": 1 });
+    let drift_vm: Value = app
+        .post_json("/api/v1/vms", create(&drifting))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let missing_vm: Value = app
+        .post_json("/api/v1/vms", create(&vanishing))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (drift_id, missing_id) = (
+        drift_vm["uuid"].as_str().unwrap().to_string(),
+        missing_vm["uuid"].as_str().unwrap().to_string(),
+    );
+
+    // A ghost, a missing domain, a drifted record, an orphan disk.
+    let ghost_id = define_ghost(&ghost, &app.data_dir.0).to_string();
+    virsh(&["undefine", &vanishing]);
+    diesel::sql_query(format!(
+        "UPDATE vms SET status = 'paused' WHERE uuid = '{drift_id}'"
+    ))
+    .execute(&mut app.db.connect())
+    .unwrap();
+    let stray = app.data_dir.0.join("disks/stray.qcow2");
+    std::fs::write(&stray, b"not a VM's").unwrap();
+
+    let response = app.post_json("/api/v1/reconcile", json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let report: Value = response.json().await.unwrap();
+
+    let ghost_entry = in_report(&report, "ghosts", &ghost_id).expect("the ghost is reported");
+    assert_eq!(
+        (&ghost_entry["name"], &ghost_entry["status"]),
+        (&json!(ghost), &json!("stopped"))
+    );
+    assert!(
+        in_report(&report, "missing", &missing_id).is_some(),
+        "{report}"
+    );
+    let drift = in_report(&report, "drift", &drift_id).expect("the drift is reported");
+    assert_eq!(
+        (&drift["recorded"], &drift["observed"]),
+        (&json!("paused"), &json!("stopped"))
+    );
+    let orphans = report["orphan_disks"].as_array().unwrap();
+    assert!(
+        orphans
+            .iter()
+            .any(|o| o["file"] == "stray.qcow2" && o["size"] == 10),
+        "{report}"
+    );
+    assert!(
+        !orphans
+            .iter()
+            .any(|o| o["file"].as_str().unwrap().starts_with(&drift_id)),
+        "a VM's own disk is not an orphan"
+    );
+
+    // Resolved: drift corrected, missing marked; reported things left in place.
+    let got: Value = app.get_json(&format!("/api/v1/vms/{drift_id}")).await;
+    assert_eq!(got["status"], "stopped");
+    let got: Value = app.get_json(&format!("/api/v1/vms/{missing_id}")).await;
+    assert_eq!(got["status"], "missing");
+    assert!(stray.exists(), "orphan disks are listed, never removed");
+    assert!(app.domain_exists(&ghost), "ghosts are listed, not removed");
+
+    // Adopt the ghost: hostile input refused, unknown domains 404, then it is a VM like any other.
+    let adopt = |body: Value| app.post_json("/api/v1/reconcile/adopt", body);
+    let refused = adopt(json!({ "uuid": ghost_id, "owner": "../x" })).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let unknown = adopt(json!({ "uuid": Uuid::new_v4() })).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let adopted = adopt(json!({ "uuid": ghost_id, "role": "lab" })).await;
+    assert_eq!(adopted.status(), StatusCode::CREATED);
+    let vm: Value = adopted.json().await.unwrap();
+    assert_eq!(
+        (
+            &vm["name"],
+            &vm["cpu"],
+            &vm["memory"],
+            &vm["role"],
+            &vm["status"],
+            &vm["boot_order"]
+        ),
+        (
+            &json!(ghost),
+            &json!(1),
+            &json!(64),
+            &json!("lab"),
+            &json!("stopped"),
+            &json!("hd")
+        )
+    );
+    let again = adopt(json!({ "uuid": ghost_id })).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
+    let list: Vec<Value> = app.get_json("/api/v1/vms").await;
+    assert!(list.iter().any(|vm| vm["uuid"] == ghost_id.as_str()));
+    let started = app
+        .post_json(
+            &format!("/api/v1/vms/{ghost_id}/action"),
+            json!({"action": "start"}),
+        )
+        .await;
+    assert_eq!(started.status(), StatusCode::OK);
+    let again: Value = app
+        .post_json("/api/v1/reconcile", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        in_report(&again, "ghosts", &ghost_id).is_none(),
+        "adopted: no longer a ghost"
+    );
+
+    // An admin removes the missing record and the adopted VM.
+    for id in [&missing_id, &ghost_id] {
+        let deleted = app.delete(&format!("/api/v1/vms/{id}")).await;
+        assert!(deleted.status().is_success(), "delete {id}");
+    }
+    assert!(!app.domain_exists(&ghost));
+    let list: Vec<Value> = app.get_json("/api/v1/vms").await;
+    assert_eq!(list.len(), 1);
+}
+
+#[test]
+fn limen_reconcile_finishes_an_operation_a_crash_cut_off() {
+    let node = Node::new();
+    let name = unique_name("cut");
+    let _cleanup = DomainCleanup(vec![name.clone()]);
+    let mut child = node.start(Some("vm_create.define:abort"));
+    let created = reqwest::blocking::Client::new()
+        .post(node.url("/api/v1/vms"))
+        .json(&json!({ "name": name, "cpu": 1, "memory": 64, "disk_size": 1 }))
+        .send();
+    assert!(
+        created.is_err(),
+        "the server died in the middle of the create"
+    );
+    expect_abort(&mut child, &node);
+    assert_eq!(node.db.operation_states(), ["running"]);
+
+    // No server is running: the command finishes the job itself and prints the report.
+    let output = limen(&node.db.url, &node.data_dir, LIBVIRT, node.port)
+        .arg("reconcile")
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{:?}: {}",
+        output.status,
+        output_of(&node.data_dir)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    let operations = report["operations"].as_array().unwrap();
+    assert_eq!(operations.len(), 1, "{report}");
+    assert_eq!(
+        (&operations[0]["kind"], &operations[0]["outcome"]),
+        (&json!("vm_create"), &json!("undone"))
+    );
+    assert_eq!(node.db.operation_states(), ["undone"]);
+    assert_eq!(node.disk_files(), 0);
+    assert_eq!(node.db.count_vms(), 0);
+
+    // With a server running, the command leaves operations to it and says so.
+    let mut child = node.start(None);
+    let mut command = limen(&node.db.url, &node.data_dir, LIBVIRT, node.port);
+    let mut reconcile = command.arg("reconcile").spawn().unwrap();
+    let status = wait_exit(&mut reconcile, std::time::Duration::from_secs(60));
+    assert!(status.success(), "{}", output_of(&node.data_dir));
+    assert!(output_of(&node.data_dir).contains("unfinished operations are listed, not touched"));
+    assert!(terminate(&mut child).success());
+}
