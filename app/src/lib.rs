@@ -4,6 +4,7 @@
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod live;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
@@ -15,9 +16,11 @@ pub mod validate;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
-    StaticSegment,
+    components::{Route, Router, Routes, A},
+    ParamSegment, StaticSegment,
 };
+
+use crate::live::provide_live;
 
 /// The HTML document around the app (server-side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -45,6 +48,7 @@ pub fn App() -> impl IntoView {
     // WASM loaded and hydrated, not just that the server rendered HTML.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    let live = provide_live();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/limen.css"/>
@@ -52,10 +56,29 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="topbar">
                 <a class="brand" href="/">"Limen"</a>
+                <nav aria-label="Main">
+                    <A href="/">"Machines"</A>
+                    <A href="/admin/reconcile">"Reconcile"</A>
+                </nav>
+                <span
+                    class=move || format!("live-indicator live-{}", live.link.get().as_str())
+                    role="status"
+                    aria-label="Live updates"
+                >
+                    {move || live.link.get().label()}
+                </span>
             </header>
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <p>"Page not found."</p> }>
                     <Route path=StaticSegment("") view=pages::dashboard::DashboardPage/>
+                    <Route
+                        path=(StaticSegment("vms"), ParamSegment("uuid"))
+                        view=pages::vm_detail::VmDetailPage
+                    />
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("reconcile"))
+                        view=pages::reconcile::ReconcilePage
+                    />
                 </Routes>
             </main>
         </Router>

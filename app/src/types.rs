@@ -166,6 +166,15 @@ impl InstallationStatus {
             InstallationStatus::InstallationFailed => "InstallationFailed",
         }
     }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            InstallationStatus::NotInstalled => "Not installed",
+            InstallationStatus::Installing => "Installing",
+            InstallationStatus::Installed => "Installed",
+            InstallationStatus::InstallationFailed => "Installation failed",
+        }
+    }
 }
 
 impl FromStr for InstallationStatus {

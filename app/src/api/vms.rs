@@ -11,6 +11,11 @@ pub async fn list_vms() -> Result<Vec<Vm>, AppError> {
     with_status(vm_port()?.list_vms().await)
 }
 
+#[server(prefix = "/rpc", endpoint = "get_vm", input = Json)]
+pub async fn get_vm(id: VmId) -> Result<Vm, AppError> {
+    with_status(vm_port()?.get_vm(id).await)
+}
+
 #[server(prefix = "/rpc", endpoint = "create_vm", input = Json)]
 pub async fn create_vm(request: CreateVmRequest) -> Result<Vm, AppError> {
     with_status(vm_port()?.create_vm(request).await)

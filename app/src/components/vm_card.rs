@@ -46,7 +46,9 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
     view! {
         <li class="vm-card" aria-label=move || format!("VM {}", name())>
             <div class="vm-card-head">
-                <h2 class="vm-name">{name}</h2>
+                <h2 class="vm-name">
+                    <a href=format!("/vms/{id}")>{name}</a>
+                </h2>
                 <span
                     class=move || format!("badge badge-{}", status().as_str())
                     role="status"

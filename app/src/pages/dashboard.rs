@@ -3,12 +3,14 @@ use leptos::prelude::*;
 use crate::api::vms::list_vms;
 use crate::components::create_form::CreateVmForm;
 use crate::components::vm_card::VmCard;
+use crate::live::use_live;
 use crate::store::VmStore;
 
-/// The VM list: rendered on the server with the current state, then kept current in the browser.
+/// The VM list: rendered on the server with the current state, then kept current in the browser
+/// by the live event stream.
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    let store = VmStore::default();
+    let store = use_live().store;
     let initial = Resource::new(|| (), |_| list_vms());
 
     view! {

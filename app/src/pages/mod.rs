@@ -1,1 +1,3 @@
 pub mod dashboard;
+pub mod reconcile;
+pub mod vm_detail;

@@ -1,0 +1,93 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+use crate::api::vms::get_vm;
+use crate::components::vm_card::VmCard;
+use crate::live::use_live;
+use crate::store::VmStore;
+use crate::types::VmId;
+
+/// One VM: everything Limen records about it, with its actions, kept current by the same live
+/// stream as the dashboard.
+#[component]
+pub fn VmDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("uuid")
+            .and_then(|raw| raw.parse::<VmId>().ok())
+    };
+    let store = use_live().store;
+    let initial = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => get_vm(id).await.map(Some),
+            None => Ok(None),
+        }
+    });
+
+    view! {
+        <section class="vm-detail">
+            <p>
+                <a href="/">"← All virtual machines"</a>
+            </p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match initial.await {
+                        Ok(Some(vm)) => {
+                            let id = vm.uuid;
+                            store.offer(vm);
+                            view! { <VmDetails id store/> }.into_any()
+                        }
+                        Ok(None) => {
+                            view! { <p class="error" role="alert">"No such virtual machine."</p> }
+                                .into_any()
+                        }
+                        Err(error) => {
+                            view! { <p class="error" role="alert">{error.message}</p> }.into_any()
+                        }
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
+    let vm = Memo::new(move |_| store.get(id));
+    view! {
+        <Show
+            when=move || vm.with(Option::is_some)
+            fallback=|| view! { <p class="notice" role="note">"This virtual machine was deleted."</p> }
+        >
+            <ul class="vm-grid single" aria-label="Virtual machine">
+                <VmCard id store/>
+            </ul>
+            {move || {
+                vm.get()
+                    .map(|vm| {
+                        view! {
+                            <dl class="vm-facts" aria-label="Details">
+                                <dt>"UUID"</dt>
+                                <dd>{vm.uuid.to_string()}</dd>
+                                <dt>"Operating system"</dt>
+                                <dd>{vm.os_type}</dd>
+                                <dt>"Installation"</dt>
+                                <dd>{vm.installation_status.label()}</dd>
+                                <dt>"Role"</dt>
+                                <dd>{vm.role.unwrap_or_else(|| "none".into())}</dd>
+                                <dt>"Owner"</dt>
+                                <dd>{vm.owner.unwrap_or_else(|| "none".into())}</dd>
+                                <dt>"Created"</dt>
+                                <dd>{vm.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</dd>
+                                <dt>"Updated"</dt>
+                                <dd>{vm.updated_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</dd>
+                            </dl>
+                        }
+                    })
+            }}
+        </Show>
+    }
+    .into_any()
+}
