@@ -26,7 +26,8 @@ for (let i = 0; i < runs; i++) {
   cdp.on('Network.loadingFinished', (e) => transfers.push([urls.get(e.requestId), e.encodedDataLength]));
   await page.goto(url);
   await page.waitForSelector('main[data-hydrated="true"]');
-  await page.waitForLoadState('networkidle');
+  // The event stream stays open (the network never idles): wait until it delivered its snapshot.
+  await page.waitForSelector('.live-indicator.live-live');
   const timing = await page.evaluate(() => {
     const nav = performance.getEntriesByType('navigation')[0];
     const fcp = performance.getEntriesByName('first-contentful-paint')[0];

@@ -45,3 +45,26 @@ export async function createVm(page: Page, name: string): Promise<void> {
   await form.getByLabel('Disk (GiB)').fill('1');
   await form.getByRole('button', { name: 'Create VM' }).click();
 }
+
+/** Runs `virsh -c qemu:///system ARGS…` (changes made behind Limen's back). */
+export function virsh(...args: string[]): string {
+  return execFileSync('virsh', ['-c', 'qemu:///system', ...args], { encoding: 'utf8' }).trim();
+}
+
+/** Creates a VM through the REST API (not the page under test) and returns its UUID. */
+export async function createVmByApi(page: Page, name: string): Promise<string> {
+  const response = await page.request.post('/api/v1/vms', {
+    data: { name, cpu: 1, memory: 64, disk_size: 1 },
+  });
+  expect(response.status()).toBe(201);
+  return (await response.json()).uuid;
+}
+
+/** Marks the page so a test can prove it was never reloaded. */
+export async function markPage(page: Page): Promise<void> {
+  await page.evaluate(() => ((window as unknown as { limenMark: boolean }).limenMark = true));
+}
+
+export async function wasNotReloaded(page: Page): Promise<boolean> {
+  return page.evaluate(() => (window as unknown as { limenMark?: boolean }).limenMark === true);
+}

@@ -124,8 +124,12 @@ fn GhostRow(id: VmId, name: String, label: String) -> impl IntoView {
     let adopt = ServerAction::<AdoptVm>::new();
     let outcome = move || {
         adopt.value().get().map(|result| match result {
-            Ok(vm) => view! { <span role="note">{format!("Adopted as {}.", vm.name)}</span> }.into_any(),
-            Err(error) => view! { <span class="error" role="alert">{error.message}</span> }.into_any(),
+            Ok(vm) => {
+                view! { <span role="note">{format!("Adopted as {}.", vm.name)}</span> }.into_any()
+            }
+            Err(error) => {
+                view! { <span class="error" role="alert">{error.message}</span> }.into_any()
+            }
         })
     };
     let done = move || matches!(adopt.value().get(), Some(Ok(_)));
@@ -158,7 +162,9 @@ fn MissingRow(id: VmId, name: String) -> impl IntoView {
     let outcome = move || {
         remove.value().get().map(|result| match result {
             Ok(_) => view! { <span role="note">"Record removed."</span> }.into_any(),
-            Err(error) => view! { <span class="error" role="alert">{error.message}</span> }.into_any(),
+            Err(error) => {
+                view! { <span class="error" role="alert">{error.message}</span> }.into_any()
+            }
         })
     };
     view! {

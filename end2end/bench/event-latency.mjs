@@ -1,0 +1,121 @@
+// Event propagation, measured from libvirt's own event to (a) the SSE event received by a
+// script and (b) the VM card updated in Chromium, for stop and start done with `virsh`.
+//   node end2end/bench/event-latency.mjs URL TRIALS
+// The server must run against qemu:///system (scripts/bench-live.sh starts one).
+// Clock: every timestamp is this machine's wall clock in ms (virsh prints ms; the browser's
+// performance.timeOrigin + now() and Node's are the same clock), so differences are exact to ~1 ms.
+import { chromium } from '@playwright/test';
+import { spawn, execFileSync } from 'node:child_process';
+import http from 'node:http';
+
+const base = process.argv[2] ?? 'http://127.0.0.1:18557';
+const trials = Number(process.argv[3] ?? 50);
+const virsh = (...args) => execFileSync('virsh', ['-c', 'qemu:///system', ...args], { encoding: 'utf8' });
+const now = () => performance.timeOrigin + performance.now();
+
+// A VM of the benchmark's own.
+const name = `bench-latency-${Date.now().toString(36)}`;
+const created = await fetch(`${base}/api/v1/vms`, {
+  method: 'POST', headers: { 'content-type': 'application/json' },
+  body: JSON.stringify({ name, cpu: 1, memory: 64, disk_size: 1 }),
+});
+if (created.status !== 201) throw new Error(`create: ${created.status} ${await created.text()}`);
+const { uuid } = await created.json();
+
+// libvirt's own events, as virsh sees them.
+const libvirtEvents = [];
+const watcher = spawn('virsh', ['-c', 'qemu:///system', 'event', '--loop', '--timestamp', '--event', 'lifecycle', '--domain', name]);
+let pending = '';
+watcher.stdout.on('data', (chunk) => {
+  pending += chunk;
+  let nl;
+  while ((nl = pending.indexOf('\n')) >= 0) {
+    const line = pending.slice(0, nl);
+    pending = pending.slice(nl + 1);
+    const m = line.match(/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3})([+-]\d{4}): event 'lifecycle' for domain '?[^:]*'?: (\w+)/);
+    if (m) libvirtEvents.push({ t: Date.parse(`${m[1]}T${m[2]}${m[3].slice(0, 3)}:${m[3].slice(3)}`), what: m[4] });
+  }
+});
+
+// A script's SSE client.
+const sseEvents = [];
+http.get(`${base}/api/v1/events`, (res) => {
+  let buf = '';
+  res.setEncoding('utf8');
+  res.on('data', (chunk) => {
+    const t = now();
+    buf += chunk;
+    let end;
+    while ((end = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      const event = block.match(/^event: (.*)$/m)?.[1];
+      const data = block.match(/^data: (.*)$/m)?.[1];
+      if (event === 'vm_updated') {
+        const vm = JSON.parse(data);
+        if (vm.uuid === uuid) sseEvents.push({ t, status: vm.status });
+      }
+    }
+  });
+});
+
+// Chromium with the dashboard open; a MutationObserver stamps every change of the badge.
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+});
+const page = await browser.newPage();
+await page.goto(base);
+await page.waitForSelector('.live-indicator.live-live');
+await page.evaluate((vmName) => {
+  window.badgeChanges = [];
+  const badge = document.querySelector(`[aria-label="Status of ${vmName}"]`);
+  new MutationObserver(() => window.badgeChanges.push({ t: performance.timeOrigin + performance.now(), text: badge.textContent }))
+    .observe(badge, { childList: true, characterData: true, subtree: true });
+}, name);
+
+const waitFor = async (predicate, what) => {
+  const deadline = Date.now() + 30_000;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+};
+const waitForBadge = async (text, after) => {
+  const handle = await page.waitForFunction(
+    ([text, after]) => window.badgeChanges.find((c) => c.text === text && c.t > after),
+    [text, after], { polling: 'raf', timeout: 30_000 });
+  return handle.jsonValue();
+};
+
+const samples = { stop: { sse: [], card: [] }, start: { sse: [], card: [] } };
+for (let i = 0; i < trials; i++) {
+  for (const [kind, command, status, label] of [
+    ['start', 'start', 'running', 'Running'],
+    ['stop', 'destroy', 'stopped', 'Stopped'],
+  ]) {
+    const before = now() - 1; // virsh stamps in whole ms
+    const eventsBefore = libvirtEvents.length;
+    virsh(command, name);
+    await waitFor(() => sseEvents.some((e) => e.t > before && e.status === status), `SSE ${status}`);
+    const card = await waitForBadge(label, before);
+    await waitFor(() => libvirtEvents.length > eventsBefore, 'virsh event');
+    const t0 = libvirtEvents[eventsBefore].t; // libvirt's first event for this change
+    const sse = sseEvents.find((e) => e.t > before && e.status === status);
+    samples[kind].sse.push(sse.t - t0);
+    samples[kind].card.push(card.t - t0);
+  }
+}
+
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
+const fmt = (xs) => `p50 ${pct(xs, 0.5).toFixed(1)} ms  p99 ${pct(xs, 0.99).toFixed(1)} ms  max ${Math.max(...xs).toFixed(1)} ms`;
+console.log(`trials: ${trials} each (qemu:///system, TCG); from libvirt's event (virsh event --timestamp)`);
+for (const kind of ['stop', 'start']) {
+  console.log(`${kind.padEnd(5)} → SSE event received: ${fmt(samples[kind].sse)}`);
+  console.log(`${kind.padEnd(5)} → card updated:       ${fmt(samples[kind].card)}`);
+}
+
+watcher.kill();
+await browser.close();
+await fetch(`${base}/api/v1/vms/${uuid}`, { method: 'DELETE' });
+process.exit(0);
