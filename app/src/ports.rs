@@ -28,6 +28,9 @@ pub trait VmPort: Send + Sync + 'static {
     async fn reconcile(&self) -> Result<ReconcileReport, AppError>;
     /// Takes a ghost domain under management.
     async fn adopt_vm(&self, request: AdoptRequest) -> Result<Vm, AppError>;
+    /// Removes the record of a missing VM (its domain is gone) and nothing else: a disk it had
+    /// stays, to be found as an orphan.
+    async fn forget_vm(&self, id: VmId) -> Result<(), AppError>;
 }
 
 /// Everything the server provides to server functions.

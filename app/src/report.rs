@@ -71,6 +71,13 @@ pub struct OperationOutcome {
     pub outcome: String,
 }
 
+/// `POST /api/v1/reconcile/forget`: remove the record of a missing VM, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgetRequest {
+    pub uuid: VmId,
+}
+
 /// `POST /api/v1/reconcile/adopt`: take a ghost domain under Limen's management.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -5,12 +5,14 @@
 // Clock: every timestamp is this machine's wall clock in ms (virsh prints ms; the browser's
 // performance.timeOrigin + now() and Node's are the same clock), so differences are exact to ~1 ms.
 import { chromium } from '@playwright/test';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import http from 'node:http';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18557';
 const trials = Number(process.argv[3] ?? 50);
-const virsh = (...args) => execFileSync('virsh', ['-c', 'qemu:///system', ...args], { encoding: 'utf8' });
+// Asynchronous, so the SSE client's timestamps are taken as data arrives, not after virsh exits.
+const virsh = (...args) => promisify(execFile)('virsh', ['-c', 'qemu:///system', ...args]);
 const now = () => performance.timeOrigin + performance.now();
 
 // A VM of the benchmark's own.
@@ -96,7 +98,7 @@ for (let i = 0; i < trials; i++) {
   ]) {
     const before = now() - 1; // virsh stamps in whole ms
     const eventsBefore = libvirtEvents.length;
-    virsh(command, name);
+    await virsh(command, name);
     await waitFor(() => sseEvents.some((e) => e.t > before && e.status === status), `SSE ${status}`);
     const card = await waitForBadge(label, before);
     await waitFor(() => libvirtEvents.length > eventsBefore, 'virsh event');

@@ -256,9 +256,14 @@ impl VmPort for VmService {
         let cx = self.cx.clone();
         let name = request.name.clone();
         detached(guard, async move {
-            ops::execute(&cx, Uuid::new_v4(), &saga)
-                .await
-                .map_err(ops::creation_failed)?;
+            if let Err(failure) = ops::execute(&cx, Uuid::new_v4(), &saga).await {
+                // A snapshot taken meanwhile may show it `creating`: it is gone.
+                cx.bus.publish(VmChange::Deleted {
+                    uuid: VmId(id),
+                    owner: None,
+                });
+                return Err(ops::creation_failed(failure));
+            }
             tracing::info!(%id, %name, "VM created");
             let vm = current(&cx, id).await?;
             cx.bus.publish(VmChange::Created(vm.clone()));
@@ -309,6 +314,35 @@ impl VmPort for VmService {
             guard,
             async move { reconcile::adopt::adopt(&cx, request).await },
         )
+        .await
+    }
+
+    async fn forget_vm(&self, id: VmId) -> Result<(), AppError> {
+        let guard = self.locks.lock(id.0).await;
+        let cx = self.cx.clone();
+        detached(guard, async move {
+            let row = fetch_row(&cx, id.0).await?;
+            // Checked again now, under the VM's lock: the report may be old.
+            if cx.host.observe(id.0).await.map_err(host_error)?.status.is_some() {
+                return Err(AppError::new(
+                    ErrorCode::InvalidState,
+                    format!(
+                        "libvirt has the domain of \"{}\" again: it is not missing. Run reconcile again.",
+                        row.name
+                    ),
+                ));
+            }
+            cx.db
+                .run(move |conn| q::vm_delete(conn, id.0))
+                .await
+                .map_err(db_error)?;
+            tracing::info!(uuid = %id, name = %row.name, "record of a missing VM removed");
+            cx.bus.publish(VmChange::Deleted {
+                uuid: id,
+                owner: row.owner,
+            });
+            Ok(())
+        })
         .await
     }
 

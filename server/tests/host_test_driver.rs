@@ -89,7 +89,7 @@ async fn an_unreachable_hypervisor_is_reported_as_such() {
 async fn wait_for_signal(signals: &mut UnboundedReceiver<HostSignal>, id: Uuid) {
     let wait = async {
         while let Some(signal) = signals.recv().await {
-            if signal == HostSignal::DomainChanged(id) {
+            if matches!(signal, HostSignal::DomainChanged { uuid, .. } if uuid == id) {
                 return;
             }
         }

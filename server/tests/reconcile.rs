@@ -176,11 +176,37 @@ async fn every_disagreement_is_reported_and_resolved_and_nothing_is_deleted_sile
         "adopted: no longer a ghost"
     );
 
-    // An admin removes the missing record and the adopted VM.
-    for id in [&missing_id, &ghost_id] {
-        let deleted = app.delete(&format!("/api/v1/vms/{id}")).await;
-        assert!(deleted.status().is_success(), "delete {id}");
-    }
+    // Removing a record is refused while its domain exists…
+    let forget = |id: &str| app.post_json("/api/v1/reconcile/forget", json!({ "uuid": id }));
+    assert_eq!(forget(&drift_id).await.status(), StatusCode::CONFLICT);
+    // …and for a missing VM removes the record only: its disk stays, now an orphan.
+    let missing_disk = app.data_dir.0.join(format!("disks/{missing_id}.qcow2"));
+    assert!(missing_disk.exists());
+    assert_eq!(forget(&missing_id).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&format!("/api/v1/vms/{missing_id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        missing_disk.exists(),
+        "the disk is never removed with the record"
+    );
+    let after: Value = app
+        .post_json("/api/v1/reconcile", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let orphan_name = format!("{missing_id}.qcow2");
+    assert!(after["orphan_disks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["file"] == orphan_name.as_str()));
+
+    // The adopted VM is deleted like any other.
+    let deleted = app.delete(&format!("/api/v1/vms/{ghost_id}")).await;
+    assert!(deleted.status().is_success());
     assert!(!app.domain_exists(&ghost));
     let list: Vec<Value> = app.get_json("/api/v1/vms").await;
     assert_eq!(list.len(), 1);

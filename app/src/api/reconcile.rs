@@ -5,11 +5,16 @@ use crate::error::AppError;
 #[cfg(feature = "ssr")]
 use crate::ports::{vm_port, with_status};
 use crate::report::{AdoptRequest, ReconcileReport};
-use crate::types::Vm;
+use crate::types::{Vm, VmId};
 
 #[server(prefix = "/rpc", endpoint = "reconcile", input = Json)]
 pub async fn reconcile() -> Result<ReconcileReport, AppError> {
     with_status(vm_port()?.reconcile().await)
+}
+
+#[server(prefix = "/rpc", endpoint = "forget_vm", input = Json)]
+pub async fn forget_vm(id: VmId) -> Result<(), AppError> {
+    with_status(vm_port()?.forget_vm(id).await)
 }
 
 #[server(prefix = "/rpc", endpoint = "adopt_vm", input = Json)]

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::api::vms::{ActOnVm, DeleteVm};
+use crate::live::{use_live, LinkState};
 use crate::store::VmStore;
 use crate::types::{VmAction, VmId, VmStatus};
 
@@ -19,7 +20,9 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
     let requested = RwSignal::new(None::<VmAction>);
     let dispatched = RwSignal::new(None::<VmAction>);
 
-    // The server's answer is the truth: write it into the store, or show why it failed.
+    // While the event stream is live it brings every change, in order; the answer (which may
+    // be older than an event that overtook it) is only used when the stream is down.
+    let link = use_live().link;
     Effect::new(move |_| match act.value().get() {
         Some(Ok(updated)) => {
             error.set(None);
@@ -28,7 +31,9 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                     .get_untracked()
                     .filter(|action| action.needs_guest()),
             );
-            store.upsert(updated);
+            if link.get_untracked() != LinkState::Live {
+                store.upsert(updated);
+            }
         }
         Some(Err(failure)) => error.set(Some(failure.message)),
         None => {}

@@ -1,12 +1,12 @@
 use leptos::prelude::*;
 
-use crate::api::reconcile::{AdoptVm, Reconcile};
-use crate::api::vms::DeleteVm;
+use crate::api::reconcile::{AdoptVm, ForgetVm, Reconcile};
 use crate::report::{AdoptRequest, ReconcileReport};
 use crate::types::VmId;
 
 /// The reconcile report (SPEC §6): run it, review it, adopt ghosts and remove missing records.
-/// Nothing here is deleted without a click on that very item.
+/// Nothing here is deleted without a click on that very item, and removing a missing VM's
+/// record removes only the record.
 #[component]
 pub fn ReconcilePage() -> impl IntoView {
     let run = ServerAction::<Reconcile>::new();
@@ -157,7 +157,7 @@ fn GhostRow(id: VmId, name: String, label: String) -> impl IntoView {
 
 #[component]
 fn MissingRow(id: VmId, name: String) -> impl IntoView {
-    let remove = ServerAction::<DeleteVm>::new();
+    let remove = ServerAction::<ForgetVm>::new();
     let done = move || matches!(remove.value().get(), Some(Ok(_)));
     let outcome = move || {
         remove.value().get().map(|result| match result {
@@ -177,7 +177,7 @@ fn MissingRow(id: VmId, name: String) -> impl IntoView {
                 aria-label=format!("Remove record of {name}")
                 disabled=move || remove.pending().get() || done()
                 on:click=move |_| {
-                    remove.dispatch(DeleteVm { id });
+                    remove.dispatch(ForgetVm { id });
                 }
             >
                 "Remove record"

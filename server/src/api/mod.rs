@@ -29,6 +29,7 @@ pub fn routes() -> Router<AppState> {
         .route("/events", get(events::events))
         .route("/reconcile", post(reconcile::reconcile))
         .route("/reconcile/adopt", post(reconcile::adopt))
+        .route("/reconcile/forget", post(reconcile::forget))
         .route("/isos", get(media::list_isos))
         .route("/images", get(media::list_images))
         .fallback(errors::not_found)

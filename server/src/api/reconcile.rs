@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use app::ports::VmPort;
-use app::report::{AdoptRequest, ReconcileReport};
+use app::report::{AdoptRequest, ForgetRequest, ReconcileReport};
 use app::types::Vm;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,6 +13,14 @@ use crate::service::VmService;
 
 pub async fn reconcile(State(vms): State<Arc<VmService>>) -> ApiResult<Json<ReconcileReport>> {
     Ok(Json(vms.reconcile().await?))
+}
+
+pub async fn forget(
+    State(vms): State<Arc<VmService>>,
+    ApiJson(request): ApiJson<ForgetRequest>,
+) -> ApiResult<StatusCode> {
+    vms.forget_vm(request.uuid).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 pub async fn adopt(

@@ -54,6 +54,15 @@ pub fn op_set_state(
     Ok(())
 }
 
+/// The operation's state now (`None`: no such operation).
+pub fn op_state(conn: &mut PgConnection, id: Uuid) -> Result<Option<String>, DbError> {
+    Ok(operations::table
+        .find(id)
+        .select(operations::state)
+        .first(conn)
+        .optional()?)
+}
+
 /// Operations cut off before they finished (by a crash, or a database outage), oldest first.
 pub fn op_unfinished(conn: &mut PgConnection) -> Result<Vec<OperationRow>, DbError> {
     Ok(operations::table

@@ -28,6 +28,14 @@ pub fn vm_fetch(conn: &mut PgConnection, id: Uuid) -> Result<Option<VmRow>, DbEr
         .optional()?)
 }
 
+/// The newest status generation recorded (0 if none).
+pub fn vm_max_generation(conn: &mut PgConnection) -> Result<i64, DbError> {
+    Ok(vms::table
+        .select(diesel::dsl::max(vms::status_generation))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0))
+}
+
 pub fn vm_name_taken(conn: &mut PgConnection, name: &str) -> Result<bool, DbError> {
     Ok(
         diesel::select(diesel::dsl::exists(vms::table.filter(vms::name.eq(name))))

@@ -3,13 +3,16 @@
 //! calls `virt::sys` for them.
 //!
 //! A callback does no work of its own: it turns what libvirt reports into a [`HostSignal`] on a
-//! channel. Whoever reads the channel asks libvirt for the state that follows (the hypervisor's
-//! answer, not the event's wording, is what Limen records).
+//! channel. Where the event names the state the domain is now in (started, suspended, resumed,
+//! stopped, crashed), the signal carries it, so no call back to libvirt is needed (a state query
+//! during a destroy waits for libvirtd's job, ~15 ms); for the rest (defined, undefined,
+//! shutdown, reboot) whoever reads the channel asks libvirt.
 
 use std::os::raw::{c_int, c_void};
 use std::ptr;
 use std::sync::Once;
 
+use app::types::VmStatus;
 use tokio::sync::mpsc::UnboundedSender;
 use uuid::Uuid;
 use virt::connect::Connect;
@@ -18,8 +21,12 @@ use virt::sys;
 /// What the event loop tells the rest of Limen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostSignal {
-    /// Something happened to this domain (lifecycle change, reboot, defined, undefined).
-    DomainChanged(Uuid),
+    /// Something happened to this domain (lifecycle change, reboot, defined, undefined);
+    /// `reported`: the state the event itself says the domain is now in, if it says one.
+    DomainChanged {
+        uuid: Uuid,
+        reported: Option<VmStatus>,
+    },
     /// The connection closed (libvirtd stopped, keepalive timed out): reconnect and resync.
     ConnectionClosed,
     /// A full listing replaced the live view and found changes the database has not seen.
@@ -165,17 +172,31 @@ unsafe fn domain_uuid(domain: sys::virDomainPtr) -> Option<Uuid> {
     (read == 0).then(|| Uuid::from_bytes(bytes))
 }
 
+/// The state a lifecycle event leaves the domain in, where the event alone says so. An undefine
+/// is not one (a running domain undefined keeps running, as a transient one).
+pub fn reported_state(event: c_int) -> Option<VmStatus> {
+    let event = u32::try_from(event).ok()?;
+    Some(match event {
+        sys::VIR_DOMAIN_EVENT_STARTED | sys::VIR_DOMAIN_EVENT_RESUMED => VmStatus::Running,
+        sys::VIR_DOMAIN_EVENT_SUSPENDED | sys::VIR_DOMAIN_EVENT_PMSUSPENDED => VmStatus::Paused,
+        sys::VIR_DOMAIN_EVENT_STOPPED => VmStatus::Stopped,
+        sys::VIR_DOMAIN_EVENT_CRASHED => VmStatus::Crashed,
+        _ => return None,
+    })
+}
+
 unsafe extern "C" fn on_lifecycle(
     _conn: sys::virConnectPtr,
     domain: sys::virDomainPtr,
-    _event: c_int,
+    event: c_int,
     _detail: c_int,
     opaque: *mut c_void,
 ) -> c_int {
     // SAFETY: called by libvirt with the pointers it was registered with.
     unsafe {
         if let Some(uuid) = domain_uuid(domain) {
-            send(opaque, HostSignal::DomainChanged(uuid));
+            let reported = reported_state(event);
+            send(opaque, HostSignal::DomainChanged { uuid, reported });
         }
     }
     0
@@ -189,7 +210,8 @@ unsafe extern "C" fn on_reboot(
     // SAFETY: as above.
     unsafe {
         if let Some(uuid) = domain_uuid(domain) {
-            send(opaque, HostSignal::DomainChanged(uuid));
+            let reported = None;
+            send(opaque, HostSignal::DomainChanged { uuid, reported });
         }
     }
 }

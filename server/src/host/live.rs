@@ -1,10 +1,12 @@
 //! The live view: every domain's state as Limen last observed it, kept current by libvirt's
 //! events, so that listing VMs costs no hypervisor call.
 //!
-//! Every observation (one domain, or all of them) reads libvirt *while holding the view's lock*
-//! and takes the next generation number under it: generations are therefore in the order the
-//! hypervisor was read, and a writer holding an older generation can never overwrite a newer
-//! observation (the database write is guarded the same way).
+//! Every change to the view takes the next generation number as it is applied, and the database
+//! write of an observation is guarded by it: the record and the view end in the same state, and
+//! an older observation never overwrites a newer one. Reads of libvirt that feed the view are
+//! serialized by a second lock (held on the blocking pool only), so they apply in the order
+//! libvirt was read; the view's own lock is only ever held for a moment, so async code can read
+//! it without waiting for libvirt.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -72,6 +74,8 @@ impl Inner {
 #[derive(Default)]
 pub struct LiveView {
     inner: Mutex<Inner>,
+    /// Held across each read of libvirt that feeds the view (never on an async thread).
+    reads: Mutex<()>,
 }
 
 impl LiveView {
@@ -106,12 +110,15 @@ impl LiveView {
         self.lock().synced = false;
     }
 
-    /// Asks libvirt for one domain's state and records it.
+    fn serialize_reads(&self) -> MutexGuard<'_, ()> {
+        self.reads.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Asks libvirt for one domain's state and records it. Blocking: call on the blocking pool.
     pub fn observe(&self, conn: &Connect, id: Uuid) -> Result<Observation, HostError> {
-        let mut inner = self.lock();
-        let generation = inner.next_generation();
+        let _reads = self.serialize_reads();
         let found = match lookup(conn, id) {
-            Ok(domain) => match summarize(&domain, generation) {
+            Ok(domain) => match summarize(&domain, 0) {
                 Ok(summary) => Some(summary),
                 Err(HostError::NoDomain) => None,
                 Err(e) => return Err(e),
@@ -119,6 +126,12 @@ impl LiveView {
             Err(HostError::NoDomain) => None,
             Err(e) => return Err(e),
         };
+        let mut inner = self.lock();
+        let generation = inner.next_generation();
+        let found = found.map(|summary| DomainSummary {
+            generation,
+            ..summary
+        });
         let status = found.as_ref().map(|domain| domain.status);
         let before = inner.domains.get(&id).map(|domain| domain.status);
         match found {
@@ -134,11 +147,37 @@ impl LiveView {
         })
     }
 
+    /// What a lifecycle event said the domain's state now is, recorded without asking libvirt.
+    /// `None` if the view cannot take it (out of step, or a domain it does not know): then
+    /// libvirt must be asked.
+    pub fn apply_reported(&self, id: Uuid, status: VmStatus) -> Option<Observation> {
+        let mut inner = self.lock();
+        if !inner.synced || !inner.domains.contains_key(&id) {
+            return None;
+        }
+        let generation = inner.next_generation();
+        let domain = inner.domains.get_mut(&id)?;
+        let changed = domain.status != status;
+        domain.status = status;
+        domain.generation = generation;
+        Some(Observation {
+            uuid: id,
+            status: Some(status),
+            generation,
+            changed,
+        })
+    }
+
     /// Lists every domain with its state and replaces the view; returns what changed.
+    /// Blocking: call on the blocking pool.
     pub fn resync(&self, conn: &Connect) -> Result<Vec<Observation>, HostError> {
+        let _reads = self.serialize_reads();
+        let mut listed = list_with_states(conn, 0)?;
         let mut inner = self.lock();
         let listed_at = inner.next_generation();
-        let mut listed = list_with_states(conn, listed_at)?;
+        for domain in listed.values_mut() {
+            domain.generation = listed_at;
+        }
         let mut changes = Vec::new();
         for (id, domain) in &mut listed {
             match inner.domains.get(id) {
@@ -172,6 +211,12 @@ impl LiveView {
         inner.listed_at = listed_at;
         inner.synced = true;
         Ok(changes)
+    }
+
+    /// Generations continue after the newest one recorded, even if the clock went back.
+    pub fn seed_generation(&self, recorded: u64) {
+        let mut inner = self.lock();
+        inner.last_generation = inner.last_generation.max(recorded);
     }
 
     /// The next generation, for a writer that observed nothing new (e.g. `creating` → done).

@@ -145,7 +145,7 @@ impl Host {
             }
         }
         // Deregister from the dead connection before opening the next.
-        *guard = None;
+        let replacing = guard.take().is_some();
         self.live.mark_unsynced();
         let conn = Connect::open(Some(&self.uri)).map_err(|source| HostError::Unavailable {
             uri: self.uri.clone(),
@@ -162,6 +162,11 @@ impl Host {
             conn: conn.clone(),
             _events: events,
         });
+        if replacing {
+            // Its close callback may never have fired (deregistered above): the monitor must
+            // still resynchronize, or changes made meanwhile would stay unseen.
+            let _ = self.signals.send(HostSignal::ConnectionClosed);
+        }
         Ok(conn)
     }
 

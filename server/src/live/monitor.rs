@@ -32,6 +32,15 @@ pub async fn run(
     mut signals: UnboundedReceiver<HostSignal>,
     shutdown: CancellationToken,
 ) {
+    match cx.db.run(q::vm_max_generation).await {
+        Ok(recorded) => cx
+            .host
+            .live()
+            .seed_generation(u64::try_from(recorded).unwrap_or(0)),
+        Err(error) => {
+            tracing::warn!(error = %chain(&error), "could not read the newest status generation")
+        }
+    }
     resynchronize(&cx, &shutdown).await;
     loop {
         let signal = tokio::select! {
@@ -40,22 +49,33 @@ pub async fn run(
         };
         match signal {
             None => return,
-            Some(HostSignal::DomainChanged(id)) => match cx.host.observe(id).await {
-                Ok(observation) => publish_observation(&cx, observation).await,
-                Err(error) => {
-                    tracing::warn!(%id, error = %chain(&error), "could not read a domain after its event");
+            Some(HostSignal::DomainChanged { uuid, reported }) => {
+                let from_event =
+                    reported.and_then(|status| cx.host.live().apply_reported(uuid, status));
+                let observation = match from_event {
+                    Some(observation) => Ok(observation),
+                    None => cx.host.observe(uuid).await,
+                };
+                match observation {
+                    Ok(observation) => publish_observation(&cx, observation).await,
+                    Err(error) => {
+                        tracing::warn!(%uuid, error = %chain(&error), "could not read a domain after its event");
+                    }
                 }
-            },
+            }
             Some(HostSignal::ConnectionClosed) => {
                 tracing::warn!("the libvirt connection closed; reconnecting");
                 cx.host.live().mark_unsynced();
                 resynchronize(&cx, &shutdown).await;
             }
-            Some(HostSignal::Resynced) => {
-                if let Err(error) = records_follow_view(&cx).await {
+            Some(HostSignal::Resynced) => match records_follow_view(&cx).await {
+                Ok(_) => {
+                    cx.bus.publish(VmChange::Resync);
+                }
+                Err(error) => {
                     tracing::warn!(error = %error, "could not bring the records in step");
                 }
-            }
+            },
         }
     }
 }
@@ -89,6 +109,8 @@ async fn resynchronize(cx: &OpContext, shutdown: &CancellationToken) {
     if let Err(error) = records_follow_view(cx).await {
         tracing::warn!(error = %error, "could not bring the records in step");
     }
+    // Events may have been missed while disconnected: every stream starts again from the truth.
+    cx.bus.publish(VmChange::Resync);
 }
 
 /// Records an observation (unless a newer one is recorded) and, if it is news, publishes the
@@ -125,7 +147,7 @@ fn is_in_operation(status: &str) -> bool {
 }
 
 /// Makes every record's status what libvirt says (a record without a domain becomes
-/// `missing`), then asks every stream for a fresh snapshot. Returns what was corrected.
+/// `missing`). Returns what was corrected; the caller decides whether streams need a snapshot.
 ///
 /// The live view finds the candidates; each is then asked again, so the correction carries a
 /// generation newer than anything recorded (a change that landed meanwhile is not undone).
@@ -166,6 +188,5 @@ pub async fn records_follow_view(cx: &OpContext) -> Result<Vec<StatusDrift>, App
             });
         }
     }
-    cx.bus.publish(VmChange::Resync);
     Ok(drift)
 }

@@ -85,7 +85,11 @@ where
             state.needs_snapshot = false;
             let retry = state.first.then_some(RETRY);
             state.first = false;
-            let event = match (state.snapshot)().await {
+            let listed = tokio::select! {
+                () = state.shutdown.cancelled() => return None,
+                listed = (state.snapshot)() => listed,
+            };
+            let event = match listed {
                 Ok(vms) => {
                     let vms: Vec<Vm> = vms
                         .into_iter()

@@ -42,19 +42,13 @@ pub struct OpContext {
 pub struct RunningOps(Arc<Mutex<HashSet<Uuid>>>);
 
 impl RunningOps {
-    fn enter(&self, id: Uuid) -> RunningGuard {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
-        RunningGuard {
+    /// Marks the operation as being carried out here; `None` if it already is.
+    fn claim(&self, id: Uuid) -> Option<RunningGuard> {
+        let newly = self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id);
+        newly.then(|| RunningGuard {
             ops: self.clone(),
             id,
-        }
-    }
-
-    pub fn contains(&self, id: Uuid) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&id)
+        })
     }
 }
 
@@ -99,6 +93,11 @@ pub trait Saga: Serialize + DeserializeOwned + Send + Sync + 'static {
     fn steps(&self) -> Vec<Self::Step>;
     async fn run_step(&self, cx: &OpContext, step: Self::Step) -> Result<(), AppError>;
     async fn undo_step(&self, cx: &OpContext, step: Self::Step) -> Result<(), AppError>;
+    /// For recovery: whether the work visibly completed although the operation was not
+    /// recorded as done (the process died, or the database failed, right at the end).
+    async fn completed(&self, _cx: &OpContext) -> bool {
+        false
+    }
 }
 
 /// A failed operation: the step that failed and why.
@@ -119,7 +118,7 @@ pub async fn execute<S: Saga>(
 ) -> Result<Leftovers, SagaFailure> {
     let params = serde_json::to_value(saga).expect("saga parameters serialize");
     let vm = saga.vm();
-    let _running = cx.running.enter(id);
+    let _running = cx.running.claim(id);
     cx.db
         .run(move |conn| q::op_insert(conn, id, S::KIND, vm, params))
         .await
@@ -237,10 +236,20 @@ pub async fn recover(cx: &OpContext) -> Result<Vec<Recovered>, AppError> {
     let unfinished = cx.db.run(q::op_unfinished).await.map_err(db_error)?;
     let mut report = Vec::new();
     for op in unfinished {
-        if cx.running.contains(op.id) {
+        // Not one this process is carrying out, nor one another recovery took meanwhile…
+        let Some(_running) = cx.running.claim(op.id) else {
+            continue;
+        };
+        // …and still unfinished now that it is ours (it may have ended since the listing).
+        let id = op.id;
+        let state = cx
+            .db
+            .run(move |conn| q::op_state(conn, id))
+            .await
+            .map_err(db_error)?;
+        if !matches!(state.as_deref(), Some("running" | "unwinding")) {
             continue;
         }
-        let _running = cx.running.enter(op.id);
         let outcome = match op.kind.as_str() {
             vm_create::CreateVm::KIND => resume::<vm_create::CreateVm>(cx, &op).await,
             vm_delete::DeleteVm::KIND => resume::<vm_delete::DeleteVm>(cx, &op).await,
@@ -270,6 +279,15 @@ async fn resume<S: Saga>(
         .filter(|step| op.steps_started.iter().any(|name| name == step.name()))
         .collect();
     match S::ON_FAILURE {
+        // Every step ran and only the closing bookkeeping was lost: it is done, not undone.
+        OnFailure::Unwind if op.state == "running" && saga.completed(cx).await => {
+            let id = op.id;
+            cx.db
+                .run(move |conn| q::op_set_state(conn, id, "done", None))
+                .await
+                .map_err(|e| chain(&e))?;
+            Ok("finished (it had completed)".into())
+        }
         OnFailure::Unwind => {
             if unwind(cx, op.id, &saga, &started, None).await {
                 Ok("undone".into())

@@ -190,6 +190,15 @@ impl Saga for CreateVm {
         }
     }
 
+    /// The finish step replaces `creating` with the observed status as its last act.
+    async fn completed(&self, cx: &OpContext) -> bool {
+        let id = self.vm;
+        matches!(
+            cx.db.run(move |conn| q::vm_fetch(conn, id)).await,
+            Ok(Some(row)) if row.status != VmStatus::Creating.as_str()
+        )
+    }
+
     async fn undo_step(&self, cx: &OpContext, step: CreateStep) -> Result<(), AppError> {
         match step {
             CreateStep::Record => {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use app::error::AppError;
+use app::error::{AppError, ErrorCode};
 use app::types::VmStatus;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -99,6 +99,17 @@ impl Saga for DeleteVm {
                 .destroy_and_undefine(id)
                 .await
                 .map_err(|e| leftover("The libvirt domain", host_error(e))),
+            // Only a disk Limen made (an adopted VM's may be anyone's): others stay, said so.
+            DeleteStep::RemoveDisk if self.disk_path.as_os_str().is_empty() => Ok(()),
+            DeleteStep::RemoveDisk if self.disk_path != cx.disks.path_for(id) => {
+                Err(AppError::new(
+                    ErrorCode::Internal,
+                    format!(
+                        "The disk {} was not created by Limen and is left in place.",
+                        self.disk_path.display()
+                    ),
+                ))
+            }
             DeleteStep::RemoveDisk => cx
                 .disks
                 .remove(&self.disk_path)

@@ -3,6 +3,7 @@
 //! source of truth for listing and for every action).
 
 use std::path::Path;
+use std::time::Duration;
 
 use app::error::{AppError, ErrorCode};
 use app::report::AdoptRequest;
@@ -104,18 +105,36 @@ pub async fn adopt(cx: &OpContext, request: AdoptRequest) -> Result<Vm, AppError
         })?;
     let name = domain.name;
     tracing::info!(%id, %name, "domain adopted");
-    let vm = merge(row, Some(status));
+    // Events for it before the record existed had nothing to update: look once more.
+    let live = match cx.host.observe(id).await {
+        Ok(observation) => observation.status,
+        Err(_) => Some(status),
+    };
+    let vm = merge(row, live);
     cx.bus.publish(VmChange::Created(vm.clone()));
     Ok(vm)
 }
 
 /// The disk's virtual size in GiB (rounded up); 0 if it cannot be read (the record still
-/// shows the path, and a resize will read it again).
+/// shows the path). The path comes from a definition anyone with libvirt access wrote, so
+/// `qemu-img` only ever sees an absolute path to a regular file, and only for a while.
 async fn disk_size_gib(path: &Path) -> u64 {
-    match image_info(path).await {
-        Ok(info) => info.virtual_size.div_ceil(1 << 30),
-        Err(error) => {
+    let regular = path.is_absolute()
+        && tokio::fs::metadata(path)
+            .await
+            .is_ok_and(|metadata| metadata.is_file());
+    if !regular {
+        tracing::warn!(path = %path.display(), "an adopted disk is not a regular file; size unknown");
+        return 0;
+    }
+    match tokio::time::timeout(Duration::from_secs(10), image_info(path)).await {
+        Ok(Ok(info)) => info.virtual_size.div_ceil(1 << 30),
+        Ok(Err(error)) => {
             tracing::warn!(path = %path.display(), %error, "cannot read an adopted disk's size");
+            0
+        }
+        Err(_) => {
+            tracing::warn!(path = %path.display(), "reading an adopted disk's size timed out");
             0
         }
     }

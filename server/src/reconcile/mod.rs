@@ -17,6 +17,7 @@ use chrono::Utc;
 use crate::db::{operations as ops_q, vms as q};
 use crate::error::{db_error, host_error};
 use crate::live::monitor::records_follow_view;
+use crate::live::VmChange;
 use crate::ops::{self, OpContext};
 
 /// What to do with operations found unfinished.
@@ -36,7 +37,7 @@ pub async fn reconcile(
     let clock = Instant::now();
 
     // Cut-off operations first: finishing one may remove a record, a domain or a disk.
-    let operations = match operations {
+    let operations: Vec<OperationOutcome> = match operations {
         Operations::Recover => ops::recover(cx)
             .await?
             .into_iter()
@@ -66,6 +67,10 @@ pub async fn reconcile(
     cx.host.resync().await.map_err(host_error)?;
     let drift = records_follow_view(cx).await?;
 
+    if !drift.is_empty() || !operations.is_empty() {
+        cx.bus.publish(VmChange::Resync);
+    }
+
     let domains = cx.host.domains().await.map_err(host_error)?.domains;
     let rows = cx.db.run(q::vm_list).await.map_err(db_error)?;
     let recorded: HashSet<_> = rows.iter().map(|row| row.uuid).collect();
@@ -88,8 +93,19 @@ pub async fn reconcile(
         })
         .collect();
 
-    let orphan_disks =
-        orphan_disks(cx, rows.iter().map(|row| PathBuf::from(&row.disk_path))).await?;
+    // A ghost's disk is in use too (adopting it is the point of listing it).
+    let mut in_use: Vec<PathBuf> = rows
+        .iter()
+        .map(|row| PathBuf::from(&row.disk_path))
+        .collect();
+    for ghost in &ghosts {
+        if let Ok(xml) = cx.host.domain_xml(ghost.uuid.0).await {
+            if let Ok(definition) = crate::host::definition::parse(&xml) {
+                in_use.extend(definition.disk);
+            }
+        }
+    }
+    let orphan_disks = orphan_disks(cx, in_use.into_iter()).await?;
 
     let report = ReconcileReport {
         started_at,
@@ -112,24 +128,26 @@ pub async fn reconcile(
     Ok(report)
 }
 
-/// Files in the disk directory that no record and no unfinished operation refers to.
+/// Files in the disk directory that no record, no domain and no unfinished operation refers to.
+/// The directory is read before the operations, so a create that starts meanwhile is either
+/// seen as an operation or its disk is not there yet.
 async fn orphan_disks(
     cx: &OpContext,
-    recorded: impl Iterator<Item = PathBuf>,
+    in_use: impl Iterator<Item = PathBuf>,
 ) -> Result<Vec<OrphanDisk>, AppError> {
-    let mut in_use: HashSet<PathBuf> = recorded.collect();
-    // A create still running (or left for recovery) owns its disk before the record shows it.
-    for op in cx.db.run(ops_q::op_unfinished).await.map_err(db_error)? {
-        if let Some(path) = op.params.get("disk_path").and_then(|p| p.as_str()) {
-            in_use.insert(PathBuf::from(path));
-        }
-    }
     let files = cx.disks.files().await.map_err(|e| {
         AppError::new(
             app::error::ErrorCode::Internal,
             format!("Cannot read the disk directory: {e}"),
         )
     })?;
+    let mut in_use: HashSet<PathBuf> = in_use.collect();
+    // A create still running (or left for recovery) owns its disk before the record shows it.
+    for op in cx.db.run(ops_q::op_unfinished).await.map_err(db_error)? {
+        if let Some(path) = op.params.get("disk_path").and_then(|p| p.as_str()) {
+            in_use.insert(PathBuf::from(path));
+        }
+    }
     Ok(files
         .into_iter()
         .filter(|(_, path, _)| !in_use.contains(path))

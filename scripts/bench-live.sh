@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Benchmarks (not tests) of live state, with the release binary (make build first):
+#   1. event propagation from libvirt's event to the SSE event and to the card in Chromium,
+#      stop and start done with virsh on the real libvirtd (TRIALS each, default 50);
+#   2. GET /api/v1/vms with 1,000 VMs and 64 concurrent clients, and the server's memory with
+#      1,000 open event streams (libvirt's test driver: no guests needed);
+#   3. one reconcile over 10,000 domains (cargo bench, test driver).
+# Rerun with: make build && scripts/bench-live.sh [TRIALS]
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+TRIALS=${1:-50}
+bash scripts/libvirt.sh
+[[ -x target/release/limen ]] || die "build first: make build"
+
+# serve NAME PORT LIBVIRT_URI → starts a release server on a fresh database; sets $server.
+serve() {
+  local db data="$STATE_DIR/bench-$1"
+  db=$(bash scripts/postgres.sh --fresh "limen_bench_$1")
+  rm -rf "$data"; mkdir -p "$data"; chmod 755 "$data"
+  LIMEN_CONFIG=/dev/null LIMEN_DATABASE_URL="$db" LIMEN_DATA_DIR="$data" LIMEN_LISTEN="127.0.0.1:$2" \
+    LIMEN_LIBVIRT_URI="$3" LIMEN_DOMAIN_TYPE=qemu LIMEN_LOG=warn target/release/limen serve &
+  server=$!
+  wait_for 30 "limen to be ready" curl -sf "http://127.0.0.1:$2/readyz"
+}
+stop() { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; }
+trap stop EXIT
+
+log "1/3 event propagation ($TRIALS trials each)"
+serve latency 18557 qemu:///system
+(cd end2end && node bench/event-latency.mjs http://127.0.0.1:18557 "$TRIALS")
+stop
+
+log "2/3 list under load and many event streams"
+serve load 18558 test:///default
+(cd end2end && node bench/load.mjs http://127.0.0.1:18558 "$server" 1000 64 1000)
+stop
+
+log "3/3 reconcile of 10,000 domains"
+LIMEN_BENCH_DATABASE_URL=$(bash scripts/postgres.sh --fresh limen_bench_reconcile) \
+  cargo bench -q -p server --bench reconcile -- 10000
