@@ -53,9 +53,10 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         failpoints,
         bus: Arc::new(EventBus::new(EVENT_BUFFER)),
         running: RunningOps::default(),
+        tasks: TaskTracker::new(),
     };
     let shutdown = CancellationToken::new();
-    let tasks = TaskTracker::new();
+    let tasks = cx.tasks.clone();
     tasks.spawn(live::monitor::run(cx.clone(), signals, shutdown.clone()));
     let library = |open: fn(&std::path::Path) -> std::io::Result<Library>, what: &str| {
         open(&config.data_dir).map_err(|e| format!("cannot open the {what} library: {e}"))

@@ -78,21 +78,22 @@ async fn record_observation(cx: &OpContext, observation: Observation) -> Result<
 
 /// Runs `work` in a task of its own holding the VM's lock: once started, an operation is not cut
 /// off when the client that asked for it goes away (its dropped request would otherwise stop
-/// it between two steps).
-async fn detached<T, F>(guard: OwnedMutexGuard<()>, work: F) -> Result<T, AppError>
+/// it between two steps), and a shutdown waits for it.
+async fn detached<T, F>(cx: &OpContext, guard: OwnedMutexGuard<()>, work: F) -> Result<T, AppError>
 where
     T: Send + 'static,
     F: std::future::Future<Output = Result<T, AppError>> + Send + 'static,
 {
-    tokio::spawn(async move {
-        let _guard = guard;
-        work.await
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "an operation task failed");
-        AppError::new(ErrorCode::Internal, "The operation was interrupted.")
-    })?
+    cx.tasks
+        .spawn(async move {
+            let _guard = guard;
+            work.await
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "an operation task failed");
+            AppError::new(ErrorCode::Internal, "The operation was interrupted.")
+        })?
 }
 
 /// A record with the hypervisor's word on it. Operations in progress keep their own status;
@@ -255,7 +256,7 @@ impl VmPort for VmService {
         let guard = self.locks.lock(id).await;
         let cx = self.cx.clone();
         let name = request.name.clone();
-        detached(guard, async move {
+        detached(&self.cx, guard, async move {
             if let Err(failure) = ops::execute(&cx, Uuid::new_v4(), &saga).await {
                 // A snapshot taken meanwhile may show it `creating`: it is gone.
                 cx.bus.publish(VmChange::Deleted {
@@ -275,7 +276,7 @@ impl VmPort for VmService {
     async fn act_on_vm(&self, id: VmId, action: VmAction) -> Result<Vm, AppError> {
         let guard = self.locks.lock(id.0).await;
         let cx = self.cx.clone();
-        detached(guard, async move {
+        detached(&self.cx, guard, async move {
             let vm = current(&cx, id.0).await?;
             if !action.allowed_in(vm.status) {
                 return Err(AppError::new(
@@ -310,17 +311,16 @@ impl VmPort for VmService {
     async fn adopt_vm(&self, request: AdoptRequest) -> Result<Vm, AppError> {
         let guard = self.locks.lock(request.uuid.0).await;
         let cx = self.cx.clone();
-        detached(
-            guard,
-            async move { reconcile::adopt::adopt(&cx, request).await },
-        )
+        detached(&self.cx, guard, async move {
+            reconcile::adopt::adopt(&cx, request).await
+        })
         .await
     }
 
     async fn forget_vm(&self, id: VmId) -> Result<(), AppError> {
         let guard = self.locks.lock(id.0).await;
         let cx = self.cx.clone();
-        detached(guard, async move {
+        detached(&self.cx, guard, async move {
             let row = fetch_row(&cx, id.0).await?;
             // Checked again now, under the VM's lock: the report may be old.
             if cx.host.observe(id.0).await.map_err(host_error)?.status.is_some() {
@@ -350,7 +350,7 @@ impl VmPort for VmService {
         let guard = self.locks.lock(id.0).await;
         let cx = self.cx.clone();
         let locks = Arc::clone(&self.locks);
-        detached(guard, async move {
+        detached(&self.cx, guard, async move {
             let row = fetch_row(&cx, id.0).await?;
             let saga = DeleteVm {
                 vm: id.0,

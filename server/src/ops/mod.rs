@@ -34,6 +34,8 @@ pub struct OpContext {
     pub failpoints: Failpoints,
     pub bus: Arc<EventBus>,
     pub running: RunningOps,
+    /// Where operations run, detached from their request: awaited before the process exits.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 /// The operations this process is carrying out right now: `recover` leaves them alone (an
