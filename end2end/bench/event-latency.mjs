@@ -53,9 +53,13 @@ http.get(`${base}/api/v1/events`, (res) => {
       buf = buf.slice(end + 2);
       const event = block.match(/^event: (.*)$/m)?.[1];
       const data = block.match(/^data: (.*)$/m)?.[1];
+      // A delta, or a snapshot (sent when a periodic reconcile happens to run in between).
       if (event === 'vm_updated') {
         const vm = JSON.parse(data);
         if (vm.uuid === uuid) sseEvents.push({ t, status: vm.status });
+      } else if (event === 'snapshot') {
+        const vm = JSON.parse(data).vms.find((v) => v.uuid === uuid);
+        if (vm) sseEvents.push({ t, status: vm.status, snapshot: true });
       }
     }
   });

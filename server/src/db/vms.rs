@@ -52,7 +52,23 @@ pub fn vm_insert(conn: &mut PgConnection, row: &NewVmRow) -> Result<VmRow, DbErr
 
 /// Records a status observed at `generation`, unless a newer observation is already recorded
 /// or an operation owns the status (`creating`, `deleting`). `None`: nothing written.
+///
+/// Committed without waiting for the WAL flush: an observed status is a copy of libvirt's,
+/// taken again at every start and reconcile, so losing the last few after a database crash
+/// costs nothing, while waiting for the disk would delay every live update by a flush.
 pub fn vm_record_observed(
+    conn: &mut PgConnection,
+    id: Uuid,
+    status: &str,
+    generation: i64,
+) -> Result<Option<VmRow>, DbError> {
+    conn.transaction(|conn| {
+        diesel::sql_query("SET LOCAL synchronous_commit TO OFF").execute(conn)?;
+        record_observed(conn, id, status, generation)
+    })
+}
+
+fn record_observed(
     conn: &mut PgConnection,
     id: Uuid,
     status: &str,

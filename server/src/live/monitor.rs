@@ -50,6 +50,7 @@ pub async fn run(
         match signal {
             None => return,
             Some(HostSignal::DomainChanged { uuid, reported }) => {
+                tracing::debug!(%uuid, ?reported, "domain event");
                 let from_event =
                     reported.and_then(|status| cx.host.live().apply_reported(uuid, status));
                 let observation = match from_event {
@@ -84,9 +85,9 @@ pub async fn run(
 /// every stream to send a fresh snapshot.
 async fn resynchronize(cx: &OpContext, shutdown: &CancellationToken) {
     let mut attempt = 0;
-    loop {
+    let changes = loop {
         match cx.host.resync().await {
-            Ok(_) => break,
+            Ok(changes) => break changes,
             Err(error) => {
                 if attempt == 0 {
                     tracing::warn!(error = %chain(&error), "libvirt is unreachable; retrying");
@@ -99,6 +100,9 @@ async fn resynchronize(cx: &OpContext, shutdown: &CancellationToken) {
                 }
             }
         }
+    };
+    for change in changes {
+        publish_observation(cx, change).await;
     }
     if attempt > 0 {
         tracing::info!(
@@ -117,6 +121,7 @@ async fn resynchronize(cx: &OpContext, shutdown: &CancellationToken) {
 /// VM as it now is. Domains without a record (ghosts) and VMs in the middle of an operation
 /// are left to their owners.
 pub async fn publish_observation(cx: &OpContext, observation: Observation) {
+    tracing::debug!(?observation, "observed");
     let id = observation.uuid;
     let status = observation.status.unwrap_or(VmStatus::Missing);
     let generation = i64::try_from(observation.generation).unwrap_or(i64::MAX);

@@ -5,18 +5,19 @@
 
 pub mod adopt;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Instant;
 
 use app::error::AppError;
-use app::report::{GhostVm, MissingVm, OperationOutcome, OrphanDisk, ReconcileReport};
+use app::report::{GhostVm, MissingVm, OperationOutcome, OrphanDisk, ReconcileReport, StatusDrift};
 use app::types::{VmId, VmStatus};
 use chrono::Utc;
+use uuid::Uuid;
 
 use crate::db::{operations as ops_q, vms as q};
 use crate::error::{db_error, host_error};
-use crate::live::monitor::records_follow_view;
+use crate::live::monitor::{publish_observation, records_follow_view};
 use crate::live::VmChange;
 use crate::ops::{self, OpContext};
 
@@ -64,8 +65,32 @@ pub async fn reconcile(
     };
 
     // A full listing, whatever the view says: reconcile must not trust a cache.
-    cx.host.resync().await.map_err(host_error)?;
-    let drift = records_follow_view(cx).await?;
+    // What the listing found changed is published like any event (SPEC §6: corrected and
+    // published); records the view already agreed with but that disagree are corrected next.
+    let recorded: HashMap<Uuid, (String, VmStatus)> = cx
+        .db
+        .run(q::vm_list)
+        .await
+        .map_err(db_error)?
+        .into_iter()
+        .filter_map(|row| Some((row.uuid, (row.name, row.status.parse().ok()?))))
+        .collect();
+    let mut drift = Vec::new();
+    for change in cx.host.resync().await.map_err(host_error)? {
+        let observed = change.status.unwrap_or(VmStatus::Missing);
+        match recorded.get(&change.uuid) {
+            Some((_, VmStatus::Creating | VmStatus::Deleting)) | None => {}
+            Some((name, recorded)) if *recorded != observed => drift.push(StatusDrift {
+                uuid: VmId(change.uuid),
+                name: name.clone(),
+                recorded: *recorded,
+                observed,
+            }),
+            Some(_) => {}
+        }
+        publish_observation(cx, change).await;
+    }
+    drift.extend(records_follow_view(cx).await?);
 
     if !drift.is_empty() || !operations.is_empty() {
         cx.bus.publish(VmChange::Resync);
