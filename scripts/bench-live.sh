@@ -22,7 +22,7 @@ serve() {
   server=$!
   wait_for 30 "limen to be ready" curl -sf "http://127.0.0.1:$2/readyz"
 }
-stop() { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true; }
+stop() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
 trap stop EXIT
 
 log "1/3 event propagation ($TRIALS trials each)"

@@ -96,17 +96,20 @@ const waitForBadge = async (text, after) => {
 
 const samples = { stop: { sse: [], card: [] }, start: { sse: [], card: [] } };
 for (let i = 0; i < trials; i++) {
-  for (const [kind, command, status, label] of [
-    ['start', 'start', 'running', 'Running'],
-    ['stop', 'destroy', 'stopped', 'Stopped'],
+  // Paired with libvirt's event that says the new state: Resumed/Started for a start, Stopped
+  // for a destroy (libvirtd emits "Shutdown finished" ~10 ms before "Stopped" on a destroy).
+  for (const [kind, command, status, label, says] of [
+    ['start', 'start', 'running', 'Running', /^(Resumed|Started)$/],
+    ['stop', 'destroy', 'stopped', 'Stopped', /^Stopped$/],
   ]) {
     const before = now() - 1; // virsh stamps in whole ms
     const eventsBefore = libvirtEvents.length;
     await virsh(command, name);
     await waitFor(() => sseEvents.some((e) => e.t > before && e.status === status), `SSE ${status}`);
     const card = await waitForBadge(label, before);
-    await waitFor(() => libvirtEvents.length > eventsBefore, 'virsh event');
-    const t0 = libvirtEvents[eventsBefore].t; // libvirt's first event for this change
+    const libvirtEvent = () => libvirtEvents.slice(eventsBefore).find((e) => says.test(e.what));
+    await waitFor(libvirtEvent, 'virsh event');
+    const t0 = libvirtEvent().t;
     const sse = sseEvents.find((e) => e.t > before && e.status === status);
     samples[kind].sse.push(sse.t - t0);
     samples[kind].card.push(card.t - t0);

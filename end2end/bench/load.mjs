@@ -1,9 +1,10 @@
 // Load figures for live state, against a server on libvirt's test driver (no guests needed):
 //   node end2end/bench/load.mjs URL SERVER_PID [VMS] [CLIENTS] [SSE_CLIENTS]
-// 1. makes VMS VMs (default 1000);
-// 2. GET /api/v1/vms from CLIENTS concurrent clients (default 64) for 10 s: latency p50/p99;
-// 3. opens SSE_CLIENTS event streams (default 1000), waits until each has its snapshot, and
-//    reports the server's resident memory before and with them open (from /proc).
+// 1. with 20 VMs (a homelab), opens SSE_CLIENTS event streams (default 1000), waits until each
+//    has its snapshot, and reports the server's resident memory before and with them open;
+// 2. makes VMS VMs (default 1000); GET /api/v1/vms from CLIENTS concurrent clients (default 64)
+//    for 10 s: latency p50/p99;
+// 3. the streams of 1 again with VMS VMs (each snapshot is then ~0.4 MB).
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 
@@ -24,15 +25,54 @@ function request(method, path, body) {
   });
 }
 
-// 1. VMs, eight at a time.
-const existing = JSON.parse((await request('GET', '/api/v1/vms')).body).length;
-for (let i = existing; i < vmCount; i += 8) {
-  await Promise.all(Array.from({ length: Math.min(8, vmCount - i) }, (_, k) =>
-    request('POST', '/api/v1/vms', { name: `load-${i + k}`, cpu: 1, memory: 64, disk_size: 1 }).then((r) => {
-      if (r.status !== 201) throw new Error(`create: ${r.status} ${r.body}`);
-    })));
+// VMs up to `count`, eight at a time.
+async function makeVms(count) {
+  const existing = JSON.parse((await request('GET', '/api/v1/vms')).body).length;
+  for (let i = existing; i < count; i += 8) {
+    await Promise.all(Array.from({ length: Math.min(8, count - i) }, (_, k) =>
+      request('POST', '/api/v1/vms', { name: `load-${i + k}`, cpu: 1, memory: 64, disk_size: 1 }).then((r) => {
+        if (r.status !== 201) throw new Error(`create: ${r.status} ${r.body}`);
+      })));
+  }
+  return JSON.parse((await request('GET', '/api/v1/vms')).body).length;
 }
-const listed = JSON.parse((await request('GET', '/api/v1/vms')).body).length;
+
+// Many open event streams: memory before and with all of them open, each with its snapshot.
+async function openStreams() {
+  const vms = JSON.parse((await request('GET', '/api/v1/vms')).body).length;
+  const before = rssMiB();
+  const sseAgent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+  let snapshots = 0;
+  const streams = [];
+  await new Promise((resolve, reject) => {
+    for (let i = 0; i < Number(sseClients); i++) {
+      const req = http.get(`${base}/api/v1/events`, { agent: sseAgent }, (res) => {
+        let seen = false;
+        let tail = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk) => {
+          // Only whether the snapshot arrived matters; keep just enough text to find its end.
+          tail = (tail + chunk).slice(-64);
+          if (!seen && chunk.includes('event: snapshot')) seen = true;
+          if (seen && tail.includes('\n\n') && !res.counted) {
+            res.counted = true;
+            if (++snapshots === Number(sseClients)) resolve();
+          }
+        });
+      });
+      req.on('error', reject);
+      streams.push(req);
+    }
+  });
+  const withStreams = rssMiB();
+  console.log(`${sseClients} SSE clients (${vms} VMs), each with its snapshot: server RSS ${before.toFixed(0)} MiB → ` +
+    `${withStreams.toFixed(0)} MiB (+${(withStreams - before).toFixed(0)} MiB)`);
+  for (const req of streams) req.destroy();
+}
+
+await makeVms(20);
+await openStreams();
+const listed = await makeVms(Number(vmCount));
 console.log(`VMs listed: ${listed}`);
 
 // 2. The list under load.
@@ -51,33 +91,5 @@ const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * laten
 console.log(`GET /api/v1/vms (${listed} VMs), ${clients} clients, 10 s: ${latencies.length} requests, ` +
   `${(latencies.length / 10).toFixed(0)}/s, p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${pct(1)} ms`);
 
-// 3. Many open event streams.
-const before = rssMiB();
-const sseAgent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
-let snapshots = 0;
-const streams = [];
-await new Promise((resolve, reject) => {
-  for (let i = 0; i < Number(sseClients); i++) {
-    const req = http.get(`${base}/api/v1/events`, { agent: sseAgent }, (res) => {
-      let seen = false;
-      let tail = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk) => {
-        // Only whether the snapshot arrived matters; keep just enough text to find its end.
-        tail = (tail + chunk).slice(-64);
-        if (!seen && chunk.includes('event: snapshot')) seen = true;
-        if (seen && tail.includes('\n\n') && !res.counted) {
-          res.counted = true;
-          if (++snapshots === Number(sseClients)) resolve();
-        }
-      });
-    });
-    req.on('error', reject);
-    streams.push(req);
-  }
-});
-const withStreams = rssMiB();
-console.log(`${sseClients} SSE clients, each with its snapshot: server RSS ${before.toFixed(0)} MiB → ` +
-  `${withStreams.toFixed(0)} MiB (+${(withStreams - before).toFixed(0)} MiB)`);
-for (const req of streams) req.destroy();
+await openStreams();
 process.exit(0);

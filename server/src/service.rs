@@ -23,6 +23,7 @@ use crate::error::{db_error, disk_error, host_error, library_error};
 use crate::host::disk::image_info;
 use crate::host::library::Library;
 use crate::host::Observation;
+use crate::live::list_cache::{CachedList, ListCache};
 use crate::live::{monitor, VmChange};
 use crate::ops::vm_create::CreateVm;
 use crate::ops::vm_delete::DeleteVm;
@@ -52,6 +53,7 @@ pub struct VmService {
     isos: Library,
     images: Library,
     locks: Arc<VmLocks>,
+    list_cache: ListCache,
 }
 
 async fn fetch_row(cx: &OpContext, id: Uuid) -> Result<VmRow, AppError> {
@@ -130,7 +132,33 @@ impl VmService {
             isos,
             images,
             locks: Arc::default(),
+            list_cache: ListCache::default(),
         }
+    }
+
+    /// Every VM: records merged with the live view, computed once per change (the REST list,
+    /// the server function and every stream's snapshot share it).
+    pub async fn list(&self) -> Result<CachedList, AppError> {
+        let version = self.cx.bus.last_id();
+        if let Some(list) = self.list_cache.get(version) {
+            return Ok(list);
+        }
+        let (rows, live) = tokio::join!(self.cx.db.run(q::vm_list), self.cx.host.domains());
+        let rows = rows.map_err(db_error)?;
+        let live = live.map_err(host_error)?;
+        let vms = rows
+            .into_iter()
+            .map(|row| {
+                let status = live.domains.get(&row.uuid).map(|domain| domain.status);
+                merge(row, status)
+            })
+            .collect();
+        let list = CachedList::new(vms);
+        // Kept only if nothing was published meanwhile (it might not be in it).
+        if self.cx.bus.last_id() == version {
+            self.list_cache.put(version, list.clone());
+        }
+        Ok(list)
     }
 
     /// The ISO named in a create request, resolved in the library.
@@ -185,16 +213,7 @@ impl VmService {
 #[async_trait]
 impl VmPort for VmService {
     async fn list_vms(&self) -> Result<Vec<Vm>, AppError> {
-        let (rows, live) = tokio::join!(self.cx.db.run(q::vm_list), self.cx.host.domains());
-        let rows = rows.map_err(db_error)?;
-        let live = live.map_err(host_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let status = live.domains.get(&row.uuid).map(|domain| domain.status);
-                merge(row, status)
-            })
-            .collect())
+        Ok(self.list().await?.vms.as_ref().clone())
     }
 
     async fn list_isos(&self) -> Result<Vec<MediaFile>, AppError> {

@@ -49,13 +49,20 @@ async fn a_stream_starts_with_a_snapshot_then_follows_every_change() {
         .await
         .unwrap();
     let id = vm["uuid"].as_str().unwrap().to_string();
-    let created = stream
+    // Shown at once as being created, then as created.
+    let creating = stream
         .wait_for(WAIT, |e| {
             e.event == "vm_created" && e.data["uuid"] == id.as_str()
         })
         .await;
-    assert_eq!(created.data["name"], name.as_str());
-    assert_eq!(created.data["status"], "stopped");
+    assert_eq!(creating.data["name"], name.as_str());
+    assert_eq!(creating.data["status"], "creating");
+    let created = stream
+        .wait_for(WAIT, |e| {
+            e.data["uuid"] == id.as_str() && e.data["status"] == "stopped"
+        })
+        .await;
+    assert!(["vm_created", "vm_updated"].contains(&created.event.as_str()));
 
     // Updated, by Limen.
     app.post_json(

@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::ports::VmPort;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -30,7 +29,7 @@ pub async fn events(
     let vms = Arc::clone(&state.vms);
     let snapshot = move || {
         let vms = Arc::clone(&vms);
-        async move { vms.list_vms().await }
+        async move { vms.list().await }
     };
     let events = vm_events(
         receiver,
@@ -47,7 +46,7 @@ fn to_sse(event: StreamEvent) -> Event {
     let sse = Event::default()
         .event(event.name)
         .id(event.id.to_string())
-        .data(event.data.to_string());
+        .data(event.data);
     match event.retry {
         Some(retry) => sse.retry(retry),
         None => sse,

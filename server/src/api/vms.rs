@@ -4,7 +4,7 @@ use app::error::AppError;
 use app::ports::VmPort;
 use app::types::{ActionRequest, CreateVmRequest, DeleteReport, Vm, VmId};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -17,8 +17,10 @@ fn parse_vm_id(raw: &str) -> Result<VmId, AppError> {
         .map_err(|_| AppError::validation(format!("{raw:?} is not a VM id (a UUID).")))
 }
 
-pub async fn list_vms(State(vms): State<Arc<VmService>>) -> ApiResult<Json<Vec<Vm>>> {
-    Ok(Json(vms.list_vms().await?))
+/// The cached JSON of the list, as it is (no per-request serialization).
+pub async fn list_vms(State(vms): State<Arc<VmService>>) -> ApiResult<Response> {
+    let list = vms.list().await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], list.json).into_response())
 }
 
 pub async fn get_vm(

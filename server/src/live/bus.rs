@@ -57,6 +57,11 @@ impl EventBus {
         (self.sender.subscribe(), *last)
     }
 
+    /// The id of the last event published: the version of everything it describes.
+    pub fn last_id(&self) -> u64 {
+        *self.last_id.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub fn subscriber_count(&self) -> usize {
         self.sender.receiver_count()
     }

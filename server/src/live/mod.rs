@@ -3,6 +3,7 @@
 //! the host (`host::live`), next to the connection whose events keep it current.
 
 pub mod bus;
+pub mod list_cache;
 pub mod monitor;
 pub mod stream;
 

@@ -14,6 +14,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
 use super::bus::{BusEvent, VmChange};
+use super::list_cache::CachedList;
 use crate::access::Viewer;
 
 /// How long a browser waits before reconnecting after the stream ends.
@@ -24,7 +25,7 @@ const RETRY: Duration = Duration::from_secs(1);
 pub struct StreamEvent {
     pub name: &'static str,
     pub id: u64,
-    pub data: serde_json::Value,
+    pub data: String,
     /// Set on the first event: how long the client waits before it reconnects.
     pub retry: Option<Duration>,
 }
@@ -54,7 +55,7 @@ pub fn vm_events<S, F>(
 ) -> impl Stream<Item = StreamEvent> + Send
 where
     S: Fn() -> F + Send + Sync + 'static,
-    F: Future<Output = Result<Vec<Vm>, AppError>> + Send,
+    F: Future<Output = Result<CachedList, AppError>> + Send,
 {
     let state = State {
         receiver,
@@ -75,7 +76,7 @@ where
 async fn next_event<S, F>(state: &mut State<S>) -> Option<StreamEvent>
 where
     S: Fn() -> F,
-    F: Future<Output = Result<Vec<Vm>, AppError>>,
+    F: Future<Output = Result<CachedList, AppError>>,
 {
     loop {
         if state.finished || state.shutdown.is_cancelled() {
@@ -90,18 +91,12 @@ where
                 listed = (state.snapshot)() => listed,
             };
             let event = match listed {
-                Ok(vms) => {
-                    let vms: Vec<Vm> = vms
-                        .into_iter()
-                        .filter(|vm| state.viewer.may_see(vm.owner.as_deref()))
-                        .collect();
-                    StreamEvent {
-                        name: "snapshot",
-                        id: state.snapshot_id,
-                        data: json!({ "vms": vms }),
-                        retry,
-                    }
-                }
+                Ok(list) => StreamEvent {
+                    name: "snapshot",
+                    id: state.snapshot_id,
+                    data: snapshot_data(&list, &state.viewer),
+                    retry,
+                },
                 // Said once, then the stream ends; the client reconnects after `RETRY` and
                 // gets a snapshot when the database and libvirt answer again.
                 Err(error) => {
@@ -109,7 +104,7 @@ where
                     StreamEvent {
                         name: "error",
                         id: state.snapshot_id,
-                        data: json!({ "error": error.message, "code": error.code }),
+                        data: json!({ "error": error.message, "code": error.code }).to_string(),
                         retry,
                     }
                 }
@@ -139,6 +134,24 @@ where
     }
 }
 
+/// `{"vms": [...]}` with the VMs this viewer may see; the shared JSON when that is all of them.
+fn snapshot_data(list: &CachedList, viewer: &Viewer) -> String {
+    if list
+        .vms
+        .iter()
+        .all(|vm| viewer.may_see(vm.owner.as_deref()))
+    {
+        let json = String::from_utf8_lossy(&list.json);
+        return format!("{{\"vms\":{json}}}");
+    }
+    let visible: Vec<&Vm> = list
+        .vms
+        .iter()
+        .filter(|vm| viewer.may_see(vm.owner.as_deref()))
+        .collect();
+    json!({ "vms": visible }).to_string()
+}
+
 /// The SSE event for one bus event, if it is a delta this viewer may see.
 fn delta(event: &BusEvent, viewer: &Viewer) -> Option<StreamEvent> {
     let (name, owner, data) = match &event.change {
@@ -149,10 +162,10 @@ fn delta(event: &BusEvent, viewer: &Viewer) -> Option<StreamEvent> {
         }
         VmChange::Resync => return None,
     };
-    viewer.may_see(owner).then_some(StreamEvent {
+    viewer.may_see(owner).then(|| StreamEvent {
         name,
         id: event.id,
-        data,
+        data: data.to_string(),
         retry: None,
     })
 }
@@ -180,7 +193,7 @@ mod tests {
         vm_events(
             receiver,
             last_id,
-            || async { Ok(Vec::new()) },
+            || async { Ok(CachedList::new(Vec::new())) },
             Viewer::anyone(),
             shutdown,
         )
@@ -261,7 +274,8 @@ mod tests {
         ));
         let event = stream.next().await.unwrap();
         assert_eq!(event.name, "error");
-        assert_eq!(event.data["code"], "DATABASE_UNAVAILABLE");
+        let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(data["code"], "DATABASE_UNAVAILABLE");
         assert!(stream.next().await.is_none());
     }
 }

@@ -13,6 +13,8 @@ use crate::db::models::NewVmRow;
 use crate::db::vms as q;
 use crate::error::{db_error, disk_error, host_error};
 use crate::host::domain_xml::{DomainSpec, DomainType};
+use crate::live::VmChange;
+use crate::service::merge;
 
 /// Everything the steps need, recorded with the operation so `recover` can undo it after a crash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,12 +123,11 @@ impl Saga for CreateVm {
             CreateStep::Record => {
                 let row = self.row()?;
                 let name = self.name.clone();
-                cx.db
-                    .run(move |conn| {
-                        if q::vm_fetch(conn, row.uuid)?.is_none() {
-                            q::vm_insert(conn, &row)?;
-                        }
-                        Ok(())
+                let inserted = cx
+                    .db
+                    .run(move |conn| match q::vm_fetch(conn, row.uuid)? {
+                        Some(_) => Ok(None),
+                        None => q::vm_insert(conn, &row).map(Some),
                     })
                     .await
                     .map_err(|e| {
@@ -138,7 +139,12 @@ impl Saga for CreateVm {
                         } else {
                             db_error(e)
                         }
-                    })
+                    })?;
+                // Every screen shows it at once, as `creating`.
+                if let Some(row) = inserted {
+                    cx.bus.publish(VmChange::Created(merge(row, None)));
+                }
+                Ok(())
             }
             CreateStep::Disk => {
                 if tokio::fs::try_exists(&self.disk_path)
