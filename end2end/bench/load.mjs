@@ -12,9 +12,11 @@ const [base = 'http://127.0.0.1:18558', pid, vmCount = 1000, clients = 64, sseCl
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number(clients) });
 const rssMiB = () => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
 
-function request(method, path, body) {
+// Like a browser or `curl --compressed`, the load clients accept gzip (and, being load
+// generators, do not unpack what they receive).
+function request(method, path, body, headers = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${base}${path}`, { method, agent, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+    const req = http.request(`${base}${path}`, { method, agent, headers: body ? { 'content-type': 'application/json' } : headers }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
@@ -81,8 +83,8 @@ const until = performance.now() + 10_000;
 await Promise.all(Array.from({ length: Number(clients) }, async () => {
   while (performance.now() < until) {
     const t = performance.now();
-    const r = await request('GET', '/api/v1/vms');
-    if (r.status !== 200) throw new Error(`list: ${r.status}`);
+    const r = await request('GET', '/api/v1/vms', undefined, { 'accept-encoding': 'gzip' });
+    if (r.status !== 200 || r.body.length === 0) throw new Error(`list: ${r.status}`);
     latencies.push(performance.now() - t);
   }
 }));

@@ -416,3 +416,30 @@ async fn the_dashboard_page_is_rendered_on_the_server_with_the_vms() {
         "the form shows its defaults before hydration"
     );
 }
+
+#[tokio::test]
+async fn the_list_is_served_gzipped_to_clients_that_accept_it() {
+    let app = TestApp::spawn().await;
+    for i in 0..3 {
+        let created = app
+            .post_json("/api/v1/vms", create_body(&unique_name(&format!("gz{i}"))))
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    let plain: Vec<Value> = app.get_json("/api/v1/vms").await;
+    assert_eq!(plain.len(), 3);
+    let response = app
+        .client
+        .get(app.url("/api/v1/vms"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    assert_eq!(response.headers()["vary"], "accept-encoding");
+    let body = response.bytes().await.unwrap();
+    let mut json = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&body[..]), &mut json).unwrap();
+    let unpacked: Vec<Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(unpacked, plain, "the same list, compressed once");
+}

@@ -4,7 +4,7 @@ use app::error::AppError;
 use app::ports::VmPort;
 use app::types::{ActionRequest, CreateVmRequest, DeleteReport, Vm, VmId};
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -17,10 +17,28 @@ fn parse_vm_id(raw: &str) -> Result<VmId, AppError> {
         .map_err(|_| AppError::validation(format!("{raw:?} is not a VM id (a UUID).")))
 }
 
-/// The cached JSON of the list, as it is (no per-request serialization).
-pub async fn list_vms(State(vms): State<Arc<VmService>>) -> ApiResult<Response> {
+/// The cached JSON of the list, as it is (no per-request serialization or compression).
+pub async fn list_vms(
+    State(vms): State<Arc<VmService>>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let list = vms.list().await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], list.json).into_response())
+    let gzip_ok = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| {
+            value
+                .split(',')
+                .any(|coding| coding.trim().starts_with("gzip"))
+        });
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    let vary = [(header::VARY, "accept-encoding")];
+    Ok(if gzip_ok {
+        (json, vary, [(header::CONTENT_ENCODING, "gzip")], list.gzip).into_response()
+    } else {
+        (json, vary, list.json).into_response()
+    })
 }
 
 pub async fn get_vm(

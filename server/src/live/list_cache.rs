@@ -4,22 +4,34 @@
 
 use std::sync::{Arc, Mutex};
 
+use std::io::Write;
+
 use app::types::Vm;
 use axum::body::Bytes;
+use flate2::write::GzEncoder;
+use flate2::Compression;
 
-/// One version of the list, as values (for filtering and server functions) and as JSON.
+/// One version of the list, as values (for filtering and server functions), as JSON, and as
+/// gzipped JSON (a list of 1,000 VMs is ~400 KB, ~10 times less gzipped).
 #[derive(Clone)]
 pub struct CachedList {
     pub vms: Arc<Vec<Vm>>,
     pub json: Bytes,
+    pub gzip: Bytes,
 }
 
 impl CachedList {
     pub fn new(vms: Vec<Vm>) -> Self {
         let json = serde_json::to_vec(&vms).expect("a VM list serializes");
+        let mut encoder = GzEncoder::new(Vec::with_capacity(json.len() / 8), Compression::fast());
+        encoder
+            .write_all(&json)
+            .expect("writing to memory cannot fail");
+        let gzip = encoder.finish().expect("writing to memory cannot fail");
         Self {
             vms: Arc::new(vms),
             json: Bytes::from(json),
+            gzip: Bytes::from(gzip),
         }
     }
 }
