@@ -12,13 +12,14 @@ TRIALS=${1:-50}
 bash scripts/libvirt.sh
 [[ -x target/release/limen ]] || die "build first: make build"
 
-# serve NAME PORT LIBVIRT_URI → starts a release server on a fresh database; sets $server.
+# serve NAME PORT LIBVIRT_URI [PREFIX…] → starts a release server on a fresh database (run
+# under PREFIX, e.g. taskset); sets $server.
 serve() {
   local db data="$STATE_DIR/bench-$1"
   db=$(bash scripts/postgres.sh --fresh "limen_bench_$1")
   rm -rf "$data"; mkdir -p "$data"; chmod 755 "$data"
   LIMEN_CONFIG=/dev/null LIMEN_DATABASE_URL="$db" LIMEN_DATA_DIR="$data" LIMEN_LISTEN="127.0.0.1:$2" \
-    LIMEN_LIBVIRT_URI="$3" LIMEN_DOMAIN_TYPE=qemu LIMEN_LOG=warn target/release/limen serve &
+    LIMEN_LIBVIRT_URI="$3" LIMEN_DOMAIN_TYPE=qemu LIMEN_LOG=warn "${@:4}" target/release/limen serve &
   server=$!
   wait_for 30 "limen to be ready" curl -sf "http://127.0.0.1:$2/readyz"
 }
@@ -31,8 +32,11 @@ serve latency 18557 qemu:///system
 stop
 
 log "2/3 list under load and many event streams"
-serve load 18558 test:///default
-(cd end2end && node bench/load.mjs http://127.0.0.1:18558 "$server" 1000 64 1000)
+# The load generator gets a core of its own, so it does not queue the server behind itself.
+server_cpu=() client_cpu=()
+if (( $(nproc) >= 2 )); then server_cpu=(taskset -c 0); client_cpu=(taskset -c 1); fi
+serve load 18558 test:///default "${server_cpu[@]}"
+(cd end2end && "${client_cpu[@]}" node bench/load.mjs http://127.0.0.1:18558 "$server" 1000 64 1000)
 stop
 
 log "3/3 reconcile of 10,000 domains"
