@@ -3,6 +3,9 @@
 
 mod common;
 
+use std::time::Duration;
+
+use common::sse::SseClient;
 use common::{unique_name, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -303,13 +306,19 @@ async fn delete_cleans_up_after_a_domain_removed_by_hand() {
         .await
         .unwrap();
     let uuid = vm["uuid"].as_str().unwrap().to_string();
-    // Someone runs `virsh undefine` behind Limen's back.
+    let mut events = SseClient::connect(&app.url("/api/v1/events"), None).await;
+    // Someone runs `virsh undefine` behind Limen's back; libvirt's event says so.
     app.libvirt()
         .lookup_domain_by_name(&name)
         .unwrap()
         .undefine()
         .unwrap();
-
+    let update = events
+        .wait_for(Duration::from_secs(10), |e| {
+            e.event == "vm_updated" && e.data["uuid"] == uuid.as_str()
+        })
+        .await;
+    assert_eq!(update.data["status"], "missing");
     let got: Value = app.get_json(&format!("/api/v1/vms/{uuid}")).await;
     assert_eq!(got["status"], "missing");
 

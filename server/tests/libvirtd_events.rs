@@ -9,26 +9,12 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::process::{DomainCleanup, LIBVIRT};
+use common::process::{virsh, DomainCleanup, LIBVIRT};
 use common::sse::{status_in_snapshot, SseClient};
 use common::{unique_name, TestApp, TestDb};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
-
-fn virsh(args: &[&str]) -> String {
-    let output = Command::new("virsh")
-        .args(["-c", LIBVIRT])
-        .args(args)
-        .output()
-        .expect("virsh runs");
-    assert!(
-        output.status.success(),
-        "virsh {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
 
 fn libvirtd_pid() -> Option<String> {
     let output = Command::new("pgrep")

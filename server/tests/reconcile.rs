@@ -3,29 +3,14 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::process::{
-    expect_abort, limen, output_of, terminate, wait_exit, DomainCleanup, Node, LIBVIRT,
+    expect_abort, limen, output_of, terminate, virsh, wait_exit, DomainCleanup, Node, LIBVIRT,
 };
 use common::{unique_name, TestApp, TestDb};
 use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
-
-fn virsh(args: &[&str]) {
-    let output = Command::new("virsh")
-        .args(["-c", LIBVIRT])
-        .args(args)
-        .output()
-        .expect("virsh runs");
-    assert!(
-        output.status.success(),
-        "virsh {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 /// Defines, with `virsh define`, a small domain Limen knows nothing about.
 fn define_ghost(name: &str, dir: &std::path::Path) -> Uuid {

@@ -118,7 +118,7 @@ impl LiveView {
     pub fn observe(&self, conn: &Connect, id: Uuid) -> Result<Observation, HostError> {
         let _reads = self.serialize_reads();
         let found = match lookup(conn, id) {
-            Ok(domain) => match summarize(&domain, 0) {
+            Ok(domain) => match summarize(&domain, None, 0) {
                 Ok(summary) => Some(summary),
                 Err(HostError::NoDomain) => None,
                 Err(e) => return Err(e),
@@ -225,7 +225,13 @@ impl LiveView {
     }
 }
 
-pub(super) fn summarize(domain: &Domain, generation: u64) -> Result<DomainSummary, HostError> {
+/// A domain's UUID and name (which come with it, no call) and its state: `known` if the listing
+/// it came from says it, else asked of libvirt.
+fn summarize(
+    domain: &Domain,
+    known: Option<VmStatus>,
+    generation: u64,
+) -> Result<DomainSummary, HostError> {
     Ok(DomainSummary {
         uuid: domain
             .uuid()
@@ -233,7 +239,10 @@ pub(super) fn summarize(domain: &Domain, generation: u64) -> Result<DomainSummar
         name: domain
             .name()
             .map_err(|e| HostError::from_virt("read the domain name", e))?,
-        status: read_state(domain)?,
+        status: match known {
+            Some(status) => status,
+            None => read_state(domain)?,
+        },
         generation,
     })
 }
@@ -266,23 +275,11 @@ fn list_with_states(
             .list_all_domains(flag)
             .map_err(|e| HostError::from_virt("list domains", e))?;
         for domain in domains {
-            let summary = match status {
-                Some(status) => DomainSummary {
-                    uuid: domain
-                        .uuid()
-                        .map_err(|e| HostError::from_virt("read the domain UUID", e))?,
-                    name: domain
-                        .name()
-                        .map_err(|e| HostError::from_virt("read the domain name", e))?,
-                    status,
-                    generation,
-                },
-                None => match summarize(&domain, generation) {
-                    Ok(summary) => summary,
-                    // Undefined between the listing and this look: it is gone.
-                    Err(HostError::NoDomain) => continue,
-                    Err(e) => return Err(e),
-                },
+            let summary = match summarize(&domain, status, generation) {
+                Ok(summary) => summary,
+                // Undefined between the listing and this look: it is gone.
+                Err(HostError::NoDomain) => continue,
+                Err(e) => return Err(e),
             };
             out.insert(summary.uuid, summary);
         }
@@ -292,7 +289,7 @@ fn list_with_states(
         if out.contains_key(&id) {
             continue;
         }
-        match summarize(&domain, generation) {
+        match summarize(&domain, None, generation) {
             Ok(summary) => {
                 out.insert(id, summary);
             }

@@ -188,3 +188,18 @@ pub fn expect_abort(child: &mut Child, node: &Node) {
     assert!(!status.success(), "limen should have aborted: {output}");
     assert!(output.contains("failpoint"), "{output}");
 }
+
+/// Runs `virsh -c qemu:///system ARGS…` (a change behind Limen's back) and returns its output.
+pub fn virsh(args: &[&str]) -> String {
+    let output = Command::new("virsh")
+        .args(["-c", LIBVIRT])
+        .args(args)
+        .output()
+        .expect("virsh runs");
+    assert!(
+        output.status.success(),
+        "virsh {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
