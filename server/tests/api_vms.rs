@@ -74,12 +74,7 @@ async fn create_get_list_and_delete_a_vm() {
 async fn actions_follow_the_hypervisor_and_refuse_nonsense() {
     let app = TestApp::spawn().await;
     let name = unique_name("act");
-    let vm: Value = app
-        .post_json("/api/v1/vms", create_body(&name))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let vm: Value = app.post_for_json("/api/v1/vms", create_body(&name)).await;
     let action_url = format!("/api/v1/vms/{}/action", vm["uuid"].as_str().unwrap());
 
     let stop_while_stopped = app.post_json(&action_url, json!({"action": "stop"})).await;
@@ -299,12 +294,7 @@ async fn hostile_input_is_a_4xx_with_a_code_and_creates_nothing() {
 async fn delete_cleans_up_after_a_domain_removed_by_hand() {
     let app = TestApp::spawn().await;
     let name = unique_name("gone");
-    let vm: Value = app
-        .post_json("/api/v1/vms", create_body(&name))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let vm: Value = app.post_for_json("/api/v1/vms", create_body(&name)).await;
     let uuid = vm["uuid"].as_str().unwrap().to_string();
     let mut events = SseClient::connect(&app.url("/api/v1/events"), None).await;
     // Someone runs `virsh undefine` behind Limen's back; libvirt's event says so.
@@ -332,18 +322,8 @@ async fn delete_cleans_up_after_a_domain_removed_by_hand() {
 async fn the_dashboard_server_functions_read_the_same_service() {
     let app = TestApp::spawn().await;
     let name = unique_name("rpc");
-    let created: Value = app
-        .post_json("/api/v1/vms", create_body(&name))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let via_rpc: Vec<Value> = app
-        .post_json("/rpc/list_vms", json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let created: Value = app.post_for_json("/api/v1/vms", create_body(&name)).await;
+    let via_rpc: Vec<Value> = app.post_for_json("/rpc/list_vms", json!({})).await;
     let via_rest: Vec<Value> = app.get_json("/api/v1/vms").await;
     assert_eq!(via_rpc, via_rest);
     assert_eq!(via_rpc[0]["uuid"], created["uuid"]);

@@ -13,12 +13,7 @@ async fn concurrent_actions_leave_database_and_hypervisor_agreeing() {
     let mut ids = Vec::new();
     for _ in 0..3 {
         let body = json!({ "name": unique_name("conc"), "cpu": 1, "memory": 128, "disk_size": 1 });
-        let vm: Value = app
-            .post_json("/api/v1/vms", body)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let vm: Value = app.post_for_json("/api/v1/vms", body).await;
         ids.push(vm["uuid"].as_str().unwrap().to_string());
     }
 

@@ -20,11 +20,8 @@ async fn a_stream_starts_with_a_snapshot_then_follows_every_change() {
     let app = TestApp::spawn().await;
     let name = unique_name("sse");
     let existing: Value = app
-        .post_json("/api/v1/vms", create_body(&format!("{name}-a")))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .post_for_json("/api/v1/vms", create_body(&format!("{name}-a")))
+        .await;
     let existing_id = existing["uuid"].as_str().unwrap();
 
     let mut stream = SseClient::connect(&app.url("/api/v1/events"), None).await;
@@ -42,12 +39,7 @@ async fn a_stream_starts_with_a_snapshot_then_follows_every_change() {
     );
 
     // Created.
-    let vm: Value = app
-        .post_json("/api/v1/vms", create_body(&name))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let vm: Value = app.post_for_json("/api/v1/vms", create_body(&name)).await;
     let id = vm["uuid"].as_str().unwrap().to_string();
     // Shown at once as being created, then as created.
     let creating = stream
@@ -117,12 +109,7 @@ async fn a_client_that_reconnects_with_last_event_id_gets_a_fresh_snapshot() {
     let mut first = SseClient::connect(&app.url("/api/v1/events"), None).await;
     let snapshot = first.next(WAIT).await.unwrap();
     let name = unique_name("resume");
-    let vm: Value = app
-        .post_json("/api/v1/vms", create_body(&name))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let vm: Value = app.post_for_json("/api/v1/vms", create_body(&name)).await;
     let id = vm["uuid"].as_str().unwrap();
     let seen = first.wait_for(WAIT, |e| e.event == "vm_created").await;
     assert_ne!(seen.id, snapshot.id);
@@ -146,14 +133,11 @@ async fn the_live_view_holds_what_libvirt_reported() {
     let app = TestApp::spawn().await;
     let name = unique_name("view");
     let vm: Value = app
-        .post_json(
+        .post_for_json(
             "/api/v1/vms",
             json!({ "name": name, "cpu": 1, "memory": 128, "disk_size": 1, "start": true }),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let id = vm["uuid"].as_str().unwrap();
     let list: Vec<Value> = app.get_json("/api/v1/vms").await;
     assert_eq!(list[0]["status"], "running");

@@ -53,14 +53,11 @@ async fn virsh_changes_reach_the_stream_and_a_libvirtd_restart_is_survived() {
     let name = unique_name("live");
     let _cleanup = DomainCleanup(vec![name.clone()]);
     let vm: Value = app
-        .post_json(
+        .post_for_json(
             "/api/v1/vms",
             json!({ "name": name, "cpu": 1, "memory": 64, "disk_size": 1 }),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let id = vm["uuid"].as_str().expect("created").to_string();
 
     let mut stream = SseClient::connect(&app.url("/api/v1/events"), None).await;

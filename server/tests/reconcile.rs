@@ -44,18 +44,8 @@ async fn every_disagreement_is_reported_and_resolved_and_nothing_is_deleted_sile
     );
     let _cleanup = DomainCleanup(vec![drifting.clone(), vanishing.clone(), ghost.clone()]);
     let create = |name: &str| json!({ "name": name, "cpu": 1, "memory": 64, "disk_size": 1 });
-    let drift_vm: Value = app
-        .post_json("/api/v1/vms", create(&drifting))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let missing_vm: Value = app
-        .post_json("/api/v1/vms", create(&vanishing))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let drift_vm: Value = app.post_for_json("/api/v1/vms", create(&drifting)).await;
+    let missing_vm: Value = app.post_for_json("/api/v1/vms", create(&vanishing)).await;
     let (drift_id, missing_id) = (
         drift_vm["uuid"].as_str().unwrap().to_string(),
         missing_vm["uuid"].as_str().unwrap().to_string(),
@@ -150,12 +140,7 @@ async fn every_disagreement_is_reported_and_resolved_and_nothing_is_deleted_sile
         )
         .await;
     assert_eq!(started.status(), StatusCode::OK);
-    let again: Value = app
-        .post_json("/api/v1/reconcile", json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let again: Value = app.post_for_json("/api/v1/reconcile", json!({})).await;
     assert!(
         in_report(&again, "ghosts", &ghost_id).is_none(),
         "adopted: no longer a ghost"
@@ -176,12 +161,7 @@ async fn every_disagreement_is_reported_and_resolved_and_nothing_is_deleted_sile
         missing_disk.exists(),
         "the disk is never removed with the record"
     );
-    let after: Value = app
-        .post_json("/api/v1/reconcile", json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let after: Value = app.post_for_json("/api/v1/reconcile", json!({})).await;
     let orphan_name = format!("{missing_id}.qcow2");
     assert!(after["orphan_disks"]
         .as_array()

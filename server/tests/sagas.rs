@@ -74,12 +74,7 @@ async fn a_delete_failing_at_any_step_still_ends_with_the_record_gone() {
     for step in DELETE_STEPS {
         let app = TestApp::spawn_with_failpoint(&format!("vm_delete.{}:error", step.name())).await;
         let name = unique_name("forward");
-        let vm: Value = app
-            .post_json("/api/v1/vms", body(&name))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let vm: Value = app.post_for_json("/api/v1/vms", body(&name)).await;
         let uuid = vm["uuid"].as_str().unwrap().to_string();
         let response = app.delete(&format!("/api/v1/vms/{uuid}")).await;
 

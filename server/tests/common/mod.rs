@@ -315,6 +315,15 @@ impl TestApp {
         self.client.delete(self.url(path)).send().await.unwrap()
     }
 
+    /// POST JSON and parse the JSON answer (whatever its status).
+    pub async fn post_for_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> T {
+        self.post_json(path, body).await.json().await.unwrap()
+    }
+
     /// GET and parse the JSON body.
     pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
         self.get(path).await.json().await.unwrap()
