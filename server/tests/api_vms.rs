@@ -303,12 +303,15 @@ async fn delete_cleans_up_after_a_domain_removed_by_hand() {
         .unwrap()
         .undefine()
         .unwrap();
-    let update = events
+    // The create's own "defined" event may still be on its way, so an
+    // update saying `stopped` can come first; wait for the one that matters.
+    events
         .wait_for(Duration::from_secs(10), |e| {
-            e.event == "vm_updated" && e.data["uuid"] == uuid.as_str()
+            e.event == "vm_updated"
+                && e.data["uuid"] == uuid.as_str()
+                && e.data["status"] == "missing"
         })
         .await;
-    assert_eq!(update.data["status"], "missing");
     let got: Value = app.get_json(&format!("/api/v1/vms/{uuid}")).await;
     assert_eq!(got["status"], "missing");
 
