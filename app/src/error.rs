@@ -20,6 +20,7 @@ pub enum ErrorCode {
     IsoNotFound,
     ImageNotFound,
     VmAlreadyExists,
+    UserAlreadyExists,
     InvalidState,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -41,7 +42,9 @@ impl ErrorCode {
             | ErrorCode::IsoNotFound
             | ErrorCode::ImageNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::VmAlreadyExists | ErrorCode::InvalidState => 409,
+            ErrorCode::VmAlreadyExists | ErrorCode::UserAlreadyExists | ErrorCode::InvalidState => {
+                409
+            }
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::RateLimited => 429,
@@ -69,6 +72,18 @@ impl AppError {
 
     pub fn validation(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::ValidationFailed, message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(ErrorCode::Unauthorized, "Log in first.")
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, message)
+    }
+
+    pub fn admin_only() -> Self {
+        Self::forbidden("Only an admin may do this.")
     }
 
     pub fn vm_not_found() -> Self {

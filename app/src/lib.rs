@@ -2,6 +2,7 @@
 //! plus the wire types and errors shared with the REST API.
 
 pub mod api;
+pub mod auth;
 pub mod components;
 pub mod error;
 pub mod live;
@@ -20,7 +21,10 @@ use leptos_router::{
     ParamSegment, StaticSegment,
 };
 
-use crate::live::provide_live;
+use crate::api::auth::{me, Logout};
+use crate::auth::{Role, User};
+use crate::error::{AppError, ErrorCode};
+use crate::live::{provide_live, Live};
 
 /// The HTML document around the app (server-side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -41,6 +45,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Who is logged in, loaded once per page load (`None` on the login and setup pages). Read it
+/// inside `Suspense`/`Transition` so the server-rendered HTML and the hydrated page agree.
+#[derive(Clone, Copy)]
+pub struct Session {
+    pub me: Resource<Result<Option<User>, AppError>>,
+}
+
+pub fn use_session() -> Session {
+    use_context::<Session>().expect("App provides the session")
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -48,7 +63,14 @@ pub fn App() -> impl IntoView {
     // WASM loaded and hydrated, not just that the server rendered HTML.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
-    let live = provide_live();
+    let session = Session {
+        me: Resource::new(|| (), |_| me()),
+    };
+    provide_context(session);
+    // The event stream needs a session: without one the server answers 401, after which an
+    // EventSource never retries.
+    let logged_in = Memo::new(move |_| matches!(session.me.get(), Some(Ok(Some(_)))));
+    let live = provide_live(logged_in.into());
 
     view! {
         <Stylesheet id="leptos" href="/pkg/limen.css"/>
@@ -56,17 +78,18 @@ pub fn App() -> impl IntoView {
         <Router>
             <header class="topbar">
                 <a class="brand" href="/">"Limen"</a>
-                <nav aria-label="Main">
-                    <A href="/">"Machines"</A>
-                    <A href="/admin/reconcile">"Reconcile"</A>
-                </nav>
-                <span
-                    class=move || format!("live-indicator live-{}", live.link.get().as_str())
-                    role="status"
-                    aria-label="Live updates"
-                >
-                    {move || live.link.get().label()}
-                </span>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match session.me.await {
+                            Ok(Some(user)) => view! { <TopNav user live/> }.into_any(),
+                            Ok(None) => ().into_any(),
+                            Err(error) => {
+                                view! { <span class="topbar-error" role="alert">{error.message}</span> }
+                                    .into_any()
+                            }
+                        }
+                    })}
+                </Transition>
             </header>
             <main data-hydrated=move || hydrated.get().to_string()>
                 <Routes fallback=|| view! { <p>"Page not found."</p> }>
@@ -74,6 +97,14 @@ pub fn App() -> impl IntoView {
                     <Route
                         path=(StaticSegment("vms"), ParamSegment("uuid"))
                         view=pages::vm_detail::VmDetailPage
+                    />
+                    <Route path=StaticSegment("login") view=pages::login::LoginPage/>
+                    <Route path=StaticSegment("setup") view=pages::setup::SetupPage/>
+                    <Route path=StaticSegment("tokens") view=pages::tokens::TokensPage/>
+                    <Route path=StaticSegment("audit") view=pages::audit::AuditLogPage/>
+                    <Route
+                        path=(StaticSegment("admin"), StaticSegment("users"))
+                        view=pages::users::UsersPage
                     />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("reconcile"))
@@ -83,4 +114,58 @@ pub fn App() -> impl IntoView {
             </main>
         </Router>
     }
+}
+
+/// The logged-in top bar: the pages this user may open, the live indicator, who they are, and
+/// logging out.
+#[component]
+fn TopNav(user: User, live: Live) -> impl IntoView {
+    let admin = user.role == Role::Admin;
+    let logout = ServerAction::<Logout>::new();
+    let error = RwSignal::new(None::<String>);
+    Effect::new(move |_| match logout.value().get() {
+        // Without a session (expired, or logged out in another tab) the result is the same.
+        Some(Ok(())) => pages::go_to("/login"),
+        Some(Err(failure)) if failure.code == ErrorCode::Unauthorized => pages::go_to("/login"),
+        Some(Err(failure)) => error.set(Some(failure.message)),
+        None => {}
+    });
+
+    view! {
+        <nav aria-label="Main">
+            <A href="/">"Machines"</A>
+            <A href="/tokens">"Tokens"</A>
+            <A href="/audit">"Audit"</A>
+            {admin
+                .then(|| {
+                    view! {
+                        <A href="/admin/users">"Users"</A>
+                        <A href="/admin/reconcile">"Reconcile"</A>
+                    }
+                })}
+        </nav>
+        <span
+            class=move || format!("live-indicator live-{}", live.link.get().as_str())
+            role="status"
+            aria-label="Live updates"
+        >
+            {move || live.link.get().label()}
+        </span>
+        <span class="whoami">{format!("{} ({})", user.username, user.role.as_str())}</span>
+        <button
+            type="button"
+            class="logout"
+            disabled=move || logout.pending().get()
+            on:click=move |_| {
+                error.set(None);
+                logout.dispatch(Logout {});
+            }
+        >
+            "Log out"
+        </button>
+        {move || {
+            error.get().map(|message| view! { <span class="topbar-error" role="alert">{message}</span> })
+        }}
+    }
+    .into_any()
 }

@@ -46,17 +46,21 @@ pub fn use_live() -> Live {
     use_context::<Live>().expect("App provides the live store")
 }
 
-/// Provides the store and, in the browser, opens the stream that feeds it.
-pub fn provide_live() -> Live {
+/// Provides the store and, in the browser, opens the stream that feeds it once `logged_in` is
+/// true (the stream needs a session; on the login and setup pages there is none).
+pub fn provide_live(logged_in: Signal<bool>) -> Live {
     let live = Live {
         store: VmStore::default(),
         link: RwSignal::new(LinkState::Connecting),
     };
     provide_context(live);
-    // Effects run only in the browser, once hydrated.
+    // Effects run only in the browser, once hydrated. `logged_in` is a memo: it changes once,
+    // when the current user is known, so the stream opens once (and would close on logout).
     Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        browser::open_stream(live);
+        if logged_in.get() {
+            #[cfg(feature = "hydrate")]
+            browser::open_stream(live);
+        }
     });
     live
 }

@@ -8,46 +8,146 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leptos::prelude::*;
 
+use crate::auth::{
+    ApiToken, AuditPage, AuditQuery, CreateTokenRequest, CreateUserRequest, LoginRequest,
+    LoginResponse, NewApiToken, Principal, QuotaReport, SetupRequest, UpdateUserRequest, User,
+    UserDetail,
+};
 use crate::error::{AppError, ErrorCode};
 use crate::report::{AdoptRequest, ReconcileReport};
 use crate::types::{CreateVmRequest, DeleteReport, MediaFile, Vm, VmAction, VmId};
+use uuid::Uuid;
 
-/// The one service layer every screen and endpoint goes through (SPEC §3).
+/// The one service layer every screen and endpoint goes through (SPEC §3). Every call names its
+/// caller: a user sees and acts on their own VMs only (another's is `VM_NOT_FOUND`), an admin on
+/// all; reconcile, adopt and forget are admin-only.
 #[async_trait]
 pub trait VmPort: Send + Sync + 'static {
-    async fn list_vms(&self) -> Result<Vec<Vm>, AppError>;
+    async fn list_vms(&self, caller: &Principal) -> Result<Vec<Vm>, AppError>;
     /// The ISO library (`data_dir/isos`).
-    async fn list_isos(&self) -> Result<Vec<MediaFile>, AppError>;
+    async fn list_isos(&self, caller: &Principal) -> Result<Vec<MediaFile>, AppError>;
     /// The base-image library (`data_dir/images`).
-    async fn list_images(&self) -> Result<Vec<MediaFile>, AppError>;
-    async fn get_vm(&self, id: VmId) -> Result<Vm, AppError>;
-    async fn create_vm(&self, request: CreateVmRequest) -> Result<Vm, AppError>;
-    async fn act_on_vm(&self, id: VmId, action: VmAction) -> Result<Vm, AppError>;
-    async fn delete_vm(&self, id: VmId) -> Result<DeleteReport, AppError>;
+    async fn list_images(&self, caller: &Principal) -> Result<Vec<MediaFile>, AppError>;
+    async fn get_vm(&self, caller: &Principal, id: VmId) -> Result<Vm, AppError>;
+    async fn create_vm(&self, caller: &Principal, request: CreateVmRequest)
+        -> Result<Vm, AppError>;
+    async fn act_on_vm(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        action: VmAction,
+    ) -> Result<Vm, AppError>;
+    async fn delete_vm(&self, caller: &Principal, id: VmId) -> Result<DeleteReport, AppError>;
     /// Compares hypervisor, database and disks; fixes drift, reports the rest (SPEC §6).
-    async fn reconcile(&self) -> Result<ReconcileReport, AppError>;
+    async fn reconcile(&self, caller: &Principal) -> Result<ReconcileReport, AppError>;
     /// Takes a ghost domain under management.
-    async fn adopt_vm(&self, request: AdoptRequest) -> Result<Vm, AppError>;
+    async fn adopt_vm(&self, caller: &Principal, request: AdoptRequest) -> Result<Vm, AppError>;
     /// Removes the record of a missing VM (its domain is gone) and nothing else: a disk it had
     /// stays, to be found as an orphan.
-    async fn forget_vm(&self, id: VmId) -> Result<(), AppError>;
+    async fn forget_vm(&self, caller: &Principal, id: VmId) -> Result<(), AppError>;
+}
+
+/// Accounts: sessions, API tokens, users, quotas and the audit log (SPEC §9).
+#[async_trait]
+pub trait AccountPort: Send + Sync + 'static {
+    /// Checks the password (rate-limited per user and per address) and opens a session.
+    async fn login(
+        &self,
+        request: LoginRequest,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<LoginResponse, AppError>;
+    /// The `Set-Cookie` value that carries a new session to the browser.
+    fn session_cookie(&self, session: &LoginResponse) -> String;
+    /// The `Set-Cookie` value that removes the session cookie.
+    fn cleared_cookie(&self) -> String;
+    /// Ends the caller's session (a token caller has none: nothing happens).
+    async fn logout(&self, caller: &Principal) -> Result<(), AppError>;
+    async fn me(&self, caller: &Principal) -> Result<User, AppError>;
+    /// Whether no admin exists yet (the login page then points to the setup page).
+    async fn setup_needed(&self) -> Result<bool, AppError>;
+    /// Creates the first admin with the one-time setup token, and logs them in.
+    async fn setup_admin(
+        &self,
+        request: SetupRequest,
+        address: Option<std::net::IpAddr>,
+    ) -> Result<LoginResponse, AppError>;
+    async fn list_tokens(&self, caller: &Principal) -> Result<Vec<ApiToken>, AppError>;
+    async fn create_token(
+        &self,
+        caller: &Principal,
+        request: CreateTokenRequest,
+    ) -> Result<NewApiToken, AppError>;
+    async fn revoke_token(&self, caller: &Principal, id: Uuid) -> Result<(), AppError>;
+    /// The caller's own limits and usage.
+    async fn quota(&self, caller: &Principal) -> Result<QuotaReport, AppError>;
+    async fn list_users(&self, caller: &Principal) -> Result<Vec<UserDetail>, AppError>;
+    async fn create_user(
+        &self,
+        caller: &Principal,
+        request: CreateUserRequest,
+    ) -> Result<UserDetail, AppError>;
+    async fn update_user(
+        &self,
+        caller: &Principal,
+        username: String,
+        request: UpdateUserRequest,
+    ) -> Result<UserDetail, AppError>;
+    /// Refused while the user owns VMs.
+    async fn delete_user(&self, caller: &Principal, username: String) -> Result<(), AppError>;
+    /// Newest first; an admin reads everyone's entries, a user their own.
+    async fn audit(&self, caller: &Principal, query: AuditQuery) -> Result<AuditPage, AppError>;
 }
 
 /// Everything the server provides to server functions.
 #[derive(Clone)]
 pub struct Ports {
     pub vms: Arc<dyn VmPort>,
+    pub accounts: Arc<dyn AccountPort>,
+}
+
+fn ports() -> Result<Ports, AppError> {
+    use_context::<Ports>().ok_or_else(|| {
+        AppError::new(
+            ErrorCode::Internal,
+            "The server is missing its service layer.",
+        )
+    })
 }
 
 pub fn vm_port() -> Result<Arc<dyn VmPort>, AppError> {
-    use_context::<Ports>()
-        .map(|ports| ports.vms)
-        .ok_or_else(|| {
-            AppError::new(
-                ErrorCode::Internal,
-                "The server is missing its service layer.",
-            )
-        })
+    Ok(ports()?.vms)
+}
+
+pub fn account_port() -> Result<Arc<dyn AccountPort>, AppError> {
+    Ok(ports()?.accounts)
+}
+
+/// The caller of this server function, as the authentication layer found it; 401 without one.
+pub fn caller() -> Result<Principal, AppError> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<Principal>().cloned())
+        .ok_or_else(AppError::unauthorized)
+}
+
+/// The client's address (for the login rate limit), as the authentication layer found it.
+pub fn client_address() -> Option<std::net::IpAddr> {
+    use_context::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<ClientAddress>().copied())
+        .and_then(|address| address.0)
+}
+
+/// Put into every request's extensions by the server: the peer's IP address, if known.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+/// Sets a response header on the server function's answer (the session cookie).
+pub fn set_response_header(name: http::HeaderName, value: &str) {
+    if let (Some(options), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(value),
+    ) {
+        options.append_header(name, value);
+    }
 }
 
 /// Gives a failed server function the HTTP status of its error, as REST does.

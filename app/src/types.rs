@@ -281,6 +281,19 @@ impl VmAction {
         }
     }
 
+    /// The action's name in the audit log.
+    pub fn audit_name(self) -> &'static str {
+        match self {
+            VmAction::Start => "vm.start",
+            VmAction::Shutdown => "vm.shutdown",
+            VmAction::Stop => "vm.stop",
+            VmAction::Reboot => "vm.reboot",
+            VmAction::Reset => "vm.reset",
+            VmAction::Pause => "vm.pause",
+            VmAction::Resume => "vm.resume",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             VmAction::Start => "Start",

@@ -32,6 +32,8 @@ fn main() {
             data_dir: data_dir.clone(),
             reconcile_secs: 0,
             console_autostart: false,
+            session_hours: 1,
+            secure_cookie: false,
             site_root: data_dir.join("site"),
             failpoint: None,
             file: None,

@@ -29,4 +29,22 @@ pub enum Command {
     /// missing VMs, finish cut-off operations (only if no server is running), and print the
     /// report as JSON. Nothing is deleted.
     Reconcile,
+    /// Manage users (the first admin of a fresh install: `limen user add NAME --admin`).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is asked for twice on the terminal, or read from stdin.
+    Add {
+        /// The username: letters, digits, '.', '_' and '-'.
+        name: String,
+        /// Make the user an admin (sees and manages everything).
+        #[arg(long)]
+        admin: bool,
+        /// Read the password from the first line of stdin (for scripts).
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }

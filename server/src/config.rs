@@ -11,6 +11,8 @@
 //! | `LIMEN_DATA_DIR`        | `/var/lib/limen`       | root of `disks/`, `isos/`, `images/`        |
 //! | `LIMEN_RECONCILE_SECS`  | `60`                   | period of the reconciler                    |
 //! | `LIMEN_CONSOLE_AUTOSTART` | `true`               | console connect starts a stopped VM         |
+//! | `LIMEN_SESSION_HOURS`   | `168`                  | a login session ends after this long unused |
+//! | `LIMEN_SECURE_COOKIE`   | `false`                | mark the session cookie `Secure` (HTTPS)    |
 //! | `LIMEN_SITE_ROOT`       | `<binary dir>/../site`, then `/usr/share/limen/site` | dashboard assets |
 //! | `LIMEN_FAILPOINT`       | none                   | tests only: `KIND.STEP:error|abort` (see `ops::failpoints`) |
 
@@ -77,6 +79,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub reconcile_secs: u64,
     pub console_autostart: bool,
+    pub session_hours: u32,
+    pub secure_cookie: bool,
     pub site_root: PathBuf,
     /// Tests only: a saga step to fail or crash at (env only, never from the file).
     pub failpoint: Option<String>,
@@ -95,6 +99,8 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     reconcile_secs: Option<u64>,
     console_autostart: Option<bool>,
+    session_hours: Option<u32>,
+    secure_cookie: Option<bool>,
     site_root: Option<PathBuf>,
 }
 
@@ -161,8 +167,25 @@ impl Config {
             Some(value) => parse("LIMEN_CONSOLE_AUTOSTART", value)?,
             None => file.console_autostart.unwrap_or(true),
         };
+        let session_hours = match env("LIMEN_SESSION_HOURS") {
+            Some(value) => parse("LIMEN_SESSION_HOURS", value)?,
+            None => file.session_hours.unwrap_or(168),
+        };
+        if session_hours == 0 || session_hours > 24 * 366 {
+            return Err(ConfigError::Invalid {
+                name: "LIMEN_SESSION_HOURS",
+                value: session_hours.to_string(),
+                reason: "expected 1 to 8784 hours".into(),
+            });
+        }
+        let secure_cookie = match env("LIMEN_SECURE_COOKIE") {
+            Some(value) => parse("LIMEN_SECURE_COOKIE", value)?,
+            None => file.secure_cookie.unwrap_or(false),
+        };
         Ok(Self {
             listen: parse("LIMEN_LISTEN", listen)?,
+            session_hours,
+            secure_cookie,
             database_url,
             libvirt_uri: env("LIMEN_LIBVIRT_URI")
                 .or(file.libvirt_uri)

@@ -3,6 +3,8 @@
 
 pub mod access;
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -23,6 +25,8 @@ use leptos::config::LeptosOptions;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::audit::AuditLog;
+use crate::auth::{AccountService, SessionSettings};
 use crate::config::Config;
 use crate::db::Db;
 use crate::host::disk::DiskStore;
@@ -64,7 +68,16 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
     let isos = library(Library::isos, "ISO")?;
     let images = library(Library::images, "base-image")?;
     let bus = Arc::clone(&cx.bus);
-    let vms = Arc::new(VmService::new(cx, isos, images));
+    let audit = AuditLog::new(db.clone());
+    let vms = Arc::new(VmService::new(cx, isos, images, audit.clone()));
+    let accounts = Arc::new(AccountService::new(
+        db.clone(),
+        audit,
+        SessionSettings {
+            lifetime: chrono::TimeDelta::hours(config.session_hours.into()),
+            secure_cookie: config.secure_cookie,
+        },
+    ));
     let leptos_options = LeptosOptions::builder()
         .output_name("limen")
         .site_root(config.site_root.to_string_lossy().into_owned())
@@ -76,23 +89,53 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         db,
         host,
         vms,
+        accounts,
         bus,
         shutdown,
         tasks,
     })
 }
 
-/// Every route Limen serves.
+/// Every route Limen serves, with the layers every request passes: request id and log line,
+/// JSON error bodies for the API, the cross-site check, authentication, and the login page for
+/// anonymous visitors of pages.
 pub fn router(state: AppState) -> Router {
+    let accounts = Arc::clone(&state.accounts);
     let with_dashboard = web::dashboard_routes(
         Router::new()
-            .nest("/api/v1", api::routes())
+            .nest("/api/v1", api::routes().router)
             .route("/healthz", get(api::healthz))
             .route("/readyz", get(api::readyz)),
         &state,
     );
     let router = with_dashboard
         .with_state(state)
+        .layer(axum::middleware::from_fn(
+            auth::middleware::pages_need_login,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            accounts,
+            auth::middleware::authenticate,
+        ))
+        .layer(axum::middleware::from_fn(
+            auth::middleware::refuse_cross_site,
+        ))
         .layer(axum::middleware::from_fn(api::json_error_bodies));
     web::request_layers(router)
+}
+
+/// Every route the router serves that a caller can reach with data (REST and server functions),
+/// as (method, path): what the authorization matrix test enumerates.
+pub fn route_list() -> Vec<(String, String)> {
+    let mut routes: Vec<(String, String)> = api::routes()
+        .list
+        .into_iter()
+        .map(|(method, path)| (method.to_string(), format!("/api/v1{path}")))
+        .collect();
+    routes.extend(
+        leptos::server_fn::axum::server_fn_paths()
+            .map(|(path, method)| (method.to_string(), path.to_string())),
+    );
+    routes.sort();
+    routes
 }

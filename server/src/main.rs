@@ -2,7 +2,7 @@
 //! graceful shutdown.
 
 use clap::Parser;
-use server::cli::{Cli, Command};
+use server::cli::{Cli, Command, UserCommand};
 use server::config::Config;
 use server::db::Db;
 use server::error::chain;
@@ -50,6 +50,11 @@ fn run() -> i32 {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await.map(drop),
             Command::Reconcile => reconcile(config).await,
+            Command::User(UserCommand::Add {
+                name,
+                admin,
+                password_stdin,
+            }) => add_user(config, name, admin, password_stdin).await,
         }
     });
     match result {
@@ -98,6 +103,19 @@ async fn serve(config: Config) -> Result<(), String> {
         // Not fatal: /readyz says so, and calls reconnect when libvirt comes back.
         Err(error) => tracing::warn!(error = %chain(&error), "libvirt is not reachable yet"),
     }
+    let setup_token = state
+        .accounts
+        .issue_setup_token()
+        .await
+        .map_err(|e| e.message)?;
+    if let Some(token) = setup_token {
+        tracing::warn!(
+            "No admin exists yet. Open http://{}/setup and enter the one-time setup token {token} \
+             (or run `limen user add NAME --admin`). The token changes at every start until an \
+             admin exists.",
+            config.listen
+        );
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -114,7 +132,8 @@ async fn serve(config: Config) -> Result<(), String> {
         config.reconcile_secs,
         shutdown.clone(),
     ));
-    axum::serve(listener, server::router(state))
+    let app = server::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             // Ends event streams and background tasks, so open connections can finish.
@@ -172,6 +191,45 @@ async fn reconcile(config: Config) -> Result<(), String> {
     drop(lock);
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     println!("{json}");
+    Ok(())
+}
+
+/// `limen user add`: creates a user in the configured database (the one `make run` wrote to
+/// `.limen/limen.toml`), with a password from the terminal or stdin.
+async fn add_user(
+    config: Config,
+    name: String,
+    admin: bool,
+    from_stdin: bool,
+) -> Result<(), String> {
+    use app::auth::{CreateUserRequest, Quota, Role};
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        let first = rpassword::prompt_password(format!("Password for {name}: "))
+            .map_err(|e| format!("cannot read the password: {e} (use --password-stdin)"))?;
+        let second = rpassword::prompt_password("Repeat it: ")
+            .map_err(|e| format!("cannot read the password: {e}"))?;
+        if first != second {
+            return Err("the two passwords differ".into());
+        }
+        first
+    };
+    let db = migrate(config).await?;
+    let request = CreateUserRequest {
+        username: name,
+        password,
+        role: if admin { Role::Admin } else { Role::User },
+        quota: Quota::default(),
+    };
+    let user = server::auth::create_user_directly(&db, &request)
+        .await
+        .map_err(|e| e.message)?;
+    println!("created {} {}", user.user.role.as_str(), user.user.username);
     Ok(())
 }
 

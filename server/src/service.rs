@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use app::auth::Principal;
 use app::error::{AppError, ErrorCode};
 use app::ports::VmPort;
 use app::report::{AdoptRequest, ReconcileReport};
@@ -17,6 +18,8 @@ use async_trait::async_trait;
 use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
+use crate::audit::{AuditLog, Entry};
+use crate::auth::quota_report;
 use crate::db::models::VmRow;
 use crate::db::vms as q;
 use crate::error::{db_error, disk_error, host_error, library_error};
@@ -30,21 +33,26 @@ use crate::ops::vm_delete::DeleteVm;
 use crate::ops::{self, OpContext};
 use crate::reconcile;
 
-/// Serializes operations on one VM; operations on different VMs run in parallel.
-#[derive(Default)]
-struct VmLocks(Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>);
+/// Serializes work on one key (a VM, a user's quota); different keys run in parallel.
+struct KeyedLocks<K>(Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>);
 
-impl VmLocks {
-    async fn lock(&self, id: Uuid) -> OwnedMutexGuard<()> {
+impl<K> Default for KeyedLocks<K> {
+    fn default() -> Self {
+        Self(Mutex::default())
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> KeyedLocks<K> {
+    async fn lock(&self, key: &K) -> OwnedMutexGuard<()> {
         let lock = {
             let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::clone(map.entry(id).or_default())
+            Arc::clone(map.entry(key.clone()).or_default())
         };
         lock.lock_owned().await
     }
 
-    fn forget(&self, id: Uuid) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+    fn forget(&self, key: &K) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
     }
 }
 
@@ -52,8 +60,12 @@ pub struct VmService {
     cx: OpContext,
     isos: Library,
     images: Library,
-    locks: Arc<VmLocks>,
+    /// Operations on one VM run one at a time.
+    locks: Arc<KeyedLocks<Uuid>>,
+    /// Creates by one owner run one at a time, so two cannot both fit the last of a quota.
+    owners: KeyedLocks<String>,
     list_cache: ListCache,
+    audit: AuditLog,
 }
 
 async fn fetch_row(cx: &OpContext, id: Uuid) -> Result<VmRow, AppError> {
@@ -62,6 +74,24 @@ async fn fetch_row(cx: &OpContext, id: Uuid) -> Result<VmRow, AppError> {
         .await
         .map_err(db_error)?
         .ok_or_else(AppError::vm_not_found)
+}
+
+/// The record, if this caller may see it; another user's VM is "not found", exactly like a VM
+/// that does not exist (its existence is not revealed).
+async fn visible_row(cx: &OpContext, caller: &Principal, id: Uuid) -> Result<VmRow, AppError> {
+    let row = fetch_row(cx, id).await?;
+    if caller.may_see(row.owner.as_deref()) {
+        Ok(row)
+    } else {
+        Err(AppError::vm_not_found())
+    }
+}
+
+/// [`current`], for a caller who may see the VM.
+async fn visible(cx: &OpContext, caller: &Principal, id: Uuid) -> Result<Vm, AppError> {
+    let row = visible_row(cx, caller, id).await?;
+    let live = cx.host.domain_status(row.uuid).await.map_err(host_error)?;
+    Ok(merge(row, live))
 }
 
 /// The record merged with the live view's state of its domain.
@@ -126,13 +156,15 @@ pub(crate) fn merge(row: VmRow, live: Option<VmStatus>) -> Vm {
 }
 
 impl VmService {
-    pub fn new(cx: OpContext, isos: Library, images: Library) -> Self {
+    pub fn new(cx: OpContext, isos: Library, images: Library, audit: AuditLog) -> Self {
         Self {
             cx,
             isos,
             images,
             locks: Arc::default(),
+            owners: KeyedLocks::default(),
             list_cache: ListCache::default(),
+            audit,
         }
     }
 
@@ -210,26 +242,16 @@ impl VmService {
     }
 }
 
-#[async_trait]
-impl VmPort for VmService {
-    async fn list_vms(&self) -> Result<Vec<Vm>, AppError> {
-        Ok(self.list().await?.vms.as_ref().clone())
-    }
-
-    async fn list_isos(&self) -> Result<Vec<MediaFile>, AppError> {
-        self.isos.list().await.map_err(library_error)
-    }
-
-    async fn list_images(&self) -> Result<Vec<MediaFile>, AppError> {
-        self.images.list().await.map_err(library_error)
-    }
-
-    async fn get_vm(&self, id: VmId) -> Result<Vm, AppError> {
-        current(&self.cx, id.0).await
-    }
-
-    async fn create_vm(&self, request: CreateVmRequest) -> Result<Vm, AppError> {
+/// The steps behind each call, once the caller was checked.
+impl VmService {
+    async fn create_now(&self, owner: &str, request: CreateVmRequest) -> Result<Vm, AppError> {
         validate_create(&request)?;
+        // One create per owner at a time: the quota is checked and the record written under it.
+        let _quota_guard = self.owners.lock(&owner.to_string()).await;
+        let quota = quota_report(&self.cx.db, owner).await?;
+        if let Some(refusal) = quota.refusal(request.cpu, request.memory, request.disk_size) {
+            return Err(AppError::new(ErrorCode::QuotaExceeded, refusal));
+        }
         self.check_host_limits(&request).await?;
         let iso = self.resolve_iso(request.iso.as_deref()).await?;
         let base_image = self
@@ -260,6 +282,7 @@ impl VmPort for VmService {
         let saga = CreateVm {
             vm: id,
             name: request.name.clone(),
+            owner: Some(owner.to_string()),
             cpu: request.cpu,
             memory_mib: request.memory,
             disk_size_gib: request.disk_size,
@@ -272,7 +295,7 @@ impl VmPort for VmService {
             base_image,
         };
         // Held until the operation ends, so a delete of the new VM waits for it.
-        let guard = self.locks.lock(id).await;
+        let guard = self.locks.lock(&id).await;
         let cx = self.cx.clone();
         let name = request.name.clone();
         detached(&self.cx, guard, async move {
@@ -292,11 +315,17 @@ impl VmPort for VmService {
         .await
     }
 
-    async fn act_on_vm(&self, id: VmId, action: VmAction) -> Result<Vm, AppError> {
-        let guard = self.locks.lock(id.0).await;
+    async fn act_now(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        action: VmAction,
+    ) -> Result<Vm, AppError> {
+        let guard = self.locks.lock(&id.0).await;
         let cx = self.cx.clone();
+        let caller = caller.clone();
         detached(&self.cx, guard, async move {
-            let vm = current(&cx, id.0).await?;
+            let vm = visible(&cx, &caller, id.0).await?;
             if !action.allowed_in(vm.status) {
                 return Err(AppError::new(
                     ErrorCode::InvalidState,
@@ -323,21 +352,8 @@ impl VmPort for VmService {
         .await
     }
 
-    async fn reconcile(&self) -> Result<ReconcileReport, AppError> {
-        reconcile::reconcile(&self.cx, reconcile::Operations::Recover).await
-    }
-
-    async fn adopt_vm(&self, request: AdoptRequest) -> Result<Vm, AppError> {
-        let guard = self.locks.lock(request.uuid.0).await;
-        let cx = self.cx.clone();
-        detached(&self.cx, guard, async move {
-            reconcile::adopt::adopt(&cx, request).await
-        })
-        .await
-    }
-
-    async fn forget_vm(&self, id: VmId) -> Result<(), AppError> {
-        let guard = self.locks.lock(id.0).await;
+    async fn forget_now(&self, id: VmId) -> Result<(), AppError> {
+        let guard = self.locks.lock(&id.0).await;
         let cx = self.cx.clone();
         detached(&self.cx, guard, async move {
             let row = fetch_row(&cx, id.0).await?;
@@ -365,12 +381,13 @@ impl VmPort for VmService {
         .await
     }
 
-    async fn delete_vm(&self, id: VmId) -> Result<DeleteReport, AppError> {
-        let guard = self.locks.lock(id.0).await;
+    async fn delete_now(&self, caller: &Principal, id: VmId) -> Result<DeleteReport, AppError> {
+        let guard = self.locks.lock(&id.0).await;
         let cx = self.cx.clone();
         let locks = Arc::clone(&self.locks);
+        let caller = caller.clone();
         detached(&self.cx, guard, async move {
-            let row = fetch_row(&cx, id.0).await?;
+            let row = visible_row(&cx, &caller, id.0).await?;
             let saga = DeleteVm {
                 vm: id.0,
                 disk_path: row.disk_path.into(),
@@ -378,7 +395,7 @@ impl VmPort for VmService {
             let leftovers = ops::execute(&cx, Uuid::new_v4(), &saga)
                 .await
                 .map_err(|failure| failure.cause)?;
-            locks.forget(id.0);
+            locks.forget(&id.0);
             cx.bus.publish(VmChange::Deleted {
                 uuid: id,
                 owner: row.owner.clone(),
@@ -390,5 +407,170 @@ impl VmPort for VmService {
             })
         })
         .await
+    }
+}
+
+fn vm_target(id: VmId) -> String {
+    id.0.to_string()
+}
+
+#[async_trait]
+impl VmPort for VmService {
+    async fn list_vms(&self, caller: &Principal) -> Result<Vec<Vm>, AppError> {
+        let list = self.list().await?;
+        Ok(list
+            .vms
+            .iter()
+            .filter(|vm| caller.may_see(vm.owner.as_deref()))
+            .cloned()
+            .collect())
+    }
+
+    async fn list_isos(&self, _caller: &Principal) -> Result<Vec<MediaFile>, AppError> {
+        self.isos.list().await.map_err(library_error)
+    }
+
+    async fn list_images(&self, _caller: &Principal) -> Result<Vec<MediaFile>, AppError> {
+        self.images.list().await.map_err(library_error)
+    }
+
+    async fn get_vm(&self, caller: &Principal, id: VmId) -> Result<Vm, AppError> {
+        visible(&self.cx, caller, id.0).await
+    }
+
+    async fn create_vm(
+        &self,
+        caller: &Principal,
+        request: CreateVmRequest,
+    ) -> Result<Vm, AppError> {
+        let name = request.name.clone();
+        let detail = format!(
+            "{} vCPU, {} MiB, {} GiB",
+            request.cpu, request.memory, request.disk_size
+        );
+        let result = self.create_now(&caller.username, request).await;
+        let target = match &result {
+            Ok(vm) => format!("{} ({})", vm.name, vm.uuid.0),
+            Err(_) => name,
+        };
+        self.audit
+            .record(
+                Entry::by(caller, "vm.create")
+                    .target(target)
+                    .detail(detail)
+                    .outcome(&result),
+            )
+            .await;
+        result
+    }
+
+    async fn act_on_vm(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        action: VmAction,
+    ) -> Result<Vm, AppError> {
+        let result = self.act_now(caller, id, action).await;
+        self.audit
+            .record(
+                Entry::by(caller, action.audit_name())
+                    .target(vm_target(id))
+                    .outcome(&result),
+            )
+            .await;
+        result
+    }
+
+    async fn delete_vm(&self, caller: &Principal, id: VmId) -> Result<DeleteReport, AppError> {
+        let result = self.delete_now(caller, id).await;
+        let mut entry = Entry::by(caller, "vm.delete").target(vm_target(id));
+        if let Ok(report) = &result {
+            if !report.leftovers.is_empty() {
+                entry = entry.detail(format!("left behind: {:?}", report.leftovers));
+            }
+        }
+        self.audit.record(entry.outcome(&result)).await;
+        result
+    }
+
+    async fn reconcile(&self, caller: &Principal) -> Result<ReconcileReport, AppError> {
+        let result = match caller.is_admin() {
+            true => reconcile::reconcile(&self.cx, reconcile::Operations::Recover).await,
+            false => Err(AppError::admin_only()),
+        };
+        let mut entry = Entry::by(caller, "reconcile.run");
+        if let Ok(report) = &result {
+            entry = entry.detail(format!(
+                "{} ghosts, {} missing, {} drifted, {} orphan disks, {} operations",
+                report.ghosts.len(),
+                report.missing.len(),
+                report.drift.len(),
+                report.orphan_disks.len(),
+                report.operations.len()
+            ));
+        }
+        self.audit.record(entry.outcome(&result)).await;
+        result
+    }
+
+    async fn adopt_vm(
+        &self,
+        caller: &Principal,
+        mut request: AdoptRequest,
+    ) -> Result<Vm, AppError> {
+        let target = vm_target(request.uuid);
+        let result = async {
+            if !caller.is_admin() {
+                return Err(AppError::admin_only());
+            }
+            // Adopted for the admin who adopts it unless someone else is named.
+            let owner = request
+                .owner
+                .get_or_insert_with(|| caller.username.clone())
+                .clone();
+            let exists = self
+                .cx
+                .db
+                .run(move |conn| crate::db::users::user_fetch(conn, &owner))
+                .await
+                .map_err(db_error)?
+                .is_some();
+            if !exists {
+                return Err(AppError::validation(format!(
+                    "There is no user named \"{}\" to own the VM.",
+                    request.owner.as_deref().unwrap_or_default()
+                )));
+            }
+            let guard = self.locks.lock(&request.uuid.0).await;
+            let cx = self.cx.clone();
+            detached(&self.cx, guard, async move {
+                reconcile::adopt::adopt(&cx, request).await
+            })
+            .await
+        }
+        .await;
+        self.audit
+            .record(
+                Entry::by(caller, "vm.adopt")
+                    .target(target)
+                    .outcome(&result),
+            )
+            .await;
+        result
+    }
+
+    async fn forget_vm(&self, caller: &Principal, id: VmId) -> Result<(), AppError> {
+        let result = match caller.is_admin() {
+            true => self.forget_now(id).await,
+            false => Err(AppError::admin_only()),
+        };
+        self.audit
+            .record(
+                Entry::by(caller, "vm.forget")
+                    .target(vm_target(id))
+                    .outcome(&result),
+            )
+            .await;
+        result
     }
 }

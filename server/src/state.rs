@@ -5,6 +5,7 @@ use leptos::config::LeptosOptions;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::auth::AccountService;
 use crate::db::Db;
 use crate::host::Host;
 use crate::live::EventBus;
@@ -17,6 +18,7 @@ pub struct AppState {
     pub db: Db,
     pub host: Arc<Host>,
     pub vms: Arc<VmService>,
+    pub accounts: Arc<AccountService>,
     pub bus: Arc<EventBus>,
     /// Cancelled when the server shuts down: event streams end, background tasks stop.
     pub shutdown: CancellationToken,

@@ -26,6 +26,7 @@ const RPC_BODY_LIMIT: usize = 256 * 1024;
 pub fn dashboard_routes(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let ports = Ports {
         vms: state.vms.clone(),
+        accounts: state.accounts.clone(),
     };
     let options = state.leptos_options.clone();
     let pkg_dir =

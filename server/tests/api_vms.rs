@@ -296,7 +296,7 @@ async fn delete_cleans_up_after_a_domain_removed_by_hand() {
     let name = unique_name("gone");
     let vm: Value = app.post_for_json("/api/v1/vms", create_body(&name)).await;
     let uuid = vm["uuid"].as_str().unwrap().to_string();
-    let mut events = SseClient::connect(&app.url("/api/v1/events"), None).await;
+    let mut events = SseClient::connect(&app.client, &app.url("/api/v1/events"), None).await;
     // Someone runs `virsh undefine` behind Limen's back; libvirt's event says so.
     app.libvirt()
         .lookup_domain_by_name(&name)

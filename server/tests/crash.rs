@@ -18,7 +18,7 @@ fn libvirt_has(name: &str) -> bool {
 }
 
 fn create(node: &Node, name: &str) -> reqwest::Result<reqwest::blocking::Response> {
-    reqwest::blocking::Client::new()
+    node.client()
         .post(node.url("/api/v1/vms"))
         .json(&json!({ "name": name, "cpu": 1, "memory": 128, "disk_size": 1, "start": true }))
         .send()
@@ -56,7 +56,8 @@ fn a_delete_cut_off_at_any_step_is_finished_at_the_next_start() {
         let vm: Value = create(&node, &name).unwrap().json().unwrap();
         assert_eq!(vm["status"], "running", "{vm}");
         let uuid = vm["uuid"].as_str().unwrap();
-        let deleted = reqwest::blocking::Client::new()
+        let deleted = node
+            .client()
             .delete(node.url(&format!("/api/v1/vms/{uuid}")))
             .send();
         assert!(deleted.is_err(), "the server died mid-request at {step}");
@@ -105,7 +106,8 @@ fn a_create_cut_off_after_its_last_step_is_kept() {
     assert_eq!(node.disk_files(), 1);
     assert_eq!(node.db.operation_states(), ["done"]);
     let uuid = list[0]["uuid"].as_str().unwrap();
-    let deleted = reqwest::blocking::Client::new()
+    let deleted = node
+        .client()
         .delete(node.url(&format!("/api/v1/vms/{uuid}")))
         .send()
         .unwrap();

@@ -24,7 +24,7 @@ async fn a_stream_starts_with_a_snapshot_then_follows_every_change() {
         .await;
     let existing_id = existing["uuid"].as_str().unwrap();
 
-    let mut stream = SseClient::connect(&app.url("/api/v1/events"), None).await;
+    let mut stream = SseClient::connect(&app.client, &app.url("/api/v1/events"), None).await;
     let snapshot = stream.next(WAIT).await.unwrap();
     assert_eq!(snapshot.event, "snapshot");
     assert!(snapshot.id.is_some(), "every event has an id");
@@ -106,7 +106,7 @@ async fn a_stream_starts_with_a_snapshot_then_follows_every_change() {
 #[tokio::test]
 async fn a_client_that_reconnects_with_last_event_id_gets_a_fresh_snapshot() {
     let app = TestApp::spawn().await;
-    let mut first = SseClient::connect(&app.url("/api/v1/events"), None).await;
+    let mut first = SseClient::connect(&app.client, &app.url("/api/v1/events"), None).await;
     let snapshot = first.next(WAIT).await.unwrap();
     let name = unique_name("resume");
     let vm: Value = app.post_for_json("/api/v1/vms", create_body(&name)).await;
@@ -122,7 +122,8 @@ async fn a_client_that_reconnects_with_last_event_id_gets_a_fresh_snapshot() {
     )
     .await;
     // …and on reconnecting it gets the whole truth first, not a guess at what it missed.
-    let mut again = SseClient::connect(&app.url("/api/v1/events"), seen.id.as_deref()).await;
+    let mut again =
+        SseClient::connect(&app.client, &app.url("/api/v1/events"), seen.id.as_deref()).await;
     let fresh = again.next(WAIT).await.unwrap();
     assert_eq!(fresh.event, "snapshot");
     assert_eq!(status_in_snapshot(&fresh, id).as_deref(), Some("running"));

@@ -60,7 +60,7 @@ async fn virsh_changes_reach_the_stream_and_a_libvirtd_restart_is_survived() {
         .await;
     let id = vm["uuid"].as_str().expect("created").to_string();
 
-    let mut stream = SseClient::connect(&app.url("/api/v1/events"), None).await;
+    let mut stream = SseClient::connect(&app.client, &app.url("/api/v1/events"), None).await;
     let snapshot = stream.next(WAIT).await.unwrap();
     assert_eq!(
         status_in_snapshot(&snapshot, &id).as_deref(),

@@ -123,7 +123,7 @@ fn a_real_guest_goes_through_every_action_and_a_clone_of_it_boots() {
     let _cleanup = DomainCleanup(vec![guest_name.clone(), clone_name.clone()]);
     let api = Api {
         node: &node,
-        client: reqwest::blocking::Client::new(),
+        client: node.client(),
     };
 
     // From the ISO: boots, and shuts down when asked (ACPI: the guest cooperates).

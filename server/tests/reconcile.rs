@@ -183,7 +183,8 @@ fn limen_reconcile_finishes_an_operation_a_crash_cut_off() {
     let name = unique_name("cut");
     let _cleanup = DomainCleanup(vec![name.clone()]);
     let mut child = node.start(Some("vm_create.define:abort"));
-    let created = reqwest::blocking::Client::new()
+    let created = node
+        .client()
         .post(node.url("/api/v1/vms"))
         .json(&json!({ "name": name, "cpu": 1, "memory": 64, "disk_size": 1 }))
         .send();

@@ -133,6 +133,7 @@ async fn every_step_run_twice_still_succeeds() {
     let create = CreateVm {
         vm: id,
         name: unique_name("twice"),
+        owner: Some(common::ADMIN.into()),
         cpu: 1,
         memory_mib: 128,
         disk_size_gib: 1,

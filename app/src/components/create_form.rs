@@ -1,7 +1,9 @@
 use leptos::prelude::*;
 
+use crate::api::accounts::quota;
 use crate::api::media::{list_images, list_isos};
 use crate::api::vms::CreateVm;
+use crate::auth::QuotaReport;
 use crate::store::VmStore;
 use crate::types::CreateVmRequest;
 use crate::validate::{
@@ -9,7 +11,43 @@ use crate::validate::{
     NAME_MAX_LEN,
 };
 
+/// Tells the create form that the caller's usage changed (a VM was created or deleted), so it
+/// loads the quota report again. Provided by the dashboard; a VM card bumps it after a delete.
+#[derive(Clone, Copy)]
+pub struct QuotaRefresh(RwSignal<u64>);
+
+impl QuotaRefresh {
+    pub fn provide() -> Self {
+        let refresh = Self(RwSignal::new(0));
+        provide_context(refresh);
+        refresh
+    }
+
+    pub fn bump(&self) {
+        self.0.update(|n| *n += 1);
+    }
+}
+
+/// "Quota: 1 of 2 VMs, 2 of 4 vCPUs, 1024 of 4096 MiB, 10 of 50 GiB" ("… (no limit)" where none).
+pub fn quota_line(report: &QuotaReport) -> String {
+    fn part(used: u64, limit: Option<u64>, unit: &str) -> String {
+        match limit {
+            Some(limit) => format!("{used} of {limit} {unit}"),
+            None => format!("{used} {unit} (no limit)"),
+        }
+    }
+    let (limits, used) = (&report.limits, &report.used);
+    format!(
+        "Quota: {}, {}, {}, {}",
+        part(used.vms.into(), limits.max_vms.map(u64::from), "VMs"),
+        part(used.vcpus.into(), limits.max_vcpus.map(u64::from), "vCPUs"),
+        part(used.memory_mib, limits.max_memory_mib, "MiB"),
+        part(used.disk_gb, limits.max_disk_gb, "GiB"),
+    )
+}
+
 /// Name, vCPUs, memory and disk; the server's answer (the new VM) goes straight into the store.
+/// The caller's quota is shown, and a VM it would not allow is explained before it is sent.
 #[component]
 pub fn CreateVmForm(store: VmStore) -> impl IntoView {
     let name = RwSignal::new(String::new());
@@ -24,12 +62,15 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
     );
     let error = RwSignal::new(None::<String>);
     let create = ServerAction::<CreateVm>::new();
+    let refresh = use_context::<QuotaRefresh>().unwrap_or_else(QuotaRefresh::provide);
+    let quota_report = Resource::new(move || refresh.0.get(), |_| quota());
 
     Effect::new(move |_| match create.value().get() {
         Some(Ok(vm)) => {
             error.set(None);
             name.set(String::new());
             store.upsert(vm);
+            refresh.bump();
         }
         Some(Err(failure)) => error.set(Some(failure.message)),
         None => {}
@@ -62,6 +103,17 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                 .map(|_| request)
                 .map_err(|e| e.message)
         });
+        // The server enforces the quota; this only says it early. Unknown quota: let it decide.
+        let checked = checked.and_then(|request| {
+            let refusal = quota_report
+                .get_untracked()
+                .and_then(Result::ok)
+                .and_then(|report| report.refusal(request.cpu, request.memory, request.disk_size));
+            match refusal {
+                Some(sentence) => Err(sentence),
+                None => Ok(request),
+            }
+        });
         match checked {
             Ok(request) => {
                 error.set(None);
@@ -73,6 +125,20 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
 
     view! {
         <form class="create-form" aria-label="Create a virtual machine" on:submit=on_submit>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    quota_report
+                        .await
+                        .ok()
+                        .map(|report| {
+                            view! {
+                                <p class="quota" role="status" aria-label="Quota">
+                                    {quota_line(&report)}
+                                </p>
+                            }
+                        })
+                })}
+            </Transition>
             <label>
                 "Name"
                 <input
@@ -168,5 +234,33 @@ fn MediaSelect(
                     .collect_view()}
             </select>
         </label>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quota_line;
+    use crate::auth::{Quota, QuotaReport, Usage};
+
+    #[test]
+    fn quota_line_says_used_of_limit() {
+        let report = QuotaReport {
+            limits: Quota {
+                max_vms: Some(2),
+                max_vcpus: Some(4),
+                max_memory_mib: None,
+                max_disk_gb: Some(50),
+            },
+            used: Usage {
+                vms: 1,
+                vcpus: 2,
+                memory_mib: 1024,
+                disk_gb: 10,
+            },
+        };
+        assert_eq!(
+            quota_line(&report),
+            "Quota: 1 of 2 VMs, 2 of 4 vCPUs, 1024 MiB (no limit), 10 of 50 GiB"
+        );
     }
 }

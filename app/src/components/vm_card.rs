@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::api::vms::{ActOnVm, DeleteVm};
+use crate::components::create_form::QuotaRefresh;
 use crate::live::{use_live, LinkState};
 use crate::store::VmStore;
 use crate::types::{VmAction, VmId, VmStatus};
@@ -38,8 +39,14 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
         Some(Err(failure)) => error.set(Some(failure.message)),
         None => {}
     });
+    let quota_refresh = use_context::<QuotaRefresh>();
     Effect::new(move |_| match delete.value().get() {
-        Some(Ok(_)) => store.remove(id),
+        Some(Ok(_)) => {
+            store.remove(id);
+            if let Some(refresh) = quota_refresh {
+                refresh.bump();
+            }
+        }
         Some(Err(failure)) => {
             confirming_delete.set(false);
             error.set(Some(failure.message));

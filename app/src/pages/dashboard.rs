@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::api::vms::list_vms;
-use crate::components::create_form::CreateVmForm;
+use crate::components::create_form::{CreateVmForm, QuotaRefresh};
 use crate::components::vm_card::VmCard;
 use crate::live::use_live;
 use crate::store::VmStore;
@@ -11,6 +11,8 @@ use crate::store::VmStore;
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let store = use_live().store;
+    // Deleting a VM (on its card) frees quota the create form shows.
+    QuotaRefresh::provide();
     let initial = Resource::new(|| (), |_| list_vms());
 
     view! {

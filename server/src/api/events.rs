@@ -12,14 +12,17 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::{Stream, StreamExt};
 
 use crate::access::Viewer;
+use crate::auth::extract::Caller;
 use crate::live::stream::{vm_events, StreamEvent};
 use crate::state::AppState;
 
 /// Comments sent on an idle stream, so proxies and browsers keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// Only the VMs the caller may see: a user's stream never carries another user's VM.
 pub async fn events(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     if let Some(last) = headers.get("last-event-id") {
@@ -35,7 +38,7 @@ pub async fn events(
         receiver,
         last_id,
         snapshot,
-        Viewer::anyone(),
+        Viewer::Caller(caller),
         state.shutdown.clone(),
     )
     .map(|event| Ok(to_sse(event)));

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::json::ApiJson;
+use crate::auth::extract::Caller;
 use crate::error::ApiResult;
 use crate::service::VmService;
 
@@ -17,11 +18,16 @@ fn parse_vm_id(raw: &str) -> Result<VmId, AppError> {
         .map_err(|_| AppError::validation(format!("{raw:?} is not a VM id (a UUID).")))
 }
 
-/// The cached JSON of the list, as it is (no per-request serialization or compression).
+/// For an admin, the cached JSON of the whole list as it is (no per-request serialization or
+/// compression); for a user, their own VMs.
 pub async fn list_vms(
     State(vms): State<Arc<VmService>>,
+    Caller(caller): Caller,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    if !caller.is_admin() {
+        return Ok(Json(vms.list_vms(&caller).await?).into_response());
+    }
     let list = vms.list().await?;
     let gzip_ok = headers
         .get_all(header::ACCEPT_ENCODING)
@@ -43,27 +49,33 @@ pub async fn list_vms(
 
 pub async fn get_vm(
     State(vms): State<Arc<VmService>>,
+    Caller(caller): Caller,
     Path(uuid): Path<String>,
 ) -> ApiResult<Json<Vm>> {
-    Ok(Json(vms.get_vm(parse_vm_id(&uuid)?).await?))
+    Ok(Json(vms.get_vm(&caller, parse_vm_id(&uuid)?).await?))
 }
 
 pub async fn create_vm(
     State(vms): State<Arc<VmService>>,
+    Caller(caller): Caller,
     ApiJson(request): ApiJson<CreateVmRequest>,
 ) -> ApiResult<(StatusCode, Json<Vm>)> {
-    Ok((StatusCode::CREATED, Json(vms.create_vm(request).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(vms.create_vm(&caller, request).await?),
+    ))
 }
 
 /// 200 with the VM as libvirt now reports it; 202 for shutdown and reboot, which libvirt only
 /// asks the guest to do (the VM is still running when the answer comes).
 pub async fn act_on_vm(
     State(vms): State<Arc<VmService>>,
+    Caller(caller): Caller,
     Path(uuid): Path<String>,
     ApiJson(request): ApiJson<ActionRequest>,
 ) -> ApiResult<(StatusCode, Json<Vm>)> {
     let id = parse_vm_id(&uuid)?;
-    let vm = vms.act_on_vm(id, request.action).await?;
+    let vm = vms.act_on_vm(&caller, id, request.action).await?;
     let status = if request.action.needs_guest() {
         StatusCode::ACCEPTED
     } else {
@@ -75,9 +87,10 @@ pub async fn act_on_vm(
 /// 204 when everything is gone; 200 with the report when something had to be left behind.
 pub async fn delete_vm(
     State(vms): State<Arc<VmService>>,
+    Caller(caller): Caller,
     Path(uuid): Path<String>,
 ) -> ApiResult<Response> {
-    let report: DeleteReport = vms.delete_vm(parse_vm_id(&uuid)?).await?;
+    let report: DeleteReport = vms.delete_vm(&caller, parse_vm_id(&uuid)?).await?;
     Ok(if report.leftovers.is_empty() {
         StatusCode::NO_CONTENT.into_response()
     } else {

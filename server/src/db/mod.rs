@@ -2,9 +2,11 @@
 //! blocking pool through [`Db::run`] with a connection from an r2d2 pool: the async runtime never
 //! waits on the database, and we use diesel's mature sync API rather than a second async stack.
 
+pub mod audit;
 pub mod models;
 pub mod operations;
 pub mod schema;
+pub mod users;
 pub mod vms;
 
 use std::time::Duration;
@@ -31,6 +33,13 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// The foreign key named `constraint` was violated.
+    pub fn is_foreign_key_violation(&self, constraint: &str) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        matches!(self, DbError::Query(Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info))
+            if info.constraint_name() == Some(constraint))
+    }
+
     /// The unique constraint named `constraint` was violated.
     pub fn is_unique_violation(&self, constraint: &str) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};

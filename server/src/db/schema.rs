@@ -35,4 +35,65 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(operations, vms);
+diesel::table! {
+    users (username) {
+        username -> Text,
+        password_hash -> Text,
+        role -> Text,
+        disabled -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (token_hash) {
+        token_hash -> Text,
+        username -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        last_used_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Uuid,
+        username -> Text,
+        name -> Text,
+        token_hash -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Nullable<Timestamptz>,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    quotas (username) {
+        username -> Text,
+        max_vms -> Nullable<Int4>,
+        max_vcpus -> Nullable<Int4>,
+        max_memory_mib -> Nullable<Int8>,
+        max_disk_gb -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        username -> Nullable<Text>,
+        address -> Nullable<Text>,
+        action -> Text,
+        target -> Nullable<Text>,
+        outcome -> Text,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(sessions -> users (username));
+diesel::joinable!(api_tokens -> users (username));
+diesel::joinable!(quotas -> users (username));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    operations, vms, users, sessions, api_tokens, quotas, audit_log
+);

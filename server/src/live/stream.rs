@@ -197,7 +197,7 @@ mod tests {
             receiver,
             last_id,
             || async { Ok(CachedList::new(Vec::new())) },
-            Viewer::anyone(),
+            Viewer::system(),
             shutdown,
         )
     }
@@ -272,7 +272,7 @@ mod tests {
                     "down",
                 ))
             },
-            Viewer::anyone(),
+            Viewer::system(),
             CancellationToken::new(),
         ));
         let event = stream.next().await.unwrap();

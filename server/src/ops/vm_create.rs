@@ -21,6 +21,9 @@ use crate::service::merge;
 pub struct CreateVm {
     pub vm: Uuid,
     pub name: String,
+    /// The user the VM belongs to (`None`: only admins see it).
+    #[serde(default)]
+    pub owner: Option<String>,
     pub cpu: u32,
     pub memory_mib: u64,
     pub disk_size_gib: u64,
@@ -69,7 +72,7 @@ impl CreateVm {
         Ok(NewVmRow {
             uuid: self.vm,
             name: self.name.clone(),
-            owner: None,
+            owner: self.owner.clone(),
             vcpus: i32::try_from(self.cpu).map_err(|_| too_big("The vCPU count"))?,
             memory_mib: i64::try_from(self.memory_mib).map_err(|_| too_big("The memory size"))?,
             disk_size_gb: i64::try_from(self.disk_size_gib)

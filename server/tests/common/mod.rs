@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use app::auth::{CreateUserRequest, LoginRequest, Quota, Role};
 use diesel::pg::PgConnection;
 use diesel::{Connection, RunQueryDsl};
 use diesel_migrations::MigrationHarness;
@@ -197,6 +198,8 @@ pub fn test_config(database_url: &str, data_dir: &TempDir, libvirt_uri: &str) ->
         data_dir: data_dir.0.clone(),
         reconcile_secs: 60,
         console_autostart: true,
+        session_hours: 168,
+        secure_cookie: false,
         site_root: data_dir.0.join("site"),
         failpoint: None,
         file: None,
@@ -206,7 +209,12 @@ pub fn test_config(database_url: &str, data_dir: &TempDir, libvirt_uri: &str) ->
 /// The real router on 127.0.0.1:0 with a fresh database and data directory.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Sends the admin's token with every request (what most tests need).
     pub client: reqwest::Client,
+    /// The admin's bearer token (user `admin`).
+    pub admin_token: String,
+    /// The accounts service (to make users without going through HTTP).
+    pub accounts: std::sync::Arc<server::auth::AccountService>,
     pub db: TestDb,
     pub data_dir: TempDir,
     pub libvirt_uri: String,
@@ -262,14 +270,23 @@ impl TestApp {
         let state = server::build_state(&config, pool).unwrap();
         let ops = state.vms.context().clone();
         let shutdown = state.shutdown.clone();
+        let accounts = state.accounts.clone();
+        let admin_token = if skip_migrations {
+            String::new()
+        } else {
+            make_user(&accounts, ADMIN, Role::Admin, Quota::default()).await
+        };
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            axum::serve(listener, server::router(state)).await.unwrap();
+            let app = server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app).await.unwrap();
         });
         Self {
             addr,
-            client: reqwest::Client::new(),
+            client: client_with_token(&admin_token),
+            admin_token,
+            accounts,
             db,
             data_dir,
             libvirt_uri: config.libvirt_uri,
@@ -280,6 +297,11 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// A new user with a session; returns a client that sends its token.
+    pub async fn user(&self, username: &str, role: Role, quota: Quota) -> reqwest::Client {
+        client_with_token(&make_user(&self.accounts, username, role, quota).await)
     }
 
     pub fn disk_files(&self) -> Vec<PathBuf> {
@@ -328,6 +350,59 @@ impl TestApp {
     pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
         self.get(path).await.json().await.unwrap()
     }
+}
+
+/// The admin every `TestApp` has, and the password of every test user.
+pub const ADMIN: &str = "admin";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Creates a user (password [`PASSWORD`]).
+pub async fn create_user(
+    accounts: &server::auth::AccountService,
+    username: &str,
+    role: Role,
+    quota: Quota,
+) {
+    let request = CreateUserRequest {
+        username: username.into(),
+        password: PASSWORD.into(),
+        role,
+        quota,
+    };
+    server::auth::create_user_directly(accounts.db(), &request)
+        .await
+        .unwrap();
+}
+
+/// Creates a user and logs them in; returns the session token.
+pub async fn make_user(
+    accounts: &server::auth::AccountService,
+    username: &str,
+    role: Role,
+    quota: Quota,
+) -> String {
+    use app::ports::AccountPort;
+    create_user(accounts, username, role, quota).await;
+    let login = LoginRequest {
+        username: username.into(),
+        password: PASSWORD.into(),
+    };
+    accounts.login(login, None).await.unwrap().token
+}
+
+/// A client that sends `Authorization: Bearer TOKEN` with every request.
+pub fn client_with_token(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if !token.is_empty() {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 /// A VM name no other test uses (the test driver's state is shared within a process).

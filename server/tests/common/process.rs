@@ -99,6 +99,8 @@ pub struct Node {
     pub db: TestDb,
     pub data_dir: TempDir,
     pub port: u16,
+    /// The admin's session token, made on the first start (`limen user add`, then a login).
+    token: std::sync::OnceLock<String>,
 }
 
 impl Node {
@@ -107,7 +109,55 @@ impl Node {
             db: TestDb::empty(),
             data_dir: TempDir::new(),
             port: free_port(),
+            token: std::sync::OnceLock::new(),
         }
+    }
+
+    /// `limen user add NAME [--admin] --password-stdin` against this node's database.
+    pub fn add_user(&self, name: &str, admin: bool) -> std::process::Output {
+        use std::io::Write;
+        let mut command = limen(&self.db.url, &self.data_dir, LIBVIRT, self.port);
+        command.args(["user", "add", name, "--password-stdin"]);
+        if admin {
+            command.arg("--admin");
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{}", super::PASSWORD).unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    /// A client that acts as this node's admin (created on first use).
+    pub fn client(&self) -> reqwest::blocking::Client {
+        let token = self.token.get_or_init(|| {
+            let added = self.add_user(super::ADMIN, true);
+            assert!(
+                added.status.success(),
+                "limen user add: {}",
+                String::from_utf8_lossy(&added.stderr)
+            );
+            let login: Value = reqwest::blocking::Client::new()
+                .post(self.url("/api/v1/auth/login"))
+                .json(&serde_json::json!({"username": super::ADMIN, "password": super::PASSWORD}))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            login["token"].as_str().expect("a login token").to_string()
+        });
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        reqwest::blocking::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap()
     }
 
     pub fn start(&self, failpoint: Option<&str>) -> Running {
@@ -129,7 +179,9 @@ impl Node {
     }
 
     pub fn list(&self) -> Vec<Value> {
-        reqwest::blocking::get(self.url("/api/v1/vms"))
+        self.client()
+            .get(self.url("/api/v1/vms"))
+            .send()
             .unwrap()
             .json()
             .unwrap()

@@ -20,10 +20,9 @@ pub struct SseClient {
 }
 
 impl SseClient {
-    pub async fn connect(url: &str, last_event_id: Option<&str>) -> Self {
-        let mut request = reqwest::Client::new()
-            .get(url)
-            .header("accept", "text/event-stream");
+    /// Opens the stream with `client` (which carries the caller's credentials).
+    pub async fn connect(client: &reqwest::Client, url: &str, last_event_id: Option<&str>) -> Self {
+        let mut request = client.get(url).header("accept", "text/event-stream");
         if let Some(id) = last_event_id {
             request = request.header("last-event-id", id);
         }

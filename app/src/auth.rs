@@ -1,0 +1,242 @@
+//! Wire types of users, sessions, API tokens, quotas and the audit log (SPEC §9), shared by the
+//! REST API, the server functions and the dashboard.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Sees and manages every VM, the users, quotas, reconcile and the whole audit log.
+    Admin,
+    /// Sees and acts on its own VMs only.
+    User,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::User => "user",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "admin" => Ok(Role::Admin),
+            "user" => Ok(Role::User),
+            other => Err(format!("{other:?} is not a role (admin or user)")),
+        }
+    }
+}
+
+/// Who a request is from: set by the server's authentication layer, read by every handler and
+/// server function (server side only; never sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub username: String,
+    pub role: Role,
+    /// The session this request came with (hash of its cookie), for logout; `None` for tokens.
+    pub session: Option<String>,
+    /// The client's address, for the audit log and the login rate limit.
+    pub address: Option<std::net::IpAddr>,
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// Whether this caller may see (and act on) a VM owned by `owner`.
+    pub fn may_see(&self, owner: Option<&str>) -> bool {
+        self.is_admin() || owner == Some(self.username.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub username: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// A new session: its token (also set as the `limen_session` cookie) and when it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: User,
+}
+
+/// The first admin of a fresh install, authorised by the one-time setup token the server logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupRequest {
+    pub setup_token: String,
+    pub username: String,
+    pub password: String,
+}
+
+/// Limits per user; `None` is no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    pub max_vms: Option<u32>,
+    pub max_vcpus: Option<u32>,
+    pub max_memory_mib: Option<u64>,
+    pub max_disk_gb: Option<u64>,
+}
+
+/// What a user's VMs hold now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub vms: u32,
+    pub vcpus: u32,
+    pub memory_mib: u64,
+    pub disk_gb: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaReport {
+    pub limits: Quota,
+    pub used: Usage,
+}
+
+impl QuotaReport {
+    /// The first limit a new VM of this size would break, as a sentence; `None` if it fits.
+    pub fn refusal(&self, vcpus: u32, memory_mib: u64, disk_gb: u64) -> Option<String> {
+        let (limits, used) = (&self.limits, &self.used);
+        let over = |limit: Option<u64>, used: u64, wanted: u64| {
+            limit.filter(|&limit| used.saturating_add(wanted) > limit)
+        };
+        if let Some(limit) = over(limits.max_vms.map(u64::from), used.vms.into(), 1) {
+            return Some(format!(
+                "Your quota allows {limit} VMs and you have {}.",
+                used.vms
+            ));
+        }
+        if let Some(limit) = over(
+            limits.max_vcpus.map(u64::from),
+            used.vcpus.into(),
+            vcpus.into(),
+        ) {
+            return Some(format!(
+                "Your quota allows {limit} vCPUs in all; you use {} and asked for {vcpus}.",
+                used.vcpus
+            ));
+        }
+        if let Some(limit) = over(limits.max_memory_mib, used.memory_mib, memory_mib) {
+            return Some(format!(
+                "Your quota allows {limit} MiB of memory in all; you use {} and asked for {memory_mib}.",
+                used.memory_mib
+            ));
+        }
+        if let Some(limit) = over(limits.max_disk_gb, used.disk_gb, disk_gb) {
+            return Some(format!(
+                "Your quota allows {limit} GiB of disk in all; you use {} and asked for {disk_gb}.",
+                used.disk_gb
+            ));
+        }
+        None
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateUserRequest {
+    pub username: String,
+    pub password: String,
+    pub role: Role,
+    #[serde(default)]
+    pub quota: Quota,
+}
+
+/// A change to a user; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateUserRequest {
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub quota: Option<Quota>,
+}
+
+/// A user as the admin page shows it: the account, its quota and what it uses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDetail {
+    #[serde(flatten)]
+    pub user: User,
+    pub quota: QuotaReport,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTokenRequest {
+    pub name: String,
+    /// Days until it stops working; absent: until revoked.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+}
+
+/// A token just made: the secret is in this answer and nowhere else, ever.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewApiToken {
+    #[serde(flatten)]
+    pub token: ApiToken,
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    /// Who acted; `None` when nobody was logged in (a failed login names its user in `target`).
+    pub username: Option<String>,
+    pub address: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: Outcome,
+    pub detail: Option<String>,
+}
+
+/// Which entries to read: newest first, `limit` of them, older than `before` (an entry id).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub before: Option<i64>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page; `None` on the last page.
+    pub next_before: Option<i64>,
+}

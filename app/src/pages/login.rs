@@ -1,0 +1,89 @@
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::auth::{setup_needed, Login};
+use crate::auth::LoginRequest;
+use crate::pages::{go_to, safe_next};
+
+/// The login form. A success loads the page the visitor was sent away from (`?next=`), in full,
+/// so the server renders it with the new session.
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let query = use_query_map();
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let login = ServerAction::<Login>::new();
+    let needs_setup = Resource::new(|| (), |_| setup_needed());
+
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = login.value().get() {
+            let next = query.with_untracked(|query| query.get("next"));
+            go_to(safe_next(next.as_deref()));
+        }
+    });
+    let succeeded = move || matches!(login.value().get(), Some(Ok(_)));
+    let error = move || {
+        login
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|error| view! { <p class="error" role="alert">{error.message}</p> })
+    };
+
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        login.dispatch(Login {
+            request: LoginRequest {
+                username: username.get_untracked().trim().to_string(),
+                password: password.get_untracked(),
+            },
+        });
+    };
+
+    view! {
+        <section class="auth-page">
+            <h1>"Log in"</h1>
+            // POST: a submit before the page is interactive must not put the password in a URL.
+            <form class="stack-form" method="post" aria-label="Log in" on:submit=on_submit>
+                <label>
+                    "Username"
+                    <input
+                        type="text"
+                        name="username"
+                        autocomplete="username"
+                        autocapitalize="none"
+                        required
+                        bind:value=username
+                    />
+                </label>
+                <label>
+                    "Password"
+                    <input
+                        type="password"
+                        name="password"
+                        autocomplete="current-password"
+                        required
+                        bind:value=password
+                    />
+                </label>
+                <button type="submit" disabled=move || login.pending().get() || succeeded()>
+                    {move || if login.pending().get() { "Logging in…" } else { "Log in" }}
+                </button>
+                {error}
+            </form>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    matches!(needs_setup.await, Ok(true))
+                        .then(|| {
+                            view! {
+                                <p class="notice" role="note">
+                                    "No admin exists yet. "
+                                    <a href="/setup">"Set up the first admin"</a>
+                                </p>
+                            }
+                        })
+                })}
+            </Suspense>
+        </section>
+    }
+}

@@ -1,0 +1,194 @@
+//! Who a request is from, and which requests are refused before any handler runs.
+//!
+//! - `authenticate`: a `Bearer` token or the session cookie becomes a [`Principal`] in the
+//!   request's extensions (REST handlers, server functions and pages all read it there).
+//! - `refuse_cross_site`: a state-changing request that another site's page sent is refused
+//!   (with the SameSite cookie, the second lock on the door for server functions and REST).
+//! - `pages_need_login`: a page for an anonymous visitor redirects to the login page.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::auth::Principal;
+use app::error::AppError;
+use app::ports::ClientAddress;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{AccountService, SESSION_COOKIE};
+use crate::error::ApiError;
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+}
+
+pub async fn authenticate(
+    State(accounts): State<Arc<AccountService>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    request.extensions_mut().insert(ClientAddress(address));
+    let headers = request.headers();
+    // A bearer token wins over a cookie; an invalid one leaves the request anonymous (and so
+    // refused wherever a caller is needed), it never falls back to the cookie.
+    let secret = bearer(headers)
+        .or_else(|| session_cookie(headers))
+        .map(str::to_string);
+    let mut renewed_cookie = None;
+    if let Some(secret) = secret.filter(|s| !s.is_empty()) {
+        match accounts.resolve(&secret, address).await {
+            Ok(Some(resolved)) => {
+                request.extensions_mut().insert(resolved.principal);
+                renewed_cookie = resolved.renewed_cookie;
+            }
+            Ok(None) => {}
+            Err(error) => return ApiError(error).into_response(),
+        }
+    }
+    let mut response = next.run(request).await;
+    if let Some(cookie) = renewed_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// Whether the request's `Origin` names the host it was sent to. No `Origin` (curl, scripts,
+/// same-origin GETs) is not cross-site; a browser always sends one on a cross-site POST.
+fn is_cross_site(headers: &HeaderMap) -> bool {
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site.as_bytes() == b"cross-site")
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return false;
+    };
+    let origin_host = origin
+        .to_str()
+        .ok()
+        .and_then(|origin| origin.split_once("://"))
+        .map(|(_, host)| host.trim_end_matches('/'));
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match (origin_host, host) {
+        (Some(origin_host), Some(host)) => !origin_host.eq_ignore_ascii_case(host),
+        _ => true,
+    }
+}
+
+pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if !safe && is_cross_site(request.headers()) {
+        tracing::warn!(path = %request.uri().path(), "cross-site request refused");
+        return ApiError(AppError::forbidden(
+            "Requests from another site are refused.",
+        ))
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Paths that are not pages: they answer for themselves (401 as JSON, assets, probes).
+fn is_page(path: &str) -> bool {
+    !["/api/", "/rpc/", "/pkg/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+        && !["/healthz", "/readyz", "/favicon.ico", "/login", "/setup"].contains(&path)
+}
+
+pub async fn pages_need_login(request: Request, next: Next) -> Response {
+    let anonymous = request.extensions().get::<Principal>().is_none();
+    let path = request.uri().path();
+    if anonymous && request.method() == Method::GET && is_page(path) {
+        let wanted = request
+            .uri()
+            .path_and_query()
+            .map(|pq| pq.as_str())
+            .unwrap_or("/");
+        let target = if wanted == "/" {
+            "/login".to_string()
+        } else {
+            format!("/login?next={}", percent_encode(wanted))
+        };
+        return Redirect::to(&target).into_response();
+    }
+    next.run(request).await
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, value.parse().unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn cross_site_is_told_from_same_site() {
+        assert!(!is_cross_site(&headers(&[("host", "limen:18443")])));
+        assert!(!is_cross_site(&headers(&[
+            ("host", "limen:18443"),
+            ("origin", "http://limen:18443")
+        ])));
+        assert!(is_cross_site(&headers(&[
+            ("host", "limen:18443"),
+            ("origin", "https://evil.example")
+        ])));
+        assert!(is_cross_site(&headers(&[
+            ("host", "limen:18443"),
+            ("origin", "null")
+        ])));
+        assert!(is_cross_site(&headers(&[
+            ("host", "limen:18443"),
+            ("sec-fetch-site", "cross-site")
+        ])));
+    }
+
+    #[test]
+    fn credentials_are_found() {
+        let map = headers(&[
+            ("authorization", "Bearer limen_abc"),
+            ("cookie", "a=b; limen_session=xyz; c=d"),
+        ]);
+        assert_eq!(bearer(&map), Some("limen_abc"));
+        assert_eq!(session_cookie(&map), Some("xyz"));
+        assert_eq!(percent_encode("/vms/a b?x=1"), "/vms/a%20b%3Fx%3D1");
+    }
+}

@@ -1,0 +1,389 @@
+//! The authorization matrix: every route of the real router (REST, server functions, the event
+//! stream) × {anonymous, owner, other user, admin}. The routes come from the router's own list,
+//! and every one must have an expectation here, so a new route cannot be forgotten.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use app::auth::{Quota, Role};
+use common::{make_user, unique_name, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Anonymous,
+    Owner,
+    Other,
+    Admin,
+}
+
+const EVERYONE: [Who; 4] = [Who::Anonymous, Who::Owner, Who::Other, Who::Admin];
+
+/// Who gets what.
+#[derive(Debug, Clone, Copy)]
+enum Rule {
+    /// Open to anyone, logged in or not (login, setup): the same answer for all.
+    Public(u16),
+    /// Any logged-in user: anonymous 401.
+    AnyUser(u16),
+    /// Acts on the owner's VM (or token): anonymous 401, the other user 404 (not even its
+    /// existence is revealed), the owner and the admin `ok`.
+    Owned { ok: u16, admin: u16 },
+    /// Admins only: anonymous 401, users 403.
+    AdminOnly(u16),
+}
+
+impl Rule {
+    fn expected(self, who: Who) -> u16 {
+        match (self, who) {
+            (Rule::Public(code), _) => code,
+            (_, Who::Anonymous) => 401,
+            (Rule::AnyUser(code), _) => code,
+            (Rule::Owned { ok, .. }, Who::Owner) => ok,
+            (Rule::Owned { admin, .. }, Who::Admin) => admin,
+            (Rule::Owned { .. }, Who::Other) => 404,
+            (Rule::AdminOnly(code), Who::Admin) => code,
+            (Rule::AdminOnly(_), _) => 403,
+        }
+    }
+}
+
+/// Every route the router serves, with its rule. Server functions answer 200 where REST says
+/// 201/204 (they always return a body).
+fn rules() -> BTreeMap<&'static str, Rule> {
+    use Rule::*;
+    BTreeMap::from([
+        ("POST /api/v1/auth/login", Public(200)),
+        ("POST /api/v1/auth/setup", Public(403)),
+        ("POST /api/v1/auth/logout", AnyUser(204)),
+        ("GET /api/v1/me", AnyUser(200)),
+        ("GET /api/v1/vms", AnyUser(200)),
+        ("POST /api/v1/vms", AnyUser(201)),
+        (
+            "GET /api/v1/vms/{uuid}",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "DELETE /api/v1/vms/{uuid}",
+            Owned {
+                ok: 204,
+                admin: 204,
+            },
+        ),
+        (
+            "POST /api/v1/vms/{uuid}/action",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        ("GET /api/v1/events", AnyUser(200)),
+        ("POST /api/v1/reconcile", AdminOnly(200)),
+        // Authorised, then refused for what the request names: an unknown domain; a VM whose
+        // domain still exists.
+        ("POST /api/v1/reconcile/adopt", AdminOnly(404)),
+        ("POST /api/v1/reconcile/forget", AdminOnly(409)),
+        ("GET /api/v1/isos", AnyUser(200)),
+        ("GET /api/v1/images", AnyUser(200)),
+        ("GET /api/v1/quota", AnyUser(200)),
+        ("GET /api/v1/tokens", AnyUser(200)),
+        ("POST /api/v1/tokens", AnyUser(201)),
+        // A token is its owner's alone: an admin cannot see or revoke it either.
+        (
+            "DELETE /api/v1/tokens/{id}",
+            Owned {
+                ok: 204,
+                admin: 404,
+            },
+        ),
+        ("GET /api/v1/users", AdminOnly(200)),
+        ("POST /api/v1/users", AdminOnly(201)),
+        ("PATCH /api/v1/users/{username}", AdminOnly(200)),
+        ("DELETE /api/v1/users/{username}", AdminOnly(204)),
+        ("GET /api/v1/audit", AnyUser(200)),
+        ("POST /rpc/login", Public(200)),
+        ("POST /rpc/logout", AnyUser(200)),
+        // `me` tells an anonymous visitor "nobody" (the login page asks).
+        ("POST /rpc/me", Public(200)),
+        ("POST /rpc/setup_needed", Public(200)),
+        ("POST /rpc/setup_admin", Public(403)),
+        ("POST /rpc/list_vms", AnyUser(200)),
+        (
+            "POST /rpc/get_vm",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        ("POST /rpc/create_vm", AnyUser(200)),
+        (
+            "POST /rpc/act_on_vm",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /rpc/delete_vm",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        ("POST /rpc/list_isos", AnyUser(200)),
+        ("POST /rpc/list_images", AnyUser(200)),
+        ("POST /rpc/reconcile", AdminOnly(200)),
+        ("POST /rpc/adopt_vm", AdminOnly(404)),
+        ("POST /rpc/forget_vm", AdminOnly(409)),
+        ("POST /rpc/list_tokens", AnyUser(200)),
+        ("POST /rpc/create_token", AnyUser(200)),
+        (
+            "POST /rpc/revoke_token",
+            Owned {
+                ok: 200,
+                admin: 404,
+            },
+        ),
+        ("POST /rpc/quota", AnyUser(200)),
+        ("POST /rpc/list_users", AdminOnly(200)),
+        ("POST /rpc/create_user", AdminOnly(200)),
+        ("POST /rpc/update_user", AdminOnly(200)),
+        ("POST /rpc/delete_user", AdminOnly(200)),
+        ("POST /rpc/audit", AnyUser(200)),
+    ])
+}
+
+/// What one case needs made fresh (a delete or a logout uses its target up).
+struct Fixture {
+    vm: String,
+    token: String,
+    username: String,
+}
+
+fn vm_body(name: &str) -> Value {
+    json!({ "name": name, "cpu": 1, "memory": 64, "disk_size": 1 })
+}
+
+fn body_for(route: &str, f: &Fixture) -> Option<Value> {
+    let login = json!({ "username": "owner", "password": common::PASSWORD });
+    let setup = json!({ "setup_token": "guess", "username": "x", "password": "long enough" });
+    let new_user =
+        json!({ "username": unique_name("new"), "password": "long enough", "role": "user" });
+    let (_, path) = route.split_once(' ').unwrap();
+    Some(match path {
+        "/api/v1/auth/login" => login,
+        "/rpc/login" => json!({ "request": login }),
+        "/api/v1/auth/setup" => setup,
+        "/rpc/setup_admin" => json!({ "request": setup }),
+        "/api/v1/vms" if route.starts_with("POST") => vm_body(&unique_name("m")),
+        "/rpc/create_vm" => json!({ "request": vm_body(&unique_name("m")) }),
+        "/api/v1/vms/{uuid}/action" => json!({ "action": "start" }),
+        "/rpc/get_vm" | "/rpc/delete_vm" | "/rpc/forget_vm" => json!({ "id": f.vm }),
+        "/rpc/act_on_vm" => json!({ "id": f.vm, "action": "start" }),
+        "/api/v1/reconcile/adopt" => json!({ "uuid": uuid::Uuid::new_v4() }),
+        "/rpc/adopt_vm" => json!({ "request": { "uuid": uuid::Uuid::new_v4() } }),
+        "/api/v1/reconcile/forget" => json!({ "uuid": f.vm }),
+        "/api/v1/tokens" if route.starts_with("POST") => json!({ "name": "ci" }),
+        "/rpc/create_token" => json!({ "request": { "name": "ci" } }),
+        "/rpc/revoke_token" => json!({ "id": f.token }),
+        "/api/v1/users" if route.starts_with("POST") => new_user,
+        "/rpc/create_user" => json!({ "request": new_user }),
+        "/api/v1/users/{username}" if route.starts_with("PATCH") => {
+            json!({ "quota": { "max_vms": 3 } })
+        }
+        "/rpc/update_user" => {
+            json!({ "username": f.username, "request": { "quota": { "max_vms": 3 } } })
+        }
+        "/rpc/delete_user" => json!({ "username": f.username }),
+        "/rpc/audit" => json!({ "query": {} }),
+        p if p.starts_with("/rpc/") => json!({}),
+        _ if route.starts_with("POST") || route.starts_with("PATCH") => json!({}),
+        _ => return None,
+    })
+}
+
+#[tokio::test]
+async fn every_route_answers_each_kind_of_caller_as_its_rule_says() {
+    let app = TestApp::spawn().await;
+    let session = |name: &'static str| {
+        let accounts = app.accounts.clone();
+        async move {
+            use app::ports::AccountPort;
+            let login = app::auth::LoginRequest {
+                username: name.into(),
+                password: common::PASSWORD.into(),
+            };
+            accounts.login(login, None).await.unwrap().token
+        }
+    };
+    make_user(&app.accounts, "owner", Role::User, Quota::default()).await;
+    make_user(&app.accounts, "other", Role::User, Quota::default()).await;
+
+    let routes = server::route_list();
+    let rules = rules();
+    let listed: Vec<String> = routes.iter().map(|(m, p)| format!("{m} {p}")).collect();
+    let mut unruled: Vec<&String> = listed
+        .iter()
+        .filter(|r| !rules.contains_key(r.as_str()))
+        .collect();
+    unruled.sort();
+    assert!(
+        unruled.is_empty(),
+        "routes with no rule in this test: {unruled:?}"
+    );
+    let stale: Vec<&&str> = rules
+        .keys()
+        .filter(|r| !listed.iter().any(|l| l == *r))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "rules for routes the router does not serve: {stale:?}"
+    );
+
+    // Sessions are shared between cases, except where the case ends its own (logout).
+    let owner_token = session("owner").await;
+    let other_token = session("other").await;
+    let admin_token = session(common::ADMIN).await;
+    let owner = common::client_with_token(&owner_token);
+    let mut failures = Vec::new();
+    for route in &listed {
+        let rule = rules[route.as_str()];
+        for who in EVERYONE {
+            // Fresh targets for every case (a delete uses its target up).
+            let vm: Value = owner
+                .post(app.url("/api/v1/vms"))
+                .json(&vm_body(&unique_name("own")))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let token: Value = owner
+                .post(app.url("/api/v1/tokens"))
+                .json(&json!({ "name": "target" }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let username = unique_name("victim");
+            common::create_user(&app.accounts, &username, Role::User, Quota::default()).await;
+            let fixture = Fixture {
+                vm: vm["uuid"].as_str().unwrap().to_string(),
+                token: token["id"].as_str().unwrap().to_string(),
+                username,
+            };
+            let logs_out = route.ends_with("logout");
+            let token_of = |name: &'static str, shared: &String| {
+                let shared = shared.clone();
+                let fresh = session(name);
+                async move {
+                    if logs_out {
+                        fresh.await
+                    } else {
+                        shared
+                    }
+                }
+            };
+            let client = match who {
+                Who::Anonymous => reqwest::Client::new(),
+                Who::Owner => common::client_with_token(&token_of("owner", &owner_token).await),
+                Who::Other => common::client_with_token(&token_of("other", &other_token).await),
+                Who::Admin => {
+                    common::client_with_token(&token_of(common::ADMIN, &admin_token).await)
+                }
+            };
+            let (method, path) = route.split_once(' ').unwrap();
+            let url = app.url(
+                &path
+                    .replace("{uuid}", &fixture.vm)
+                    .replace("{id}", &fixture.token)
+                    .replace("{username}", &fixture.username),
+            );
+            let mut request = client.request(Method::from_bytes(method.as_bytes()).unwrap(), url);
+            if let Some(body) = body_for(route, &fixture) {
+                request = request.json(&body);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let expected = rule.expected(who);
+            if status != expected {
+                let body = response.text().await.unwrap_or_default();
+                failures.push(format!(
+                    "{who:?} {route}: {status}, expected {expected}: {body}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[tokio::test]
+async fn a_cross_site_request_cannot_use_the_session_cookie() {
+    let app = TestApp::spawn().await;
+    make_user(&app.accounts, "alice", Role::User, Quota::default()).await;
+    let client = reqwest::Client::new();
+    let login = client
+        .post(app.url("/rpc/login"))
+        .json(&json!({ "request": { "username": "alice", "password": common::PASSWORD } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    for attribute in ["limen_session=", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+    }
+    let session = cookie.split(';').next().unwrap().to_string();
+    let create = |origin: &str| {
+        client
+            .post(app.url("/rpc/create_vm"))
+            .header("cookie", &session)
+            .header("origin", origin)
+            .json(&json!({ "request": vm_body(&unique_name("csrf")) }))
+            .send()
+    };
+    let forged = create("https://evil.example").await.unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let body: Value = forged.json().await.unwrap();
+    assert_eq!(body["code"], "FORBIDDEN");
+    assert_eq!(app.db.count_vms(), 0, "nothing was created");
+    // The same request from the dashboard's own origin works.
+    let own = create(&format!("http://{}", app.addr)).await.unwrap();
+    assert_eq!(own.status(), StatusCode::OK);
+    assert_eq!(app.db.count_vms(), 1);
+    // A form post (not JSON) is refused before anything runs.
+    let form = client
+        .post(app.url("/rpc/create_vm"))
+        .header("cookie", &session)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn anonymous_pages_lead_to_the_login_page() {
+    let app = TestApp::spawn().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = client.get(app.url("/vms/abc?x=1")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()["location"],
+        "/login?next=/vms/abc%3Fx%3D1"
+    );
+    let response = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.headers()["location"], "/login");
+}
