@@ -1,4 +1,5 @@
 import { defineConfig, devices } from '@playwright/test';
+import { ADMIN_STATE } from './tests/accounts';
 
 // Started by scripts/e2e.sh, which prepares a fresh database, a data directory and libvirtd.
 const port = Number(process.env.LIMEN_E2E_PORT ?? 18555);
@@ -6,6 +7,22 @@ const required = (name: string): string => {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the end-to-end tests with scripts/e2e.sh (or make test)`);
   return value;
+};
+
+const chromium = {
+  ...devices['Desktop Chrome'],
+  launchOptions: {
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  },
 };
 
 export default defineConfig({
@@ -22,23 +39,12 @@ export default defineConfig({
     trace: 'retain-on-failure',
   },
   projects: [
+    // Logs in through the login page once and keeps the session for the other tests.
+    { name: 'login', testMatch: /login\.setup\.ts/, use: { ...chromium } },
     {
       name: 'chromium',
-      use: {
-        ...devices['Desktop Chrome'],
-        launchOptions: {
-          executablePath: '/usr/bin/chromium',
-          args: [
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-quic',
-            '--no-first-run',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-          ],
-        },
-      },
+      dependencies: ['login'],
+      use: { ...chromium, storageState: ADMIN_STATE },
     },
   ],
   webServer: {

@@ -25,5 +25,10 @@ fi
 cp "$media_src/e2e-boot.iso" "$LIMEN_E2E_DATA_DIR/isos/"
 qemu-img create -q -f qcow2 "$LIMEN_E2E_DATA_DIR/images/e2e-base.qcow2" 1G
 chmod 644 "$LIMEN_E2E_DATA_DIR"/isos/* "$LIMEN_E2E_DATA_DIR"/images/*
+# The admin the tests log in as (the first user of this fresh database).
+export LIMEN_E2E_ADMIN=e2e-admin LIMEN_E2E_PASSWORD="e2e-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+printf '%s\n' "$LIMEN_E2E_PASSWORD" | LIMEN_CONFIG=/dev/null LIMEN_DATABASE_URL="$LIMEN_E2E_DATABASE_URL" \
+  LIMEN_LIBVIRT_URI=qemu:///system LIMEN_DATA_DIR="$LIMEN_E2E_DATA_DIR" \
+  target/release/limen user add "$LIMEN_E2E_ADMIN" --admin --password-stdin
 cd end2end
 npx playwright test "$@"

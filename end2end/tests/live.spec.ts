@@ -13,12 +13,13 @@ import {
   wasNotReloaded,
   watchErrors,
 } from './helpers';
+import { adminPage } from './accounts';
 
 const badgeOf = (page: Page, name: string) =>
   page.getByRole('listitem', { name: `VM ${name}` }).getByRole('status', { name: `Status of ${name}` });
 
 test('two open dashboards follow an action in one and a virsh destroy, without reloading', async ({ browser }) => {
-  const [first, second] = await Promise.all([browser.newPage(), browser.newPage()]);
+  const [first, second] = await Promise.all([adminPage(browser), adminPage(browser)]);
   const errors = [...watchErrors(first), ...watchErrors(second)];
   await Promise.all([openDashboard(first), openDashboard(second)]);
   for (const page of [first, second]) {
@@ -78,7 +79,7 @@ test('the VM page follows the same stream', async ({ page }) => {
 });
 
 test('reconcile finds a domain defined with virsh, and adopting it puts it on the dashboard', async ({ browser }) => {
-  const [dashboard, admin] = await Promise.all([browser.newPage(), browser.newPage()]);
+  const [dashboard, admin] = await Promise.all([adminPage(browser), adminPage(browser)]);
   const errors = [...watchErrors(dashboard), ...watchErrors(admin)];
   await openDashboard(dashboard);
   await expect(dashboard.getByRole('status', { name: 'Live updates' })).toHaveText('Live');

@@ -3,6 +3,7 @@
 //! Only hashes of sessions and tokens are stored. The HTTP side (who a request is from, the
 //! cross-site check) is in `middleware`.
 
+mod cache;
 pub mod extract;
 pub mod limiter;
 pub mod middleware;
@@ -28,6 +29,7 @@ use crate::audit::{self, AuditLog, Entry};
 use crate::db::users::{self as q, Credential, QuotaRow, TokenRow, UserRow};
 use crate::db::Db;
 use crate::error::db_error;
+use cache::{CachedCredential, CredentialCache};
 use limiter::LoginLimiter;
 use secret::{hash_secret, TOKEN_PREFIX};
 pub use setup::SetupToken;
@@ -59,6 +61,7 @@ pub struct AccountService {
     limiter: LoginLimiter,
     settings: SessionSettings,
     setup: SetupToken,
+    cache: CredentialCache,
 }
 
 fn role_of(row: &UserRow) -> Role {
@@ -166,6 +169,7 @@ impl AccountService {
             limiter: LoginLimiter::default(),
             settings,
             setup: SetupToken::default(),
+            cache: CredentialCache::default(),
         }
     }
 
@@ -189,7 +193,37 @@ impl AccountService {
         address: Option<IpAddr>,
     ) -> Result<Option<Resolved>, AppError> {
         let hash = hash_secret(secret);
-        let now = Utc::now();
+        let credential = match self.cache.get(&hash) {
+            Some(cached) => cached,
+            None => match self.lookup(secret, &hash).await? {
+                Some(found) => {
+                    self.cache.put(hash.clone(), found.clone());
+                    found
+                }
+                None => return Ok(None),
+            },
+        };
+        let renewed_cookie = match credential.expires_at {
+            Some(expires_at) if credential.is_session => {
+                self.renew_if_due(secret, &hash, expires_at, &credential)
+                    .await?
+            }
+            _ => None,
+        };
+        Ok(Some(Resolved {
+            principal: Principal {
+                username: credential.username,
+                role: credential.role,
+                session: credential.is_session.then_some(hash),
+                address,
+            },
+            renewed_cookie,
+        }))
+    }
+
+    /// Asks the database about a secret (a token's use is noted, at most once a minute).
+    async fn lookup(&self, secret: &str, hash: &str) -> Result<Option<CachedCredential>, AppError> {
+        let hash = hash.to_string();
         if secret.starts_with(TOKEN_PREFIX) {
             let found = self
                 .db
@@ -201,41 +235,43 @@ impl AccountService {
             };
             if credential
                 .last_used_at
-                .is_none_or(|at| now - at > TOUCH_EVERY)
+                .is_none_or(|at| Utc::now() - at > TOUCH_EVERY)
             {
                 let _ = self.db.run(move |conn| q::token_touch(conn, id)).await;
             }
-            return Ok(Some(Resolved {
-                principal: principal(&credential, None, address),
-                renewed_cookie: None,
-            }));
+            return Ok(Some(cached(&credential, false)));
         }
-        let session_hash = hash.clone();
         let found = self
             .db
-            .run(move |conn| q::session_resolve(conn, &session_hash))
+            .run(move |conn| q::session_resolve(conn, &hash))
             .await
             .map_err(db_error)?;
-        let Some(credential) = found else {
-            return Ok(None);
-        };
+        Ok(found.map(|credential| cached(&credential, true)))
+    }
+
+    /// Past half its life a session is renewed to the full lifetime (and its cookie sent again).
+    async fn renew_if_due(
+        &self,
+        secret: &str,
+        hash: &str,
+        expires_at: DateTime<Utc>,
+        credential: &CachedCredential,
+    ) -> Result<Option<String>, AppError> {
         let lifetime = self.settings.lifetime;
-        let renewed_cookie = match credential.expires_at {
-            Some(expires_at) if expires_at - now < lifetime / 2 => {
-                let new_expiry = now + lifetime;
-                let renew_hash = hash.clone();
-                self.db
-                    .run(move |conn| q::session_renew(conn, &renew_hash, new_expiry))
-                    .await
-                    .map_err(db_error)?;
-                Some(self.cookie(secret, new_expiry))
-            }
-            _ => None,
-        };
-        Ok(Some(Resolved {
-            principal: principal(&credential, Some(hash), address),
-            renewed_cookie,
-        }))
+        let now = Utc::now();
+        if expires_at - now >= lifetime / 2 {
+            return Ok(None);
+        }
+        let new_expiry = now + lifetime;
+        let renew_hash = hash.to_string();
+        self.db
+            .run(move |conn| q::session_renew(conn, &renew_hash, new_expiry))
+            .await
+            .map_err(db_error)?;
+        let mut renewed = credential.clone();
+        renewed.expires_at = Some(new_expiry);
+        self.cache.put(hash.to_string(), renewed);
+        Ok(Some(self.cookie(secret, new_expiry)))
     }
 
     fn cookie(&self, secret: &str, expires_at: DateTime<Utc>) -> String {
@@ -382,17 +418,13 @@ pub async fn create_user_directly(
     })
 }
 
-fn principal(
-    credential: &Credential,
-    session: Option<String>,
-    address: Option<IpAddr>,
-) -> Principal {
-    Principal {
-        username: credential.user.username.clone(),
-        role: role_of(&credential.user),
-        session,
-        address,
-    }
+fn cached(credential: &Credential, is_session: bool) -> CachedCredential {
+    CachedCredential::new(
+        credential.user.username.clone(),
+        role_of(&credential.user),
+        is_session,
+        credential.expires_at,
+    )
 }
 
 /// What a user update changed, for the audit log (never the password itself).
@@ -445,11 +477,16 @@ impl AccountPort for AccountService {
 
     async fn logout(&self, caller: &Principal) -> Result<(), AppError> {
         let result = match caller.session.clone() {
-            Some(hash) => self
-                .db
-                .run(move |conn| q::session_delete(conn, &hash))
-                .await
-                .map_err(db_error),
+            Some(hash) => {
+                let deleted = hash.clone();
+                let result = self
+                    .db
+                    .run(move |conn| q::session_delete(conn, &deleted))
+                    .await
+                    .map_err(db_error);
+                self.cache.forget(&hash);
+                result
+            }
             None => Ok(()),
         };
         self.audit
@@ -590,6 +627,8 @@ impl AccountPort for AccountService {
             )),
             Err(error) => Err(error),
         };
+        // The token's hash is not at hand here: all of the user's cached credentials go.
+        self.cache.forget_user(&caller.username);
         self.audit
             .record(
                 Entry::by(caller, "token.revoke")
@@ -640,6 +679,7 @@ impl AccountPort for AccountService {
     ) -> Result<UserDetail, AppError> {
         require_admin(caller)?;
         let result = self.update_user_now(caller, &username, &request).await;
+        self.cache.forget_user(&username);
         self.audit
             .record(
                 Entry::by(caller, "user.update")
@@ -661,7 +701,9 @@ impl AccountPort for AccountService {
                 ));
             }
             let name = username.clone();
-            match self.db.run(move |conn| q::user_delete(conn, &name)).await {
+            let deleted = self.db.run(move |conn| q::user_delete(conn, &name)).await;
+            self.cache.forget_user(&username);
+            match deleted {
                 Ok(true) => Ok(()),
                 Ok(false) => Err(no_such_user(&username)),
                 Err(error) if error.is_foreign_key_violation(q::VMS_OWNER_FKEY) => {
