@@ -22,7 +22,12 @@ serve() {
     LIMEN_LIBVIRT_URI="$3" LIMEN_DOMAIN_TYPE=qemu LIMEN_LOG=warn "${@:4}" target/release/limen serve &
   server=$!
   wait_for 30 "limen to be ready" curl -sf "http://127.0.0.1:$2/readyz"
+  # The benchmarks log in as an admin of this fresh database.
+  printf '%s\n' "$LIMEN_BENCH_PASSWORD" | LIMEN_CONFIG=/dev/null LIMEN_DATABASE_URL="$db" \
+    LIMEN_LIBVIRT_URI="$3" LIMEN_DATA_DIR="$data" LIMEN_LOG=warn \
+    target/release/limen user add "$LIMEN_BENCH_USER" --admin --password-stdin >/dev/null
 }
+export LIMEN_BENCH_USER=bench LIMEN_BENCH_PASSWORD="bench-$RANDOM-$RANDOM-$RANDOM"
 stop() { kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; }
 trap stop EXIT
 

@@ -8,17 +8,20 @@ import { chromium } from '@playwright/test';
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import http from 'node:http';
+import { login, loggedInContext } from './login.mjs';
 
 const base = process.argv[2] ?? 'http://127.0.0.1:18557';
 const trials = Number(process.argv[3] ?? 50);
 // Asynchronous, so the SSE client's timestamps are taken as data arrives, not after virsh exits.
 const virsh = (...args) => promisify(execFile)('virsh', ['-c', 'qemu:///system', ...args]);
 const now = () => performance.timeOrigin + performance.now();
+const token = await login(base);
+const authorization = `Bearer ${token}`;
 
 // A VM of the benchmark's own.
 const name = `bench-latency-${Date.now().toString(36)}`;
 const created = await fetch(`${base}/api/v1/vms`, {
-  method: 'POST', headers: { 'content-type': 'application/json' },
+  method: 'POST', headers: { 'content-type': 'application/json', authorization },
   body: JSON.stringify({ name, cpu: 1, memory: 64, disk_size: 1 }),
 });
 if (created.status !== 201) throw new Error(`create: ${created.status} ${await created.text()}`);
@@ -41,7 +44,7 @@ watcher.stdout.on('data', (chunk) => {
 
 // A script's SSE client.
 const sseEvents = [];
-http.get(`${base}/api/v1/events`, (res) => {
+http.get(`${base}/api/v1/events`, { headers: { authorization } }, (res) => {
   let buf = '';
   res.setEncoding('utf8');
   res.on('data', (chunk) => {
@@ -70,7 +73,7 @@ const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
 });
-const page = await browser.newPage();
+const page = await (await loggedInContext(browser, base, token)).newPage();
 await page.goto(base);
 await page.waitForSelector('.live-indicator.live-live');
 await page.evaluate((vmName) => {

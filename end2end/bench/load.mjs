@@ -7,16 +7,18 @@
 // 3. the streams of 1 again with VMS VMs (each snapshot is then ~0.4 MB).
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
+import { login } from './login.mjs';
 
 const [base = 'http://127.0.0.1:18558', pid, vmCount = 1000, clients = 64, sseClients = 1000] = process.argv.slice(2);
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number(clients) });
+const authorization = `Bearer ${await login(base)}`;
 const rssMiB = () => Number(readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+)/)[1]) / 1024;
 
 // Like a browser or `curl --compressed`, the load clients accept gzip (and, being load
 // generators, do not unpack what they receive).
 function request(method, path, body, headers = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${base}${path}`, { method, agent, headers: body ? { 'content-type': 'application/json' } : headers }, (res) => {
+    const req = http.request(`${base}${path}`, { method, agent, headers: { authorization, ...(body ? { 'content-type': 'application/json' } : headers) } }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
@@ -48,7 +50,7 @@ async function openStreams() {
   const streams = [];
   await new Promise((resolve, reject) => {
     for (let i = 0; i < Number(sseClients); i++) {
-      const req = http.get(`${base}/api/v1/events`, { agent: sseAgent }, (res) => {
+      const req = http.get(`${base}/api/v1/events`, { agent: sseAgent, headers: { authorization } }, (res) => {
         let seen = false;
         let tail = '';
         res.setEncoding('utf8');

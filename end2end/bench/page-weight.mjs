@@ -1,11 +1,13 @@
 // Page weight and timing of the dashboard's first load, cold cache, in Debian's Chromium.
-//   node end2end/bench/page-weight.mjs [URL] [RUNS]
+//   LIMEN_BENCH_USER=… LIMEN_BENCH_PASSWORD=… node end2end/bench/page-weight.mjs [URL] [RUNS]
 // Prints bytes over the wire, request count, first contentful paint (the VM list is in the
 // server-rendered HTML, so it is visible then) and time until hydration finished.
 import { chromium } from '@playwright/test';
+import { login, loggedInContext } from './login.mjs';
 
 const url = process.argv[2] ?? 'http://127.0.0.1:18443/';
 const runs = Number(process.argv[3] ?? 5);
+const token = await login(new URL(url).origin);
 const browser = await chromium.launch({
   executablePath: '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -15,7 +17,7 @@ const browser = await chromium.launch({
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const results = [];
 for (let i = 0; i < runs; i++) {
-  const context = await browser.newContext(); // a fresh context: empty cache
+  const context = await loggedInContext(browser, new URL(url).origin, token); // empty cache
   const page = await context.newPage();
   const cdp = await context.newCDPSession(page);
   await cdp.send('Network.enable');
