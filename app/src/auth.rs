@@ -40,8 +40,13 @@ impl std::str::FromStr for Role {
 pub struct Principal {
     pub username: String,
     pub role: Role,
-    /// The session this request came with (hash of its cookie), for logout; `None` for tokens.
-    pub session: Option<String>,
+    /// The SHA-256 of the secret the request came with (a session's or an API token's): what a
+    /// logout or a revocation names.
+    pub credential: String,
+    /// Whether that secret is a login session (else an API token).
+    pub by_session: bool,
+    /// When the credential stops working, if it does (a long-lived connection ends then).
+    pub expires_at: Option<DateTime<Utc>>,
     /// The client's address, for the audit log and the login rate limit.
     pub address: Option<std::net::IpAddr>,
 }
@@ -65,14 +70,14 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
 }
 
 /// A new session: its token (also set as the `limen_session` cookie) and when it expires.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginResponse {
     pub token: String,
     pub expires_at: DateTime<Utc>,
@@ -80,7 +85,7 @@ pub struct LoginResponse {
 }
 
 /// The first admin of a fresh install, authorised by the one-time setup token the server logs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetupRequest {
     pub setup_token: String,
     pub username: String,
@@ -150,7 +155,7 @@ impl QuotaReport {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateUserRequest {
     pub username: String,
     pub password: String,
@@ -160,7 +165,7 @@ pub struct CreateUserRequest {
 }
 
 /// A change to a user; absent fields stay as they are.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateUserRequest {
     #[serde(default)]
     pub password: Option<String>,
@@ -198,7 +203,7 @@ pub struct CreateTokenRequest {
 }
 
 /// A token just made: the secret is in this answer and nowhere else, ever.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewApiToken {
     #[serde(flatten)]
     pub token: ApiToken,
@@ -239,4 +244,95 @@ pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     /// Pass as `before` for the next (older) page; `None` on the last page.
     pub next_before: Option<i64>,
+}
+
+/// Passwords and secrets never reach a log line, even through `{:?}`.
+mod redacted {
+    use super::*;
+    use std::fmt;
+
+    const HIDDEN: &str = "<redacted>";
+
+    impl fmt::Debug for LoginRequest {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("LoginRequest")
+                .field("username", &self.username)
+                .field("password", &HIDDEN)
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for SetupRequest {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SetupRequest")
+                .field("setup_token", &HIDDEN)
+                .field("username", &self.username)
+                .field("password", &HIDDEN)
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for CreateUserRequest {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("CreateUserRequest")
+                .field("username", &self.username)
+                .field("password", &HIDDEN)
+                .field("role", &self.role)
+                .field("quota", &self.quota)
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for UpdateUserRequest {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("UpdateUserRequest")
+                .field("password", &self.password.as_ref().map(|_| HIDDEN))
+                .field("role", &self.role)
+                .field("disabled", &self.disabled)
+                .field("quota", &self.quota)
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for LoginResponse {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("LoginResponse")
+                .field("token", &HIDDEN)
+                .field("expires_at", &self.expires_at)
+                .field("user", &self.user)
+                .finish()
+        }
+    }
+
+    impl fmt::Debug for NewApiToken {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("NewApiToken")
+                .field("token", &self.token)
+                .field("secret", &HIDDEN)
+                .finish()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn debug_output_hides_passwords_and_secrets() {
+            let login = LoginRequest {
+                username: "alice".into(),
+                password: "hunter22".into(),
+            };
+            let text = format!("{login:?}");
+            assert!(
+                text.contains("alice") && !text.contains("hunter22"),
+                "{text}"
+            );
+            let update = UpdateUserRequest {
+                password: Some("hunter22".into()),
+                ..Default::default()
+            };
+            assert!(!format!("{update:?}").contains("hunter22"));
+        }
+    }
 }

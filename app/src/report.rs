@@ -24,6 +24,18 @@ pub struct ReconcileReport {
 }
 
 impl ReconcileReport {
+    /// One line for logs and the audit log: how many of each finding.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} ghosts, {} missing, {} drifted, {} orphan disks, {} operations",
+            self.ghosts.len(),
+            self.missing.len(),
+            self.drift.len(),
+            self.orphan_disks.len(),
+            self.operations.len()
+        )
+    }
+
     /// Whether hypervisor, database and disks agree (nothing to show).
     pub fn is_clean(&self) -> bool {
         self.ghosts.is_empty()

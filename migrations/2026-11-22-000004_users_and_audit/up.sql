@@ -38,10 +38,12 @@ CREATE TABLE quotas (
     max_disk_gb    BIGINT CHECK (max_disk_gb >= 0)
 );
 
--- A user who owns VMs cannot be deleted (disable them instead). Records made before users
--- existed are not checked (NOT VALID); an admin adopts or reassigns them.
+-- Owners named before accounts existed (adopt's free text) match no user: such VMs become
+-- unowned (only admins see them) rather than silently belonging to whoever later gets that
+-- username. From now on an owner is a user, and a user who owns VMs cannot be deleted.
+UPDATE vms SET owner = NULL WHERE owner IS NOT NULL;
 ALTER TABLE vms ADD CONSTRAINT vms_owner_fkey
-    FOREIGN KEY (owner) REFERENCES users (username) ON DELETE RESTRICT NOT VALID;
+    FOREIGN KEY (owner) REFERENCES users (username) ON DELETE RESTRICT;
 CREATE INDEX vms_owner_idx ON vms (owner);
 
 -- Who did what, to what, and how it went. No foreign key: history outlives accounts.

@@ -34,6 +34,8 @@ fn main() {
             console_autostart: false,
             session_hours: 1,
             secure_cookie: false,
+        public_url: None,
+        trusted_proxies: Vec::new(),
             site_root: data_dir.join("site"),
             failpoint: None,
             file: None,

@@ -36,7 +36,8 @@ impl Entry {
         }
     }
 
-    /// An action by nobody logged in (a login attempt, the first-admin setup).
+    /// An action by nobody logged in (a login attempt, the first-admin setup, the command line,
+    /// Limen itself).
     pub fn anonymous(address: Option<IpAddr>, action: &'static str) -> Self {
         Self {
             username: None,
@@ -55,12 +56,12 @@ impl Entry {
     }
 
     pub fn target(mut self, target: impl Into<String>) -> Self {
-        self.target = Some(target.into());
+        self.target = Some(bounded(target.into()));
         self
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        self.detail = Some(bounded(detail.into()));
         self
     }
 
@@ -73,13 +74,28 @@ impl Entry {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
             let reason = format!("{code}: {}", error.message);
-            self.detail = Some(match self.detail.take() {
+            self.detail = Some(bounded(match self.detail.take() {
                 Some(detail) => format!("{detail}; {reason}"),
                 None => reason,
-            });
+            }));
         }
         self
     }
+}
+
+/// Targets and details are kept short: they may carry what a client sent (a login's username).
+const MAX_TEXT: usize = 256;
+
+fn bounded(mut text: String) -> String {
+    if text.len() > MAX_TEXT {
+        let mut end = MAX_TEXT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 impl AuditLog {

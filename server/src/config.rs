@@ -13,6 +13,8 @@
 //! | `LIMEN_CONSOLE_AUTOSTART` | `true`               | console connect starts a stopped VM         |
 //! | `LIMEN_SESSION_HOURS`   | `168`                  | a login session ends after this long unused |
 //! | `LIMEN_SECURE_COOKIE`   | `false`                | mark the session cookie `Secure` (HTTPS)    |
+//! | `LIMEN_PUBLIC_URL`      | none                   | the origin browsers use (behind a proxy)   |
+//! | `LIMEN_TRUSTED_PROXIES` | none                   | proxies whose `X-Forwarded-For` is believed |
 //! | `LIMEN_SITE_ROOT`       | `<binary dir>/../site`, then `/usr/share/limen/site` | dashboard assets |
 //! | `LIMEN_FAILPOINT`       | none                   | tests only: `KIND.STEP:error|abort` (see `ops::failpoints`) |
 
@@ -81,6 +83,10 @@ pub struct Config {
     pub console_autostart: bool,
     pub session_hours: u32,
     pub secure_cookie: bool,
+    /// `scheme://host[:port]` browsers use to reach Limen, when it differs from what Limen
+    /// sees (a reverse proxy rewriting `Host`).
+    pub public_url: Option<String>,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub site_root: PathBuf,
     /// Tests only: a saga step to fail or crash at (env only, never from the file).
     pub failpoint: Option<String>,
@@ -101,6 +107,8 @@ struct FileConfig {
     console_autostart: Option<bool>,
     session_hours: Option<u32>,
     secure_cookie: Option<bool>,
+    public_url: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
     site_root: Option<PathBuf>,
 }
 
@@ -182,10 +190,40 @@ impl Config {
             Some(value) => parse("LIMEN_SECURE_COOKIE", value)?,
             None => file.secure_cookie.unwrap_or(false),
         };
+        let public_url = env("LIMEN_PUBLIC_URL").or(file.public_url);
+        if let Some(url) = &public_url {
+            let valid = (url.starts_with("http://") || url.starts_with("https://"))
+                && !url
+                    .trim_end_matches('/')
+                    .split_once("://")
+                    .is_some_and(|(_, rest)| rest.is_empty() || rest.contains('/'));
+            if !valid {
+                return Err(ConfigError::Invalid {
+                    name: "LIMEN_PUBLIC_URL",
+                    value: url.clone(),
+                    reason: "expected scheme://host[:port], e.g. https://limen.home.lan".into(),
+                });
+            }
+        }
+        let proxies: Vec<String> = match env("LIMEN_TRUSTED_PROXIES") {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            None => file.trusted_proxies.unwrap_or_default(),
+        };
+        let trusted_proxies = proxies
+            .into_iter()
+            .map(|proxy| parse("LIMEN_TRUSTED_PROXIES", proxy))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             listen: parse("LIMEN_LISTEN", listen)?,
             session_hours,
             secure_cookie,
+            public_url,
+            trusted_proxies,
             database_url,
             libvirt_uri: env("LIMEN_LIBVIRT_URI")
                 .or(file.libvirt_uri)

@@ -90,6 +90,10 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         host,
         vms,
         accounts,
+        site: Arc::new(auth::middleware::Site {
+            public_origin: config.public_url.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
+        }),
         bus,
         shutdown,
         tasks,
@@ -100,7 +104,11 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
 /// JSON error bodies for the API, the cross-site check, authentication, and the login page for
 /// anonymous visitors of pages.
 pub fn router(state: AppState) -> Router {
-    let accounts = Arc::clone(&state.accounts);
+    let auth_layer = auth::middleware::AuthLayerState {
+        accounts: Arc::clone(&state.accounts),
+        site: Arc::clone(&state.site),
+    };
+    let site = Arc::clone(&state.site);
     let with_dashboard = web::dashboard_routes(
         Router::new()
             .nest("/api/v1", api::routes().router)
@@ -114,10 +122,11 @@ pub fn router(state: AppState) -> Router {
             auth::middleware::pages_need_login,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            accounts,
+            auth_layer,
             auth::middleware::authenticate,
         ))
-        .layer(axum::middleware::from_fn(
+        .layer(axum::middleware::from_fn_with_state(
+            site,
             auth::middleware::refuse_cross_site,
         ))
         .layer(axum::middleware::from_fn(api::json_error_bodies));

@@ -2,6 +2,7 @@
 //! graceful shutdown.
 
 use clap::Parser;
+use server::audit::{AuditLog, Entry};
 use server::cli::{Cli, Command, UserCommand};
 use server::config::Config;
 use server::db::Db;
@@ -156,11 +157,21 @@ async fn stop_background(state: &AppState) {
     state.host.disconnect();
 }
 
-/// Reconciles once at start and then every `period_secs` (0: only at start).
+/// Reconciles once at start and then every `period_secs` (0: only at start). A run that changed
+/// something (corrected a status, finished or undid an operation) is audited, by Limen itself.
 async fn reconcile_periodically(cx: OpContext, period_secs: u64, shutdown: CancellationToken) {
+    let audit = AuditLog::new(cx.db.clone());
     loop {
-        if let Err(error) = server::reconcile::reconcile(&cx, Operations::Recover).await {
-            tracing::warn!(error = %error, "reconcile failed; the next run tries again");
+        match server::reconcile::reconcile(&cx, Operations::Recover).await {
+            Ok(report) if !report.drift.is_empty() || !report.operations.is_empty() => {
+                let entry = Entry::anonymous(None, "reconcile.run")
+                    .detail(format!("periodic, by Limen: {}", report.summary()));
+                audit.record(entry).await;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(error = %error, "reconcile failed; the next run tries again")
+            }
         }
         if period_secs == 0 {
             return;
@@ -184,9 +195,15 @@ async fn reconcile(config: Config) -> Result<(), String> {
         Operations::ListOnly
     };
     let state = server::build_state(&config, db)?;
-    let report = server::reconcile::reconcile(state.vms.context(), operations)
-        .await
-        .map_err(|e| e.message)?;
+    let result = server::reconcile::reconcile(state.vms.context(), operations).await;
+    let entry = Entry::anonymous(None, "reconcile.run")
+        .detail(format!(
+            "by `limen reconcile` (system user {})",
+            system_user()
+        ))
+        .outcome(&result);
+    AuditLog::new(state.db.clone()).record(entry).await;
+    let report = result.map_err(|e| e.message)?;
     stop_background(&state).await;
     drop(lock);
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
@@ -226,11 +243,28 @@ async fn add_user(
         role: if admin { Role::Admin } else { Role::User },
         quota: Quota::default(),
     };
-    let user = server::auth::create_user_directly(&db, &request)
-        .await
-        .map_err(|e| e.message)?;
+    let result = server::auth::create_user_directly(&db, &request).await;
+    let entry = Entry::anonymous(None, "user.create")
+        .target(request.username.clone())
+        .detail(format!(
+            "role={}, by `limen user add`",
+            request.role.as_str()
+        ))
+        .outcome(&result);
+    AuditLog::new(db).record(entry).await;
+    let user = result.map_err(|e| e.message)?;
     println!("created {} {}", user.user.role.as_str(), user.user.username);
     Ok(())
+}
+
+/// Who ran a command, as the system knows them (for the audit log).
+fn system_user() -> String {
+    std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .unwrap_or_else(|_| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata("/proc/self").map_or("unknown".into(), |m| format!("uid {}", m.uid()))
+        })
 }
 
 async fn shutdown_signal() {

@@ -108,18 +108,29 @@ async fn record_observation(cx: &OpContext, observation: Observation) -> Result<
     current(cx, id).await
 }
 
-/// Runs `work` in a task of its own holding the VM's lock: once started, an operation is not cut
-/// off when the client that asked for it goes away (its dropped request would otherwise stop
-/// it between two steps), and a shutdown waits for it.
-async fn detached<T, F>(cx: &OpContext, guard: OwnedMutexGuard<()>, work: F) -> Result<T, AppError>
+/// Runs `work` in a task of its own holding `guards` (the VM's lock, a quota lock), and writes
+/// its audit entry there when it ends: once started, an operation is neither cut off nor left
+/// unaudited when the client that asked for it goes away (its dropped request would otherwise
+/// stop it between two steps), and a shutdown waits for it.
+async fn detached<T, G, F, E>(
+    cx: &OpContext,
+    guards: G,
+    audit: (&AuditLog, E),
+    work: F,
+) -> Result<T, AppError>
 where
     T: Send + 'static,
+    G: Send + 'static,
     F: std::future::Future<Output = Result<T, AppError>> + Send + 'static,
+    E: FnOnce(&Result<T, AppError>) -> Entry + Send + 'static,
 {
+    let (log, entry) = (audit.0.clone(), audit.1);
     cx.tasks
         .spawn(async move {
-            let _guard = guard;
-            work.await
+            let _guards = guards;
+            let result = work.await;
+            log.record(entry(&result)).await;
+            result
         })
         .await
         .map_err(|e| {
@@ -242,17 +253,30 @@ impl VmService {
     }
 }
 
-/// The steps behind each call, once the caller was checked.
+/// What a create needs once its request was checked and its quota reserved.
+struct PreparedCreate {
+    saga: CreateVm,
+    /// The owner's quota lock (held until the record is written and the operation ends) and the
+    /// new VM's lock (so a delete of it waits for the create).
+    guards: (OwnedMutexGuard<()>, OwnedMutexGuard<()>),
+}
+
+/// The steps behind each call.
 impl VmService {
-    async fn create_now(&self, owner: &str, request: CreateVmRequest) -> Result<Vm, AppError> {
-        validate_create(&request)?;
-        // One create per owner at a time: the quota is checked and the record written under it.
-        let _quota_guard = self.owners.lock(&owner.to_string()).await;
+    /// Checks a create against the rules, the quota, the host and the names in use. The owner's
+    /// quota lock is taken here and handed on: two creates cannot both fit the last of a quota.
+    async fn prepare_create(
+        &self,
+        owner: &str,
+        request: &CreateVmRequest,
+    ) -> Result<PreparedCreate, AppError> {
+        validate_create(request)?;
+        let quota_guard = self.owners.lock(&owner.to_string()).await;
         let quota = quota_report(&self.cx.db, owner).await?;
         if let Some(refusal) = quota.refusal(request.cpu, request.memory, request.disk_size) {
             return Err(AppError::new(ErrorCode::QuotaExceeded, refusal));
         }
-        self.check_host_limits(&request).await?;
+        self.check_host_limits(request).await?;
         let iso = self.resolve_iso(request.iso.as_deref()).await?;
         let base_image = self
             .resolve_image(request.image.as_deref(), request.disk_size)
@@ -271,13 +295,16 @@ impl VmService {
             .await
             .map_err(host_error)?;
         if taken || foreign {
+            // Domain names are global to the host, so this says no more than libvirt would.
             return Err(AppError::new(
                 ErrorCode::VmAlreadyExists,
-                format!("A VM named \"{}\" already exists.", request.name),
+                format!(
+                    "The name \"{}\" is taken on this host (VM names are unique across all users).",
+                    request.name
+                ),
             ));
         }
         let domain_type = self.cx.host.domain_type().await.map_err(host_error)?;
-
         let id = Uuid::new_v4();
         let saga = CreateVm {
             vm: id,
@@ -294,120 +321,150 @@ impl VmService {
             iso,
             base_image,
         };
-        // Held until the operation ends, so a delete of the new VM waits for it.
-        let guard = self.locks.lock(&id).await;
-        let cx = self.cx.clone();
-        let name = request.name.clone();
-        detached(&self.cx, guard, async move {
-            if let Err(failure) = ops::execute(&cx, Uuid::new_v4(), &saga).await {
-                // A snapshot taken meanwhile may show it `creating`: it is gone.
-                cx.bus.publish(VmChange::Deleted {
-                    uuid: VmId(id),
-                    owner: None,
-                });
-                return Err(ops::creation_failed(failure));
-            }
-            tracing::info!(%id, %name, "VM created");
-            let vm = current(&cx, id).await?;
-            cx.bus.publish(VmChange::Created(vm.clone()));
-            Ok(vm)
+        let vm_guard = self.locks.lock(&id).await;
+        Ok(PreparedCreate {
+            saga,
+            guards: (quota_guard, vm_guard),
         })
-        .await
     }
 
-    async fn act_now(
-        &self,
-        caller: &Principal,
-        id: VmId,
-        action: VmAction,
-    ) -> Result<Vm, AppError> {
-        let guard = self.locks.lock(&id.0).await;
-        let cx = self.cx.clone();
-        let caller = caller.clone();
-        detached(&self.cx, guard, async move {
-            let vm = visible(&cx, &caller, id.0).await?;
-            if !action.allowed_in(vm.status) {
-                return Err(AppError::new(
-                    ErrorCode::InvalidState,
-                    format!(
-                        "Cannot {} \"{}\" while it is {}.",
-                        action.as_str(),
-                        vm.name,
-                        vm.status.label().to_lowercase()
-                    ),
-                ));
-            }
-            match cx.host.act(id.0, action).await {
-                Ok(observation) => record_observation(&cx, observation).await,
-                Err(error) => {
-                    // Whatever happened, the record ends with what the hypervisor now says.
-                    let app_error = host_error(error);
-                    if let Ok(observation) = cx.host.observe(id.0).await {
-                        let _ = record_observation(&cx, observation).await;
-                    }
-                    Err(app_error)
-                }
-            }
-        })
-        .await
+    fn audited<T, E>(&self, entry: E) -> (&AuditLog, E)
+    where
+        E: FnOnce(&Result<T, AppError>) -> Entry,
+    {
+        (&self.audit, entry)
     }
+}
 
-    async fn forget_now(&self, id: VmId) -> Result<(), AppError> {
-        let guard = self.locks.lock(&id.0).await;
-        let cx = self.cx.clone();
-        detached(&self.cx, guard, async move {
-            let row = fetch_row(&cx, id.0).await?;
-            // Checked again now, under the VM's lock: the report may be old.
-            if cx.host.observe(id.0).await.map_err(host_error)?.status.is_some() {
-                return Err(AppError::new(
-                    ErrorCode::InvalidState,
-                    format!(
-                        "libvirt has the domain of \"{}\" again: it is not missing. Run reconcile again.",
-                        row.name
-                    ),
-                ));
-            }
-            cx.db
-                .run(move |conn| q::vm_delete(conn, id.0))
-                .await
-                .map_err(db_error)?;
-            tracing::info!(uuid = %id, name = %row.name, "record of a missing VM removed");
-            cx.bus.publish(VmChange::Deleted {
-                uuid: id,
-                owner: row.owner,
-            });
-            Ok(())
-        })
-        .await
+/// Runs a prepared create's saga; a failure is withdrawn from every client's list.
+async fn run_create(cx: OpContext, saga: CreateVm) -> Result<Vm, AppError> {
+    let id = saga.vm;
+    if let Err(failure) = ops::execute(&cx, Uuid::new_v4(), &saga).await {
+        // A snapshot taken meanwhile may show it `creating`: it is gone.
+        cx.bus.publish(VmChange::Deleted {
+            uuid: VmId(id),
+            owner: saga.owner.clone(),
+        });
+        return Err(ops::creation_failed(failure));
     }
+    tracing::info!(%id, name = %saga.name, "VM created");
+    let vm = current(&cx, id).await?;
+    cx.bus.publish(VmChange::Created(vm.clone()));
+    Ok(vm)
+}
 
-    async fn delete_now(&self, caller: &Principal, id: VmId) -> Result<DeleteReport, AppError> {
-        let guard = self.locks.lock(&id.0).await;
-        let cx = self.cx.clone();
-        let locks = Arc::clone(&self.locks);
-        let caller = caller.clone();
-        detached(&self.cx, guard, async move {
-            let row = visible_row(&cx, &caller, id.0).await?;
-            let saga = DeleteVm {
-                vm: id.0,
-                disk_path: row.disk_path.into(),
-            };
-            let leftovers = ops::execute(&cx, Uuid::new_v4(), &saga)
-                .await
-                .map_err(|failure| failure.cause)?;
-            locks.forget(&id.0);
-            cx.bus.publish(VmChange::Deleted {
-                uuid: id,
-                owner: row.owner.clone(),
-            });
-            tracing::info!(uuid = %id, name = %row.name, leftovers = leftovers.len(), "VM deleted");
-            Ok(DeleteReport {
-                uuid: id,
-                leftovers,
-            })
-        })
-        .await
+async fn act(cx: OpContext, caller: Principal, id: VmId, action: VmAction) -> Result<Vm, AppError> {
+    let vm = visible(&cx, &caller, id.0).await?;
+    if !action.allowed_in(vm.status) {
+        return Err(AppError::new(
+            ErrorCode::InvalidState,
+            format!(
+                "Cannot {} \"{}\" while it is {}.",
+                action.as_str(),
+                vm.name,
+                vm.status.label().to_lowercase()
+            ),
+        ));
     }
+    match cx.host.act(id.0, action).await {
+        Ok(observation) => record_observation(&cx, observation).await,
+        Err(error) => {
+            // Whatever happened, the record ends with what the hypervisor now says.
+            let app_error = host_error(error);
+            if let Ok(observation) = cx.host.observe(id.0).await {
+                let _ = record_observation(&cx, observation).await;
+            }
+            Err(app_error)
+        }
+    }
+}
+
+async fn forget(cx: OpContext, caller: Principal, id: VmId) -> Result<(), AppError> {
+    if !caller.is_admin() {
+        return Err(AppError::admin_only());
+    }
+    let row = fetch_row(&cx, id.0).await?;
+    // Checked again now, under the VM's lock: the report may be old.
+    if cx
+        .host
+        .observe(id.0)
+        .await
+        .map_err(host_error)?
+        .status
+        .is_some()
+    {
+        return Err(AppError::new(
+            ErrorCode::InvalidState,
+            format!(
+                "libvirt has the domain of \"{}\" again: it is not missing. Run reconcile again.",
+                row.name
+            ),
+        ));
+    }
+    cx.db
+        .run(move |conn| q::vm_delete(conn, id.0))
+        .await
+        .map_err(db_error)?;
+    tracing::info!(uuid = %id, name = %row.name, "record of a missing VM removed");
+    cx.bus.publish(VmChange::Deleted {
+        uuid: id,
+        owner: row.owner,
+    });
+    Ok(())
+}
+
+async fn delete(
+    cx: OpContext,
+    locks: Arc<KeyedLocks<Uuid>>,
+    caller: Principal,
+    id: VmId,
+) -> Result<DeleteReport, AppError> {
+    let row = visible_row(&cx, &caller, id.0).await?;
+    let saga = DeleteVm {
+        vm: id.0,
+        disk_path: row.disk_path.into(),
+    };
+    let leftovers = ops::execute(&cx, Uuid::new_v4(), &saga)
+        .await
+        .map_err(|failure| failure.cause)?;
+    locks.forget(&id.0);
+    cx.bus.publish(VmChange::Deleted {
+        uuid: id,
+        owner: row.owner.clone(),
+    });
+    tracing::info!(uuid = %id, name = %row.name, leftovers = leftovers.len(), "VM deleted");
+    Ok(DeleteReport {
+        uuid: id,
+        leftovers,
+    })
+}
+
+/// An admin's adopt: the named owner (else the admin) must be a user.
+async fn adopt(
+    cx: OpContext,
+    caller: Principal,
+    mut request: AdoptRequest,
+) -> Result<Vm, AppError> {
+    if !caller.is_admin() {
+        return Err(AppError::admin_only());
+    }
+    let owner = request
+        .owner
+        .get_or_insert_with(|| caller.username.clone())
+        .clone();
+    let lookup = owner.clone();
+    let exists = cx
+        .db
+        .run(move |conn| crate::db::users::user_fetch(conn, &lookup))
+        .await
+        .map_err(db_error)?
+        .is_some();
+    if !exists {
+        return Err(AppError::validation(format!(
+            "There is no user named \"{owner}\" to own the VM."
+        )));
+    }
+    reconcile::adopt::adopt(&cx, request).await
 }
 
 fn vm_target(id: VmId) -> String {
@@ -443,25 +500,32 @@ impl VmPort for VmService {
         caller: &Principal,
         request: CreateVmRequest,
     ) -> Result<Vm, AppError> {
-        let name = request.name.clone();
-        let detail = format!(
-            "{} vCPU, {} MiB, {} GiB",
-            request.cpu, request.memory, request.disk_size
-        );
-        let result = self.create_now(&caller.username, request).await;
-        let target = match &result {
-            Ok(vm) => format!("{} ({})", vm.name, vm.uuid.0),
-            Err(_) => name,
+        let entry = Entry::by(caller, "vm.create")
+            .target(request.name.clone())
+            .detail(format!(
+                "{} vCPU, {} MiB, {} GiB",
+                request.cpu, request.memory, request.disk_size
+            ));
+        let prepared = match self.prepare_create(&caller.username, &request).await {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                let refused = Err(error);
+                self.audit.record(entry.outcome(&refused)).await;
+                return refused;
+            }
         };
-        self.audit
-            .record(
-                Entry::by(caller, "vm.create")
-                    .target(target)
-                    .detail(detail)
-                    .outcome(&result),
-            )
-            .await;
-        result
+        let audit = self.audited(move |result: &Result<Vm, AppError>| match result {
+            Ok(vm) => entry.target(format!("{} ({})", vm.name, vm.uuid.0)),
+            Err(_) => entry.outcome(result),
+        });
+        let cx = self.cx.clone();
+        detached(
+            &self.cx,
+            prepared.guards,
+            audit,
+            run_create(cx, prepared.saga),
+        )
+        .await
     }
 
     async fn act_on_vm(
@@ -470,107 +534,56 @@ impl VmPort for VmService {
         id: VmId,
         action: VmAction,
     ) -> Result<Vm, AppError> {
-        let result = self.act_now(caller, id, action).await;
-        self.audit
-            .record(
-                Entry::by(caller, action.audit_name())
-                    .target(vm_target(id))
-                    .outcome(&result),
-            )
-            .await;
-        result
+        let entry = Entry::by(caller, action.audit_name()).target(vm_target(id));
+        let guard = self.locks.lock(&id.0).await;
+        let work = act(self.cx.clone(), caller.clone(), id, action);
+        detached(&self.cx, guard, self.audited(|r| entry.outcome(r)), work).await
     }
 
     async fn delete_vm(&self, caller: &Principal, id: VmId) -> Result<DeleteReport, AppError> {
-        let result = self.delete_now(caller, id).await;
-        let mut entry = Entry::by(caller, "vm.delete").target(vm_target(id));
-        if let Ok(report) = &result {
-            if !report.leftovers.is_empty() {
-                entry = entry.detail(format!("left behind: {:?}", report.leftovers));
-            }
-        }
-        self.audit.record(entry.outcome(&result)).await;
-        result
+        let entry = Entry::by(caller, "vm.delete").target(vm_target(id));
+        let audit = self.audited(
+            move |result: &Result<DeleteReport, AppError>| match result {
+                Ok(report) if !report.leftovers.is_empty() => {
+                    entry.detail(format!("left behind: {:?}", report.leftovers))
+                }
+                _ => entry.outcome(result),
+            },
+        );
+        let guard = self.locks.lock(&id.0).await;
+        let work = delete(self.cx.clone(), Arc::clone(&self.locks), caller.clone(), id);
+        detached(&self.cx, guard, audit, work).await
     }
 
     async fn reconcile(&self, caller: &Principal) -> Result<ReconcileReport, AppError> {
-        let result = match caller.is_admin() {
-            true => reconcile::reconcile(&self.cx, reconcile::Operations::Recover).await,
-            false => Err(AppError::admin_only()),
-        };
-        let mut entry = Entry::by(caller, "reconcile.run");
-        if let Ok(report) = &result {
-            entry = entry.detail(format!(
-                "{} ghosts, {} missing, {} drifted, {} orphan disks, {} operations",
-                report.ghosts.len(),
-                report.missing.len(),
-                report.drift.len(),
-                report.orphan_disks.len(),
-                report.operations.len()
-            ));
-        }
-        self.audit.record(entry.outcome(&result)).await;
-        result
-    }
-
-    async fn adopt_vm(
-        &self,
-        caller: &Principal,
-        mut request: AdoptRequest,
-    ) -> Result<Vm, AppError> {
-        let target = vm_target(request.uuid);
-        let result = async {
-            if !caller.is_admin() {
+        let entry = Entry::by(caller, "reconcile.run");
+        let audit = self.audited(
+            move |result: &Result<ReconcileReport, AppError>| match result {
+                Ok(report) => entry.detail(report.summary()),
+                Err(_) => entry.outcome(result),
+            },
+        );
+        let (cx, is_admin) = (self.cx.clone(), caller.is_admin());
+        let work = async move {
+            if !is_admin {
                 return Err(AppError::admin_only());
             }
-            // Adopted for the admin who adopts it unless someone else is named.
-            let owner = request
-                .owner
-                .get_or_insert_with(|| caller.username.clone())
-                .clone();
-            let exists = self
-                .cx
-                .db
-                .run(move |conn| crate::db::users::user_fetch(conn, &owner))
-                .await
-                .map_err(db_error)?
-                .is_some();
-            if !exists {
-                return Err(AppError::validation(format!(
-                    "There is no user named \"{}\" to own the VM.",
-                    request.owner.as_deref().unwrap_or_default()
-                )));
-            }
-            let guard = self.locks.lock(&request.uuid.0).await;
-            let cx = self.cx.clone();
-            detached(&self.cx, guard, async move {
-                reconcile::adopt::adopt(&cx, request).await
-            })
-            .await
-        }
-        .await;
-        self.audit
-            .record(
-                Entry::by(caller, "vm.adopt")
-                    .target(target)
-                    .outcome(&result),
-            )
-            .await;
-        result
+            reconcile::reconcile(&cx, reconcile::Operations::Recover).await
+        };
+        detached(&self.cx, (), audit, work).await
+    }
+
+    async fn adopt_vm(&self, caller: &Principal, request: AdoptRequest) -> Result<Vm, AppError> {
+        let entry = Entry::by(caller, "vm.adopt").target(vm_target(request.uuid));
+        let guard = self.locks.lock(&request.uuid.0).await;
+        let work = adopt(self.cx.clone(), caller.clone(), request);
+        detached(&self.cx, guard, self.audited(|r| entry.outcome(r)), work).await
     }
 
     async fn forget_vm(&self, caller: &Principal, id: VmId) -> Result<(), AppError> {
-        let result = match caller.is_admin() {
-            true => self.forget_now(id).await,
-            false => Err(AppError::admin_only()),
-        };
-        self.audit
-            .record(
-                Entry::by(caller, "vm.forget")
-                    .target(vm_target(id))
-                    .outcome(&result),
-            )
-            .await;
-        result
+        let entry = Entry::by(caller, "vm.forget").target(vm_target(id));
+        let guard = self.locks.lock(&id.0).await;
+        let work = forget(self.cx.clone(), caller.clone(), id);
+        detached(&self.cx, guard, self.audited(|r| entry.outcome(r)), work).await
     }
 }

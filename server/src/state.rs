@@ -19,6 +19,8 @@ pub struct AppState {
     pub host: Arc<Host>,
     pub vms: Arc<VmService>,
     pub accounts: Arc<AccountService>,
+    /// Where Limen is served (public origin, trusted proxies), for the HTTP layers.
+    pub site: Arc<crate::auth::middleware::Site>,
     pub bus: Arc<EventBus>,
     /// Cancelled when the server shuts down: event streams end, background tasks stop.
     pub shutdown: CancellationToken,

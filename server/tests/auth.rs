@@ -187,16 +187,25 @@ async fn sessions_expire_renew_and_end_at_logout() {
         .unwrap()
         .to_string();
     let alice = client_with_token(&token);
+    // Even when due for renewal, a logout's answer only clears the cookie.
+    sql(
+        &app,
+        "UPDATE sessions SET expires_at = now() + interval '1 hour' WHERE username = 'alice'",
+    );
     let out = alice
         .post(app.url("/api/v1/auth/logout"))
         .send()
         .await
         .unwrap();
     assert_eq!(out.status(), StatusCode::NO_CONTENT);
-    assert!(out.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .contains("Max-Age=0"));
+    let cookies: Vec<&str> = out
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    assert!(cookies[0].contains("Max-Age=0"));
     assert_eq!(
         status_of(&alice, app.url("/api/v1/me")).await,
         StatusCode::UNAUTHORIZED
@@ -230,8 +239,14 @@ async fn failed_logins_are_rate_limited_per_user() {
     assert_eq!(body["code"], "RATE_LIMITED");
     // …while other users log in as usual.
     assert_eq!(login(&app, "bob", PASSWORD).await.status(), StatusCode::OK);
+    // Many attempts at once are counted as they arrive: none gets to try a password.
+    let burst = futures::future::join_all((0..20).map(|_| login(&app, "alice", PASSWORD))).await;
+    assert!(burst
+        .iter()
+        .all(|r| r.status() == StatusCode::TOO_MANY_REQUESTS));
 
-    // Every attempt is in the audit log, failures included.
+    // Every attempt is in the audit log, failures included; of a blocked streak, only its
+    // first refusal (or anyone could fill the log).
     let page: Value = app.get_json("/api/v1/audit?limit=200").await;
     let logins: Vec<&Value> = page["entries"]
         .as_array()
@@ -241,6 +256,10 @@ async fn failed_logins_are_rate_limited_per_user() {
         .collect();
     assert_eq!(logins.len(), 6);
     assert!(logins.iter().all(|e| e["outcome"] == "failure"));
+    assert!(
+        logins[0]["address"].is_string(),
+        "the client's address is recorded"
+    );
     assert!(logins[0]["detail"]
         .as_str()
         .unwrap()
@@ -653,4 +672,130 @@ async fn admins_manage_users_and_a_disabled_user_is_locked_out() {
         older_ids.iter().all(|id| id < first_ids.last().unwrap()),
         "the next page is older"
     );
+}
+
+#[tokio::test]
+async fn an_open_event_stream_ends_when_its_credential_does() {
+    let app = TestApp::spawn().await;
+    common::create_user(&app.accounts, "alice", Role::User, Quota::default()).await;
+    let session = |app: &TestApp| {
+        let url = app.url("/api/v1/auth/login");
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&json!({ "username": "alice", "password": PASSWORD }))
+                .send()
+                .await
+                .unwrap();
+            let body: Value = response.json().await.unwrap();
+            client_with_token(body["token"].as_str().unwrap())
+        }
+    };
+    let limit = Duration::from_secs(5);
+
+    // Logging out ends that session's stream, not another session's of the same user.
+    let (first, second) = (session(&app).await, session(&app).await);
+    let mut first_stream = SseClient::connect(&first, &app.url("/api/v1/events"), None).await;
+    let mut second_stream = SseClient::connect(&second, &app.url("/api/v1/events"), None).await;
+    assert_eq!(first_stream.next(limit).await.unwrap().event, "snapshot");
+    assert_eq!(second_stream.next(limit).await.unwrap().event, "snapshot");
+    let out = first
+        .post(app.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert!(first_stream.next(limit).await.is_none(), "the stream ended");
+
+    // A revoked token's stream ends too.
+    let created: Value = second
+        .post(app.url("/api/v1/tokens"))
+        .json(&json!({ "name": "watcher" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let script = client_with_token(created["secret"].as_str().unwrap());
+    let mut script_stream = SseClient::connect(&script, &app.url("/api/v1/events"), None).await;
+    assert_eq!(script_stream.next(limit).await.unwrap().event, "snapshot");
+    let id = created["id"].as_str().unwrap();
+    second
+        .delete(app.url(&format!("/api/v1/tokens/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert!(script_stream.next(limit).await.is_none());
+
+    // Disabling the account ends every stream of hers; the admin's goes on.
+    let mut admin_stream = SseClient::connect(&app.client, &app.url("/api/v1/events"), None).await;
+    assert_eq!(admin_stream.next(limit).await.unwrap().event, "snapshot");
+    let disabled = app
+        .client
+        .patch(app.url("/api/v1/users/alice"))
+        .json(&json!({ "disabled": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), StatusCode::OK);
+    assert!(second_stream.next(limit).await.is_none());
+    let vm: Value = app
+        .post_for_json("/api/v1/vms", vm_body(&unique_name("after"), 1))
+        .await;
+    let seen = admin_stream
+        .wait_for(limit, |e| e.data["uuid"] == vm["uuid"])
+        .await;
+    assert_eq!(seen.event, "vm_created");
+}
+
+#[tokio::test]
+async fn two_admins_cannot_disable_each_other_at_once() {
+    let app = TestApp::spawn().await;
+    let second = app.user("root2", Role::Admin, Quota::default()).await;
+    let (a, b) = tokio::join!(
+        app.client
+            .patch(app.url("/api/v1/users/root2"))
+            .json(&json!({ "disabled": true }))
+            .send(),
+        second
+            .patch(app.url("/api/v1/users/admin"))
+            .json(&json!({ "disabled": true }))
+            .send(),
+    );
+    let mut statuses = [a.unwrap().status(), b.unwrap().status()];
+    statuses.sort();
+    // Whichever came second would have left no admin who can log in.
+    assert!(
+        statuses == [StatusCode::OK, StatusCode::CONFLICT]
+            || statuses == [StatusCode::OK, StatusCode::UNAUTHORIZED],
+        "{statuses:?}"
+    );
+    let users: Vec<Value> = reqwest::Client::new()
+        .get(app.url("/api/v1/users"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap_or_default();
+    let second_users: Vec<Value> = second
+        .get(app.url("/api/v1/users"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap_or_default();
+    let listing = if users.is_empty() {
+        second_users
+    } else {
+        users
+    };
+    let enabled_admins = listing
+        .iter()
+        .filter(|u| u["role"] == "admin" && u["disabled"] == false)
+        .count();
+    assert_eq!(enabled_admins, 1);
 }

@@ -19,7 +19,23 @@ enum Who {
     Admin,
 }
 
-const EVERYONE: [Who; 4] = [Who::Anonymous, Who::Owner, Who::Other, Who::Admin];
+/// How a logged-in caller presents its session: as a script does, or as the dashboard does
+/// (the cookie, from the dashboard's own origin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Bearer,
+    Cookie,
+}
+
+const EVERYONE: [(Who, Via); 7] = [
+    (Who::Anonymous, Via::Bearer),
+    (Who::Owner, Via::Bearer),
+    (Who::Other, Via::Bearer),
+    (Who::Admin, Via::Bearer),
+    (Who::Owner, Via::Cookie),
+    (Who::Other, Via::Cookie),
+    (Who::Admin, Via::Cookie),
+];
 
 /// Who gets what.
 #[derive(Debug, Clone, Copy)]
@@ -253,7 +269,7 @@ async fn every_route_answers_each_kind_of_caller_as_its_rule_says() {
     let mut failures = Vec::new();
     for route in &listed {
         let rule = rules[route.as_str()];
-        for who in EVERYONE {
+        for (who, via) in EVERYONE {
             // Fresh targets for every case (a delete uses its target up).
             let vm: Value = owner
                 .post(app.url("/api/v1/vms"))
@@ -292,13 +308,15 @@ async fn every_route_answers_each_kind_of_caller_as_its_rule_says() {
                     }
                 }
             };
-            let client = match who {
-                Who::Anonymous => reqwest::Client::new(),
-                Who::Owner => common::client_with_token(&token_of("owner", &owner_token).await),
-                Who::Other => common::client_with_token(&token_of("other", &other_token).await),
-                Who::Admin => {
-                    common::client_with_token(&token_of(common::ADMIN, &admin_token).await)
-                }
+            let token = match who {
+                Who::Anonymous => None,
+                Who::Owner => Some(token_of("owner", &owner_token).await),
+                Who::Other => Some(token_of("other", &other_token).await),
+                Who::Admin => Some(token_of(common::ADMIN, &admin_token).await),
+            };
+            let client = match (&token, via) {
+                (Some(token), Via::Bearer) => common::client_with_token(token),
+                _ => reqwest::Client::new(),
             };
             let (method, path) = route.split_once(' ').unwrap();
             let url = app.url(
@@ -308,6 +326,11 @@ async fn every_route_answers_each_kind_of_caller_as_its_rule_says() {
                     .replace("{username}", &fixture.username),
             );
             let mut request = client.request(Method::from_bytes(method.as_bytes()).unwrap(), url);
+            if let (Some(token), Via::Cookie) = (&token, via) {
+                request = request
+                    .header("cookie", format!("limen_session={token}"))
+                    .header("origin", format!("http://{}", app.addr));
+            }
             if let Some(body) = body_for(route, &fixture) {
                 request = request.json(&body);
             }
@@ -317,9 +340,15 @@ async fn every_route_answers_each_kind_of_caller_as_its_rule_says() {
             if status != expected {
                 let body = response.text().await.unwrap_or_default();
                 failures.push(format!(
-                    "{who:?} {route}: {status}, expected {expected}: {body}"
+                    "{who:?} via {via:?} {route}: {status}, expected {expected}: {body}"
                 ));
             }
+            // The owner's token list stays short (a user may hold only so many).
+            owner
+                .delete(app.url(&format!("/api/v1/tokens/{}", fixture.token)))
+                .send()
+                .await
+                .unwrap();
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -13,6 +13,7 @@ use futures::{Stream, StreamExt};
 
 use crate::access::Viewer;
 use crate::auth::extract::Caller;
+use crate::error::ApiResult;
 use crate::live::stream::{vm_events, StreamEvent};
 use crate::state::AppState;
 
@@ -24,10 +25,12 @@ pub async fn events(
     State(state): State<AppState>,
     Caller(caller): Caller,
     headers: HeaderMap,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     if let Some(last) = headers.get("last-event-id") {
         tracing::debug!(last_event_id = ?last, "event stream resumed; sending a snapshot");
     }
+    // A logout, a revoked token, a changed account or an expiry ends the stream at once.
+    let ended = state.accounts.until_credential_ends(&caller).await?;
     let (receiver, last_id) = state.bus.subscribe();
     let vms = Arc::clone(&state.vms);
     let snapshot = move || {
@@ -41,8 +44,9 @@ pub async fn events(
         Viewer::Caller(caller),
         state.shutdown.clone(),
     )
+    .take_until(ended)
     .map(|event| Ok(to_sse(event)));
-    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
 fn to_sse(event: StreamEvent) -> Event {

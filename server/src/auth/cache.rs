@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 
 /// How long a resolved credential is trusted without asking the database again.
 const FRESH_FOR: Duration = Duration::from_secs(30);
-/// Past this many entries the cache starts over (a bound, not a tuning knob).
+/// At most this many entries (a bound on memory; stale ones are dropped first, and past it new
+/// credentials are simply not cached).
 const MAX_ENTRIES: usize = 10_000;
 
 #[derive(Debug, Clone)]
@@ -43,44 +44,85 @@ impl CachedCredential {
 }
 
 #[derive(Default)]
-pub struct CredentialCache(Mutex<HashMap<String, CachedCredential>>);
+struct Entries {
+    by_hash: HashMap<String, CachedCredential>,
+    /// Counts every removal: a lookup that started before one must not cache its answer (it
+    /// may be of a credential ended meanwhile).
+    removals: u64,
+}
+
+#[derive(Default)]
+pub struct CredentialCache(Mutex<Entries>);
+
+/// When a lookup started, for [`CredentialCache::put_unless_removed_since`].
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp(u64);
 
 impl CredentialCache {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The credential with this secret hash, if cached, fresh and not expired.
     pub fn get(&self, hash: &str) -> Option<CachedCredential> {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = map.get(hash)?;
+        let mut entries = self.entries();
+        let entry = entries.by_hash.get(hash)?;
         let usable = entry.cached_at.elapsed() < FRESH_FOR
             && entry.expires_at.is_none_or(|at| at > Utc::now());
         if usable {
             Some(entry.clone())
         } else {
-            map.remove(hash);
+            entries.by_hash.remove(hash);
             None
         }
     }
 
-    pub fn put(&self, hash: String, credential: CachedCredential) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
+    /// Take before asking the database.
+    pub fn stamp(&self) -> Stamp {
+        Stamp(self.entries().removals)
+    }
+
+    /// Caches what the database said, unless something was removed since `stamp`.
+    pub fn put_unless_removed_since(
+        &self,
+        stamp: Stamp,
+        hash: String,
+        credential: CachedCredential,
+    ) {
+        let mut entries = self.entries();
+        if entries.removals != stamp.0 {
+            return;
         }
-        map.insert(hash, credential);
+        if entries.by_hash.len() >= MAX_ENTRIES {
+            entries
+                .by_hash
+                .retain(|_, c| c.cached_at.elapsed() < FRESH_FOR);
+        }
+        if entries.by_hash.len() < MAX_ENTRIES {
+            entries.by_hash.insert(hash, credential);
+        }
+    }
+
+    /// Updates an entry in place (a renewed session), if it is still there.
+    pub fn renewed(&self, hash: &str, expires_at: DateTime<Utc>) {
+        if let Some(entry) = self.entries().by_hash.get_mut(hash) {
+            entry.expires_at = Some(expires_at);
+        }
     }
 
     pub fn forget(&self, hash: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(hash);
+        let mut entries = self.entries();
+        entries.by_hash.remove(hash);
+        entries.removals += 1;
     }
 
     /// Every credential of this user (their account changed).
     pub fn forget_user(&self, username: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        let mut entries = self.entries();
+        entries
+            .by_hash
             .retain(|_, credential| credential.username != username);
+        entries.removals += 1;
     }
 }
 
@@ -88,14 +130,19 @@ impl CredentialCache {
 mod tests {
     use super::*;
 
+    fn put(cache: &CredentialCache, hash: &str, credential: CachedCredential) {
+        cache.put_unless_removed_since(cache.stamp(), hash.into(), credential);
+    }
+
     #[test]
     fn entries_expire_and_are_forgotten_per_user() {
         let cache = CredentialCache::default();
         let alice = CachedCredential::new("alice".into(), Role::User, true, None);
-        cache.put("a1".into(), alice.clone());
-        cache.put("a2".into(), alice);
-        cache.put(
-            "b1".into(),
+        put(&cache, "a1", alice.clone());
+        put(&cache, "a2", alice);
+        put(
+            &cache,
+            "b1",
             CachedCredential::new("bob".into(), Role::User, false, None),
         );
         let expired = CachedCredential::new(
@@ -104,7 +151,7 @@ mod tests {
             true,
             Some(Utc::now() - chrono::TimeDelta::seconds(1)),
         );
-        cache.put("c1".into(), expired);
+        put(&cache, "c1", expired);
         assert!(cache.get("a1").is_some());
         assert!(
             cache.get("c1").is_none(),
@@ -115,5 +162,17 @@ mod tests {
         assert!(cache.get("b1").is_some());
         cache.forget("b1");
         assert!(cache.get("b1").is_none());
+    }
+
+    #[test]
+    fn a_lookup_overtaken_by_a_removal_is_not_cached() {
+        let cache = CredentialCache::default();
+        let stamp = cache.stamp();
+        // Meanwhile the session is logged out…
+        cache.forget("a1");
+        // …so what the lookup read before that must not be cached.
+        let alice = CachedCredential::new("alice".into(), Role::User, true, None);
+        cache.put_unless_removed_since(stamp, "a1".into(), alice);
+        assert!(cache.get("a1").is_none());
     }
 }

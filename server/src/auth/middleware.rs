@@ -6,7 +6,7 @@
 //!   (with the SameSite cookie, the second lock on the door for server functions and REST).
 //! - `pages_need_login`: a page for an anonymous visitor redirects to the login page.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use app::auth::Principal;
@@ -37,15 +37,50 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .map(|(_, value)| value)
 }
 
+/// What the HTTP layer needs to know about where Limen is served.
+#[derive(Debug, Clone, Default)]
+pub struct Site {
+    /// The origin browsers see (`LIMEN_PUBLIC_URL`, e.g. behind a reverse proxy); without it,
+    /// the request's own host is the origin.
+    pub public_origin: Option<String>,
+    /// Proxies whose `X-Forwarded-For` names the client (`LIMEN_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+#[derive(Clone)]
+pub struct AuthLayerState {
+    pub accounts: Arc<AccountService>,
+    pub site: Arc<Site>,
+}
+
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the last address
+/// that proxy put in `X-Forwarded-For`.
+fn client_address(request: &Request, site: &Site) -> Option<IpAddr> {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())?;
+    if !site.trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = request
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+        .last();
+    Some(forwarded.unwrap_or(peer))
+}
+
 pub async fn authenticate(
-    State(accounts): State<Arc<AccountService>>,
+    State(layer): State<AuthLayerState>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let address = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip());
+    let accounts = &layer.accounts;
+    let address = client_address(&request, &layer.site);
     request.extensions_mut().insert(ClientAddress(address));
     let headers = request.headers();
     // A bearer token wins over a cookie; an invalid one leaves the request anonymous (and so
@@ -65,42 +100,63 @@ pub async fn authenticate(
         }
     }
     let mut response = next.run(request).await;
+    // A response that sets the cookie itself (a logout clearing it, a new login) wins.
+    let sets_cookie = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|value| value.as_bytes().starts_with(SESSION_COOKIE.as_bytes()));
     if let Some(cookie) = renewed_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
+        if !sets_cookie {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
     }
     response
 }
 
-/// Whether the request's `Origin` names the host it was sent to. No `Origin` (curl, scripts,
-/// same-origin GETs) is not cross-site; a browser always sends one on a cross-site POST.
-fn is_cross_site(headers: &HeaderMap) -> bool {
+/// Whether a browser sent this request from another site's page. No `Origin` (curl, scripts,
+/// same-origin GETs) is not cross-site; a browser always sends one on a cross-site POST. The
+/// `Origin` must be the public origin if one is configured, else the host the request was
+/// sent to (the `Host` header, or the URI's authority under HTTP/2).
+fn is_cross_site(headers: &HeaderMap, authority: Option<&str>, site: &Site) -> bool {
     if headers
         .get("sec-fetch-site")
-        .is_some_and(|site| site.as_bytes() == b"cross-site")
+        .is_some_and(|fetch_site| fetch_site.as_bytes() == b"cross-site")
     {
         return true;
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
     };
-    let origin_host = origin
-        .to_str()
-        .ok()
-        .and_then(|origin| origin.split_once("://"))
-        .map(|(_, host)| host.trim_end_matches('/'));
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let Ok(origin) = origin.to_str() else {
+        return true;
+    };
+    let origin = origin.trim_end_matches('/');
+    if let Some(public) = &site.public_origin {
+        return !origin.eq_ignore_ascii_case(public.trim_end_matches('/'));
+    }
+    let origin_host = origin.split_once("://").map(|(_, host)| host);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or(authority);
     match (origin_host, host) {
         (Some(origin_host), Some(host)) => !origin_host.eq_ignore_ascii_case(host),
         _ => true,
     }
 }
 
-pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
+pub async fn refuse_cross_site(
+    State(site): State<Arc<Site>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
     );
-    if !safe && is_cross_site(request.headers()) {
+    let authority = request.uri().authority().map(|a| a.as_str());
+    if !safe && is_cross_site(request.headers(), authority, &site) {
         tracing::warn!(path = %request.uri().path(), "cross-site request refused");
         return ApiError(AppError::forbidden(
             "Requests from another site are refused.",
@@ -162,23 +218,34 @@ mod tests {
 
     #[test]
     fn cross_site_is_told_from_same_site() {
-        assert!(!is_cross_site(&headers(&[("host", "limen:18443")])));
-        assert!(!is_cross_site(&headers(&[
+        let site = Site::default();
+        let cross = |pairs: &[(&'static str, &str)]| is_cross_site(&headers(pairs), None, &site);
+        assert!(!cross(&[("host", "limen:18443")]));
+        assert!(!cross(&[
             ("host", "limen:18443"),
             ("origin", "http://limen:18443")
-        ])));
-        assert!(is_cross_site(&headers(&[
+        ]));
+        assert!(cross(&[
             ("host", "limen:18443"),
             ("origin", "https://evil.example")
-        ])));
-        assert!(is_cross_site(&headers(&[
-            ("host", "limen:18443"),
-            ("origin", "null")
-        ])));
-        assert!(is_cross_site(&headers(&[
+        ]));
+        assert!(cross(&[("host", "limen:18443"), ("origin", "null")]));
+        assert!(cross(&[
             ("host", "limen:18443"),
             ("sec-fetch-site", "cross-site")
-        ])));
+        ]));
+        // HTTP/2: no Host header, the authority is in the URI.
+        let h2 = headers(&[("origin", "https://limen.lan")]);
+        assert!(!is_cross_site(&h2, Some("limen.lan"), &site));
+        // Behind a proxy that rewrites Host, the configured public origin decides.
+        let proxied = Site {
+            public_origin: Some("https://limen.lan/".into()),
+            ..Site::default()
+        };
+        let from_browser = headers(&[("host", "127.0.0.1:18443"), ("origin", "https://limen.lan")]);
+        assert!(!is_cross_site(&from_browser, None, &proxied));
+        let forged = headers(&[("host", "limen.lan"), ("origin", "https://evil.example")]);
+        assert!(is_cross_site(&forged, None, &proxied));
     }
 
     #[test]

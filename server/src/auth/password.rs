@@ -1,7 +1,10 @@
 //! Password hashes: argon2id with the crate's defaults (19 MiB, 2 passes: OWASP's minimum),
-//! computed on the blocking pool since each takes tens of milliseconds on purpose.
+//! computed on the blocking pool since each takes tens of milliseconds on purpose, and at most
+//! one per core at a time: a flood of logins queues instead of taking the host's memory.
 
 use std::sync::OnceLock;
+
+use tokio::sync::Semaphore;
 
 use app::error::AppError;
 use argon2::password_hash::rand_core::OsRng;
@@ -26,6 +29,32 @@ pub fn validate(password: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Hashing slots: one per core.
+fn slots() -> &'static Semaphore {
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Semaphore::new(cores)
+    })
+}
+
+/// Runs a hash computation in a slot, on the blocking pool.
+async fn in_slot<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _slot = slots().acquire().await.ok()?;
+    tokio::task::spawn_blocking(work).await.ok()
+}
+
+fn decoy() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| hash_now("not the password of anyone"))
+}
+
+/// Computes the decoy hash now, so the first login of an unknown user takes no longer than
+/// any other (call once at start, on the blocking pool).
+pub fn warm_up() {
+    decoy();
+}
+
 fn hash_now(password: &str) -> String {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
@@ -35,28 +64,20 @@ fn hash_now(password: &str) -> String {
 }
 
 pub async fn hash(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || hash_now(&password))
-        .await
-        .map_err(|_| {
-            AppError::new(
-                app::error::ErrorCode::Internal,
-                "Hashing the password failed.",
-            )
-        })
+    in_slot(move || hash_now(&password)).await.ok_or_else(|| {
+        AppError::new(
+            app::error::ErrorCode::Internal,
+            "Hashing the password failed.",
+        )
+    })
 }
 
-/// Whether `password` matches `stored`. Without a stored hash (no such user) a hash is still
+/// Whether `password` matches `stored`. Without a stored hash (no such user) a decoy hash is
 /// checked, so the answer takes as long and does not tell which usernames exist.
 pub async fn verify(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
-        let decoy = || {
-            static DECOY: OnceLock<String> = OnceLock::new();
-            DECOY
-                .get_or_init(|| hash_now("not the password of anyone"))
-                .clone()
-        };
+    in_slot(move || {
         let exists = stored.is_some();
-        let stored = stored.unwrap_or_else(decoy);
+        let stored = stored.unwrap_or_else(|| decoy().to_string());
         let Ok(parsed) = PasswordHash::new(&stored) else {
             return false;
         };

@@ -13,7 +13,8 @@ fn random_hex() -> String {
     hex(&bytes)
 }
 
-pub fn new_session_secret() -> String {
+/// A session's secret, or the setup token: 256 random bits as hex.
+pub fn new_random_secret() -> String {
     random_hex()
 }
 
@@ -37,7 +38,7 @@ mod tests {
 
     #[test]
     fn secrets_are_distinct_and_hashes_stable() {
-        let (a, b) = (new_session_secret(), new_session_secret());
+        let (a, b) = (new_random_secret(), new_random_secret());
         assert_ne!(a, b);
         assert_eq!(a.len(), 64);
         assert!(new_token_secret().starts_with(TOKEN_PREFIX));

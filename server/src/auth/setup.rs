@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 
-use super::secret::{hash_secret, new_session_secret};
+use super::secret::{hash_secret, new_random_secret};
 
 #[derive(Default)]
 pub struct SetupToken(Mutex<Option<String>>);
@@ -11,9 +11,14 @@ pub struct SetupToken(Mutex<Option<String>>);
 impl SetupToken {
     /// A new token (replacing any earlier one).
     pub fn issue(&self) -> String {
-        let secret = new_session_secret();
+        let secret = new_random_secret();
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(hash_secret(&secret));
         secret
+    }
+
+    /// Whether a setup token is waiting to be used.
+    pub fn is_open(&self) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).is_some()
     }
 
     pub fn matches(&self, candidate: &str) -> bool {

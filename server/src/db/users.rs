@@ -46,7 +46,7 @@ pub struct TokenRow {
 #[derive(Debug, Clone)]
 pub struct Credential {
     pub user: UserRow,
-    /// For a session: when it expires now.
+    /// When the session or token stops working (a token may never).
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
 }
@@ -66,11 +66,42 @@ pub fn user_list(conn: &mut PgConnection) -> Result<Vec<UserRow>, DbError> {
         .load(conn)?)
 }
 
+/// Whether an admin who can log in exists (a disabled one cannot).
 pub fn admin_exists(conn: &mut PgConnection) -> Result<bool, DbError> {
     Ok(diesel::select(diesel::dsl::exists(
-        users::table.filter(users::role.eq("admin")),
+        users::table
+            .filter(users::role.eq("admin"))
+            .filter(users::disabled.eq(false)),
     ))
     .get_result(conn)?)
+}
+
+/// Serializes the changes that could leave no admin (or two first admins): a transaction-scoped
+/// advisory lock.
+fn lock_admins(conn: &mut PgConnection) -> Result<(), DbError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(7461658)").execute(conn)?;
+    Ok(())
+}
+
+/// Why a change to a user was not made.
+#[derive(Debug)]
+pub enum UserChangeError {
+    NoSuchUser,
+    /// It would leave no admin who can log in.
+    LastAdmin,
+    Db(DbError),
+}
+
+impl From<DbError> for UserChangeError {
+    fn from(error: DbError) -> Self {
+        UserChangeError::Db(error)
+    }
+}
+
+impl From<diesel::result::Error> for UserChangeError {
+    fn from(error: diesel::result::Error) -> Self {
+        UserChangeError::Db(error.into())
+    }
 }
 
 /// Creates a user with its quota row, in one transaction.
@@ -105,7 +136,7 @@ pub fn first_admin_insert(
     password_hash: &str,
 ) -> Result<Option<UserRow>, DbError> {
     conn.transaction(|conn| {
-        diesel::sql_query("SELECT pg_advisory_xact_lock(7461658)").execute(conn)?;
+        lock_admins(conn)?;
         if admin_exists(conn)? {
             return Ok(None);
         }
@@ -113,6 +144,9 @@ pub fn first_admin_insert(
     })
 }
 
+/// Applies a change to a user in one transaction. A new password, a disabled account or a
+/// changed role ends every open session of the user. Refused if no admin who can log in would
+/// be left.
 pub fn user_update(
     conn: &mut PgConnection,
     username: &str,
@@ -120,11 +154,12 @@ pub fn user_update(
     role: Option<&str>,
     disabled: Option<bool>,
     quota: Option<QuotaRow>,
-) -> Result<Option<UserRow>, DbError> {
+) -> Result<UserRow, UserChangeError> {
     conn.transaction(|conn| {
-        let Some(_) = user_fetch(conn, username)? else {
-            return Ok(None);
-        };
+        lock_admins(conn)?;
+        if user_fetch(conn, username)?.is_none() {
+            return Err(UserChangeError::NoSuchUser);
+        }
         let target = users::table.find(username);
         if let Some(hash) = password_hash {
             diesel::update(target)
@@ -149,18 +184,30 @@ pub fn user_update(
                 .set(quota)
                 .execute(conn)?;
         }
-        // A new password, a disabled account or a lost role ends every open session.
+        if !admin_exists(conn)? {
+            return Err(UserChangeError::LastAdmin);
+        }
         if password_hash.is_some() || disabled == Some(true) || role.is_some() {
             diesel::delete(sessions::table.filter(sessions::username.eq(username)))
                 .execute(conn)?;
         }
-        user_fetch(conn, username)
+        user_fetch(conn, username)?.ok_or(UserChangeError::NoSuchUser)
     })
 }
 
-/// `false`: no such user. Fails with [`VMS_OWNER_FKEY`] while the user owns VMs.
-pub fn user_delete(conn: &mut PgConnection, username: &str) -> Result<bool, DbError> {
-    Ok(diesel::delete(users::table.find(username)).execute(conn)? == 1)
+/// Deletes a user (their sessions, tokens and quota go with them). Fails with
+/// [`VMS_OWNER_FKEY`] while the user owns VMs; refused if no admin would be left.
+pub fn user_delete(conn: &mut PgConnection, username: &str) -> Result<(), UserChangeError> {
+    conn.transaction(|conn| {
+        lock_admins(conn)?;
+        if diesel::delete(users::table.find(username)).execute(conn)? == 0 {
+            return Err(UserChangeError::NoSuchUser);
+        }
+        if !admin_exists(conn)? {
+            return Err(UserChangeError::LastAdmin);
+        }
+        Ok(())
+    })
 }
 
 pub fn quota_fetch(conn: &mut PgConnection, username: &str) -> Result<QuotaRow, DbError> {
@@ -238,24 +285,33 @@ pub fn session_resolve(
     }))
 }
 
-/// Moves a session's expiry (renewal) and marks it used.
+/// Moves a live session's expiry (renewal) and marks it used. `false`: the session is gone
+/// (logged out or expired meanwhile).
 pub fn session_renew(
     conn: &mut PgConnection,
     token_hash: &str,
     expires_at: DateTime<Utc>,
-) -> Result<(), DbError> {
-    diesel::update(sessions::table.find(token_hash))
-        .set((
-            sessions::expires_at.eq(expires_at),
-            sessions::last_used_at.eq(Utc::now()),
-        ))
-        .execute(conn)?;
-    Ok(())
+) -> Result<bool, DbError> {
+    let renewed = diesel::update(
+        sessions::table
+            .find(token_hash)
+            .filter(sessions::expires_at.gt(Utc::now())),
+    )
+    .set((
+        sessions::expires_at.eq(expires_at),
+        sessions::last_used_at.eq(Utc::now()),
+    ))
+    .execute(conn)?;
+    Ok(renewed == 1)
 }
 
 pub fn session_delete(conn: &mut PgConnection, token_hash: &str) -> Result<(), DbError> {
     diesel::delete(sessions::table.find(token_hash)).execute(conn)?;
-    // Expired sessions are of no use to anyone: swept here, where sessions end anyway.
+    Ok(())
+}
+
+/// Expired sessions are of no use to anyone: swept whenever a session starts or ends.
+pub fn sessions_sweep(conn: &mut PgConnection) -> Result<(), DbError> {
     diesel::delete(sessions::table.filter(sessions::expires_at.lt(Utc::now()))).execute(conn)?;
     Ok(())
 }
@@ -293,28 +349,31 @@ pub fn token_resolve(
     conn: &mut PgConnection,
     token_hash: &str,
 ) -> Result<Option<(Uuid, Credential)>, DbError> {
-    let found: Option<(UserRow, Uuid, Option<DateTime<Utc>>)> = api_tokens::table
-        .inner_join(users::table)
-        .filter(api_tokens::token_hash.eq(token_hash))
-        .filter(
-            api_tokens::expires_at
-                .is_null()
-                .or(api_tokens::expires_at.gt(Utc::now())),
-        )
-        .filter(users::disabled.eq(false))
-        .select((
-            UserRow::as_select(),
-            api_tokens::id,
-            api_tokens::last_used_at,
-        ))
-        .first(conn)
-        .optional()?;
-    Ok(found.map(|(user, id, last_used_at)| {
+    #[allow(clippy::type_complexity)]
+    let found: Option<(UserRow, Uuid, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
+        api_tokens::table
+            .inner_join(users::table)
+            .filter(api_tokens::token_hash.eq(token_hash))
+            .filter(
+                api_tokens::expires_at
+                    .is_null()
+                    .or(api_tokens::expires_at.gt(Utc::now())),
+            )
+            .filter(users::disabled.eq(false))
+            .select((
+                UserRow::as_select(),
+                api_tokens::id,
+                api_tokens::expires_at,
+                api_tokens::last_used_at,
+            ))
+            .first(conn)
+            .optional()?;
+    Ok(found.map(|(user, id, expires_at, last_used_at)| {
         (
             id,
             Credential {
                 user,
-                expires_at: None,
+                expires_at,
                 last_used_at,
             },
         )
@@ -328,13 +387,25 @@ pub fn token_touch(conn: &mut PgConnection, id: Uuid) -> Result<(), DbError> {
     Ok(())
 }
 
-/// `false`: the user has no token with that id.
-pub fn token_delete(conn: &mut PgConnection, username: &str, id: Uuid) -> Result<bool, DbError> {
+/// The hash of the token removed; `None`: the user has no token with that id.
+pub fn token_delete(
+    conn: &mut PgConnection,
+    username: &str,
+    id: Uuid,
+) -> Result<Option<String>, DbError> {
     Ok(diesel::delete(
         api_tokens::table
             .filter(api_tokens::id.eq(id))
             .filter(api_tokens::username.eq(username)),
     )
-    .execute(conn)?
-        == 1)
+    .returning(api_tokens::token_hash)
+    .get_result(conn)
+    .optional()?)
+}
+
+pub fn token_count(conn: &mut PgConnection, username: &str) -> Result<i64, DbError> {
+    Ok(api_tokens::table
+        .filter(api_tokens::username.eq(username))
+        .count()
+        .get_result(conn)?)
 }

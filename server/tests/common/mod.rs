@@ -200,6 +200,8 @@ pub fn test_config(database_url: &str, data_dir: &TempDir, libvirt_uri: &str) ->
         console_autostart: true,
         session_hours: 168,
         secure_cookie: false,
+        public_url: None,
+        trusted_proxies: Vec::new(),
         site_root: data_dir.0.join("site"),
         failpoint: None,
         file: None,
