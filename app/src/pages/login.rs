@@ -3,6 +3,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::auth::{setup_needed, Login};
 use crate::auth::LoginRequest;
+use crate::components::fields::{PasswordField, UsernameField};
 use crate::pages::{go_to, safe_next};
 
 /// The login form. A success loads the page the visitor was sent away from (`?next=`), in full,
@@ -45,27 +46,8 @@ pub fn LoginPage() -> impl IntoView {
             <h1>"Log in"</h1>
             // POST: a submit before the page is interactive must not put the password in a URL.
             <form class="stack-form" method="post" aria-label="Log in" on:submit=on_submit>
-                <label>
-                    "Username"
-                    <input
-                        type="text"
-                        name="username"
-                        autocomplete="username"
-                        autocapitalize="none"
-                        required
-                        bind:value=username
-                    />
-                </label>
-                <label>
-                    "Password"
-                    <input
-                        type="password"
-                        name="password"
-                        autocomplete="current-password"
-                        required
-                        bind:value=password
-                    />
-                </label>
+                <UsernameField value=username autocomplete="username"/>
+                <PasswordField value=password label="Password" name="password" new=false/>
                 <button type="submit" disabled=move || login.pending().get() || succeeded()>
                     {move || if login.pending().get() { "Logging in…" } else { "Log in" }}
                 </button>

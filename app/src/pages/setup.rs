@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::auth::{setup_needed, SetupAdmin};
 use crate::auth::SetupRequest;
+use crate::components::fields::{PasswordField, UsernameField};
 use crate::pages::go_to;
 
 /// The first admin of a fresh install, authorised by the one-time token in the server's log.
@@ -66,37 +67,9 @@ pub fn SetupPage() -> impl IntoView {
                     "Setup token"
                     <input type="text" name="setup_token" autocomplete="off" required bind:value=token/>
                 </label>
-                <label>
-                    "Username"
-                    <input
-                        type="text"
-                        name="username"
-                        autocomplete="username"
-                        autocapitalize="none"
-                        required
-                        bind:value=username
-                    />
-                </label>
-                <label>
-                    "Password"
-                    <input
-                        type="password"
-                        name="password"
-                        autocomplete="new-password"
-                        required
-                        bind:value=password
-                    />
-                </label>
-                <label>
-                    "Repeat password"
-                    <input
-                        type="password"
-                        name="repeat_password"
-                        autocomplete="new-password"
-                        required
-                        bind:value=repeat
-                    />
-                </label>
+                <UsernameField value=username autocomplete="username"/>
+                <PasswordField value=password label="Password" name="password" new=true/>
+                <PasswordField value=repeat label="Repeat password" name="repeat_password" new=true/>
                 <button type="submit" disabled=move || setup.pending().get() || succeeded()>
                     {move || if setup.pending().get() { "Creating…" } else { "Create admin" }}
                 </button>

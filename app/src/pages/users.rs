@@ -2,6 +2,7 @@ use leptos::prelude::*;
 
 use crate::api::accounts::{list_users, CreateUser, DeleteUser, UpdateUser};
 use crate::auth::{CreateUserRequest, Quota, Role, UpdateUserRequest, UserDetail};
+use crate::components::fields::{PasswordField, UsernameField};
 use crate::pages::{confirm, optional_number, used_of};
 use crate::use_session;
 
@@ -163,27 +164,8 @@ fn NewUserForm(refresh: RwSignal<u64>) -> impl IntoView {
     view! {
         <form class="create-form" method="post" aria-label="New user" on:submit=on_submit>
             <h2 class="form-title">"New user"</h2>
-            <label>
-                "Username"
-                <input
-                    type="text"
-                    name="username"
-                    autocomplete="off"
-                    autocapitalize="none"
-                    required
-                    bind:value=username
-                />
-            </label>
-            <label>
-                "Password"
-                <input
-                    type="password"
-                    name="password"
-                    autocomplete="new-password"
-                    required
-                    bind:value=password
-                />
-            </label>
+            <UsernameField value=username autocomplete="off"/>
+            <PasswordField value=password label="Password" name="password" new=true/>
             <label>
                 "Role"
                 <select

@@ -7,6 +7,7 @@ use app::error::{AppError, ErrorCode};
 use app::validate::{validate_label, NAME_MAX_LEN};
 
 use super::limiter::Refused;
+use super::users::insert_error;
 use super::{password, AccountService};
 use crate::audit::Entry;
 use crate::db::users as q;
@@ -106,16 +107,7 @@ impl AccountService {
                 .db
                 .run(move |conn| q::first_admin_insert(conn, &username, &hash))
                 .await
-                .map_err(|error| {
-                    if error.is_unique_violation(q::USERS_PKEY) {
-                        AppError::new(
-                            ErrorCode::UserAlreadyExists,
-                            format!("A user named \"{}\" already exists.", request.username),
-                        )
-                    } else {
-                        db_error(error)
-                    }
-                })?;
+                .map_err(|error| insert_error(&request.username, error))?;
             let Some(user) = created else {
                 return Err(AppError::forbidden(
                     "An admin exists already: log in, or ask an admin for an account.",

@@ -63,14 +63,15 @@ fn client_address(request: &Request, site: &Site) -> Option<IpAddr> {
     if !site.trusted_proxies.contains(&peer) {
         return Some(peer);
     }
+    // Only the last entry is the proxy's own word; earlier ones are whatever the client sent.
     let forwarded = request
         .headers()
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
-        .last();
+        .next_back()
+        .and_then(|last| last.trim().parse::<IpAddr>().ok());
     Some(forwarded.unwrap_or(peer))
 }
 
@@ -246,6 +247,37 @@ mod tests {
         assert!(!is_cross_site(&from_browser, None, &proxied));
         let forged = headers(&[("host", "limen.lan"), ("origin", "https://evil.example")]);
         assert!(is_cross_site(&forged, None, &proxied));
+    }
+
+    #[test]
+    fn a_trusted_proxy_names_the_client_and_no_one_else_does() {
+        let site = Site {
+            trusted_proxies: vec!["10.0.0.1".parse().unwrap()],
+            ..Site::default()
+        };
+        let request = |peer: &str, forwarded: &str| {
+            let mut request = Request::builder()
+                .header("x-forwarded-for", forwarded)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            request
+                .extensions_mut()
+                .insert(ConnectInfo(SocketAddr::new(peer.parse().unwrap(), 4000)));
+            request
+        };
+        let ip = |text: &str| Some(text.parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_address(&request("10.0.0.1", "6.6.6.6, 192.0.2.7"), &site),
+            ip("192.0.2.7")
+        );
+        assert_eq!(
+            client_address(&request("192.0.2.9", "6.6.6.6"), &site),
+            ip("192.0.2.9")
+        );
+        assert_eq!(
+            client_address(&request("10.0.0.1", "6.6.6.6, junk"), &site),
+            ip("10.0.0.1")
+        );
     }
 
     #[test]

@@ -121,6 +121,18 @@ fn change_error(username: &str, error: UserChangeError) -> AppError {
     }
 }
 
+/// A failed insert of a user: a clear 409 if the name is taken.
+pub(super) fn insert_error(username: &str, error: crate::db::DbError) -> AppError {
+    if error.is_unique_violation(q::USERS_PKEY) {
+        AppError::new(
+            ErrorCode::UserAlreadyExists,
+            format!("A user named \"{username}\" already exists."),
+        )
+    } else {
+        db_error(error)
+    }
+}
+
 /// Creates a user: the admin API and `limen user add` both come here (each audits it).
 pub async fn create_user_directly(
     db: &Db,
@@ -134,16 +146,7 @@ pub async fn create_user_directly(
     let user = db
         .run(move |conn| q::user_insert(conn, &username, &hash, role, quota))
         .await
-        .map_err(|error| {
-            if error.is_unique_violation(q::USERS_PKEY) {
-                AppError::new(
-                    ErrorCode::UserAlreadyExists,
-                    format!("A user named \"{}\" already exists.", request.username),
-                )
-            } else {
-                db_error(error)
-            }
-        })?;
+        .map_err(|error| insert_error(&request.username, error))?;
     user_detail(db, &user).await
 }
 
