@@ -63,7 +63,9 @@ test('a refused create is explained in words and leaves nothing behind', async (
   await expect(card).toBeVisible();
   await expect(form.getByRole('alert')).toHaveCount(0);
   await createVm(page, name);
-  await expect(form.getByRole('alert')).toHaveText(`A VM named "${name}" already exists.`);
+  await expect(form.getByRole('alert')).toHaveText(
+    `The name "${name}" is taken on this host (VM names are unique across all users).`,
+  );
   await expect(page.getByRole('listitem', { name: `VM ${name}` })).toHaveCount(1);
 
   await card.getByRole('button', { name: `Delete ${name}` }).click();
