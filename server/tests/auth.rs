@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use app::auth::{Quota, Role};
 use common::sse::SseClient;
-use common::{client_with_token, unique_name, TestApp, PASSWORD};
+use common::{client_with_token, get_json_as, post_json_as, unique_name, TestApp, PASSWORD};
 use diesel::RunQueryDsl;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -51,24 +51,10 @@ async fn an_api_token_works_until_revoked_and_only_its_hash_is_stored() {
     assert!(secret.starts_with("limen_"));
 
     let script = client_with_token(&secret);
-    let me: Value = script
-        .get(app.url("/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = get_json_as(&script, app.url("/api/v1/me")).await;
     assert_eq!(me["username"], "alice");
     // Listed without the secret; the database holds only its hash.
-    let listed: Vec<Value> = alice
-        .get(app.url("/api/v1/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<Value> = get_json_as(&alice, app.url("/api/v1/tokens")).await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["name"], "backup script");
     assert!(listed[0].get("secret").is_none());
@@ -302,14 +288,7 @@ async fn a_quota_refuses_a_create_that_would_exceed_it_and_leaves_nothing() {
     assert_eq!(app.disk_files().len(), 1, "no disk");
     assert!(!app.domain_exists(&name), "no domain");
 
-    let report: Value = alice
-        .get(app.url("/api/v1/quota"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report: Value = get_json_as(&alice, app.url("/api/v1/quota")).await;
     assert_eq!(report["limits"]["max_vms"], 2);
     assert_eq!(report["limits"]["max_memory_mib"], Value::Null);
     assert_eq!(report["used"]["vms"], 1);
@@ -332,14 +311,7 @@ async fn a_quota_refuses_a_create_that_would_exceed_it_and_leaves_nothing() {
     assert_eq!(app.db.count_vms(), 2);
 
     // The refusal is audited with its reason.
-    let page: Value = alice
-        .get(app.url("/api/v1/audit"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: Value = get_json_as(&alice, app.url("/api/v1/audit")).await;
     let refusals: Vec<&Value> = page["entries"]
         .as_array()
         .unwrap()
@@ -355,34 +327,17 @@ async fn a_user_sees_and_acts_on_their_own_vms_only() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice", Role::User, Quota::default()).await;
     let bob = app.user("bob", Role::User, Quota::default()).await;
-    let mine: Value = alice
-        .post(app.url("/api/v1/vms"))
-        .json(&vm_body(&unique_name("a"), 1))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let theirs: Value = bob
-        .post(app.url("/api/v1/vms"))
-        .json(&vm_body(&unique_name("b"), 1))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mine: Value = post_json_as(
+        &alice,
+        app.url("/api/v1/vms"),
+        vm_body(&unique_name("a"), 1),
+    )
+    .await;
+    let theirs: Value =
+        post_json_as(&bob, app.url("/api/v1/vms"), vm_body(&unique_name("b"), 1)).await;
     assert_eq!(mine["owner"], "alice");
 
-    let listed: Vec<Value> = alice
-        .get(app.url("/api/v1/vms"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<Value> = get_json_as(&alice, app.url("/api/v1/vms")).await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["uuid"], mine["uuid"]);
     let all: Vec<Value> = app.get_json("/api/v1/vms").await;
@@ -397,14 +352,11 @@ async fn a_user_sees_and_acts_on_their_own_vms_only() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let hidden: Value = response.json().await.unwrap();
-    let made_up: Value = alice
-        .get(app.url(&format!("/api/v1/vms/{}", uuid::Uuid::new_v4())))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let made_up: Value = get_json_as(
+        &alice,
+        app.url(&format!("/api/v1/vms/{}", uuid::Uuid::new_v4())),
+    )
+    .await;
     assert_eq!(hidden, made_up);
     let act = alice
         .post(app.url(&format!("/api/v1/vms/{theirs_id}/action")))
@@ -419,25 +371,11 @@ async fn a_user_sees_and_acts_on_their_own_vms_only() {
         .await
         .unwrap();
     assert_eq!(delete.status(), StatusCode::NOT_FOUND);
-    let still: Value = bob
-        .get(app.url(&format!("/api/v1/vms/{theirs_id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let still: Value = get_json_as(&bob, app.url(&format!("/api/v1/vms/{theirs_id}"))).await;
     assert_eq!(still["status"], "stopped", "untouched");
 
     // Alice's audit log holds her own entries only; the admin's holds everyone's.
-    let hers: Value = alice
-        .get(app.url("/api/v1/audit"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hers: Value = get_json_as(&alice, app.url("/api/v1/audit")).await;
     let hers = hers["entries"].as_array().unwrap();
     assert!(hers.iter().all(|e| e["username"] == "alice"), "{hers:?}");
     assert!(hers
@@ -456,15 +394,8 @@ async fn the_event_stream_of_a_user_never_carries_another_users_vm() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice", Role::User, Quota::default()).await;
     let bob = app.user("bob", Role::User, Quota::default()).await;
-    let bobs_first: Value = bob
-        .post(app.url("/api/v1/vms"))
-        .json(&vm_body(&unique_name("b"), 1))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bobs_first: Value =
+        post_json_as(&bob, app.url("/api/v1/vms"), vm_body(&unique_name("b"), 1)).await;
     let mut stream = SseClient::connect(&alice, &app.url("/api/v1/events"), None).await;
     let snapshot = stream.next(Duration::from_secs(5)).await.unwrap();
     assert_eq!(snapshot.event, "snapshot");
@@ -472,15 +403,8 @@ async fn the_event_stream_of_a_user_never_carries_another_users_vm() {
 
     // Bob creates, starts and deletes a VM; then Alice creates one. Alice's stream must show
     // hers and nothing of Bob's in between.
-    let bobs: Value = bob
-        .post(app.url("/api/v1/vms"))
-        .json(&vm_body(&unique_name("b"), 1))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bobs: Value =
+        post_json_as(&bob, app.url("/api/v1/vms"), vm_body(&unique_name("b"), 1)).await;
     let bobs_id = bobs["uuid"].as_str().unwrap();
     bob.post(app.url(&format!("/api/v1/vms/{bobs_id}/action")))
         .json(&json!({"action": "start"}))
@@ -491,15 +415,12 @@ async fn the_event_stream_of_a_user_never_carries_another_users_vm() {
         .send()
         .await
         .unwrap();
-    let hers: Value = alice
-        .post(app.url("/api/v1/vms"))
-        .json(&vm_body(&unique_name("a"), 1))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let hers: Value = post_json_as(
+        &alice,
+        app.url("/api/v1/vms"),
+        vm_body(&unique_name("a"), 1),
+    )
+    .await;
     let mut seen = Vec::new();
     stream
         .wait_for(Duration::from_secs(10), |e| {
@@ -584,15 +505,12 @@ async fn admins_manage_users_and_a_disabled_user_is_locked_out() {
         .unwrap()
         .to_string();
     let carol = client_with_token(&carol_token);
-    let vm: Value = carol
-        .post(app.url("/api/v1/vms"))
-        .json(&vm_body(&unique_name("c"), 1))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let vm: Value = post_json_as(
+        &carol,
+        app.url("/api/v1/vms"),
+        vm_body(&unique_name("c"), 1),
+    )
+    .await;
 
     // A user who owns VMs cannot be deleted.
     let refused = app.delete("/api/v1/users/carol").await;
@@ -708,15 +626,12 @@ async fn an_open_event_stream_ends_when_its_credential_does() {
     assert!(first_stream.next(limit).await.is_none(), "the stream ended");
 
     // A revoked token's stream ends too.
-    let created: Value = second
-        .post(app.url("/api/v1/tokens"))
-        .json(&json!({ "name": "watcher" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created: Value = post_json_as(
+        &second,
+        app.url("/api/v1/tokens"),
+        json!({ "name": "watcher" }),
+    )
+    .await;
     let script = client_with_token(created["secret"].as_str().unwrap());
     let mut script_stream = SseClient::connect(&script, &app.url("/api/v1/events"), None).await;
     assert_eq!(script_stream.next(limit).await.unwrap().event, "snapshot");

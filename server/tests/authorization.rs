@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use app::auth::{Quota, Role};
-use common::{make_user, unique_name, TestApp};
+use common::{make_user, post_json_as, unique_name, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -271,24 +271,14 @@ async fn every_route_answers_each_kind_of_caller_as_its_rule_says() {
         let rule = rules[route.as_str()];
         for (who, via) in EVERYONE {
             // Fresh targets for every case (a delete uses its target up).
-            let vm: Value = owner
-                .post(app.url("/api/v1/vms"))
-                .json(&vm_body(&unique_name("own")))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let token: Value = owner
-                .post(app.url("/api/v1/tokens"))
-                .json(&json!({ "name": "target" }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let vm: Value =
+                post_json_as(&owner, app.url("/api/v1/vms"), vm_body(&unique_name("own"))).await;
+            let token: Value = post_json_as(
+                &owner,
+                app.url("/api/v1/tokens"),
+                json!({ "name": "target" }),
+            )
+            .await;
             let username = unique_name("victim");
             common::create_user(&app.accounts, &username, Role::User, Quota::default()).await;
             let fixture = Fixture {

@@ -392,6 +392,31 @@ pub async fn make_user(
     accounts.login(login, None).await.unwrap().token
 }
 
+/// GET `url` as `client`'s caller and parse the JSON answer (whatever its status).
+pub async fn get_json_as<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    url: String,
+) -> T {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// POST JSON to `url` as `client`'s caller and parse the JSON answer (whatever its status).
+pub async fn post_json_as<T: serde::de::DeserializeOwned>(
+    client: &reqwest::Client,
+    url: String,
+    body: serde_json::Value,
+) -> T {
+    client
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A client that sends `Authorization: Bearer TOKEN` with every request.
 pub fn client_with_token(token: &str) -> reqwest::Client {
     let mut headers = reqwest::header::HeaderMap::new();
