@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod host;
+mod keyed_locks;
 pub mod live;
 pub mod ops;
 pub mod reconcile;

@@ -2,9 +2,7 @@
 //! It reads the database (ownership, sizes, history) and the hypervisor (existence, state) and
 //! merges them; it is the only writer of both.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use app::auth::Principal;
 use app::error::{AppError, ErrorCode};
@@ -15,7 +13,6 @@ use app::types::{
 };
 use app::validate::validate_create;
 use async_trait::async_trait;
-use tokio::sync::OwnedMutexGuard;
 use uuid::Uuid;
 
 use crate::audit::{AuditLog, Entry};
@@ -26,6 +23,7 @@ use crate::error::{db_error, disk_error, host_error, library_error};
 use crate::host::disk::image_info;
 use crate::host::library::Library;
 use crate::host::Observation;
+use crate::keyed_locks::{KeyedGuard, KeyedLocks};
 use crate::live::list_cache::{CachedList, ListCache};
 use crate::live::{monitor, VmChange};
 use crate::ops::vm_create::CreateVm;
@@ -33,35 +31,12 @@ use crate::ops::vm_delete::DeleteVm;
 use crate::ops::{self, OpContext};
 use crate::reconcile;
 
-/// Serializes work on one key (a VM, a user's quota); different keys run in parallel.
-struct KeyedLocks<K>(Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>);
-
-impl<K> Default for KeyedLocks<K> {
-    fn default() -> Self {
-        Self(Mutex::default())
-    }
-}
-
-impl<K: std::hash::Hash + Eq + Clone> KeyedLocks<K> {
-    async fn lock(&self, key: &K) -> OwnedMutexGuard<()> {
-        let lock = {
-            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            Arc::clone(map.entry(key.clone()).or_default())
-        };
-        lock.lock_owned().await
-    }
-
-    fn forget(&self, key: &K) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
-    }
-}
-
 pub struct VmService {
     cx: OpContext,
     isos: Library,
     images: Library,
     /// Operations on one VM run one at a time.
-    locks: Arc<KeyedLocks<Uuid>>,
+    locks: KeyedLocks<Uuid>,
     /// Creates by one owner run one at a time, so two cannot both fit the last of a quota.
     owners: KeyedLocks<String>,
     list_cache: ListCache,
@@ -172,7 +147,7 @@ impl VmService {
             cx,
             isos,
             images,
-            locks: Arc::default(),
+            locks: KeyedLocks::default(),
             owners: KeyedLocks::default(),
             list_cache: ListCache::default(),
             audit,
@@ -258,7 +233,7 @@ struct PreparedCreate {
     saga: CreateVm,
     /// The owner's quota lock (held until the record is written and the operation ends) and the
     /// new VM's lock (so a delete of it waits for the create).
-    guards: (OwnedMutexGuard<()>, OwnedMutexGuard<()>),
+    guards: (KeyedGuard<String>, KeyedGuard<Uuid>),
 }
 
 /// The steps behind each call.
@@ -413,12 +388,7 @@ async fn forget(cx: OpContext, caller: Principal, id: VmId) -> Result<(), AppErr
     Ok(())
 }
 
-async fn delete(
-    cx: OpContext,
-    locks: Arc<KeyedLocks<Uuid>>,
-    caller: Principal,
-    id: VmId,
-) -> Result<DeleteReport, AppError> {
+async fn delete(cx: OpContext, caller: Principal, id: VmId) -> Result<DeleteReport, AppError> {
     let row = visible_row(&cx, &caller, id.0).await?;
     let saga = DeleteVm {
         vm: id.0,
@@ -427,7 +397,6 @@ async fn delete(
     let leftovers = ops::execute(&cx, Uuid::new_v4(), &saga)
         .await
         .map_err(|failure| failure.cause)?;
-    locks.forget(&id.0);
     cx.bus.publish(VmChange::Deleted {
         uuid: id,
         owner: row.owner.clone(),
@@ -551,7 +520,7 @@ impl VmPort for VmService {
             },
         );
         let guard = self.locks.lock(&id.0).await;
-        let work = delete(self.cx.clone(), Arc::clone(&self.locks), caller.clone(), id);
+        let work = delete(self.cx.clone(), caller.clone(), id);
         detached(&self.cx, guard, audit, work).await
     }
 
