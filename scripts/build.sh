@@ -3,8 +3,9 @@
 # precompresses the assets so the server can send .br/.gz as they are.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-log "build: cargo leptos build --release"
-cargo leptos build --release
+# --split: pages behind `Lazy` routes go into WASM chunks of their own, loaded when visited.
+log "build: cargo leptos build --release --split"
+cargo leptos build --release --split
 for asset in target/site/pkg/*.{js,wasm,css}; do
   [[ -f "$asset" ]] || continue
   gzip -9 -k -f "$asset"

@@ -18,7 +18,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes, A},
-    ParamSegment, StaticSegment,
+    Lazy, ParamSegment, SsrMode, StaticSegment,
 };
 
 use crate::api::auth::{me, Logout};
@@ -92,23 +92,33 @@ pub fn App() -> impl IntoView {
                 </Transition>
             </header>
             <main data-hydrated=move || hydrated.get().to_string()>
-                <Routes fallback=|| view! { <p>"Page not found."</p> }>
-                    <Route path=StaticSegment("") view=pages::dashboard::DashboardPage/>
+                // Every page is rendered whole on the server (`SsrMode::Async`): what the first
+                // paint shows is what the hydrated page shows, so nothing shifts (and each page's
+                // <Title>, set once its data is there, reaches the server-rendered <head>).
+                <Routes fallback=|| view! { <pages::not_found::NotFoundPage/> }>
+                    <Route
+                        path=StaticSegment("")
+                        view=pages::dashboard::DashboardPage
+                        ssr=SsrMode::Async
+                    />
                     <Route
                         path=(StaticSegment("vms"), ParamSegment("uuid"))
                         view=pages::vm_detail::VmDetailPage
+                        ssr=SsrMode::Async
                     />
-                    <Route path=StaticSegment("login") view=pages::login::LoginPage/>
-                    <Route path=StaticSegment("setup") view=pages::setup::SetupPage/>
-                    <Route path=StaticSegment("tokens") view=pages::tokens::TokensPage/>
-                    <Route path=StaticSegment("audit") view=pages::audit::AuditLogPage/>
+                    <Route path=StaticSegment("login") view={Lazy::<pages::login::LoginRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("setup") view={Lazy::<pages::setup::SetupRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("tokens") view={Lazy::<pages::tokens::TokensRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("audit") view={Lazy::<pages::audit::AuditLogRoute>::new()} ssr=SsrMode::Async/>
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("users"))
-                        view=pages::users::UsersPage
+                        view={Lazy::<pages::users::UsersRoute>::new()}
+                        ssr=SsrMode::Async
                     />
                     <Route
                         path=(StaticSegment("admin"), StaticSegment("reconcile"))
-                        view=pages::reconcile::ReconcilePage
+                        view={Lazy::<pages::reconcile::ReconcileRoute>::new()}
+                        ssr=SsrMode::Async
                     />
                 </Routes>
             </main>

@@ -1,10 +1,26 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::accounts::{audit, Audit};
 use crate::auth::{AuditEntry, AuditPage, AuditQuery, Outcome};
 
 /// Entries per page.
 const PAGE: u32 = 50;
+
+/// The route: this page's code is split off the main WASM and loaded when the page is visited.
+pub struct AuditLogRoute;
+
+#[lazy_route]
+impl LazyRoute for AuditLogRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <AuditLogPage/> }.into_any()
+    }
+}
 
 /// The audit log, newest first (an admin sees everyone's entries, a user their own).
 #[component]
@@ -20,6 +36,7 @@ pub fn AuditLogPage() -> impl IntoView {
     );
     view! {
         <section class="audit">
+            <Title text="Audit log · Limen"/>
             <h1>"Audit log"</h1>
             <Suspense fallback=|| view! { <p class="muted">"Loading the audit log…"</p> }>
                 {move || Suspend::new(async move {

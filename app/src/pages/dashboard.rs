@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 
 use crate::api::vms::list_vms;
 use crate::components::create_form::{CreateVmForm, QuotaRefresh};
@@ -18,6 +19,7 @@ pub fn DashboardPage() -> impl IntoView {
     view! {
         <section class="dashboard">
             <div class="dashboard-head">
+                <Title text="Virtual machines · Limen"/>
                 <h1>"Virtual machines"</h1>
             </div>
             <CreateVmForm store/>

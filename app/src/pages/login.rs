@@ -1,10 +1,26 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
+use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::auth::{setup_needed, Login};
 use crate::auth::LoginRequest;
 use crate::components::fields::{PasswordField, UsernameField};
 use crate::pages::{go_to, safe_next};
+
+/// The route: this page's code is split off the main WASM and loaded when the page is visited.
+pub struct LoginRoute;
+
+#[lazy_route]
+impl LazyRoute for LoginRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <LoginPage/> }.into_any()
+    }
+}
 
 /// The login form. A success loads the page the visitor was sent away from (`?next=`), in full,
 /// so the server renders it with the new session.
@@ -43,6 +59,7 @@ pub fn LoginPage() -> impl IntoView {
 
     view! {
         <section class="auth-page">
+            <Title text="Log in · Limen"/>
             <h1>"Log in"</h1>
             // POST: a submit before the page is interactive must not put the password in a URL.
             <form class="stack-form" method="post" aria-label="Log in" on:submit=on_submit>

@@ -1,6 +1,7 @@
 pub mod audit;
 pub mod dashboard;
 pub mod login;
+pub mod not_found;
 pub mod reconcile;
 pub mod setup;
 pub mod tokens;

@@ -1,9 +1,25 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::auth::{setup_needed, SetupAdmin};
 use crate::auth::SetupRequest;
 use crate::components::fields::{PasswordField, UsernameField};
 use crate::pages::go_to;
+
+/// The route: this page's code is split off the main WASM and loaded when the page is visited.
+pub struct SetupRoute;
+
+#[lazy_route]
+impl LazyRoute for SetupRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <SetupPage/> }.into_any()
+    }
+}
 
 /// The first admin of a fresh install, authorised by the one-time token in the server's log.
 #[component]
@@ -45,6 +61,7 @@ pub fn SetupPage() -> impl IntoView {
 
     view! {
         <section class="auth-page">
+            <Title text="Set up · Limen"/>
             <h1>"Set up the first admin"</h1>
             <p class="muted">
                 "While no admin exists, the server prints a one-time setup token in its log when it starts; paste it here."

@@ -1,8 +1,24 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::accounts::{list_tokens, CreateToken, RevokeToken};
 use crate::auth::{ApiToken, CreateTokenRequest};
 use crate::pages::{format_time, optional_number};
+
+/// The route: this page's code is split off the main WASM and loaded when the page is visited.
+pub struct TokensRoute;
+
+#[lazy_route]
+impl LazyRoute for TokensRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <TokensPage/> }.into_any()
+    }
+}
 
 /// The caller's API tokens: create one (its secret shown once, here), list them, revoke them.
 #[component]
@@ -75,6 +91,7 @@ pub fn TokensPage() -> impl IntoView {
 
     view! {
         <section class="tokens">
+            <Title text="API tokens · Limen"/>
             <h1>"API tokens"</h1>
             <p class="muted">
                 "Tokens let scripts use the REST API as you. They can do everything you can."

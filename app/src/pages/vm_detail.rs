@@ -1,8 +1,10 @@
 use leptos::prelude::*;
+use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::api::vms::get_vm;
 use crate::components::vm_card::VmCard;
+use crate::error::ErrorCode;
 use crate::live::use_live;
 use crate::store::VmStore;
 use crate::types::VmId;
@@ -36,21 +38,40 @@ pub fn VmDetailPage() -> impl IntoView {
                     match initial.await {
                         Ok(Some(vm)) => {
                             let id = vm.uuid;
+                            let name = vm.name.clone();
                             store.offer(vm);
-                            view! { <VmDetails id store/> }.into_any()
+                            view! {
+                                <Title text=format!("{name} · Limen")/>
+                                <h1>{name}</h1>
+                                <VmDetails id store/>
+                            }
+                            .into_any()
                         }
-                        Ok(None) => {
-                            view! { <p class="error" role="alert">"No such virtual machine."</p> }
-                                .into_any()
-                        }
+                        Ok(None) => unavailable(true, "No such virtual machine.".into()),
                         Err(error) => {
-                            view! { <p class="error" role="alert">{error.message}</p> }.into_any()
+                            unavailable(error.code == ErrorCode::VmNotFound, error.message)
                         }
                     }
                 })}
             </Suspense>
         </section>
     }
+}
+
+/// No VM to show: an unknown or malformed UUID, one the caller may not see, or a failure to load
+/// it; said in words.
+fn unavailable(not_found: bool, message: String) -> AnyView {
+    let heading = if not_found {
+        "Virtual machine not found"
+    } else {
+        "Virtual machine"
+    };
+    view! {
+        <Title text=format!("{heading} · Limen")/>
+        <h1>{heading}</h1>
+        <p class="error" role="alert">{message}</p>
+    }
+    .into_any()
 }
 
 #[component]
