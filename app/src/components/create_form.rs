@@ -125,20 +125,15 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
 
     view! {
         <form class="create-form" aria-label="Create a virtual machine" on:submit=on_submit>
-            <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
-                    quota_report
-                        .await
-                        .ok()
-                        .map(|report| {
-                            view! {
-                                <p class="quota" role="status" aria-label="Quota">
-                                    {quota_line(&report)}
-                                </p>
-                            }
-                        })
-                })}
-            </Transition>
+            // The line and the selects below keep their place while their data loads (a
+            // client-side visit; the server renders them filled in): nothing moves when it comes.
+            <p class="quota" role="status" aria-label="Quota">
+                <Transition fallback=|| "Quota: …">
+                    {move || Suspend::new(async move {
+                        quota_report.await.map(|report| quota_line(&report)).unwrap_or_default()
+                    })}
+                </Transition>
+            </p>
             <label>
                 "Name"
                 <input
@@ -167,7 +162,12 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                 step=1
                 value=disk
             />
-            <Suspense fallback=|| ()>
+            <Suspense fallback=move || {
+                view! {
+                    <MediaSelect label="Install ISO" none="No ISO" names=Vec::new() value=iso/>
+                    <MediaSelect label="Base image" none="Blank disk" names=Vec::new() value=image/>
+                }
+            }>
                 {move || Suspend::new(async move {
                     let (isos, images) = media.await;
                     let names = |files: Result<Vec<crate::types::MediaFile>, _>| {
