@@ -55,8 +55,37 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
     });
     let busy = move || act.pending().get() || delete.pending().get();
 
+    // A focused button that gets disabled (while its call runs, or for good when the new state
+    // does not allow it) or replaced drops the keyboard focus to the page. Keep it in the card:
+    // the same button once it is enabled again, else the card's next enabled action, else the
+    // card itself.
+    let card = NodeRef::<leptos::html::Li>::new();
+    let focus = StoredValue::new(FocusMemory::default());
+    Effect::new(move |_| {
+        // Everything that enables, disables or replaces a button of this card.
+        let _ = (busy(), status(), confirming_delete.get());
+        if focus.with_value(|memory| memory.inside) {
+            let preferred = focus.with_value(|memory| memory.label.clone());
+            let confirming = confirming_delete.get_untracked();
+            request_animation_frame(move || keep_focus(card, preferred, confirming));
+        }
+    });
+
     view! {
-        <li class="vm-card" aria-label=move || format!("VM {}", name())>
+        <li
+            class="vm-card"
+            aria-label=move || format!("VM {}", name())
+            tabindex="-1"
+            node_ref=card
+            on:focusin=move |ev| {
+                let label = focused_label(&ev);
+                focus.update_value(|memory| *memory = FocusMemory { inside: true, label });
+            }
+            on:focusout=move |ev| {
+                let lost = focus_lost(&ev);
+                focus.update_value(|memory| memory.inside = lost);
+            }
+        >
             <div class="vm-card-head">
                 <h2 class="vm-name">
                     <a href=format!("/vms/{id}")>{name}</a>
@@ -157,6 +186,92 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
     }
     // Erasing the type here keeps the list's view type shallow enough for the WASM build.
     .into_any()
+}
+
+/// Where the keyboard focus was in a card: whether it is there (or was, until its button was
+/// disabled or replaced), and the accessible name of the button that had it.
+#[derive(Default)]
+struct FocusMemory {
+    inside: bool,
+    label: Option<String>,
+}
+
+#[cfg(feature = "hydrate")]
+use browser_focus::{focus_lost, focused_label, keep_focus};
+
+// Server rendering never runs event handlers or effects' frames.
+#[cfg(not(feature = "hydrate"))]
+fn focused_label(_: &leptos::ev::FocusEvent) -> Option<String> {
+    None
+}
+#[cfg(not(feature = "hydrate"))]
+fn focus_lost(_: &leptos::ev::FocusEvent) -> bool {
+    false
+}
+#[cfg(not(feature = "hydrate"))]
+fn keep_focus(_: NodeRef<leptos::html::Li>, _: Option<String>, _: bool) {}
+
+#[cfg(feature = "hydrate")]
+mod browser_focus {
+    use leptos::prelude::*;
+    use wasm_bindgen::JsCast;
+    use web_sys::{Element, HtmlElement};
+
+    fn element(target: Option<web_sys::EventTarget>) -> Option<Element> {
+        target.and_then(|target| target.dyn_into::<Element>().ok())
+    }
+
+    pub fn focused_label(ev: &leptos::ev::FocusEvent) -> Option<String> {
+        element(ev.target()).and_then(|element| element.get_attribute("aria-label"))
+    }
+
+    /// Focus leaving for nowhere because its element was disabled or removed (not because the
+    /// person moved it elsewhere).
+    pub fn focus_lost(ev: &leptos::ev::FocusEvent) -> bool {
+        ev.related_target().is_none()
+            && element(ev.target()).is_some_and(|element| {
+                !element.is_connected() || element.matches(":disabled").unwrap_or(false)
+            })
+    }
+
+    /// If the focus fell to the page, puts it back in `card`: on the button named `preferred`
+    /// if it is enabled, else on the delete confirmation while it is asked, else on the first
+    /// enabled button, else on the card.
+    pub fn keep_focus(
+        card: NodeRef<leptos::html::Li>,
+        preferred: Option<String>,
+        confirming: bool,
+    ) {
+        let Some(card) = card.get_untracked() else {
+            return;
+        };
+        let lost = document().active_element().is_none_or(|active| {
+            active.tag_name() == "BODY"
+                || (card.contains(Some(&active)) && active.matches(":disabled").unwrap_or(false))
+        });
+        if !lost {
+            return;
+        }
+        let buttons: Vec<HtmlElement> = card
+            .query_selector_all("button:not(:disabled)")
+            .map(|list| {
+                (0..list.length())
+                    .filter_map(|i| list.item(i))
+                    .filter_map(|node| node.dyn_into::<HtmlElement>().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let same = buttons
+            .iter()
+            .find(|button| preferred.is_some() && button.get_attribute("aria-label") == preferred);
+        let confirm = buttons
+            .iter()
+            .find(|button| confirming && button.class_list().contains("danger"));
+        let _ = match same.or(confirm).or(buttons.first()) {
+            Some(button) => button.focus(),
+            None => card.focus(),
+        };
+    }
 }
 
 /// Shutdown and reboot are requests to the guest's OS; say so, and what to do if it ignores them.
