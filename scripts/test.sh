@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # `make test`: install what is missing, start PostgreSQL and libvirtd, then run every test:
+# the clone test (a fresh clone in a 0700 directory prepares a run: scripts/test-clone.sh),
 # unit + integration (cargo test; libvirt's test:///default driver, real PostgreSQL) and
 # end-to-end (Playwright in Debian's Chromium against the release build, real libvirtd + QEMU).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 bash scripts/deps.sh all
 bash scripts/libvirt.sh
+bash scripts/test-clone.sh
+prepare_state_dir
 export LIMEN_TEST_DATABASE_URL LIMEN_TEST_GUEST_DIR="$STATE_DIR/test-guest"
 LIMEN_TEST_DATABASE_URL=$(bash scripts/postgres.sh limen_test)
 bash scripts/test-guest.sh "$LIMEN_TEST_GUEST_DIR"
