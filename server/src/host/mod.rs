@@ -193,6 +193,14 @@ impl Host {
         receiver
     }
 
+    /// Whether [`Host::watch`] was called: only a serving process follows libvirt's events.
+    pub fn is_watched(&self) -> bool {
+        self.signals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
     fn signal(&self, signal: HostSignal) {
         if let Some(sender) = &*self.signals.lock().unwrap_or_else(|p| p.into_inner()) {
             // Nobody listening any more (shutting down) is fine.
