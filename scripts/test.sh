@@ -17,5 +17,10 @@ log "test: unit and integration (cargo test)"
 cargo test --locked -p app -p server
 
 bash scripts/build.sh
+# The product build has no failpoints: the tests' hidden subcommand does not exist in it.
+if target/release/limen saga-example vm_create >/dev/null 2>&1 \
+  || ! target/release/limen saga-example vm_create 2>&1 | grep -q "unrecognized subcommand"; then
+  die "the release binary has the tests' failpoints (see server/Cargo.toml)"
+fi
 log "test: end-to-end (Playwright)"
 bash scripts/e2e.sh
