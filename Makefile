@@ -4,7 +4,7 @@
 run:    ## install what is missing, start PostgreSQL + libvirtd, build, serve on 127.0.0.1:18443
 	bash scripts/run.sh
 
-test:   ## install what is missing, then every test: unit, integration, end-to-end
+test:   ## install what is missing, then every test: clone (scripts/test-clone.sh), unit, integration, end-to-end
 	bash scripts/test.sh
 
 build:  ## release binary + precompressed dashboard assets

@@ -4,6 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 bash scripts/libvirt.sh
+prepare_state_dir   # QEMU must reach the e2e data: it lives in the state dir, not the checkout
 export LIMEN_E2E_DATABASE_URL LIMEN_E2E_DATA_DIR="$STATE_DIR/e2e-data"
 LIMEN_E2E_DATABASE_URL=$(bash scripts/postgres.sh --fresh limen_e2e)
 # Leftovers of an interrupted earlier run (e2e VMs are all named e2e-*).
@@ -13,7 +14,7 @@ for dom in $(virsh -c qemu:///system list --all --name | grep '^e2e-' || true); 
 done
 rm -rf "$LIMEN_E2E_DATA_DIR"
 mkdir -p "$LIMEN_E2E_DATA_DIR"/{disks,isos,images}
-chmod 755 "$STATE_DIR" "$LIMEN_E2E_DATA_DIR" "$LIMEN_E2E_DATA_DIR"/{disks,isos,images}
+chmod 755 "$LIMEN_E2E_DATA_DIR" "$LIMEN_E2E_DATA_DIR"/{disks,isos,images}
 
 # Test media, made here from Debian packages: a bootable GRUB ISO and a base image.
 media_src="$STATE_DIR/e2e-media"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Starts Limen's project-private PostgreSQL cluster (own data dir under .limen/, own port; never
-# touches a system cluster) and prints its URL. Idempotent: an up cluster is left as it is.
+# Starts Limen's project-private PostgreSQL cluster (own data dir in this checkout's state
+# directory, STATE_DIR/pg (see lib.sh), own port; never touches a system cluster) and prints its
+# URL. Idempotent: an up cluster is left as it is.
 #   scripts/postgres.sh [--fresh] [DBNAME]   → prints postgres://limen:…@127.0.0.1:PORT/DBNAME
 #   --fresh drops and recreates DBNAME first.
 source "$(dirname "$0")/lib.sh"
@@ -11,17 +12,21 @@ DB_NAME=${1:-limen}
 PG_DIR="$STATE_DIR/pg"
 DATA="$PG_DIR/data"
 SOCK="$PG_DIR/run"
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+PG_BIN=$(pg_bin)
 [[ -x "$PG_BIN/initdb" ]] || die "PostgreSQL server binaries not found (run scripts/deps.sh)"
 
-as_postgres() { runuser -u postgres -- "$@"; }
+# From /: the caller's directory (a checkout under /root, say) may be closed to postgres.
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
 psql_admin() { PGOPTIONS='-c client_min_messages=warning' as_postgres "$PG_BIN/psql" -h "$SOCK" -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -qtA "$@"; }
 
-mkdir -p "$PG_DIR"
-chmod 755 "$STATE_DIR" "$PG_DIR"
+prepare_state_dir
+ensure_dir 711 "$PG_DIR"
 if [[ ! -f "$DATA/PG_VERSION" ]]; then
   log "postgres: creating a private cluster in $DATA"
-  as_postgres test -x "$PG_DIR" || die "the postgres user cannot reach $PG_DIR; make the checkout's parent directories world-executable"
+  if [[ -f "$LOCAL_DIR/pg/data/PG_VERSION" ]]; then
+    log "postgres: the cluster in $LOCAL_DIR/pg is no longer used (see the README to remove it)"
+  fi
+  as_postgres test -x "$PG_DIR" || die "the postgres user cannot reach $PG_DIR"
   install -d -o postgres -g postgres -m 700 "$DATA"
   install -d -o postgres -g postgres -m 755 "$SOCK"
   as_postgres "$PG_BIN/initdb" -D "$DATA" -U postgres --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null

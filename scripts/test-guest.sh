@@ -4,9 +4,11 @@
 # `shutdown` completes, and libvirt's ACPI reboot works). Packed by grub-mkrescue into a hybrid
 # image that boots both as a CD-ROM (OUT/limen-guest.iso) and as a disk (OUT/limen-guest.qcow2,
 # a base image for copy-on-write clones).
-#   scripts/test-guest.sh OUT_DIR      (idempotent: does nothing if both files exist)
+#   scripts/test-guest.sh [OUT_DIR]    (idempotent: does nothing if both files exist)
+# OUT_DIR defaults to the state dir's test-guest/ (.limen/state/test-guest): the real_guest tests
+# boot these files, so QEMU (user libvirt-qemu) must be able to read them where they are.
 source "$(dirname "$0")/lib.sh"
-OUT=${1:?usage: test-guest.sh OUT_DIR}
+if [[ -n "${1:-}" ]]; then OUT=$1; else prepare_state_dir; OUT="$STATE_DIR/test-guest"; fi
 [[ -f "$OUT/limen-guest.iso" && -f "$OUT/limen-guest.qcow2" ]] && exit 0
 log "test guest: building from Debian's cloud kernel and busybox"
 work=$(mktemp -d)

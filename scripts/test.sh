@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # `make test`: install what is missing, start PostgreSQL and libvirtd, then run every test:
+# the clone test (a fresh clone in a 0700 directory prepares a run: scripts/test-clone.sh),
 # unit + integration (cargo test; libvirt's test:///default driver, real PostgreSQL) and
 # end-to-end (Playwright in Debian's Chromium against the release build, real libvirtd + QEMU).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 bash scripts/deps.sh all
 bash scripts/libvirt.sh
+bash scripts/test-clone.sh
+prepare_state_dir
 export LIMEN_TEST_DATABASE_URL LIMEN_TEST_GUEST_DIR="$STATE_DIR/test-guest"
 LIMEN_TEST_DATABASE_URL=$(bash scripts/postgres.sh limen_test)
 bash scripts/test-guest.sh "$LIMEN_TEST_GUEST_DIR"
@@ -14,5 +17,10 @@ log "test: unit and integration (cargo test)"
 cargo test --locked -p app -p server
 
 bash scripts/build.sh
+# The product build has no failpoints: the tests' hidden subcommand does not exist in it.
+if target/release/limen saga-example vm_create >/dev/null 2>&1 \
+  || ! target/release/limen saga-example vm_create 2>&1 | grep -q "unrecognized subcommand"; then
+  die "the release binary has the tests' failpoints (see server/Cargo.toml)"
+fi
 log "test: end-to-end (Playwright)"
 bash scripts/e2e.sh

@@ -60,6 +60,10 @@ pub struct AppError {
     #[serde(rename = "error")]
     pub message: String,
     pub code: ErrorCode,
+    /// For a refusal that ends by itself (429): seconds until trying again makes sense. Sent as
+    /// the `Retry-After` header, not in the body.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -67,7 +71,14 @@ impl AppError {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// The same error, saying when trying again makes sense.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     pub fn validation(message: impl Into<String>) -> Self {

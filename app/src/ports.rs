@@ -150,12 +150,16 @@ pub fn set_response_header(name: http::HeaderName, value: &str) {
     }
 }
 
-/// Gives a failed server function the HTTP status of its error, as REST does.
+/// Gives a failed server function the HTTP status of its error (and `Retry-After`), as REST
+/// does.
 pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
     if let Err(error) = &result {
         if let Some(options) = use_context::<leptos_axum::ResponseOptions>() {
             if let Ok(status) = http::StatusCode::from_u16(error.status()) {
                 options.set_status(status);
+            }
+            if let Some(seconds) = error.retry_after {
+                options.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
             }
         }
     }

@@ -80,6 +80,13 @@ impl VmStatus {
             VmStatus::Unknown => "Unknown",
         }
     }
+
+    /// Whether an operation owns this status: `creating` and `deleting` are set by the create
+    /// and delete operations and changed only by them, whatever the hypervisor reports meanwhile.
+    /// The one statement of that rule; records, lists and the monitor all ask here.
+    pub fn is_held_by_operation(self) -> bool {
+        matches!(self, VmStatus::Creating | VmStatus::Deleting)
+    }
 }
 
 impl FromStr for VmStatus {
@@ -205,8 +212,13 @@ pub struct Vm {
     pub installation_status: InstallationStatus,
     pub current_media: Option<String>,
     pub role: Option<String>,
+    /// The libvirt host the VM lives on (`local` while Limen manages one host).
+    pub host: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The version of this VM: it grows with every change to it, in the order the changes were
+    /// made, so of two copies the one with the larger generation is the newer (equal: the same).
+    pub generation: u64,
 }
 
 /// `POST /api/v1/vms` and the create form.

@@ -5,12 +5,12 @@
 
 use std::time::Instant;
 
-use app::types::{BootOrder, VmStatus};
+use app::types::{BootOrder, InstallationStatus, VmStatus};
 use server::config::{Config, DomainTypeSetting};
 use server::db::models::NewVmRow;
 use server::db::{vms, Db};
 use server::host::domain_xml::{DomainSpec, DomainType};
-use server::reconcile::{reconcile, Operations};
+use server::reconcile::{reconcile, Mode};
 use uuid::Uuid;
 
 fn main() {
@@ -43,15 +43,15 @@ fn main() {
         let db = Db::connect(&url).unwrap();
         db.migrate().await.unwrap();
         let state = server::build_state(&config, db.clone()).unwrap();
-        let cx = state.vms.context().clone();
+        let sagas = state.vms.sagas().clone();
+        let host = sagas.context().hosts.local().clone();
 
         let setup = Instant::now();
         let mut rows = Vec::with_capacity(domains);
         for i in 0..domains {
             let uuid = Uuid::new_v4();
             let name = format!("rc-{i}");
-            cx.host
-                .define(DomainSpec {
+            host.define(DomainSpec {
                     uuid,
                     name: name.clone(),
                     domain_type: DomainType::Test,
@@ -75,12 +75,13 @@ fn main() {
                     .to_string_lossy()
                     .into_owned(),
                 os_type: "linux".into(),
-                boot_order: BootOrder::Hd.as_str().into(),
-                installation_status: "NotInstalled".into(),
+                boot_order: BootOrder::Hd,
+                installation_status: InstallationStatus::NotInstalled,
                 current_media: None,
                 role: None,
-                status: VmStatus::Stopped.as_str().into(),
+                status: VmStatus::Stopped,
                 status_generation: 0,
+                host: host.key().to_string(),
             });
         }
         db.run(move |conn| {
@@ -96,7 +97,7 @@ fn main() {
         let mut times = Vec::new();
         for _ in 0..5 {
             let start = Instant::now();
-            let report = reconcile(&cx, Operations::Recover).await.unwrap();
+            let report = reconcile(&sagas, Mode::Repair).await.unwrap();
             times.push(start.elapsed().as_secs_f64() * 1000.0);
             assert!(report.missing.is_empty() && report.drift.is_empty());
         }

@@ -111,17 +111,14 @@ impl AuditLog {
             address: entry.address.map(|a| a.to_string()),
             action: entry.action.to_string(),
             target: entry.target,
-            outcome: match entry.outcome {
-                Outcome::Success => "success",
-                Outcome::Failure => "failure",
-            },
+            outcome: entry.outcome,
             detail: entry.detail,
         };
         tracing::info!(
             user = row.username.as_deref().unwrap_or("-"),
             action = %row.action,
             target = row.target.as_deref().unwrap_or("-"),
-            outcome = row.outcome,
+            outcome = row.outcome.as_str(),
             "audit"
         );
         let result = self
@@ -142,11 +139,7 @@ pub fn to_entry(row: AuditRow) -> AuditEntry {
         address: row.address,
         action: row.action,
         target: row.target,
-        outcome: if row.outcome == "success" {
-            Outcome::Success
-        } else {
-            Outcome::Failure
-        },
+        outcome: row.outcome,
         detail: row.detail,
     }
 }

@@ -21,17 +21,28 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the dashboard, the REST API and the console proxy (the default).
+    /// Serve the dashboard, the REST API and the live event stream (the default).
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Compare libvirt, the database and the disk directory; correct status drift, mark
-    /// missing VMs, finish cut-off operations (only if no server is running), and print the
-    /// report as JSON. Nothing is deleted.
+    /// missing VMs, finish cut-off operations, and print the report as JSON. Beside a running
+    /// server it only reports (the server corrects). Nothing is deleted.
     Reconcile,
     /// Manage users (the first admin of a fresh install: `limen user add NAME --admin`).
     #[command(subcommand)]
     User(UserCommand),
+    /// Tests only (a build with the `failpoints` feature): sets the stage for the registered
+    /// saga KIND, prints its parameters as one JSON line, then runs it (the crash tests arm a
+    /// failpoint that aborts the process after a step).
+    #[cfg(feature = "failpoints")]
+    #[command(hide = true)]
+    SagaExample {
+        kind: String,
+        /// Print the parameters after setting the stage, and stop there.
+        #[arg(long)]
+        setup_only: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

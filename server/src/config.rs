@@ -10,13 +10,13 @@
 //! | `LIMEN_DOMAIN_TYPE`     | `auto`                 | `kvm`, `qemu` (TCG) or `auto`               |
 //! | `LIMEN_DATA_DIR`        | `/var/lib/limen`       | root of `disks/`, `isos/`, `images/`        |
 //! | `LIMEN_RECONCILE_SECS`  | `60`                   | period of the reconciler                    |
-//! | `LIMEN_CONSOLE_AUTOSTART` | `true`               | console connect starts a stopped VM         |
+//! | `LIMEN_CONSOLE_AUTOSTART` | `true`               | reserved: read by the console (not built yet); no effect today |
 //! | `LIMEN_SESSION_HOURS`   | `168`                  | a login session ends after this long unused |
 //! | `LIMEN_SECURE_COOKIE`   | `false`                | mark the session cookie `Secure` (HTTPS)    |
 //! | `LIMEN_PUBLIC_URL`      | none                   | the origin browsers use (behind a proxy)   |
 //! | `LIMEN_TRUSTED_PROXIES` | none                   | proxies whose `X-Forwarded-For` is believed |
 //! | `LIMEN_SITE_ROOT`       | `<binary dir>/../site`, then `/usr/share/limen/site` | dashboard assets |
-//! | `LIMEN_FAILPOINT`       | none                   | tests only: `KIND.STEP:error|abort` (see `ops::failpoints`) |
+//! | `LIMEN_FAILPOINT`       | none                   | tests' build only: `KIND.STEP:error|abort` (see `ops::failpoints`); ignored by the product build |
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -80,6 +80,8 @@ pub struct Config {
     pub domain_type: DomainTypeSetting,
     pub data_dir: PathBuf,
     pub reconcile_secs: u64,
+    /// Reserved for the console (SPEC §7), which is not built yet: accepted so that a settings
+    /// file written for it loads, read by nothing today.
     pub console_autostart: bool,
     pub session_hours: u32,
     pub secure_cookie: bool,

@@ -1,11 +1,16 @@
-//! The one mapping from layer errors to the wire error (`app::error::AppError`) and to HTTP.
-//! Server-side failures are logged here, once, with their whole cause chain; the client gets a
-//! sentence and a code, never a stack trace.
+//! Layer errors → the wire error (`app::error::AppError`) → HTTP.
+//!
+//! Each layer has its own error enum whose `Display` says what failed and whose `source` says
+//! why; none of them is sent to a client. [`Describe`] turns one into the sentence and code a
+//! user reads — written for users: never a host path, never libvirt's or PostgreSQL's own text
+//! (libvirt's reason only where it is the user's business, see `HostError::user_reason`).
+//! [`report`] is what an edge calls (the service's ports, a handler, a background loop): it
+//! describes the error and logs the whole cause chain, once, when the failure is the server's.
 
 use std::error::Error as StdError;
 
 use app::error::{AppError, ErrorCode};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -26,50 +31,111 @@ pub fn chain(error: &dyn StdError) -> String {
     text
 }
 
-impl From<DbError> for ApiError {
-    fn from(error: DbError) -> Self {
-        ApiError(db_error(error))
+/// What a user is told about an error: a sentence and a code. Pure: no logging.
+pub trait Describe: StdError {
+    fn describe(&self) -> AppError;
+}
+
+/// The wire error for `error`, its cause chain logged once if the server is at fault (5xx).
+/// Call it where the error leaves the server's layers, and only there.
+pub fn report<E: Describe>(error: E) -> AppError {
+    let wire = error.describe();
+    match wire.code {
+        ErrorCode::DatabaseUnavailable | ErrorCode::HypervisorUnavailable => {
+            tracing::warn!(error = %chain(&error), code = ?wire.code, "a dependency is unavailable")
+        }
+        _ if wire.status() >= 500 => {
+            tracing::error!(error = %chain(&error), code = ?wire.code, "request failed")
+        }
+        _ => tracing::debug!(error = %chain(&error), code = ?wire.code, "request refused"),
+    }
+    wire
+}
+
+impl Describe for AppError {
+    fn describe(&self) -> AppError {
+        self.clone()
     }
 }
 
-pub fn db_error(error: DbError) -> AppError {
-    tracing::error!(error = %chain(&error), "database error");
-    match error {
-        DbError::Unavailable(_) => AppError::new(
-            ErrorCode::DatabaseUnavailable,
-            "The database is unreachable; try again shortly.",
-        ),
-        _ => AppError::new(ErrorCode::Internal, "A database operation failed."),
+impl Describe for DbError {
+    fn describe(&self) -> AppError {
+        match self {
+            DbError::Unavailable(_) => AppError::new(
+                ErrorCode::DatabaseUnavailable,
+                "The database is unreachable; try again shortly.",
+            ),
+            _ => AppError::new(ErrorCode::Internal, "A database operation failed."),
+        }
     }
 }
 
-pub fn host_error(error: HostError) -> AppError {
-    match error {
-        HostError::NoDomain => AppError::vm_not_found(),
-        HostError::InvalidState(message) => AppError::new(
-            ErrorCode::InvalidState,
-            format!("The hypervisor refused: {message}."),
-        ),
-        error @ HostError::Unavailable { .. } => {
-            tracing::error!(error = %chain(&error), "hypervisor unavailable");
-            AppError::new(
+impl Describe for HostError {
+    fn describe(&self) -> AppError {
+        match self {
+            HostError::NoDomain => AppError::vm_not_found(),
+            HostError::InvalidState { what, .. } => AppError::new(
+                ErrorCode::InvalidState,
+                format!("libvirt refused to {what}: the VM is not in a state that allows it."),
+            ),
+            HostError::Unavailable { .. } | HostError::UnknownHost(_) => AppError::new(
                 ErrorCode::HypervisorUnavailable,
                 "The hypervisor (libvirt) is unreachable; try again shortly.",
-            )
-        }
-        error => {
-            tracing::error!(error = %chain(&error), "hypervisor error");
-            AppError::new(ErrorCode::Internal, format!("{error}."))
+            ),
+            HostError::Libvirt { what, .. } => {
+                let message = match self.user_reason() {
+                    Some(reason) => format!("libvirt could not {what}: {reason}."),
+                    None => format!("libvirt could not {what}; the server log says why."),
+                };
+                AppError::new(ErrorCode::Internal, message)
+            }
+            HostError::Join(_) => {
+                AppError::new(ErrorCode::Internal, "A hypervisor call was interrupted.")
+            }
         }
     }
 }
 
-pub fn disk_error(error: DiskError) -> AppError {
-    tracing::error!(error = %chain(&error), "disk error");
-    AppError::new(ErrorCode::Internal, format!("{error}."))
+impl Describe for DiskError {
+    fn describe(&self) -> AppError {
+        let message = match self {
+            DiskError::Dir { .. } => "The disk directory cannot be prepared.",
+            DiskError::Exists { .. } => "A disk file with this VM's name exists already.",
+            DiskError::Spawn(_) | DiskError::QemuImg { .. } => {
+                "qemu-img could not create or read the disk image; the server log says why."
+            }
+            DiskError::OutsideDiskDir { .. } => "The disk is not in Limen's disk directory.",
+            DiskError::Remove { .. } => "The disk file could not be deleted.",
+        };
+        AppError::new(ErrorCode::Internal, message)
+    }
 }
 
-/// An `AppError` as an HTTP response: its status and `{"error","code"}`.
+impl Describe for LibraryError {
+    fn describe(&self) -> AppError {
+        match self {
+            LibraryError::InvalidName(message) => AppError::validation(message.clone()),
+            LibraryError::NotFound { kind, name } => {
+                let code = if *kind == "ISO" {
+                    ErrorCode::IsoNotFound
+                } else {
+                    ErrorCode::ImageNotFound
+                };
+                AppError::new(
+                    code,
+                    format!("There is no {kind} named \"{name}\" in the library."),
+                )
+            }
+            LibraryError::Io { kind, .. } => AppError::new(
+                ErrorCode::Internal,
+                format!("The {kind} library cannot be read."),
+            ),
+        }
+    }
+}
+
+/// An `AppError` as an HTTP response: its status, `{"error","code"}`, and `Retry-After` when
+/// the refusal ends by itself.
 #[derive(Debug)]
 pub struct ApiError(pub AppError);
 
@@ -83,29 +149,15 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(self.0)).into_response()
+        let retry_after = self.0.retry_after;
+        let mut response = (status, Json(self.0)).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
-
-pub fn library_error(error: LibraryError) -> AppError {
-    match error {
-        LibraryError::InvalidName(message) => AppError::validation(message),
-        LibraryError::NotFound { kind, name } => {
-            let code = if kind == "ISO" {
-                ErrorCode::IsoNotFound
-            } else {
-                ErrorCode::ImageNotFound
-            };
-            AppError::new(
-                code,
-                format!("There is no {kind} named \"{name}\" in the library."),
-            )
-        }
-        error @ LibraryError::Io { .. } => {
-            tracing::error!(error = %chain(&error), "library error");
-            AppError::new(ErrorCode::Internal, format!("{error}."))
-        }
-    }
-}

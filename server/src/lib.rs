@@ -5,13 +5,16 @@ pub mod access;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod background;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod db;
 pub mod error;
 pub mod host;
 mod keyed_locks;
 pub mod live;
+pub mod observed;
 pub mod ops;
 pub mod reconcile;
 pub mod service;
@@ -29,48 +32,56 @@ use tokio_util::task::TaskTracker;
 use crate::audit::AuditLog;
 use crate::auth::{AccountService, SessionSettings};
 use crate::config::Config;
+use crate::context::Context;
 use crate::db::Db;
 use crate::host::disk::DiskStore;
 use crate::host::library::Library;
-use crate::host::Host;
+use crate::host::{Host, HostKey, Hosts};
 use crate::live::EventBus;
-use crate::ops::{Failpoints, OpContext, RunningOps};
+use crate::ops::{Failpoints, Sagas};
 use crate::service::VmService;
 use crate::state::AppState;
 
 /// How many events a stream may fall behind before it gets a snapshot instead.
 const EVENT_BUFFER: usize = 1024;
 
-/// Builds the application state from a configuration and starts the monitor that keeps it in
-/// step with libvirt (so it needs a tokio runtime); the database must already be migrated.
-/// Cancelling `state.shutdown` stops the monitor and ends every event stream.
+/// Builds the application state from a configuration; the database must already be migrated.
+/// Nothing is started and nothing is connected yet: `limen serve` starts the background work
+/// (`background::start`), a command-line run uses the state as it is. Cancelling
+/// `state.shutdown` stops the background work and ends every event stream.
 pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
-    let (host, signals) = Host::new(config.libvirt_uri.clone(), config.domain_type);
+    let local = Host::new(
+        HostKey::local(),
+        config.libvirt_uri.clone(),
+        config.domain_type,
+    );
+    let hosts = Hosts::new([local]);
     let disks = DiskStore::open(&config.data_dir).map_err(|e| error::chain(&e))?;
     let failpoints = match &config.failpoint {
         Some(spec) => Failpoints::parse(spec).map_err(|e| format!("LIMEN_FAILPOINT: {e}"))?,
         None => Failpoints::none(),
     };
-    let cx = OpContext {
+    let cx = Context {
         db: db.clone(),
-        host: Arc::clone(&host),
+        hosts: hosts.clone(),
         disks,
-        failpoints,
         bus: Arc::new(EventBus::new(EVENT_BUFFER)),
-        running: RunningOps::default(),
         tasks: TaskTracker::new(),
     };
-    let shutdown = CancellationToken::new();
-    let tasks = cx.tasks.clone();
-    tasks.spawn(live::monitor::run(cx.clone(), signals, shutdown.clone()));
     let library = |open: fn(&std::path::Path) -> std::io::Result<Library>, what: &str| {
         open(&config.data_dir).map_err(|e| format!("cannot open the {what} library: {e}"))
     };
     let isos = library(Library::isos, "ISO")?;
     let images = library(Library::images, "base-image")?;
     let bus = Arc::clone(&cx.bus);
+    let tasks = cx.tasks.clone();
     let audit = AuditLog::new(db.clone());
-    let vms = Arc::new(VmService::new(cx, isos, images, audit.clone()));
+    let vms = Arc::new(VmService::new(
+        Sagas::new(cx, failpoints),
+        isos,
+        images,
+        audit.clone(),
+    ));
     let accounts = Arc::new(AccountService::new(
         db.clone(),
         audit,
@@ -88,7 +99,7 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
     Ok(AppState {
         leptos_options,
         db,
-        host,
+        hosts,
         vms,
         accounts,
         site: Arc::new(auth::middleware::Site {
@@ -96,7 +107,7 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
             trusted_proxies: config.trusted_proxies.clone(),
         }),
         bus,
-        shutdown,
+        shutdown: CancellationToken::new(),
         tasks,
     })
 }
@@ -110,9 +121,13 @@ pub fn router(state: AppState) -> Router {
         site: Arc::clone(&state.site),
     };
     let site = Arc::clone(&state.site);
+    // Under /api/ every path answers JSON: an unknown one is a 404 `{error, code}`, never a page.
+    let api = Router::new()
+        .nest("/v1", api::routes().router)
+        .fallback(api::not_found);
     let with_dashboard = web::dashboard_routes(
         Router::new()
-            .nest("/api/v1", api::routes().router)
+            .nest("/api", api)
             .route("/healthz", get(api::healthz))
             .route("/readyz", get(api::readyz)),
         &state,

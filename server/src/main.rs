@@ -7,11 +7,8 @@ use server::cli::{Cli, Command, UserCommand};
 use server::config::Config;
 use server::db::Db;
 use server::error::chain;
-use server::ops::OpContext;
-use server::reconcile::Operations;
+use server::reconcile::Mode;
 use server::state::AppState;
-use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ! {
@@ -56,6 +53,10 @@ fn run() -> i32 {
                 admin,
                 password_stdin,
             }) => add_user(config, name, admin, password_stdin).await,
+            #[cfg(feature = "failpoints")]
+            Command::SagaExample { kind, setup_only } => {
+                saga_example(config, &kind, setup_only).await
+            }
         }
     });
     match result {
@@ -93,16 +94,25 @@ async fn serve(config: Config) -> Result<(), String> {
         .ok_or("another Limen server is already using this database")?;
     let state = server::build_state(&config, db)?;
     // Operations a crash cut off are finished or undone before anything else happens.
-    let recovered = server::ops::recover(state.vms.context())
+    let recovered = state
+        .vms
+        .sagas()
+        .recover()
         .await
-        .map_err(|e| format!("recovering unfinished operations failed: {e}"))?;
+        .map_err(|e| format!("recovering unfinished operations failed: {}", chain(&e)))?;
     if !recovered.is_empty() {
         tracing::info!(count = recovered.len(), "unfinished operations recovered");
     }
-    match state.host.ping().await {
-        Ok(()) => tracing::info!(uri = %config.libvirt_uri, "libvirt connected"),
-        // Not fatal: /readyz says so, and calls reconnect when libvirt comes back.
-        Err(error) => tracing::warn!(error = %chain(&error), "libvirt is not reachable yet"),
+    for host in state.hosts.iter() {
+        match host.ping().await {
+            Ok(()) => {
+                tracing::info!(host = %host.key(), uri = %config.libvirt_uri, "libvirt connected")
+            }
+            // Not fatal: /readyz says so, and calls reconnect when libvirt comes back.
+            Err(error) => {
+                tracing::warn!(host = %host.key(), error = %chain(&error), "libvirt is not reachable yet")
+            }
+        }
     }
     let setup_token = state
         .accounts
@@ -128,11 +138,8 @@ async fn serve(config: Config) -> Result<(), String> {
     );
     let shutdown = state.shutdown.clone();
     let background = state.clone();
-    state.tasks.spawn(reconcile_periodically(
-        state.vms.context().clone(),
-        config.reconcile_secs,
-        shutdown.clone(),
-    ));
+    // The one place background work starts: the monitors, the reconciler.
+    server::background::start(state.vms.sagas(), config.reconcile_secs, &shutdown);
     let app = server::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -148,54 +155,36 @@ async fn serve(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Stops the monitor and the reconciler, waits for them, and closes the libvirt connection:
-/// nothing may still be talking to libvirt or PostgreSQL when the process exits.
+/// Stops the background work and detached operations, waits for them, and closes the libvirt
+/// connections: nothing may still be talking to libvirt or PostgreSQL when the process exits.
 async fn stop_background(state: &AppState) {
     state.shutdown.cancel();
     state.tasks.close();
     state.tasks.wait().await;
-    state.host.disconnect();
-}
-
-/// Reconciles once at start and then every `period_secs` (0: only at start). A run that changed
-/// something (corrected a status, finished or undid an operation) is audited, by Limen itself.
-async fn reconcile_periodically(cx: OpContext, period_secs: u64, shutdown: CancellationToken) {
-    let audit = AuditLog::new(cx.db.clone());
-    loop {
-        match server::reconcile::reconcile(&cx, Operations::Recover).await {
-            Ok(report) if !report.drift.is_empty() || !report.operations.is_empty() => {
-                let entry = Entry::anonymous(None, "reconcile.run")
-                    .detail(format!("periodic, by Limen: {}", report.summary()));
-                audit.record(entry).await;
-            }
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(error = %error, "reconcile failed; the next run tries again")
-            }
-        }
-        if period_secs == 0 {
-            return;
-        }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(period_secs)) => {}
-        }
+    for host in state.hosts.iter() {
+        host.disconnect();
     }
 }
 
-/// `limen reconcile`: one reconcile against the configured database and libvirt. Cut-off
-/// operations are finished only if no server is running (it may be running them right now).
+/// `limen reconcile`: one reconcile against the configured database and libvirt. It repairs
+/// only if no server is running; beside a server (which alone writes records and carries out
+/// operations) it only reports.
 async fn reconcile(config: Config) -> Result<(), String> {
     let db = migrate(config.clone()).await?;
     let lock = db.try_server_lock().await.map_err(|e| chain(&e))?;
-    let operations = if lock.is_some() {
-        Operations::Recover
+    let mode = if lock.is_some() {
+        Mode::Repair
     } else {
-        tracing::info!("a Limen server is running: unfinished operations are listed, not touched");
-        Operations::ListOnly
+        tracing::info!(
+            "a Limen server is running: unfinished operations are listed, not touched, and no \
+             record is written (the report says what the server will correct)"
+        );
+        Mode::ReportOnly
     };
     let state = server::build_state(&config, db)?;
-    let result = server::reconcile::reconcile(state.vms.context(), operations).await;
+    let result = server::reconcile::reconcile(state.vms.sagas(), mode)
+        .await
+        .map_err(server::error::report);
     let entry = Entry::anonymous(None, "reconcile.run")
         .detail(format!(
             "by `limen reconcile` (system user {})",
@@ -254,6 +243,30 @@ async fn add_user(
     AuditLog::new(db).record(entry).await;
     let user = result.map_err(|e| e.message)?;
     println!("created {} {}", user.user.role.as_str(), user.user.username);
+    Ok(())
+}
+
+/// `limen saga-example KIND` (tests only): the registered saga's example, set up, printed and
+/// run here, so a failpoint can abort this process after any step.
+#[cfg(feature = "failpoints")]
+async fn saga_example(config: Config, kind: &str, setup_only: bool) -> Result<(), String> {
+    use std::io::Write;
+    let registered =
+        server::ops::registry::find(kind).ok_or_else(|| format!("no saga kind {kind:?}"))?;
+    let db = migrate(config.clone()).await?;
+    let state = server::build_state(&config, db)?;
+    let sagas = state.vms.sagas();
+    let params = registered.example(sagas).await?;
+    println!("{params}");
+    let _ = std::io::stdout().flush();
+    if !setup_only {
+        let leftovers = registered
+            .execute(sagas, &params)
+            .await
+            .map_err(|failure| chain(&failure))?;
+        println!("{}", serde_json::json!({ "leftovers": leftovers }));
+    }
+    stop_background(&state).await;
     Ok(())
 }
 

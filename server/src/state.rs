@@ -7,7 +7,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::AccountService;
 use crate::db::Db;
-use crate::host::Host;
+use crate::host::Hosts;
 use crate::live::EventBus;
 use crate::service::VmService;
 
@@ -16,7 +16,7 @@ use crate::service::VmService;
 pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
-    pub host: Arc<Host>,
+    pub hosts: Hosts,
     pub vms: Arc<VmService>,
     pub accounts: Arc<AccountService>,
     /// Where Limen is served (public origin, trusted proxies), for the HTTP layers.
@@ -24,6 +24,7 @@ pub struct AppState {
     pub bus: Arc<EventBus>,
     /// Cancelled when the server shuts down: event streams end, background tasks stop.
     pub shutdown: CancellationToken,
-    /// Background tasks (the monitor, the reconciler): awaited after `shutdown` before exit.
+    /// Detached work (operations, the monitors, the reconciler): awaited after `shutdown`
+    /// before exit.
     pub tasks: TaskTracker,
 }

@@ -43,15 +43,21 @@ pub fn dashboard_routes(router: Router<AppState>, state: &AppState) -> Router<Ap
                 .precompressed_br()
                 .precompressed_gzip(),
         );
+    let context = move || provide_context(ports.clone());
     router
         .leptos_routes_with_context(
             state,
             generate_route_list(App),
-            move || provide_context(ports.clone()),
+            context.clone(),
             move || shell(options.clone()),
         )
         .nest_service("/pkg", pkg)
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // An unknown page is rendered like any other (same context: the top bar still knows who
+        // is logged in) and answers 404 with the app's "page not found".
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
         .layer(RequestBodyLimitLayer::new(RPC_BODY_LIMIT))
         .layer(axum::middleware::from_fn(rpc_json_only))
 }

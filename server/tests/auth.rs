@@ -221,6 +221,13 @@ async fn failed_logins_are_rate_limited_per_user() {
     // Now even the right password is refused for a while, with a reason…
     let limited = login(&app, "alice", PASSWORD).await;
     assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    // …and when trying again makes sense (the window is 15 minutes).
+    let retry_after: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!((1..=15 * 60).contains(&retry_after), "{retry_after}");
     let body: Value = limited.json().await.unwrap();
     assert_eq!(body["code"], "RATE_LIMITED");
     // …while other users log in as usual.

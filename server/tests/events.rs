@@ -144,12 +144,7 @@ async fn the_live_view_holds_what_libvirt_reported() {
     assert_eq!(list[0]["status"], "running");
     // The view holds the domain with the generation of its last observation, and the record
     // carries the same generation guard (an older observation can never overwrite it).
-    let view = app
-        .ops
-        .host
-        .live()
-        .snapshot()
-        .expect("in step with libvirt");
+    let view = app.host().live().snapshot().expect("in step with libvirt");
     let uuid: uuid::Uuid = id.parse().unwrap();
     assert_eq!(view.domains[&uuid].status, app::types::VmStatus::Running);
 }

@@ -60,6 +60,40 @@ async fn not_ready_names_the_database_when_it_is_down() {
     assert_eq!(body["code"], "DATABASE_UNAVAILABLE");
 }
 
+/// A database that refuses connections is said at once (not after the pool's whole wait), in
+/// words (its address is for the log), for probes, pages' calls and changes alike.
+#[tokio::test]
+async fn a_database_that_refuses_connections_is_said_within_a_second() {
+    let app = TestApp::spawn_without_database().await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/readyz"),
+        (reqwest::Method::GET, "/api/v1/me"),
+        (reqwest::Method::POST, "/api/v1/vms"),
+    ] {
+        let started = std::time::Instant::now();
+        let response = app
+            .client
+            .request(method, app.url(path))
+            .bearer_auth("limen_some-token")
+            .json(&serde_json::json!({"name": "x", "cpu": 1, "memory": 64, "disk_size": 1}))
+            .send()
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("DATABASE_UNAVAILABLE"), "{path}: {body}");
+        assert!(
+            !body.contains("127.0.0.1") && !body.contains(":1"),
+            "{path}: the address is for the log: {body}"
+        );
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "{path} took {took:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn not_ready_names_libvirt_when_it_is_unreachable() {
     // Nothing listens on port 1: the connection is refused.

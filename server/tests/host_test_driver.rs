@@ -6,7 +6,7 @@ use app::types::{BootOrder, VmAction, VmStatus};
 use server::config::DomainTypeSetting;
 use server::host::domain_xml::{DomainSpec, DomainType};
 use server::host::events::HostSignal;
-use server::host::{Host, HostError};
+use server::host::{Host, HostError, HostKey};
 use tokio::sync::mpsc::UnboundedReceiver;
 use uuid::Uuid;
 
@@ -25,7 +25,8 @@ fn spec(name: &str) -> DomainSpec {
 
 #[tokio::test]
 async fn define_act_and_undefine() {
-    let (host, mut signals) = Host::new("test:///default", DomainTypeSetting::Auto);
+    let host = Host::new(HostKey::local(), "test:///default", DomainTypeSetting::Auto);
+    let mut signals = host.watch();
     assert_eq!(host.domain_type().await.unwrap(), DomainType::Test);
     let limits = host.node_limits().await.unwrap();
     assert!(limits.cpus > 0 && limits.memory_mib > 0);
@@ -61,7 +62,7 @@ async fn define_act_and_undefine() {
     // libvirt itself refuses nonsense; we classify it as a state problem, not a crash.
     assert!(matches!(
         host.act(id, VmAction::Stop).await,
-        Err(HostError::InvalidState(_))
+        Err(HostError::InvalidState { .. })
     ));
 
     host.act(id, VmAction::Start).await.unwrap();
@@ -78,7 +79,11 @@ async fn define_act_and_undefine() {
 
 #[tokio::test]
 async fn an_unreachable_hypervisor_is_reported_as_such() {
-    let (host, _signals) = Host::new("qemu+tcp://127.0.0.1:1/system", DomainTypeSetting::Auto);
+    let host = Host::new(
+        HostKey::local(),
+        "qemu+tcp://127.0.0.1:1/system",
+        DomainTypeSetting::Auto,
+    );
     assert!(matches!(
         host.ping().await,
         Err(HostError::Unavailable { .. })
@@ -89,7 +94,8 @@ async fn an_unreachable_hypervisor_is_reported_as_such() {
 async fn wait_for_signal(signals: &mut UnboundedReceiver<HostSignal>, id: Uuid) {
     let wait = async {
         while let Some(signal) = signals.recv().await {
-            if matches!(signal, HostSignal::DomainChanged { uuid, .. } if uuid == id) {
+            if matches!(&signal, HostSignal::DomainChanged { uuid, host, .. } if *uuid == id && host.as_str() == "local")
+            {
                 return;
             }
         }

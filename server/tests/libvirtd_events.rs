@@ -16,21 +16,29 @@ use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(15);
 
+/// The system daemon's pid, from the pid file it writes (not by process name: a session-mode
+/// libvirtd, which libvirt-dbus or a desktop user starts, has the same name).
 fn libvirtd_pid() -> Option<String> {
-    let output = Command::new("pgrep")
-        .args(["-x", "libvirtd"])
-        .output()
-        .ok()?;
-    let pid = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    (!pid.is_empty()).then_some(pid)
+    ["/run/libvirtd.pid", "/var/run/libvirtd.pid"]
+        .iter()
+        .find_map(|file| std::fs::read_to_string(file).ok())
+        .map(|pid| pid.trim().to_string())
+        .filter(|pid| !pid.is_empty())
 }
 
-/// Stops libvirtd (its guests keep running) and starts it again with the project's script.
+fn is_running(pid: &str) -> bool {
+    std::path::Path::new("/proc").join(pid).exists()
+}
+
+/// Stops the system libvirtd (its guests keep running) and starts it again with the project's
+/// script.
 fn restart_libvirtd() {
-    let pid = libvirtd_pid().expect("libvirtd runs");
+    let pid = libvirtd_pid()
+        .filter(|pid| is_running(pid))
+        .expect("the system libvirtd runs and has a pid file");
     assert!(Command::new("kill").arg(&pid).status().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(30);
-    while libvirtd_pid().is_some() {
+    while is_running(&pid) {
         assert!(Instant::now() < deadline, "libvirtd did not stop");
         std::thread::sleep(Duration::from_millis(50));
     }

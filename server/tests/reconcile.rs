@@ -4,7 +4,7 @@
 mod common;
 
 use common::process::{
-    expect_abort, limen, output_of, terminate, virsh, wait_exit, DomainCleanup, Node, LIBVIRT,
+    expect_abort, limen, output_of, terminate, virsh, DomainCleanup, Node, LIBVIRT,
 };
 use common::{unique_name, TestApp, TestDb};
 use diesel::RunQueryDsl;
@@ -218,12 +218,44 @@ fn limen_reconcile_finishes_an_operation_a_crash_cut_off() {
     assert_eq!(node.disk_files(), 0);
     assert_eq!(node.db.count_vms(), 0);
 
-    // With a server running, the command leaves operations to it and says so.
+    // With a server running, the command leaves operations to it and says so; it reports a
+    // drifted record but does not write it (the server is the one writer), and starts no
+    // monitor of its own.
     let mut child = node.start(None);
-    let mut command = limen(&node.db.url, &node.data_dir, LIBVIRT, node.port);
-    let mut reconcile = command.arg("reconcile").spawn().unwrap();
-    let status = wait_exit(&mut reconcile, std::time::Duration::from_secs(60));
-    assert!(status.success(), "{}", output_of(&node.data_dir));
+    let drifting = unique_name("beside");
+    let _beside = DomainCleanup(vec![drifting.clone()]);
+    let vm: Value = node
+        .client()
+        .post(node.url("/api/v1/vms"))
+        .json(&json!({ "name": drifting, "cpu": 1, "memory": 64, "disk_size": 1 }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = vm["uuid"].as_str().unwrap().to_string();
+    diesel::sql_query(format!(
+        "UPDATE vms SET status = 'paused' WHERE uuid = '{id}'"
+    ))
+    .execute(&mut node.db.connect())
+    .unwrap();
+    let output = limen(&node.db.url, &node.data_dir, LIBVIRT, node.port)
+        .arg("reconcile")
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", output_of(&node.data_dir));
     assert!(output_of(&node.data_dir).contains("unfinished operations are listed, not touched"));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("a JSON report");
+    let drift = in_report(&report, "drift", &id).expect("the drift is reported");
+    assert_eq!(drift["observed"], "stopped");
+    #[derive(diesel::QueryableByName)]
+    struct Status {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        status: String,
+    }
+    let recorded: Status = diesel::sql_query(format!("SELECT status FROM vms WHERE uuid = '{id}'"))
+        .get_result(&mut node.db.connect())
+        .unwrap();
+    assert_eq!(recorded.status, "paused", "the command wrote nothing");
     assert!(terminate(&mut child).success());
 }

@@ -1,6 +1,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use futures::future::join_all;
 use serde_json::{json, Value};
 
 use crate::error::chain;
@@ -11,26 +12,33 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready: the database and libvirt both answer; otherwise 503 naming which did not.
+/// Ready: the database and libvirt both answer; otherwise 503 naming which did not, in words
+/// (anyone may ask, so the details — addresses, daemon messages — go to the log only).
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let (db, host) = tokio::join!(state.db.ping(), state.host.ping());
-    let describe = |result: Result<(), String>| match result {
-        Ok(()) => "ok".to_string(),
-        Err(e) => e,
+    let hosts = join_all(state.hosts.iter().map(|host| async move {
+        host.ping().await.map_err(|error| {
+            tracing::warn!(host = %host.key(), error = %chain(&error), "readiness: libvirt does not answer");
+        })
+    }));
+    let (db, hosts) = tokio::join!(state.db.ping(), hosts);
+    let db = db.map_err(|error| {
+        tracing::warn!(error = %chain(&error), "readiness: the database does not answer");
+    });
+    let libvirt_ok = hosts.iter().all(Result::is_ok);
+    let code = match (&db, libvirt_ok) {
+        (Ok(()), true) => None,
+        (Err(()), _) => Some("DATABASE_UNAVAILABLE"),
+        (_, false) => Some("HYPERVISOR_UNAVAILABLE"),
     };
-    let db = db.map_err(|e| chain(&e));
-    let host = host.map_err(|e| chain(&e));
-    let code = match (&db, &host) {
-        (Ok(()), Ok(())) => None,
-        (Err(_), _) => Some("DATABASE_UNAVAILABLE"),
-        (_, Err(_)) => Some("HYPERVISOR_UNAVAILABLE"),
-    };
-    let mut body = json!({ "database": describe(db), "libvirt": describe(host) });
+    let mut body = json!({
+        "database": if db.is_ok() { "ok" } else { "unreachable" },
+        "libvirt": if libvirt_ok { "ok" } else { "unreachable" },
+    });
     match code {
         None => (StatusCode::OK, Json(body)),
         Some(code) => {
             body["code"] = json!(code);
-            body["error"] = json!("Limen is not ready: see which dependency failed.");
+            body["error"] = json!("Limen is not ready: see which dependency does not answer.");
             (StatusCode::SERVICE_UNAVAILABLE, Json(body))
         }
     }

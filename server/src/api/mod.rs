@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod encoding;
 mod errors;
 mod events;
 mod health;
@@ -12,6 +13,8 @@ mod tokens;
 mod users;
 mod vms;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::http::Method;
@@ -21,7 +24,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::state::AppState;
 
-pub use errors::{error_for_status, json_error_bodies};
+pub use errors::{error_for_status, json_error_bodies, not_found};
 pub use health::{healthz, readyz};
 
 /// Request bodies are small JSON documents.
@@ -85,6 +88,7 @@ pub fn routes() -> ApiRoutes {
         router: api
             .router
             .fallback(errors::not_found)
+            .layer(axum::Extension(Arc::new(encoding::GzipCache::default())))
             .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
             .layer(RequestBodyLimitLayer::new(API_BODY_LIMIT)),
         list: api.list,

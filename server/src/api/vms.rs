@@ -6,8 +6,9 @@ use app::types::{ActionRequest, CreateVmRequest, DeleteReport, Vm, VmId};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 
+use super::encoding::{accepts_gzip, GzipCache};
 use super::json::ApiJson;
 use crate::auth::extract::Caller;
 use crate::error::ApiResult;
@@ -22,6 +23,7 @@ fn parse_vm_id(raw: &str) -> Result<VmId, AppError> {
 /// compression); for a user, their own VMs.
 pub async fn list_vms(
     State(vms): State<Arc<VmService>>,
+    Extension(gzip): Extension<Arc<GzipCache>>,
     Caller(caller): Caller,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -29,19 +31,11 @@ pub async fn list_vms(
         return Ok(Json(vms.list_vms(&caller).await?).into_response());
     }
     let list = vms.list().await?;
-    let gzip_ok = headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .any(|value| {
-            value
-                .split(',')
-                .any(|coding| coding.trim().starts_with("gzip"))
-        });
     let json = [(header::CONTENT_TYPE, "application/json")];
     let vary = [(header::VARY, "accept-encoding")];
-    Ok(if gzip_ok {
-        (json, vary, [(header::CONTENT_ENCODING, "gzip")], list.gzip).into_response()
+    Ok(if accepts_gzip(&headers) {
+        let body = gzip.get_or_compress(list.version, &list.json);
+        (json, vary, [(header::CONTENT_ENCODING, "gzip")], body).into_response()
     } else {
         (json, vary, list.json).into_response()
     })

@@ -11,7 +11,7 @@ use super::users::insert_error;
 use super::{password, AccountService};
 use crate::audit::Entry;
 use crate::db::users as q;
-use crate::error::db_error;
+use crate::error::report;
 
 /// The limiter's key for attempts whose username cannot exist (too long): they share one.
 const IMPOSSIBLE_USER: &str = "\0too long";
@@ -24,6 +24,7 @@ fn rate_limited(refused: Refused) -> AppError {
             refused.wait.as_secs().div_ceil(60).max(1)
         ),
     )
+    .with_retry_after(refused.wait.as_secs().max(1))
 }
 
 fn wrong_credentials() -> AppError {
@@ -58,7 +59,7 @@ impl AccountService {
             .await
         {
             Ok(user) => user,
-            Err(error) => return (Err(db_error(error)), true),
+            Err(error) => return (Err(report(error)), true),
         };
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         if !password::verify(request.password.clone(), stored).await {

@@ -24,14 +24,14 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use app::auth::{LoginResponse, Principal, Role, User};
+use app::auth::{LoginResponse, Principal, User};
 use app::error::{AppError, ErrorCode};
 use chrono::{DateTime, Utc};
 
 use crate::audit::AuditLog;
 use crate::db::users::{self as q, Credential, UserRow};
 use crate::db::Db;
-use crate::error::db_error;
+use crate::error::report;
 use cache::{CachedCredential, CredentialCache};
 use limiter::LoginLimiter;
 use revocations::{Revocation, Revocations};
@@ -82,14 +82,10 @@ async fn to_completion<T: Send + 'static>(
     })?
 }
 
-fn role_of(row: &UserRow) -> Role {
-    row.role.parse().unwrap_or(Role::User)
-}
-
 fn to_user(row: &UserRow) -> User {
     User {
         username: row.username.clone(),
-        role: role_of(row),
+        role: row.role,
         disabled: row.disabled,
         created_at: row.created_at,
     }
@@ -98,7 +94,7 @@ fn to_user(row: &UserRow) -> User {
 fn cached(credential: &Credential, is_session: bool) -> CachedCredential {
     CachedCredential::new(
         credential.user.username.clone(),
-        role_of(&credential.user),
+        credential.user.role,
         is_session,
         credential.expires_at,
     )
@@ -106,8 +102,6 @@ fn cached(credential: &Credential, is_session: bool) -> CachedCredential {
 
 impl AccountService {
     pub fn new(db: Db, audit_log: AuditLog, settings: SessionSettings) -> Self {
-        // The decoy hash for unknown usernames, computed before the first login needs it.
-        tokio::task::spawn_blocking(password::warm_up);
         Self {
             db,
             audit_log,
@@ -125,7 +119,7 @@ impl AccountService {
 
     /// While no admin who can log in exists: a fresh one-time setup token, for the log.
     pub async fn issue_setup_token(&self) -> Result<Option<String>, AppError> {
-        let exists = self.db.run(q::admin_exists).await.map_err(db_error)?;
+        let exists = self.db.run(q::admin_exists).await.map_err(report)?;
         Ok((!exists).then(|| self.setup.issue()))
     }
 
@@ -185,7 +179,7 @@ impl AccountService {
                 .db
                 .run(move |conn| q::token_resolve(conn, &hash))
                 .await
-                .map_err(db_error)?;
+                .map_err(report)?;
             let Some((id, credential)) = found else {
                 return Ok(None);
             };
@@ -201,7 +195,7 @@ impl AccountService {
             .db
             .run(move |conn| q::session_resolve(conn, &hash))
             .await
-            .map_err(db_error)?;
+            .map_err(report)?;
         Ok(found.map(|credential| cached(&credential, true)))
     }
 
@@ -222,7 +216,7 @@ impl AccountService {
             .db
             .run(move |conn| q::session_renew(conn, &renew_hash, new_expiry))
             .await
-            .map_err(db_error)?;
+            .map_err(report)?;
         if !renewed {
             self.cache.forget(hash);
             return Ok(Renewal::Gone);
@@ -286,7 +280,7 @@ impl AccountService {
                 q::session_insert(conn, &hash, &username, expires_at)
             })
             .await
-            .map_err(db_error)?;
+            .map_err(report)?;
         Ok(LoginResponse {
             token: secret,
             expires_at,

@@ -17,7 +17,7 @@ use super::users::{create_user_directly, describe_update, quota_report, to_token
 use super::{to_completion, to_user, AccountService};
 use crate::audit::{self, Entry};
 use crate::db::users as q;
-use crate::error::db_error;
+use crate::error::report;
 
 /// Audit pages hold at most this many entries.
 const AUDIT_PAGE_MAX: u32 = 200;
@@ -69,7 +69,7 @@ impl AccountPort for AccountService {
                         q::sessions_sweep(conn)
                     })
                     .await
-                    .map_err(db_error);
+                    .map_err(report);
                 this.credential_ended(&caller.credential);
                 deleted
             } else {
@@ -90,13 +90,13 @@ impl AccountPort for AccountService {
             .db
             .run(move |conn| q::user_fetch(conn, &username))
             .await
-            .map_err(db_error)?
+            .map_err(report)?
             .ok_or_else(AppError::unauthorized)?;
         Ok(to_user(&user))
     }
 
     async fn setup_needed(&self) -> Result<bool, AppError> {
-        let exists = self.db.run(q::admin_exists).await.map_err(db_error)?;
+        let exists = self.db.run(q::admin_exists).await.map_err(report)?;
         Ok(!exists)
     }
 
@@ -123,7 +123,7 @@ impl AccountPort for AccountService {
             .db
             .run(move |conn| q::token_list(conn, &username))
             .await
-            .map_err(db_error)?;
+            .map_err(report)?;
         Ok(rows.into_iter().map(to_token).collect())
     }
 
@@ -168,7 +168,9 @@ impl AccountPort for AccountService {
     }
 
     async fn quota(&self, caller: &Principal) -> Result<QuotaReport, AppError> {
-        quota_report(&self.db, &caller.username).await
+        quota_report(&self.db, &caller.username)
+            .await
+            .map_err(report)
     }
 
     async fn list_users(&self, caller: &Principal) -> Result<Vec<UserDetail>, AppError> {
@@ -254,7 +256,7 @@ impl AccountPort for AccountService {
                 crate::db::audit::audit_page(conn, only.as_deref(), before, i64::from(limit) + 1)
             })
             .await
-            .map_err(db_error)?;
+            .map_err(report)?;
         let mut entries: Vec<_> = rows.into_iter().map(audit::to_entry).collect();
         let next_before = if entries.len() > limit as usize {
             entries.truncate(limit as usize);

@@ -14,7 +14,7 @@ use super::secret::{self, hash_secret};
 use super::{password, to_user, AccountService};
 use crate::db::users::{self as q, QuotaRow, TokenRow, UserChangeError, UserRow};
 use crate::db::Db;
-use crate::error::db_error;
+use crate::error::report;
 
 /// API tokens one user may hold at once.
 const MAX_TOKENS_PER_USER: i64 = 100;
@@ -61,7 +61,7 @@ fn to_quota_row(quota: &Quota) -> Result<QuotaRow, AppError> {
 }
 
 /// A user's limits and what their VMs hold now.
-pub async fn quota_report(db: &Db, username: &str) -> Result<QuotaReport, AppError> {
+pub async fn quota_report(db: &Db, username: &str) -> Result<QuotaReport, crate::db::DbError> {
     let username = username.to_string();
     let (limits, used) = db
         .run(move |conn| {
@@ -70,8 +70,7 @@ pub async fn quota_report(db: &Db, username: &str) -> Result<QuotaReport, AppErr
                 q::usage_of(conn, &username)?,
             ))
         })
-        .await
-        .map_err(db_error)?;
+        .await?;
     Ok(QuotaReport {
         limits: Quota {
             max_vms: limit_u32(limits.max_vms),
@@ -91,7 +90,7 @@ pub async fn quota_report(db: &Db, username: &str) -> Result<QuotaReport, AppErr
 async fn user_detail(db: &Db, user: &UserRow) -> Result<UserDetail, AppError> {
     Ok(UserDetail {
         user: to_user(user),
-        quota: quota_report(db, &user.username).await?,
+        quota: quota_report(db, &user.username).await.map_err(report)?,
     })
 }
 
@@ -117,7 +116,7 @@ fn change_error(username: &str, error: UserChangeError) -> AppError {
                 ),
             )
         }
-        UserChangeError::Db(error) => db_error(error),
+        UserChangeError::Db(error) => report(error),
     }
 }
 
@@ -129,7 +128,7 @@ pub(super) fn insert_error(username: &str, error: crate::db::DbError) -> AppErro
             format!("A user named \"{username}\" already exists."),
         )
     } else {
-        db_error(error)
+        report(error)
     }
 }
 
@@ -142,7 +141,7 @@ pub async fn create_user_directly(
     password::validate(&request.password)?;
     let quota = to_quota_row(&request.quota)?;
     let hash = password::hash(request.password.clone()).await?;
-    let (username, role) = (request.username.clone(), request.role.as_str());
+    let (username, role) = (request.username.clone(), request.role);
     let user = db
         .run(move |conn| q::user_insert(conn, &username, &hash, role, quota))
         .await
@@ -178,7 +177,7 @@ pub(super) fn ends_sessions(request: &UpdateUserRequest) -> bool {
 
 impl AccountService {
     pub(super) async fn list_users_now(&self) -> Result<Vec<UserDetail>, AppError> {
-        let users = self.db.run(q::user_list).await.map_err(db_error)?;
+        let users = self.db.run(q::user_list).await.map_err(report)?;
         let mut details = Vec::with_capacity(users.len());
         for user in &users {
             details.push(user_detail(&self.db, user).await?);
@@ -208,11 +207,7 @@ impl AccountService {
             None => None,
         };
         let quota = request.quota.as_ref().map(to_quota_row).transpose()?;
-        let (name, role, disabled) = (
-            username.to_string(),
-            request.role.map(Role::as_str),
-            request.disabled,
-        );
+        let (name, role, disabled) = (username.to_string(), request.role, request.disabled);
         // Dropped before the change (nothing serves the old state from the cache while it
         // commits) and again after it (a lookup that raced it is not kept).
         self.account_changed(username, false);
@@ -229,7 +224,7 @@ impl AccountService {
                 ))
             })
             .await
-            .map_err(db_error)?;
+            .map_err(report)?;
         self.account_changed(username, ends_sessions(request));
         let user = changed.map_err(|error| change_error(username, error))?;
         user_detail(&self.db, &user).await
@@ -252,7 +247,7 @@ impl AccountService {
             .db
             .run(move |conn| Ok(q::user_delete(conn, &name)))
             .await
-            .map_err(db_error)?;
+            .map_err(report)?;
         self.account_changed(username, deleted.is_ok());
         deleted.map_err(|error| change_error(username, error))
     }
@@ -289,7 +284,7 @@ impl AccountService {
                 q::token_insert(conn, Uuid::new_v4(), &username, &name, &hash, expires_at).map(Some)
             })
             .await
-            .map_err(db_error)?
+            .map_err(report)?
             .ok_or_else(|| {
                 AppError::new(
                     ErrorCode::InvalidState,
@@ -312,7 +307,7 @@ impl AccountService {
             .db
             .run(move |conn| q::token_delete(conn, &username, id))
             .await
-            .map_err(db_error)?;
+            .map_err(report)?;
         match removed {
             Some(hash) => {
                 self.credential_ended(&hash);

@@ -1,9 +1,11 @@
 //! Queries on `audit_log`.
 
+use app::auth::Outcome;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::audit_log;
+use super::stored::Stored;
 use super::DbError;
 
 #[derive(Debug, Clone, Insertable)]
@@ -13,7 +15,8 @@ pub struct NewAuditRow {
     pub address: Option<String>,
     pub action: String,
     pub target: Option<String>,
-    pub outcome: &'static str,
+    #[diesel(serialize_as = Stored<Outcome>)]
+    pub outcome: Outcome,
     pub detail: Option<String>,
 }
 
@@ -26,13 +29,14 @@ pub struct AuditRow {
     pub address: Option<String>,
     pub action: String,
     pub target: Option<String>,
-    pub outcome: String,
+    #[diesel(deserialize_as = Stored<Outcome>)]
+    pub outcome: Outcome,
     pub detail: Option<String>,
 }
 
 pub fn audit_insert(conn: &mut PgConnection, row: &NewAuditRow) -> Result<(), DbError> {
     diesel::insert_into(audit_log::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)?;
     Ok(())
 }

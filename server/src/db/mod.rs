@@ -6,13 +6,15 @@ pub mod audit;
 pub mod models;
 pub mod operations;
 pub mod schema;
+pub mod stored;
 pub mod users;
 pub mod vms;
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use diesel::pg::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool, PooledConnection};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, HandleError, Pool, PooledConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
@@ -57,20 +59,86 @@ pub struct ServerLock {
     _conn: PooledConnection<ConnectionManager<PgConnection>>,
 }
 
+/// How long a query waits for a connection from a pool that is busy but healthy.
+const BUSY_WAIT: Duration = Duration::from_secs(3);
+/// The wait is taken in slices, so that a database that refuses connections is noticed within
+/// one slice instead of the whole wait.
+const SLICE: Duration = Duration::from_millis(200);
+/// How long a refused connection attempt counts as "the database is down".
+const REFUSAL_MEMORY: Duration = Duration::from_secs(5);
+
+/// Whether PostgreSQL refused the pool's latest attempt to connect, with no success since:
+/// told by the pool itself (its error handler and its new-connection hook).
+#[derive(Debug, Default)]
+struct Reachability {
+    refused_at: Mutex<Option<Instant>>,
+}
+
+impl Reachability {
+    fn set(&self, refused_at: Option<Instant>) {
+        *self.refused_at.lock().unwrap_or_else(|p| p.into_inner()) = refused_at;
+    }
+
+    fn refusing(&self) -> bool {
+        self.refused_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|at| at.elapsed() < REFUSAL_MEMORY)
+    }
+}
+
+#[derive(Debug)]
+struct PoolWatch(Arc<Reachability>);
+
+impl HandleError<diesel::r2d2::Error> for PoolWatch {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::debug!(%error, "the database pool could not connect");
+        self.0.set(Some(Instant::now()));
+    }
+}
+
+impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PoolWatch {
+    fn on_acquire(&self, _conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        self.0.set(None);
+        Ok(())
+    }
+}
+
 #[derive(Clone)]
 pub struct Db {
     pool: PgPool,
+    reachability: Arc<Reachability>,
 }
 
 impl Db {
     /// Builds the pool without waiting for the database: `/readyz` reports it until it answers.
     pub fn connect(url: &str) -> Result<Self, DbError> {
+        let reachability = Arc::new(Reachability::default());
         let pool = Pool::builder()
             .max_size(16)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(3))
+            .connection_timeout(BUSY_WAIT)
+            .error_handler(Box::new(PoolWatch(Arc::clone(&reachability))))
+            .connection_customizer(Box::new(PoolWatch(Arc::clone(&reachability))))
             .build_unchecked(ConnectionManager::new(url));
-        Ok(Self { pool })
+        Ok(Self { pool, reachability })
+    }
+
+    /// A connection from the pool: waits while the pool is busy, but gives up within a slice
+    /// once the database refuses connections (a client hears "unavailable" at once, not after
+    /// the whole wait).
+    fn checkout(&self) -> Result<DbConn, DbError> {
+        let started = Instant::now();
+        loop {
+            match self.pool.get_timeout(SLICE) {
+                Ok(conn) => return Ok(conn),
+                Err(error) => {
+                    if self.reachability.refusing() || started.elapsed() + SLICE > BUSY_WAIT {
+                        return Err(DbError::Unavailable(error));
+                    }
+                }
+            }
+        }
     }
 
     /// Runs `f` with a pooled connection on the blocking pool.
@@ -79,9 +147,9 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut PgConnection) -> Result<T, DbError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let db = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(DbError::Unavailable)?;
+            let mut conn = db.checkout()?;
             f(&mut conn)
         })
         .await?
@@ -109,9 +177,9 @@ impl Db {
             #[diesel(sql_type = Bool)]
             locked: bool,
         }
-        let pool = self.pool.clone();
+        let db = self.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(DbError::Unavailable)?;
+            let mut conn = db.checkout()?;
             let locked: Locked = diesel::sql_query("SELECT pg_try_advisory_lock($1) AS locked")
                 .bind::<diesel::sql_types::BigInt, _>(SERVER_LOCK_KEY)
                 .get_result(&mut conn)?;

@@ -1,10 +1,13 @@
-//! Database rows. Kept apart from the wire types in `app::types`; `VmRow::to_vm` converts.
+//! Database rows. Kept apart from the wire types in `app::types`; [`VmRow::into_vm`] is the one
+//! rule that turns a record and the hypervisor's word into the `Vm` every screen shows.
 
+use app::types::{BootOrder, InstallationStatus, Vm, VmId, VmStatus};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::schema::vms;
+use super::stored::{OperationState, Stored};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = vms, check_for_backend(diesel::pg::Pg))]
@@ -17,14 +20,72 @@ pub struct VmRow {
     pub disk_size_gb: i64,
     pub disk_path: String,
     pub os_type: String,
-    pub boot_order: String,
-    pub installation_status: String,
+    #[diesel(deserialize_as = Stored<BootOrder>)]
+    pub boot_order: BootOrder,
+    #[diesel(deserialize_as = Stored<InstallationStatus>)]
+    pub installation_status: InstallationStatus,
     pub current_media: Option<String>,
     pub role: Option<String>,
-    pub status: String,
+    /// The last status observed, or the one an operation set (`creating`, `deleting`).
+    #[diesel(deserialize_as = Stored<VmStatus>)]
+    pub status: VmStatus,
+    /// The generation of the observation `status` comes from (the guard against older ones).
     pub status_generation: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The key of the libvirt host the VM lives on.
+    pub host: String,
+    /// The record's version: every write takes the next one.
+    pub generation: i64,
+}
+
+/// What the hypervisor says of a record's domain, as far as Limen knows it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveState {
+    /// The domain exists and is in this state.
+    Is(VmStatus),
+    /// libvirt has no such domain.
+    NoDomain,
+    /// Its host cannot be asked right now.
+    Unknown,
+}
+
+impl LiveState {
+    pub fn from_status(status: Option<VmStatus>) -> Self {
+        status.map_or(LiveState::NoDomain, LiveState::Is)
+    }
+}
+
+impl VmRow {
+    /// The VM as every screen and endpoint shows it: an operation in progress keeps its own
+    /// status; otherwise the hypervisor's word wins, and a record whose domain is gone is
+    /// `missing`.
+    pub fn into_vm(self, live: LiveState) -> Vm {
+        let status = match (self.status.is_held_by_operation(), live) {
+            (true, _) => self.status,
+            (false, LiveState::Is(observed)) => observed,
+            (false, LiveState::NoDomain) => VmStatus::Missing,
+            (false, LiveState::Unknown) => VmStatus::Unknown,
+        };
+        Vm {
+            uuid: VmId(self.uuid),
+            name: self.name,
+            owner: self.owner,
+            status,
+            cpu: u32::try_from(self.vcpus).unwrap_or(0),
+            memory: u64::try_from(self.memory_mib).unwrap_or(0),
+            disk_size: u64::try_from(self.disk_size_gb).unwrap_or(0),
+            os_type: self.os_type,
+            boot_order: self.boot_order,
+            installation_status: self.installation_status,
+            current_media: self.current_media,
+            role: self.role,
+            host: self.host,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            generation: u64::try_from(self.generation).unwrap_or(0),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -38,12 +99,16 @@ pub struct NewVmRow {
     pub disk_size_gb: i64,
     pub disk_path: String,
     pub os_type: String,
-    pub boot_order: String,
-    pub installation_status: String,
+    #[diesel(serialize_as = Stored<BootOrder>)]
+    pub boot_order: BootOrder,
+    #[diesel(serialize_as = Stored<InstallationStatus>)]
+    pub installation_status: InstallationStatus,
     pub current_media: Option<String>,
     pub role: Option<String>,
-    pub status: String,
+    #[diesel(serialize_as = Stored<VmStatus>)]
+    pub status: VmStatus,
     pub status_generation: i64,
+    pub host: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -54,8 +119,63 @@ pub struct OperationRow {
     pub vm_uuid: Uuid,
     pub params: serde_json::Value,
     pub steps_started: Vec<String>,
-    pub state: String,
+    #[diesel(deserialize_as = Stored<OperationState>)]
+    pub state: OperationState,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: VmStatus) -> VmRow {
+        VmRow {
+            uuid: Uuid::nil(),
+            name: "a".into(),
+            owner: None,
+            vcpus: 1,
+            memory_mib: 128,
+            disk_size_gb: 1,
+            disk_path: String::new(),
+            os_type: "linux".into(),
+            boot_order: BootOrder::Hd,
+            installation_status: InstallationStatus::Installed,
+            current_media: None,
+            role: None,
+            status,
+            status_generation: 1,
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            host: "local".into(),
+            generation: 7,
+        }
+    }
+
+    #[test]
+    fn the_hypervisor_wins_unless_an_operation_holds_the_status() {
+        let running = LiveState::Is(VmStatus::Running);
+        assert_eq!(
+            row(VmStatus::Stopped).into_vm(running).status,
+            VmStatus::Running
+        );
+        assert_eq!(
+            row(VmStatus::Creating).into_vm(running).status,
+            VmStatus::Creating
+        );
+        assert_eq!(
+            row(VmStatus::Deleting).into_vm(LiveState::NoDomain).status,
+            VmStatus::Deleting
+        );
+        assert_eq!(
+            row(VmStatus::Running).into_vm(LiveState::NoDomain).status,
+            VmStatus::Missing
+        );
+        assert_eq!(
+            row(VmStatus::Running).into_vm(LiveState::Unknown).status,
+            VmStatus::Unknown
+        );
+        assert_eq!(row(VmStatus::Running).into_vm(running).generation, 7);
+    }
 }

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::models::OperationRow;
 use super::schema::operations;
+use super::stored::{names_where, OperationState, Stored};
 use super::DbError;
 
 pub fn op_insert(
@@ -41,12 +42,12 @@ pub fn op_step_started(conn: &mut PgConnection, id: Uuid, step: &str) -> Result<
 pub fn op_set_state(
     conn: &mut PgConnection,
     id: Uuid,
-    state: &str,
+    state: OperationState,
     error: Option<&str>,
 ) -> Result<(), DbError> {
     diesel::update(operations::table.find(id))
         .set((
-            operations::state.eq(state),
+            operations::state.eq(Stored(state)),
             operations::error.eq(error),
             operations::updated_at.eq(Utc::now()),
         ))
@@ -55,18 +56,22 @@ pub fn op_set_state(
 }
 
 /// The operation's state now (`None`: no such operation).
-pub fn op_state(conn: &mut PgConnection, id: Uuid) -> Result<Option<String>, DbError> {
+pub fn op_state(conn: &mut PgConnection, id: Uuid) -> Result<Option<OperationState>, DbError> {
     Ok(operations::table
         .find(id)
         .select(operations::state)
-        .first(conn)
-        .optional()?)
+        .first::<Stored<OperationState>>(conn)
+        .optional()?
+        .map(|stored| stored.0))
 }
 
 /// Operations cut off before they finished (by a crash, or a database outage), oldest first.
 pub fn op_unfinished(conn: &mut PgConnection) -> Result<Vec<OperationRow>, DbError> {
     Ok(operations::table
-        .filter(operations::state.eq_any(["running", "unwinding"]))
+        .filter(operations::state.eq_any(names_where(
+            &OperationState::ALL,
+            OperationState::is_unfinished,
+        )))
         .order(operations::created_at.asc())
         .select(OperationRow::as_select())
         .load(conn)?)

@@ -18,6 +18,8 @@ diesel::table! {
         status_generation -> Int8,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        host -> Text,
+        generation -> Int8,
     }
 }
 

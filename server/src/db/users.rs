@@ -4,7 +4,10 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use app::auth::Role;
+
 use super::schema::{api_tokens, quotas, sessions, users};
+use super::stored::Stored;
 use super::DbError;
 
 /// The primary key of `users` (a username taken).
@@ -17,7 +20,8 @@ pub const VMS_OWNER_FKEY: &str = "vms_owner_fkey";
 pub struct UserRow {
     pub username: String,
     pub password_hash: String,
-    pub role: String,
+    #[diesel(deserialize_as = Stored<Role>)]
+    pub role: Role,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
 }
@@ -70,7 +74,7 @@ pub fn user_list(conn: &mut PgConnection) -> Result<Vec<UserRow>, DbError> {
 pub fn admin_exists(conn: &mut PgConnection) -> Result<bool, DbError> {
     Ok(diesel::select(diesel::dsl::exists(
         users::table
-            .filter(users::role.eq("admin"))
+            .filter(users::role.eq(Stored(Role::Admin)))
             .filter(users::disabled.eq(false)),
     ))
     .get_result(conn)?)
@@ -109,7 +113,7 @@ pub fn user_insert(
     conn: &mut PgConnection,
     username: &str,
     password_hash: &str,
-    role: &str,
+    role: Role,
     quota: QuotaRow,
 ) -> Result<UserRow, DbError> {
     conn.transaction(|conn| {
@@ -117,7 +121,7 @@ pub fn user_insert(
             .values((
                 users::username.eq(username),
                 users::password_hash.eq(password_hash),
-                users::role.eq(role),
+                users::role.eq(Stored(role)),
             ))
             .returning(UserRow::as_returning())
             .get_result(conn)?;
@@ -140,7 +144,14 @@ pub fn first_admin_insert(
         if admin_exists(conn)? {
             return Ok(None);
         }
-        user_insert(conn, username, password_hash, "admin", QuotaRow::default()).map(Some)
+        user_insert(
+            conn,
+            username,
+            password_hash,
+            Role::Admin,
+            QuotaRow::default(),
+        )
+        .map(Some)
     })
 }
 
@@ -151,7 +162,7 @@ pub fn user_update(
     conn: &mut PgConnection,
     username: &str,
     password_hash: Option<&str>,
-    role: Option<&str>,
+    role: Option<Role>,
     disabled: Option<bool>,
     quota: Option<QuotaRow>,
 ) -> Result<UserRow, UserChangeError> {
@@ -168,7 +179,7 @@ pub fn user_update(
         }
         if let Some(role) = role {
             diesel::update(target)
-                .set(users::role.eq(role))
+                .set(users::role.eq(Stored(role)))
                 .execute(conn)?;
         }
         if let Some(disabled) = disabled {

@@ -1,12 +1,21 @@
 //! Queries on `vms`.
 
+use app::types::VmStatus;
 use chrono::Utc;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use uuid::Uuid;
 
 use super::models::{NewVmRow, VmRow};
 use super::schema::vms;
+use super::stored::{names_where, Stored};
 use super::DbError;
+
+/// The next record version (see the `generation` column): taken by every write.
+fn next_generation() -> diesel::expression::SqlLiteral<BigInt> {
+    sql::<BigInt>("nextval('vm_generation_seq')")
+}
 
 /// The unique constraint on `vms.name`.
 pub const VMS_NAME_KEY: &str = "vms_name_key";
@@ -45,13 +54,14 @@ pub fn vm_name_taken(conn: &mut PgConnection, name: &str) -> Result<bool, DbErro
 
 pub fn vm_insert(conn: &mut PgConnection, row: &NewVmRow) -> Result<VmRow, DbError> {
     Ok(diesel::insert_into(vms::table)
-        .values(row)
+        .values(row.clone())
         .returning(VmRow::as_returning())
         .get_result(conn)?)
 }
 
 /// Records a status observed at `generation`, unless a newer observation is already recorded
-/// or an operation owns the status (`creating`, `deleting`). `None`: nothing written.
+/// or an operation holds the status ([`VmStatus::is_held_by_operation`]). `None`: nothing
+/// written.
 ///
 /// Committed without waiting for the WAL flush: an observed status is a copy of libvirt's,
 /// taken again at every start and reconcile, so losing the last few after a database crash
@@ -59,7 +69,7 @@ pub fn vm_insert(conn: &mut PgConnection, row: &NewVmRow) -> Result<VmRow, DbErr
 pub fn vm_record_observed(
     conn: &mut PgConnection,
     id: Uuid,
-    status: &str,
+    status: VmStatus,
     generation: i64,
 ) -> Result<Option<VmRow>, DbError> {
     conn.transaction(|conn| {
@@ -71,19 +81,21 @@ pub fn vm_record_observed(
 fn record_observed(
     conn: &mut PgConnection,
     id: Uuid,
-    status: &str,
+    status: VmStatus,
     generation: i64,
 ) -> Result<Option<VmRow>, DbError> {
+    let held = names_where(&VmStatus::ALL, VmStatus::is_held_by_operation);
     Ok(diesel::update(
         vms::table
             .find(id)
             .filter(vms::status_generation.lt(generation))
-            .filter(vms::status.ne_all(["creating", "deleting"])),
+            .filter(vms::status.ne_all(held)),
     )
     .set((
-        vms::status.eq(status),
+        vms::status.eq(Stored(status)),
         vms::status_generation.eq(generation),
         vms::updated_at.eq(Utc::now()),
+        vms::generation.eq(next_generation()),
     ))
     .returning(VmRow::as_returning())
     .get_result(conn)
@@ -94,14 +106,15 @@ fn record_observed(
 pub fn vm_set_status(
     conn: &mut PgConnection,
     id: Uuid,
-    status: &str,
+    status: VmStatus,
     generation: i64,
 ) -> Result<Option<VmRow>, DbError> {
     Ok(diesel::update(vms::table.find(id))
         .set((
-            vms::status.eq(status),
+            vms::status.eq(Stored(status)),
             vms::status_generation.eq(generation),
             vms::updated_at.eq(Utc::now()),
+            vms::generation.eq(next_generation()),
         ))
         .returning(VmRow::as_returning())
         .get_result(conn)

@@ -18,22 +18,29 @@ use uuid::Uuid;
 use virt::connect::Connect;
 use virt::sys;
 
-/// What the event loop tells the rest of Limen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use super::HostKey;
+
+/// What the event loop tells the rest of Limen, about one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostSignal {
     /// Something happened to this domain (lifecycle change, reboot, defined, undefined);
     /// `reported`: the state the event itself says the domain is now in, if it says one.
     DomainChanged {
+        host: HostKey,
         uuid: Uuid,
         reported: Option<VmStatus>,
     },
     /// The connection closed (libvirtd stopped, keepalive timed out): reconnect and resync.
-    ConnectionClosed,
+    ConnectionClosed { host: HostKey },
     /// A full listing replaced the live view and found changes the database has not seen.
-    Resynced,
+    Resynced { host: HostKey },
 }
 
-type Signals = UnboundedSender<HostSignal>;
+/// What a callback holds: where to send, and which host it speaks for.
+struct Sink {
+    signals: UnboundedSender<HostSignal>,
+    host: HostKey,
+}
 
 static EVENT_LOOP: Once = Once::new();
 
@@ -67,9 +74,14 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// Registers lifecycle, reboot and close callbacks on `conn`, sending to `signals`, and
-    /// turns keepalive on so a silent daemon is noticed within ~15 s.
-    pub fn register(conn: &Connect, signals: &Signals) -> Result<Self, virt::error::Error> {
+    /// Registers lifecycle, reboot and close callbacks on `conn` (of `host`), sending to
+    /// `signals`, and turns keepalive on so a silent daemon is noticed within ~15 s.
+    pub fn register(
+        conn: &Connect,
+        signals: UnboundedSender<HostSignal>,
+        host: HostKey,
+    ) -> Result<Self, virt::error::Error> {
+        let sink = Sink { signals, host };
         let mut registration = Registration {
             conn: conn.clone(),
             domain_callbacks: Vec::new(),
@@ -92,7 +104,7 @@ impl Registration {
             (sys::VIR_DOMAIN_EVENT_ID_LIFECYCLE, lifecycle),
             (sys::VIR_DOMAIN_EVENT_ID_REBOOT, reboot),
         ] {
-            let opaque = boxed_sender(signals);
+            let opaque = boxed_sink(&sink);
             // SAFETY: the connection is valid for the call; `opaque` is owned by libvirt from
             // here and released through `free_sender` (or below if registration failed).
             let id = unsafe {
@@ -112,7 +124,7 @@ impl Registration {
             }
             registration.domain_callbacks.push(id);
         }
-        let opaque = boxed_sender(signals);
+        let opaque = boxed_sink(&sink);
         // SAFETY: as above.
         let registered = unsafe {
             sys::virConnectRegisterCloseCallback(
@@ -148,21 +160,25 @@ impl Drop for Registration {
     }
 }
 
-fn boxed_sender(signals: &Signals) -> *mut c_void {
-    Box::into_raw(Box::new(signals.clone())).cast()
+fn boxed_sink(sink: &Sink) -> *mut c_void {
+    let copy = Sink {
+        signals: sink.signals.clone(),
+        host: sink.host.clone(),
+    };
+    Box::into_raw(Box::new(copy)).cast()
 }
 
 unsafe extern "C" fn free_sender(opaque: *mut c_void) {
-    // SAFETY: every opaque pointer handed to libvirt comes from `boxed_sender`.
-    drop(unsafe { Box::from_raw(opaque.cast::<Signals>()) });
+    // SAFETY: every opaque pointer handed to libvirt comes from `boxed_sink`.
+    drop(unsafe { Box::from_raw(opaque.cast::<Sink>()) });
 }
 
-/// Sends a signal through the sender behind `opaque`. A closed channel means nobody listens
-/// any more, which is not an error here.
-unsafe fn send(opaque: *mut c_void, signal: HostSignal) {
-    // SAFETY: `opaque` is a live `Signals` box for as long as the callback is registered.
-    let signals = unsafe { &*opaque.cast::<Signals>() };
-    let _ = signals.send(signal);
+/// Sends the signal `make` builds for the host behind `opaque`. A closed channel means nobody
+/// listens any more, which is not an error here.
+unsafe fn send(opaque: *mut c_void, make: impl FnOnce(HostKey) -> HostSignal) {
+    // SAFETY: `opaque` is a live `Sink` box for as long as the callback is registered.
+    let sink = unsafe { &*opaque.cast::<Sink>() };
+    let _ = sink.signals.send(make(sink.host.clone()));
 }
 
 unsafe fn domain_uuid(domain: sys::virDomainPtr) -> Option<Uuid> {
@@ -201,7 +217,11 @@ unsafe extern "C" fn on_lifecycle(
     unsafe {
         if let Some(uuid) = domain_uuid(domain) {
             let reported = reported_state(event);
-            send(opaque, HostSignal::DomainChanged { uuid, reported });
+            send(opaque, |host| HostSignal::DomainChanged {
+                host,
+                uuid,
+                reported,
+            });
         }
     }
     0
@@ -215,13 +235,16 @@ unsafe extern "C" fn on_reboot(
     // SAFETY: as above.
     unsafe {
         if let Some(uuid) = domain_uuid(domain) {
-            let reported = None;
-            send(opaque, HostSignal::DomainChanged { uuid, reported });
+            send(opaque, |host| HostSignal::DomainChanged {
+                host,
+                uuid,
+                reported: None,
+            });
         }
     }
 }
 
 unsafe extern "C" fn on_close(_conn: sys::virConnectPtr, _reason: c_int, opaque: *mut c_void) {
     // SAFETY: as above.
-    unsafe { send(opaque, HostSignal::ConnectionClosed) };
+    unsafe { send(opaque, |host| HostSignal::ConnectionClosed { host }) };
 }

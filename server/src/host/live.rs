@@ -18,7 +18,7 @@ use virt::connect::Connect;
 use virt::domain::Domain;
 use virt::sys;
 
-use super::{lookup, read_state, HostError};
+use super::{lookup, read_state, HostError, HostKey};
 
 /// One domain as observed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +42,7 @@ pub struct Snapshot {
 /// The result of looking at one domain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
+    pub host: HostKey,
     pub uuid: Uuid,
     /// `None`: libvirt has no such domain (any more).
     pub status: Option<VmStatus>,
@@ -71,14 +72,23 @@ impl Inner {
     }
 }
 
-#[derive(Default)]
 pub struct LiveView {
+    /// The host whose domains these are.
+    host: HostKey,
     inner: Mutex<Inner>,
     /// Held across each read of libvirt that feeds the view (never on an async thread).
     reads: Mutex<()>,
 }
 
 impl LiveView {
+    pub fn new(host: HostKey) -> Self {
+        Self {
+            host,
+            inner: Mutex::default(),
+            reads: Mutex::default(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -139,6 +149,7 @@ impl LiveView {
             None => inner.domains.remove(&id),
         };
         Ok(Observation {
+            host: self.host.clone(),
             uuid: id,
             status,
             generation,
@@ -161,6 +172,7 @@ impl LiveView {
         domain.status = status;
         domain.generation = generation;
         Some(Observation {
+            host: self.host.clone(),
             uuid: id,
             status: Some(status),
             generation,
@@ -186,6 +198,7 @@ impl LiveView {
                     domain.generation = known.generation
                 }
                 _ => changes.push(Observation {
+                    host: self.host.clone(),
                     uuid: *id,
                     status: Some(domain.status),
                     generation: listed_at,
@@ -201,6 +214,7 @@ impl LiveView {
             .collect();
         for id in gone {
             changes.push(Observation {
+                host: self.host.clone(),
                 uuid: id,
                 status: None,
                 generation: listed_at,

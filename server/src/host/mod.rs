@@ -1,14 +1,15 @@
 //! The hypervisor, through libvirt. Every libvirt call blocks, so each runs on tokio's blocking
 //! pool (`Host::call`); nothing here holds a lock across an `.await`.
 //!
-//! A `Host` is one libvirt connection. Nothing outside this module assumes there is only one:
-//! a second host would be a second `Host` in a map keyed by host (SPEC §13).
+//! A `Host` is one libvirt connection, named by a [`HostKey`]; [`Hosts`] holds every managed
+//! host by key. Nothing outside this module assumes there is only one (SPEC §13).
 
 pub mod definition;
 pub mod disk;
 pub mod domain_type;
 pub mod domain_xml;
 pub mod events;
+mod hosts;
 pub mod library;
 pub mod live;
 
@@ -27,11 +28,14 @@ use virt::sys;
 use crate::config::DomainTypeSetting;
 use domain_xml::{DomainSpec, DomainType};
 use events::{HostSignal, Registration};
+pub use hosts::{HostKey, Hosts};
 pub use live::{DomainSummary, LiveView, Observation, Snapshot};
 
+/// A failed hypervisor call. The messages say what Limen tried; libvirt's own words are the
+/// `source` (for the log). What a user may read of it is [`HostError::user_reason`].
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
-    #[error("the hypervisor at {uri} is unreachable: {}", .source.message())]
+    #[error("the hypervisor at {uri} is unreachable")]
     Unavailable {
         uri: String,
         #[source]
@@ -39,14 +43,20 @@ pub enum HostError {
     },
     #[error("no such domain")]
     NoDomain,
-    #[error("the domain is not in a state that allows this: {0}")]
-    InvalidState(String),
-    #[error("libvirt could not {what}: {}", .source.message())]
+    #[error("libvirt refused to {what}: the domain is not in a state that allows it")]
+    InvalidState {
+        what: &'static str,
+        #[source]
+        source: virt::error::Error,
+    },
+    #[error("libvirt could not {what}")]
     Libvirt {
         what: &'static str,
         #[source]
         source: virt::error::Error,
     },
+    #[error("no host is configured under the key {0:?}")]
+    UnknownHost(String),
     #[error("a hypervisor task was cancelled")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -56,11 +66,45 @@ impl HostError {
     fn from_virt(what: &'static str, source: virt::error::Error) -> Self {
         match source.code() {
             Enum::Known(ErrorNumber::NoDomain) => HostError::NoDomain,
-            Enum::Known(ErrorNumber::OperationInvalid) => {
-                HostError::InvalidState(source.message().to_string())
-            }
+            Enum::Known(ErrorNumber::OperationInvalid) => HostError::InvalidState { what, source },
             _ => HostError::Libvirt { what, source },
         }
+    }
+
+    /// What Limen was doing when libvirt failed ("start the VM"), if libvirt failed.
+    pub fn attempted(&self) -> Option<&'static str> {
+        match self {
+            HostError::InvalidState { what, .. } | HostError::Libvirt { what, .. } => Some(what),
+            _ => None,
+        }
+    }
+
+    /// libvirt's reason, in words of our own, where it is the user's business and something
+    /// they can act on (a start that failed because a disk image is missing). `None` for
+    /// everything else: libvirt's text names host paths and daemon internals, so it goes to the
+    /// log only.
+    pub fn user_reason(&self) -> Option<&'static str> {
+        match self {
+            HostError::Libvirt { source, .. } => reason_in_words(source.message()),
+            _ => None,
+        }
+    }
+}
+
+/// Known libvirt/QEMU failures a user can act on, recognised by libvirt's message.
+fn reason_in_words(message: &str) -> Option<&'static str> {
+    let message = message.to_ascii_lowercase();
+    let has = |part: &str| message.contains(part);
+    if has("no such file or directory") && (has("storage") || has("cannot access") || has("disk")) {
+        Some("a disk image or ISO file it uses is missing")
+    } else if has("permission denied") {
+        Some("QEMU is not allowed to read one of its disk or ISO files")
+    } else if has("cannot allocate memory") || has("out of memory") || has("insufficient memory") {
+        Some("the host does not have enough free memory for it")
+    } else if has("/dev/kvm") || has("kvm kernel module") || has("kvm is not available") {
+        Some("hardware virtualisation (KVM) is not usable on this host")
+    } else {
+        None
     }
 }
 
@@ -71,20 +115,23 @@ pub struct NodeLimits {
     pub memory_mib: u64,
 }
 
-/// An open connection with Limen's event callbacks registered on it.
+/// An open connection with Limen's event callbacks registered on it (when watched).
 struct Connected {
     conn: Connect,
-    /// `None` if registration failed: calls still work, the view is then resynced on demand.
+    /// `None` if not watched, or registration failed: calls still work, the view is then
+    /// resynced on demand.
     _events: Option<Registration>,
 }
 
 pub struct Host {
+    key: HostKey,
     uri: String,
     domain_type_setting: DomainTypeSetting,
     /// The open connection, reopened on the next call after it dies.
     conn: Mutex<Option<Connected>>,
-    /// Where the event callbacks of every connection send.
-    signals: UnboundedSender<HostSignal>,
+    /// Where the event callbacks send, once [`Host::watch`] was called (only a serving process
+    /// watches: a command-line run never registers callbacks).
+    signals: Mutex<Option<UnboundedSender<HostSignal>>>,
     live: LiveView,
 }
 
@@ -111,24 +158,54 @@ fn read_state(domain: &Domain) -> Result<VmStatus, HostError> {
 }
 
 impl Host {
-    /// A host and the receiving end of its signals (domain events, connection loss), which
-    /// `live::Monitor` reads. Nothing is opened until the first call.
+    /// A host reached at `uri`. Nothing is opened until the first call, and nothing runs in
+    /// the background until [`Host::watch`].
     pub fn new(
+        key: HostKey,
         uri: impl Into<String>,
         domain_type_setting: DomainTypeSetting,
-    ) -> (Arc<Self>, UnboundedReceiver<HostSignal>) {
+    ) -> Arc<Self> {
         // libvirt prints every error to stderr by default; ours are returned and logged instead.
         virt::error::clear_error_callback();
-        events::start_event_loop();
-        let (signals, receiver) = mpsc::unbounded_channel();
-        let host = Arc::new(Self {
+        Arc::new(Self {
+            live: LiveView::new(key.clone()),
+            key,
             uri: uri.into(),
             domain_type_setting,
             conn: Mutex::new(None),
-            signals,
-            live: LiveView::default(),
-        });
-        (host, receiver)
+            signals: Mutex::new(None),
+        })
+    }
+
+    pub fn key(&self) -> &HostKey {
+        &self.key
+    }
+
+    /// Starts delivering this host's signals (domain events, connection loss) to the returned
+    /// receiver, which the monitor reads. libvirt's event loop must run before a connection
+    /// opens for that connection to deliver events, so a connection already open (a recovery
+    /// at start used it) is closed and the next call reopens it with callbacks.
+    pub fn watch(&self) -> UnboundedReceiver<HostSignal> {
+        events::start_event_loop();
+        let (sender, receiver) = mpsc::unbounded_channel();
+        *self.signals.lock().unwrap_or_else(|p| p.into_inner()) = Some(sender);
+        self.disconnect();
+        receiver
+    }
+
+    /// Whether [`Host::watch`] was called: only a serving process follows libvirt's events.
+    pub fn is_watched(&self) -> bool {
+        self.signals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    fn signal(&self, signal: HostSignal) {
+        if let Some(sender) = &*self.signals.lock().unwrap_or_else(|p| p.into_inner()) {
+            // Nobody listening any more (shutting down) is fine.
+            let _ = sender.send(signal);
+        }
     }
 
     /// A live connection: the cached one, or a new one (with events registered) if there is
@@ -151,13 +228,20 @@ impl Host {
             uri: self.uri.clone(),
             source,
         })?;
-        let events = match Registration::register(&conn, &self.signals) {
-            Ok(registration) => Some(registration),
-            Err(error) => {
-                tracing::warn!(error = %error.message(), "libvirt events unavailable on this connection");
-                None
+        let signals = self
+            .signals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let events = signals.and_then(|signals| {
+            match Registration::register(&conn, signals, self.key.clone()) {
+                Ok(registration) => Some(registration),
+                Err(error) => {
+                    tracing::warn!(host = %self.key, error = %error.message(), "libvirt events unavailable on this connection");
+                    None
+                }
             }
-        };
+        });
         *guard = Some(Connected {
             conn: conn.clone(),
             _events: events,
@@ -165,7 +249,9 @@ impl Host {
         if replacing {
             // Its close callback may never have fired (deregistered above): the monitor must
             // still resynchronize, or changes made meanwhile would stay unseen.
-            let _ = self.signals.send(HostSignal::ConnectionClosed);
+            self.signal(HostSignal::ConnectionClosed {
+                host: self.key.clone(),
+            });
         }
         Ok(conn)
     }
@@ -216,7 +302,7 @@ impl Host {
         self.call(|conn| {
             conn.hostname()
                 .map(drop)
-                .map_err(|e| HostError::from_virt("answer a ping", e))
+                .map_err(|e| HostError::from_virt("answer", e))
         })
         .await
     }
@@ -258,7 +344,9 @@ impl Host {
         }
         let changes = self.resync().await?;
         if !changes.is_empty() {
-            let _ = self.signals.send(HostSignal::Resynced);
+            self.signal(HostSignal::Resynced {
+                host: self.key.clone(),
+            });
         }
         Ok(self.live.snapshot().unwrap_or_default())
     }
@@ -299,7 +387,7 @@ impl Host {
         self.call(move |conn| {
             conn.define_domain_xml(&xml)
                 .map(drop)
-                .map_err(|e| HostError::from_virt("define the domain", e))
+                .map_err(|e| HostError::from_virt("define the VM", e))
         })
         .await
     }
@@ -341,7 +429,7 @@ impl Host {
             domain
                 .create()
                 .map(drop)
-                .map_err(|e| HostError::from_virt("start the domain", e))
+                .map_err(|e| HostError::from_virt("start the VM", e))
         })
         .await
     }
@@ -380,7 +468,7 @@ impl Host {
             });
             match result {
                 Ok(()) => Ok(()),
-                Err(e) => match HostError::from_virt("undefine the domain", e) {
+                Err(e) => match HostError::from_virt("undefine the VM", e) {
                     HostError::NoDomain => Ok(()),
                     other => Err(other),
                 },
@@ -397,9 +485,9 @@ fn power_off_domain(domain: &Domain) -> Result<(), HostError> {
     }
     match domain.destroy() {
         Ok(()) => Ok(()),
-        Err(e) => match HostError::from_virt("power off the domain", e) {
+        Err(e) => match HostError::from_virt("power the VM off", e) {
             // Stopped (or vanished) between the check and the call: fine.
-            HostError::NoDomain | HostError::InvalidState(_) => Ok(()),
+            HostError::NoDomain | HostError::InvalidState { .. } => Ok(()),
             other => Err(other),
         },
     }
@@ -410,14 +498,40 @@ fn lookup(conn: &Connect, id: Uuid) -> Result<Domain, HostError> {
         .map_err(|e| HostError::from_virt("look up the domain", e))
 }
 
+/// What Limen attempted, as the error says it ("libvirt could not start the VM").
 fn action_verb(action: VmAction) -> &'static str {
     match action {
-        VmAction::Start => "start the domain",
-        VmAction::Shutdown => "shut the domain down",
-        VmAction::Stop => "power the domain off",
-        VmAction::Reboot => "reboot the domain",
-        VmAction::Reset => "reset the domain",
-        VmAction::Pause => "pause the domain",
-        VmAction::Resume => "resume the domain",
+        VmAction::Start => "start the VM",
+        VmAction::Shutdown => "ask the VM to shut down",
+        VmAction::Stop => "power the VM off",
+        VmAction::Reboot => "ask the VM to reboot",
+        VmAction::Reset => "reset the VM",
+        VmAction::Pause => "pause the VM",
+        VmAction::Resume => "resume the VM",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn libvirt_reasons_become_words_without_paths() {
+        let missing = "Cannot access storage file '/var/lib/limen/disks/x.qcow2' (as uid:64055, gid:64055): No such file or directory";
+        assert_eq!(
+            reason_in_words(missing),
+            Some("a disk image or ISO file it uses is missing")
+        );
+        assert!(
+            reason_in_words("internal error: process exited while connecting to monitor").is_none()
+        );
+        for reason in [
+            "could not open disk image /x: Permission denied",
+            "cannot allocate memory",
+            "Could not access KVM kernel module: No such file or directory",
+        ] {
+            let words = reason_in_words(reason).unwrap();
+            assert!(!words.contains('/'), "{words}");
+        }
     }
 }

@@ -1,20 +1,28 @@
 //! The event bus: every change to a VM that a browser or script should see, in order, with an
-//! id. Publishers are the VM service (its own operations) and the monitor (what libvirt
-//! reports); subscribers are the `/api/v1/events` streams.
+//! id. Publishers are the operations (create, delete), the writer of observed state and the
+//! service's own verbs; subscribers are the `/api/v1/events` streams and the list cache.
+//!
+//! Ids grow for the life of the process and start from the clock (microseconds), so an id a
+//! client kept from an earlier run of the server is older than every id of this one.
 
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use app::types::{Vm, VmId};
 use tokio::sync::broadcast;
 
+use crate::host::HostKey;
+
 #[derive(Debug, Clone)]
 pub enum VmChange {
+    /// A VM with its generation (and its host) is the whole change.
     Created(Vm),
     Updated(Vm),
     /// The owner travels with the deletion so a stream can decide who may see it.
     Deleted {
         uuid: VmId,
         owner: Option<String>,
+        host: HostKey,
     },
     /// Many things may have changed at once (reconnect, reconcile): send a fresh snapshot.
     Resync,
@@ -37,9 +45,12 @@ impl EventBus {
     /// (and then gets a snapshot instead).
     pub fn new(capacity: usize) -> Self {
         let (sender, _) = broadcast::channel(capacity.max(1));
+        let started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(0));
         Self {
             sender,
-            last_id: Mutex::new(0),
+            last_id: Mutex::new(started),
         }
     }
 

@@ -161,7 +161,7 @@ fn delta(event: &BusEvent, viewer: &Viewer) -> Option<StreamEvent> {
     let (name, owner, data) = match &event.change {
         VmChange::Created(vm) => ("vm_created", vm.owner.as_deref(), json!(vm)),
         VmChange::Updated(vm) => ("vm_updated", vm.owner.as_deref(), json!(vm)),
-        VmChange::Deleted { uuid, owner } => {
+        VmChange::Deleted { uuid, owner, .. } => {
             ("vm_deleted", owner.as_deref(), json!({ "uuid": uuid }))
         }
         VmChange::Resync => return None,
@@ -186,6 +186,7 @@ mod tests {
         bus.publish(VmChange::Deleted {
             uuid: VmId(Uuid::new_v4()),
             owner: None,
+            host: crate::host::HostKey::local(),
         })
     }
 
@@ -197,7 +198,7 @@ mod tests {
         vm_events(
             receiver,
             last_id,
-            || async { Ok(CachedList::new(Vec::new())) },
+            || async { Ok(CachedList::new(0, Vec::new())) },
             Viewer::system(),
             shutdown,
         )

@@ -2,68 +2,98 @@
 //! - `error`: the step fails before it runs (the in-process rollback tests);
 //! - `abort`: the process aborts right after the step ran (the crash tests).
 //!
-//! Set with `LIMEN_FAILPOINT` (crash tests start the real binary with it) or in the config.
-//! Unset in production, where every check is one `Option` test.
+//! Only a build with the `failpoints` feature can arm one: the tests' build has it (the server
+//! package's dev-dependency on itself turns it on), the product's build (`cargo leptos build`)
+//! has no such code, so a stray `LIMEN_FAILPOINT` in an installed service's environment is
+//! ignored with a warning and can never abort it. `make test` checks the release binary.
 
-use std::sync::Arc;
+use super::StepError;
 
-use app::error::{AppError, ErrorCode};
+#[cfg(feature = "failpoints")]
+mod armed {
+    use std::sync::Arc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailMode {
-    Error,
-    Abort,
+    use super::StepError;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum FailMode {
+        Error,
+        Abort,
+    }
+
+    #[derive(Debug, Clone, Default)]
+    pub struct Failpoints(Option<Arc<(String, String, FailMode)>>);
+
+    impl Failpoints {
+        pub fn none() -> Self {
+            Self(None)
+        }
+
+        /// Parses `KIND.STEP:MODE`.
+        pub fn parse(spec: &str) -> Result<Self, String> {
+            let (point, mode) = spec
+                .split_once(':')
+                .ok_or_else(|| format!("{spec:?} is not KIND.STEP:MODE"))?;
+            let (kind, step) = point
+                .split_once('.')
+                .ok_or_else(|| format!("{point:?} is not KIND.STEP"))?;
+            let mode = match mode {
+                "error" => FailMode::Error,
+                "abort" => FailMode::Abort,
+                other => return Err(format!("unknown failpoint mode {other:?} (error or abort)")),
+            };
+            Ok(Self(Some(Arc::new((kind.into(), step.into(), mode)))))
+        }
+
+        fn matches(&self, kind: &str, step: &str, mode: FailMode) -> bool {
+            self.0
+                .as_deref()
+                .is_some_and(|(k, s, m)| k == kind && s == step && *m == mode)
+        }
+
+        pub fn before(&self, kind: &str, step: &str) -> Result<(), StepError> {
+            if self.matches(kind, step, FailMode::Error) {
+                return Err(StepError::Injected(format!("{kind}.{step}")));
+            }
+            Ok(())
+        }
+
+        pub fn after(&self, kind: &str, step: &str) {
+            if self.matches(kind, step, FailMode::Abort) {
+                eprintln!("limen: failpoint {kind}.{step}: aborting");
+                std::process::abort();
+            }
+        }
+    }
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct Failpoints(Option<Arc<(String, String, FailMode)>>);
+#[cfg(feature = "failpoints")]
+pub use armed::Failpoints;
 
+/// Without the `failpoints` feature: nothing can be armed, every check is a no-op.
+#[cfg(not(feature = "failpoints"))]
+#[derive(Debug, Clone, Default)]
+pub struct Failpoints;
+
+#[cfg(not(feature = "failpoints"))]
 impl Failpoints {
     pub fn none() -> Self {
-        Self(None)
+        Self
     }
 
-    /// Parses `KIND.STEP:MODE`.
-    pub fn parse(spec: &str) -> Result<Self, String> {
-        let (point, mode) = spec
-            .split_once(':')
-            .ok_or_else(|| format!("{spec:?} is not KIND.STEP:MODE"))?;
-        let (kind, step) = point
-            .split_once('.')
-            .ok_or_else(|| format!("{point:?} is not KIND.STEP"))?;
-        let mode = match mode {
-            "error" => FailMode::Error,
-            "abort" => FailMode::Abort,
-            other => return Err(format!("unknown failpoint mode {other:?} (error or abort)")),
-        };
-        Ok(Self(Some(Arc::new((kind.into(), step.into(), mode)))))
+    pub fn parse(_spec: &str) -> Result<Self, String> {
+        tracing::warn!("LIMEN_FAILPOINT is set, but this build has no failpoints: ignored");
+        Ok(Self)
     }
 
-    fn matches(&self, kind: &str, step: &str, mode: FailMode) -> bool {
-        self.0
-            .as_deref()
-            .is_some_and(|(k, s, m)| k == kind && s == step && *m == mode)
-    }
-
-    pub fn before(&self, kind: &str, step: &str) -> Result<(), AppError> {
-        if self.matches(kind, step, FailMode::Error) {
-            return Err(AppError::new(
-                ErrorCode::Internal,
-                format!("injected failure at {kind}.{step}"),
-            ));
-        }
+    pub fn before(&self, _kind: &str, _step: &str) -> Result<(), StepError> {
         Ok(())
     }
 
-    pub fn after(&self, kind: &str, step: &str) {
-        if self.matches(kind, step, FailMode::Abort) {
-            eprintln!("limen: failpoint {kind}.{step}: aborting");
-            std::process::abort();
-        }
-    }
+    pub fn after(&self, _kind: &str, _step: &str) {}
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "failpoints"))]
 mod tests {
     use super::*;
 

@@ -1,4 +1,5 @@
-//! Create a VM: record → disk → define → (start). Any failure undoes every started step.
+//! Create a VM: record → disk → define → (start) → finish. Any failure undoes every started
+//! step.
 
 use std::path::PathBuf;
 
@@ -8,19 +9,22 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{OnFailure, OpContext, Saga, SagaStep};
-use crate::db::models::NewVmRow;
+use super::{OnFailure, Saga, SagaStep, StepError};
+use crate::context::Context;
+use crate::db::models::{LiveState, NewVmRow};
 use crate::db::vms as q;
-use crate::error::{db_error, disk_error, host_error};
 use crate::host::domain_xml::{DomainSpec, DomainType};
+use crate::host::HostKey;
 use crate::live::VmChange;
-use crate::service::merge;
 
 /// Everything the steps need, recorded with the operation so `recover` can undo it after a crash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateVm {
     pub vm: Uuid,
     pub name: String,
+    /// The host the VM is created on (operations recorded before hosts had keys: `local`).
+    #[serde(default)]
+    pub host: HostKey,
     /// The user the VM belongs to (`None`: only admins see it).
     #[serde(default)]
     pub owner: Option<String>,
@@ -55,6 +59,14 @@ pub enum CreateStep {
 }
 
 impl SagaStep for CreateStep {
+    const ALL: &'static [Self] = &[
+        CreateStep::Record,
+        CreateStep::Disk,
+        CreateStep::Define,
+        CreateStep::Start,
+        CreateStep::Finish,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             CreateStep::Record => "record",
@@ -67,8 +79,9 @@ impl SagaStep for CreateStep {
 }
 
 impl CreateVm {
-    fn row(&self) -> Result<NewVmRow, AppError> {
-        let too_big = |what: &str| AppError::validation(format!("{what} is too large."));
+    fn row(&self) -> Result<NewVmRow, StepError> {
+        let too_big =
+            |what: &str| StepError::Refused(AppError::validation(format!("{what} is too large.")));
         Ok(NewVmRow {
             uuid: self.vm,
             name: self.name.clone(),
@@ -79,12 +92,13 @@ impl CreateVm {
                 .map_err(|_| too_big("The disk size"))?,
             disk_path: self.disk_path.to_string_lossy().into_owned(),
             os_type: self.os_type.clone(),
-            boot_order: self.boot_order.as_str().into(),
-            installation_status: InstallationStatus::NotInstalled.as_str().into(),
+            boot_order: self.boot_order,
+            installation_status: InstallationStatus::NotInstalled,
             current_media: self.iso.as_ref().map(|(name, _)| name.clone()),
             role: None,
-            status: VmStatus::Creating.as_str().into(),
+            status: VmStatus::Creating,
             status_generation: 0,
+            host: self.host.to_string(),
         })
     }
 
@@ -112,6 +126,10 @@ impl Saga for CreateVm {
         self.vm
     }
 
+    fn disk(&self) -> Option<&std::path::Path> {
+        Some(&self.disk_path)
+    }
+
     fn steps(&self) -> Vec<CreateStep> {
         let mut steps = vec![CreateStep::Record, CreateStep::Disk, CreateStep::Define];
         if self.start {
@@ -121,7 +139,7 @@ impl Saga for CreateVm {
         steps
     }
 
-    async fn run_step(&self, cx: &OpContext, step: CreateStep) -> Result<(), AppError> {
+    async fn run_step(&self, cx: &Context, step: CreateStep) -> Result<(), StepError> {
         match step {
             CreateStep::Record => {
                 let row = self.row()?;
@@ -135,17 +153,18 @@ impl Saga for CreateVm {
                     .await
                     .map_err(|e| {
                         if e.is_unique_violation(q::VMS_NAME_KEY) {
-                            AppError::new(
+                            StepError::Refused(AppError::new(
                                 ErrorCode::VmAlreadyExists,
                                 format!("A VM named \"{name}\" already exists."),
-                            )
+                            ))
                         } else {
-                            db_error(e)
+                            e.into()
                         }
                     })?;
                 // Every screen shows it at once, as `creating`.
                 if let Some(row) = inserted {
-                    cx.bus.publish(VmChange::Created(merge(row, None)));
+                    cx.bus
+                        .publish(VmChange::Created(row.into_vm(LiveState::NoDomain)));
                 }
                 Ok(())
             }
@@ -168,64 +187,84 @@ impl Saga for CreateVm {
                             .await
                     }
                 };
-                created.map_err(disk_error)
+                Ok(created?)
             }
             CreateStep::Define => {
-                if cx
-                    .host
-                    .observe(self.vm)
-                    .await
-                    .map_err(host_error)?
-                    .status
-                    .is_some()
-                {
+                let host = cx.hosts.get(self.host.as_str())?;
+                if host.observe(self.vm).await?.status.is_some() {
                     return Ok(());
                 }
-                cx.host.define(self.domain_spec()).await.map_err(host_error)
+                Ok(host.define(self.domain_spec()).await?)
             }
-            CreateStep::Start => cx.host.start_if_stopped(self.vm).await.map_err(host_error),
+            CreateStep::Start => Ok(cx
+                .hosts
+                .get(self.host.as_str())?
+                .start_if_stopped(self.vm)
+                .await?),
             CreateStep::Finish => {
                 let id = self.vm;
-                let observed = cx.host.observe(id).await.map_err(host_error)?;
+                let observed = cx.hosts.get(self.host.as_str())?.observe(id).await?;
                 let status = observed.status.unwrap_or(VmStatus::Missing);
                 let generation = i64::try_from(observed.generation).unwrap_or(i64::MAX);
                 cx.db
-                    .run(move |conn| {
-                        q::vm_set_status(conn, id, status.as_str(), generation).map(drop)
-                    })
-                    .await
-                    .map_err(db_error)
+                    .run(move |conn| q::vm_set_status(conn, id, status, generation).map(drop))
+                    .await?;
+                Ok(())
             }
         }
     }
 
     /// The finish step replaces `creating` with the observed status as its last act.
-    async fn completed(&self, cx: &OpContext) -> bool {
+    async fn completed(&self, cx: &Context) -> bool {
         let id = self.vm;
         matches!(
             cx.db.run(move |conn| q::vm_fetch(conn, id)).await,
-            Ok(Some(row)) if row.status != VmStatus::Creating.as_str()
+            Ok(Some(row)) if row.status != VmStatus::Creating
         )
     }
 
-    async fn undo_step(&self, cx: &OpContext, step: CreateStep) -> Result<(), AppError> {
+    async fn undo_step(&self, cx: &Context, step: CreateStep) -> Result<(), StepError> {
         match step {
             CreateStep::Record => {
                 let id = self.vm;
                 cx.db
                     .run(move |conn| q::vm_delete(conn, id).map(drop))
-                    .await
-                    .map_err(db_error)
+                    .await?;
+                Ok(())
             }
-            CreateStep::Disk => cx.disks.remove(&self.disk_path).await.map_err(disk_error),
-            CreateStep::Define => cx
-                .host
+            CreateStep::Disk => Ok(cx.disks.remove(&self.disk_path).await?),
+            CreateStep::Define => Ok(cx
+                .hosts
+                .get(self.host.as_str())?
                 .destroy_and_undefine(self.vm)
-                .await
-                .map_err(host_error),
-            CreateStep::Start => cx.host.power_off(self.vm).await.map_err(host_error),
+                .await?),
+            CreateStep::Start => Ok(cx.hosts.get(self.host.as_str())?.power_off(self.vm).await?),
             // The record it wrote goes with the record step's undo.
             CreateStep::Finish => Ok(()),
         }
+    }
+
+    /// A small VM that starts, with a disk, on the local host.
+    #[cfg(feature = "failpoints")]
+    async fn example(sagas: &super::Sagas) -> Result<Self, String> {
+        let cx = sagas.context();
+        let host = cx.hosts.local();
+        let vm = Uuid::new_v4();
+        Ok(CreateVm {
+            vm,
+            name: format!("example-{}", &vm.simple().to_string()[..8]),
+            host: host.key().clone(),
+            owner: None,
+            cpu: 1,
+            memory_mib: 64,
+            disk_size_gib: 1,
+            os_type: "linux".into(),
+            boot_order: BootOrder::CdromHd,
+            disk_path: cx.disks.path_for(vm),
+            domain_type: host.domain_type().await.map_err(|e| e.to_string())?,
+            start: true,
+            iso: None,
+            base_image: None,
+        })
     }
 }

@@ -4,21 +4,24 @@
 
 use std::path::PathBuf;
 
-use app::error::{AppError, ErrorCode};
 use app::types::VmStatus;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{OnFailure, OpContext, Saga, SagaStep};
+use super::{OnFailure, Saga, SagaStep, StepError};
+use crate::context::Context;
+use crate::db::models::LiveState;
 use crate::db::vms as q;
-use crate::error::{db_error, disk_error, host_error};
+use crate::host::HostKey;
 use crate::live::VmChange;
-use crate::service::merge;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteVm {
     pub vm: Uuid,
+    /// The host the VM lives on (operations recorded before hosts had keys: `local`).
+    #[serde(default)]
+    pub host: HostKey,
     pub disk_path: PathBuf,
 }
 
@@ -34,6 +37,13 @@ pub enum DeleteStep {
 }
 
 impl SagaStep for DeleteStep {
+    const ALL: &'static [Self] = &[
+        DeleteStep::Mark,
+        DeleteStep::RemoveDomain,
+        DeleteStep::RemoveDisk,
+        DeleteStep::RemoveRecord,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             DeleteStep::Mark => "mark",
@@ -49,11 +59,11 @@ impl SagaStep for DeleteStep {
     }
 }
 
-fn leftover(what: &str, error: AppError) -> AppError {
-    AppError::new(
-        error.code,
-        format!("{what} could not be removed: {}", error.message),
-    )
+fn not_removed(what: &'static str) -> impl FnOnce(StepError) -> StepError {
+    move |cause| StepError::NotRemoved {
+        what,
+        cause: Box::new(cause),
+    }
 }
 
 #[async_trait]
@@ -66,65 +76,76 @@ impl Saga for DeleteVm {
         self.vm
     }
 
-    fn steps(&self) -> Vec<DeleteStep> {
-        vec![
-            DeleteStep::Mark,
-            DeleteStep::RemoveDomain,
-            DeleteStep::RemoveDisk,
-            DeleteStep::RemoveRecord,
-        ]
+    fn disk(&self) -> Option<&std::path::Path> {
+        Some(&self.disk_path)
     }
 
-    async fn run_step(&self, cx: &OpContext, step: DeleteStep) -> Result<(), AppError> {
+    fn steps(&self) -> Vec<DeleteStep> {
+        DeleteStep::ALL.to_vec()
+    }
+
+    async fn run_step(&self, cx: &Context, step: DeleteStep) -> Result<(), StepError> {
         let id = self.vm;
         match step {
             DeleteStep::Mark => {
-                let generation =
-                    i64::try_from(cx.host.live().next_generation()).unwrap_or(i64::MAX);
+                let host = cx.hosts.get(self.host.as_str())?;
+                let generation = i64::try_from(host.live().next_generation()).unwrap_or(i64::MAX);
                 let row = cx
                     .db
-                    .run(move |conn| {
-                        q::vm_set_status(conn, id, VmStatus::Deleting.as_str(), generation)
-                    })
-                    .await
-                    .map_err(db_error)?;
+                    .run(move |conn| q::vm_set_status(conn, id, VmStatus::Deleting, generation))
+                    .await?;
                 // Every screen shows that the VM is going away.
                 if let Some(row) = row {
-                    cx.bus.publish(VmChange::Updated(merge(row, None)));
+                    cx.bus
+                        .publish(VmChange::Updated(row.into_vm(LiveState::Unknown)));
                 }
                 Ok(())
             }
-            DeleteStep::RemoveDomain => cx
-                .host
-                .destroy_and_undefine(id)
-                .await
-                .map_err(|e| leftover("The libvirt domain", host_error(e))),
+            DeleteStep::RemoveDomain => {
+                let removed = async {
+                    let host = cx.hosts.get(self.host.as_str())?;
+                    Ok::<_, StepError>(host.destroy_and_undefine(id).await?)
+                };
+                removed
+                    .await
+                    .map_err(not_removed("The VM's libvirt domain"))
+            }
             // Only a disk Limen made (an adopted VM's may be anyone's): others stay, said so.
             DeleteStep::RemoveDisk if self.disk_path.as_os_str().is_empty() => Ok(()),
             DeleteStep::RemoveDisk if self.disk_path != cx.disks.path_for(id) => {
-                Err(AppError::new(
-                    ErrorCode::Internal,
-                    format!(
-                        "The disk {} was not created by Limen and is left in place.",
-                        self.disk_path.display()
-                    ),
-                ))
+                Err(StepError::ForeignDisk(self.disk_path.clone()))
             }
             DeleteStep::RemoveDisk => cx
                 .disks
                 .remove(&self.disk_path)
                 .await
-                .map_err(|e| leftover("The disk", disk_error(e))),
-            DeleteStep::RemoveRecord => cx
-                .db
-                .run(move |conn| q::vm_delete(conn, id).map(drop))
-                .await
-                .map_err(db_error),
+                .map_err(|e| not_removed("The VM's disk")(e.into())),
+            DeleteStep::RemoveRecord => {
+                cx.db
+                    .run(move |conn| q::vm_delete(conn, id).map(drop))
+                    .await?;
+                Ok(())
+            }
         }
     }
 
     /// A delete is never undone: it only goes forward.
-    async fn undo_step(&self, _cx: &OpContext, _step: DeleteStep) -> Result<(), AppError> {
+    async fn undo_step(&self, _cx: &Context, _step: DeleteStep) -> Result<(), StepError> {
         Ok(())
+    }
+
+    /// A VM to delete: created (and started) by the create saga first.
+    #[cfg(feature = "failpoints")]
+    async fn example(sagas: &super::Sagas) -> Result<Self, String> {
+        let create = super::vm_create::CreateVm::example(sagas).await?;
+        sagas
+            .execute(&create)
+            .await
+            .map_err(|failure| crate::error::chain(&failure))?;
+        Ok(DeleteVm {
+            vm: create.vm,
+            host: create.host,
+            disk_path: create.disk_path,
+        })
     }
 }

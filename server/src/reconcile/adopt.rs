@@ -10,53 +10,62 @@ use app::report::AdoptRequest;
 use app::types::{BootOrder, InstallationStatus, Vm};
 use app::validate::{validate_label, validate_vm_name};
 
-use crate::db::models::NewVmRow;
+use super::ReconcileError;
+use crate::context::Context;
+use crate::db::models::{LiveState, NewVmRow};
 use crate::db::vms as q;
-use crate::error::{db_error, host_error};
 use crate::host::definition;
 use crate::host::disk::image_info;
-use crate::host::HostError;
+use crate::host::{Host, HostError};
 use crate::live::VmChange;
-use crate::ops::OpContext;
-use crate::service::merge;
 
-pub async fn adopt(cx: &OpContext, request: AdoptRequest) -> Result<Vm, AppError> {
+/// Takes the ghost domain `request.uuid` of `host` under management. The caller has checked
+/// who may (admins) and that the owner exists.
+pub async fn adopt(
+    cx: &Context,
+    host: &std::sync::Arc<Host>,
+    request: AdoptRequest,
+) -> Result<Vm, ReconcileError> {
+    let refused = ReconcileError::Refused;
     if let Some(owner) = &request.owner {
-        validate_label("The owner", owner)?;
+        validate_label("The owner", owner).map_err(refused)?;
     }
     if let Some(role) = &request.role {
-        validate_label("The role", role)?;
+        validate_label("The role", role).map_err(refused)?;
     }
     let id = request.uuid.0;
-    let xml = match cx.host.domain_xml(id).await {
+    let xml = match host.domain_xml(id).await {
         Ok(xml) => xml,
         Err(HostError::NoDomain) => {
-            return Err(AppError::new(
+            return Err(refused(AppError::new(
                 ErrorCode::VmNotFound,
                 "libvirt has no domain with this UUID.",
-            ))
+            )))
         }
-        Err(e) => return Err(host_error(e)),
+        Err(e) => return Err(e.into()),
     };
     let domain = definition::parse(&xml).map_err(|e| {
-        AppError::validation(format!("The domain's definition cannot be read: {e}."))
+        tracing::info!(%id, error = %e, "an adopted domain's definition cannot be read");
+        refused(AppError::validation(
+            "The domain's definition cannot be read (the server log says why).",
+        ))
     })?;
     validate_vm_name(&domain.name).map_err(|e| {
-        AppError::validation(format!(
+        refused(AppError::validation(format!(
             "{} Rename the domain first (virsh domrename).",
             e.message
-        ))
+        )))
     })?;
     let disk_size_gb = match &domain.disk {
         Some(path) => disk_size_gib(path).await,
         None => 0,
     };
-    let observed = cx.host.observe(id).await.map_err(host_error)?;
+    let observed = host.observe(id).await?;
     let status = observed.status.ok_or_else(|| {
-        AppError::new(
+        refused(AppError::new(
             ErrorCode::VmNotFound,
             "The domain went away while being adopted.",
-        )
+        ))
     })?;
     let row = NewVmRow {
         uuid: id,
@@ -71,22 +80,21 @@ pub async fn adopt(cx: &OpContext, request: AdoptRequest) -> Result<Vm, AppError
             .map(|path| path.to_string_lossy().into_owned())
             .unwrap_or_default(),
         os_type: "linux".into(),
-        boot_order: domain.boot_order.as_str().into(),
+        boot_order: domain.boot_order,
         // A domain set to boot from its disk is taken to have a system on it.
         installation_status: match domain.boot_order {
             BootOrder::Hd | BootOrder::HdCdrom => InstallationStatus::Installed,
             BootOrder::CdromHd | BootOrder::Cdrom => InstallationStatus::NotInstalled,
-        }
-        .as_str()
-        .into(),
+        },
         current_media: domain
             .cdrom
             .as_deref()
             .and_then(Path::file_name)
             .map(|name| name.to_string_lossy().into_owned()),
         role: request.role,
-        status: status.as_str().into(),
+        status,
         status_generation: i64::try_from(observed.generation).unwrap_or(i64::MAX),
+        host: host.key().to_string(),
     };
     let name = domain.name.clone();
     let row = cx
@@ -99,18 +107,18 @@ pub async fn adopt(cx: &OpContext, request: AdoptRequest) -> Result<Vm, AppError
             } else if e.is_unique_violation(q::VMS_PKEY) {
                 "This domain is already managed by Limen.".to_string()
             } else {
-                return db_error(e);
+                return e.into();
             };
-            AppError::new(ErrorCode::VmAlreadyExists, message)
+            refused(AppError::new(ErrorCode::VmAlreadyExists, message))
         })?;
     let name = domain.name;
     tracing::info!(%id, %name, "domain adopted");
     // Events for it before the record existed had nothing to update: look once more.
-    let live = match cx.host.observe(id).await {
-        Ok(observation) => observation.status,
-        Err(_) => Some(status),
+    let live = match host.observe(id).await {
+        Ok(observation) => LiveState::from_status(observation.status),
+        Err(_) => LiveState::Is(status),
     };
-    let vm = merge(row, live);
+    let vm = row.into_vm(live);
     cx.bus.publish(VmChange::Created(vm.clone()));
     Ok(vm)
 }

@@ -1,12 +1,13 @@
-//! Reconciliation (SPEC §6): compare the hypervisor, the database and the disk directory, fix
-//! what can be fixed without losing anything (status drift, `missing` marks, cut-off
-//! operations), and report the rest for a person to decide (ghost domains to adopt, records to
-//! remove, orphan disks). Nothing is deleted here.
+//! Reconciliation (SPEC §6): compare every host, the database and the disk directory, fix what
+//! can be fixed without losing anything (status drift, `missing` marks, cut-off operations),
+//! and report the rest for a person to decide (ghost domains to adopt, records to remove,
+//! orphan disks). Nothing is deleted here.
 
 pub mod adopt;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use app::error::AppError;
@@ -15,31 +16,72 @@ use app::types::{VmId, VmStatus};
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::db::{operations as ops_q, vms as q};
-use crate::error::{db_error, host_error};
-use crate::live::monitor::{publish_observation, records_follow_view};
+use crate::context::Context;
+use crate::db::models::{OperationRow, VmRow};
+use crate::db::{operations as ops_q, vms as q, DbError};
+use crate::error::Describe;
+use crate::host::{Host, HostError};
 use crate::live::VmChange;
-use crate::ops::{self, OpContext};
+use crate::observed::{self, ObservedError};
+use crate::ops::{registry, Sagas};
 
-/// What to do with operations found unfinished.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operations {
-    /// Finish or undo them (the server does this: it knows which ones it is running).
-    Recover,
-    /// Only list them (the CLI while a server may be running them).
-    ListOnly,
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("a database step of reconcile failed")]
+    Db(#[from] DbError),
+    #[error("asking the hypervisor failed")]
+    Host(#[from] HostError),
+    #[error("the disk directory cannot be read")]
+    DiskDir(#[source] std::io::Error),
+    /// A decision for the user (adopt: the domain cannot be taken as it is).
+    #[error("{0}")]
+    Refused(AppError),
 }
 
-pub async fn reconcile(
-    cx: &OpContext,
-    operations: Operations,
-) -> Result<ReconcileReport, AppError> {
+impl From<ObservedError> for ReconcileError {
+    fn from(error: ObservedError) -> Self {
+        match error {
+            ObservedError::Db(error) => ReconcileError::Db(error),
+            ObservedError::Host(error) => ReconcileError::Host(error),
+        }
+    }
+}
+
+impl Describe for ReconcileError {
+    fn describe(&self) -> AppError {
+        match self {
+            ReconcileError::Db(error) => error.describe(),
+            ReconcileError::Host(error) => error.describe(),
+            ReconcileError::DiskDir(_) => AppError::new(
+                app::error::ErrorCode::Internal,
+                "The disk directory cannot be read.",
+            ),
+            ReconcileError::Refused(error) => error.clone(),
+        }
+    }
+}
+
+/// What a reconcile may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Finish or undo cut-off operations, correct records and publish the corrections: the
+    /// server does this (it knows which operations it is running), and `limen reconcile` when
+    /// no server runs.
+    Repair,
+    /// Write nothing, only report: `limen reconcile` while a server works on the database (it
+    /// alone writes records and carries out operations).
+    ReportOnly,
+}
+
+pub async fn reconcile(sagas: &Sagas, mode: Mode) -> Result<ReconcileReport, ReconcileError> {
+    let cx = sagas.context();
     let started_at = Utc::now();
     let clock = Instant::now();
 
     // Cut-off operations first: finishing one may remove a record, a domain or a disk.
-    let operations: Vec<OperationOutcome> = match operations {
-        Operations::Recover => ops::recover(cx)
+    let operations: Vec<OperationOutcome> = match mode {
+        Mode::Repair => sagas
+            .recover()
             .await?
             .into_iter()
             .map(|done| OperationOutcome {
@@ -49,11 +91,10 @@ pub async fn reconcile(
                 outcome: done.outcome,
             })
             .collect(),
-        Operations::ListOnly => cx
+        Mode::ReportOnly => cx
             .db
             .run(ops_q::op_unfinished)
-            .await
-            .map_err(db_error)?
+            .await?
             .into_iter()
             .map(|op| OperationOutcome {
                 operation: op.id,
@@ -64,72 +105,56 @@ pub async fn reconcile(
             .collect(),
     };
 
-    // A full listing, whatever the view says: reconcile must not trust a cache.
-    // What the listing found changed is published like any event (SPEC §6: corrected and
-    // published); records the view already agreed with but that disagree are corrected next.
-    let recorded: HashMap<Uuid, (String, VmStatus)> = cx
-        .db
-        .run(q::vm_list)
-        .await
-        .map_err(db_error)?
-        .into_iter()
-        .filter_map(|row| Some((row.uuid, (row.name, row.status.parse().ok()?))))
-        .collect();
     let mut drift = Vec::new();
-    for change in cx.host.resync().await.map_err(host_error)? {
-        let observed = change.status.unwrap_or(VmStatus::Missing);
-        match recorded.get(&change.uuid) {
-            Some((_, VmStatus::Creating | VmStatus::Deleting)) | None => {}
-            Some((name, recorded)) if *recorded != observed => drift.push(StatusDrift {
-                uuid: VmId(change.uuid),
-                name: name.clone(),
-                recorded: *recorded,
-                observed,
-            }),
-            Some(_) => {}
-        }
-        publish_observation(cx, change).await;
+    for host in cx.hosts.iter() {
+        drift.extend(host_drift(cx, host, mode).await?);
     }
-    drift.extend(records_follow_view(cx).await?);
-
-    if !drift.is_empty() || !operations.is_empty() {
+    if mode == Mode::Repair && (!drift.is_empty() || !operations.is_empty()) {
         cx.bus.publish(VmChange::Resync);
     }
 
-    let domains = cx.host.domains().await.map_err(host_error)?.domains;
-    let rows = cx.db.run(q::vm_list).await.map_err(db_error)?;
+    let rows = cx.db.run(q::vm_list).await?;
     let recorded: HashSet<_> = rows.iter().map(|row| row.uuid).collect();
-    let mut ghosts: Vec<GhostVm> = domains
-        .values()
-        .filter(|domain| !recorded.contains(&domain.uuid))
-        .map(|domain| GhostVm {
-            uuid: VmId(domain.uuid),
-            name: domain.name.clone(),
-            status: domain.status,
-        })
+    let mut ghosts = Vec::new();
+    let mut in_use: Vec<PathBuf> = rows
+        .iter()
+        .map(|row| PathBuf::from(&row.disk_path))
         .collect();
+    let mut absent = HashSet::new();
+    for host in cx.hosts.iter() {
+        let domains = host.domains().await?.domains;
+        for domain in domains.values().filter(|d| !recorded.contains(&d.uuid)) {
+            ghosts.push(GhostVm {
+                uuid: VmId(domain.uuid),
+                name: domain.name.clone(),
+                status: domain.status,
+            });
+            // A ghost's disk is in use too (adopting it is the point of listing it).
+            if let Ok(xml) = host.domain_xml(domain.uuid).await {
+                if let Ok(definition) = crate::host::definition::parse(&xml) {
+                    in_use.extend(definition.disk);
+                }
+            }
+        }
+        absent.extend(
+            rows.iter()
+                .filter(|row| row.host == host.key().as_str() && !domains.contains_key(&row.uuid))
+                .map(|row| row.uuid),
+        );
+    }
     ghosts.sort_by(|a, b| a.name.cmp(&b.name));
+    // Repaired: the records say `missing`. Only reported: what would be marked so.
     let missing: Vec<MissingVm> = rows
         .iter()
-        .filter(|row| row.status == VmStatus::Missing.as_str())
+        .filter(|row| match mode {
+            Mode::Repair => row.status == VmStatus::Missing,
+            Mode::ReportOnly => absent.contains(&row.uuid) && !row.status.is_held_by_operation(),
+        })
         .map(|row| MissingVm {
             uuid: VmId(row.uuid),
             name: row.name.clone(),
         })
         .collect();
-
-    // A ghost's disk is in use too (adopting it is the point of listing it).
-    let mut in_use: Vec<PathBuf> = rows
-        .iter()
-        .map(|row| PathBuf::from(&row.disk_path))
-        .collect();
-    for ghost in &ghosts {
-        if let Ok(xml) = cx.host.domain_xml(ghost.uuid.0).await {
-            if let Ok(definition) = crate::host::definition::parse(&xml) {
-                in_use.extend(definition.disk);
-            }
-        }
-    }
     let orphan_disks = orphan_disks(cx, in_use.into_iter()).await?;
 
     let report = ReconcileReport {
@@ -148,34 +173,93 @@ pub async fn reconcile(
         orphan_disks = report.orphan_disks.len(),
         operations = report.operations.len(),
         duration_ms = report.duration_ms,
+        ?mode,
         "reconciled"
     );
     Ok(report)
+}
+
+/// The records of `host` whose status differs from a full listing of its domains (a listing,
+/// whatever the live view says: reconcile must not trust a cache). Repairing, what the listing
+/// found changed is recorded and published like any event, then records the view already
+/// agreed with but that disagree are corrected.
+async fn host_drift(
+    cx: &Context,
+    host: &Arc<Host>,
+    mode: Mode,
+) -> Result<Vec<StatusDrift>, ReconcileError> {
+    let rows: HashMap<Uuid, VmRow> = cx
+        .db
+        .run(q::vm_list)
+        .await?
+        .into_iter()
+        .filter(|row| row.host == host.key().as_str())
+        .map(|row| (row.uuid, row))
+        .collect();
+    let mut drift = Vec::new();
+    let changes = host.resync().await?;
+    for change in &changes {
+        let observed = change.status.unwrap_or(VmStatus::Missing);
+        if let Some(row) = rows.get(&change.uuid) {
+            if !row.status.is_held_by_operation() && row.status != observed {
+                drift.push(StatusDrift {
+                    uuid: VmId(row.uuid),
+                    name: row.name.clone(),
+                    recorded: row.status,
+                    observed,
+                });
+            }
+        }
+    }
+    match mode {
+        Mode::Repair => {
+            for change in changes {
+                observed::record(cx, change).await;
+            }
+            drift.extend(observed::records_follow_view(cx, host.key()).await?);
+        }
+        Mode::ReportOnly => {
+            let listed = host.domains().await?.domains;
+            for row in rows.values() {
+                let observed = listed
+                    .get(&row.uuid)
+                    .map_or(VmStatus::Missing, |domain| domain.status);
+                let known = drift.iter().any(|d| d.uuid.0 == row.uuid);
+                if !known && !row.status.is_held_by_operation() && row.status != observed {
+                    drift.push(StatusDrift {
+                        uuid: VmId(row.uuid),
+                        name: row.name.clone(),
+                        recorded: row.status,
+                        observed,
+                    });
+                }
+            }
+        }
+    }
+    Ok(drift)
 }
 
 /// Files in the disk directory that no record, no domain and no unfinished operation refers to.
 /// The directory is read before the operations, so a create that starts meanwhile is either
 /// seen as an operation or its disk is not there yet.
 async fn orphan_disks(
-    cx: &OpContext,
+    cx: &Context,
     in_use: impl Iterator<Item = PathBuf>,
-) -> Result<Vec<OrphanDisk>, AppError> {
-    let files = cx.disks.files().await.map_err(|e| {
-        AppError::new(
-            app::error::ErrorCode::Internal,
-            format!("Cannot read the disk directory: {e}"),
-        )
-    })?;
+) -> Result<Vec<OrphanDisk>, ReconcileError> {
+    let files = cx.disks.files().await.map_err(ReconcileError::DiskDir)?;
     let mut in_use: HashSet<PathBuf> = in_use.collect();
     // A create still running (or left for recovery) owns its disk before the record shows it.
-    for op in cx.db.run(ops_q::op_unfinished).await.map_err(db_error)? {
-        if let Some(path) = op.params.get("disk_path").and_then(|p| p.as_str()) {
-            in_use.insert(PathBuf::from(path));
-        }
+    for op in cx.db.run(ops_q::op_unfinished).await? {
+        in_use.extend(disk_of(&op));
     }
     Ok(files
         .into_iter()
         .filter(|(_, path, _)| !in_use.contains(path))
         .map(|(file, _, size)| OrphanDisk { file, size })
         .collect())
+}
+
+/// The disk file an operation works on, as its kind reads its parameters.
+fn disk_of(op: &OperationRow) -> Option<PathBuf> {
+    registry::find(&op.kind)?.disk_of(&op.params).ok().flatten()
 }

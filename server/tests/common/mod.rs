@@ -220,8 +220,8 @@ pub struct TestApp {
     pub db: TestDb,
     pub data_dir: TempDir,
     pub libvirt_uri: String,
-    /// What the app's sagas run against (to drive steps or recovery directly).
-    pub ops: server::ops::OpContext,
+    /// The app's saga runner and its context (to drive steps or recovery directly).
+    pub sagas: server::ops::Sagas,
     /// Cancelled when the test app is dropped: its monitor and event streams stop.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -270,7 +270,10 @@ impl TestApp {
             pool.migrate().await.unwrap();
         }
         let state = server::build_state(&config, pool).unwrap();
-        let ops = state.vms.context().clone();
+        // As `limen serve` does, but without the periodic reconciler: tests reconcile when
+        // they mean to.
+        server::background::start_monitors(state.vms.sagas(), &state.shutdown);
+        let sagas = state.vms.sagas().clone();
         let shutdown = state.shutdown.clone();
         let accounts = state.accounts.clone();
         let admin_token = if skip_migrations {
@@ -292,13 +295,23 @@ impl TestApp {
             db,
             data_dir,
             libvirt_uri: config.libvirt_uri,
-            ops,
+            sagas,
             shutdown,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// What the sagas run against.
+    pub fn cx(&self) -> &server::context::Context {
+        self.sagas.context()
+    }
+
+    /// The one host the app manages (`local`).
+    pub fn host(&self) -> &std::sync::Arc<server::host::Host> {
+        self.cx().hosts.local()
     }
 
     /// A new user with a session; returns a client that sends its token.

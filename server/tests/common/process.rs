@@ -255,3 +255,23 @@ pub fn virsh(args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
+
+/// UUIDs of domains a test's saga examples made on the real libvirtd; whatever is still there
+/// when the test ends is powered off and undefined.
+#[derive(Default)]
+pub struct UuidCleanup(pub Vec<uuid::Uuid>);
+
+impl Drop for UuidCleanup {
+    fn drop(&mut self) {
+        virt::error::clear_error_callback();
+        let Ok(conn) = virt::connect::Connect::open(Some(LIBVIRT)) else {
+            return;
+        };
+        for id in &self.0 {
+            if let Ok(domain) = conn.lookup_domain_by_uuid(*id) {
+                let _ = domain.destroy();
+                let _ = domain.undefine_flags(virt::sys::VIR_DOMAIN_UNDEFINE_NVRAM);
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The monitor of one host: reads its signals (libvirt events, connection loss) and keeps the
+//! database and every open stream in step with what libvirt reports, through the writer of
+//! observed state. One per host, so a host that is slow or gone never holds up another.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::Context;
+use crate::db::vms as q;
+use crate::error::chain;
+use crate::host::events::HostSignal;
+use crate::host::Host;
+use crate::live::VmChange;
+use crate::observed;
+
+/// Reconnect delays after the connection to libvirt is lost: quick at first, then every 5 s.
+const BACKOFF: [Duration; 5] = [
+    Duration::from_millis(100),
+    Duration::from_millis(250),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(5),
+];
+
+/// Runs until `shutdown`; first brings the view and the records in step with libvirt.
+pub async fn run(
+    cx: Context,
+    host: Arc<Host>,
+    mut signals: UnboundedReceiver<HostSignal>,
+    shutdown: CancellationToken,
+) {
+    match cx.db.run(q::vm_max_generation).await {
+        Ok(recorded) => host
+            .live()
+            .seed_generation(u64::try_from(recorded).unwrap_or(0)),
+        Err(error) => {
+            tracing::warn!(error = %chain(&error), "could not read the newest status generation")
+        }
+    }
+    resynchronize(&cx, &host, &shutdown).await;
+    loop {
+        let signal = tokio::select! {
+            () = shutdown.cancelled() => return,
+            signal = signals.recv() => signal,
+        };
+        match signal {
+            None => return,
+            Some(HostSignal::DomainChanged { uuid, reported, .. }) => {
+                tracing::debug!(host = %host.key(), %uuid, ?reported, "domain event");
+                let from_event =
+                    reported.and_then(|status| host.live().apply_reported(uuid, status));
+                let observation = match from_event {
+                    Some(observation) => Ok(observation),
+                    None => host.observe(uuid).await,
+                };
+                match observation {
+                    Ok(observation) => observed::record(&cx, observation).await,
+                    Err(error) => {
+                        tracing::warn!(host = %host.key(), %uuid, error = %chain(&error), "could not read a domain after its event");
+                    }
+                }
+            }
+            Some(HostSignal::ConnectionClosed { .. }) => {
+                tracing::warn!(host = %host.key(), "the libvirt connection closed; reconnecting");
+                host.live().mark_unsynced();
+                resynchronize(&cx, &host, &shutdown).await;
+            }
+            Some(HostSignal::Resynced { .. }) => {
+                match observed::records_follow_view(&cx, host.key()).await {
+                    Ok(_) => {
+                        cx.bus.publish(VmChange::Resync);
+                    }
+                    Err(error) => {
+                        tracing::warn!(host = %host.key(), error = %chain(&error), "could not bring the records in step");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Lists everything again (reconnecting as often as it takes), corrects the records, and tells
+/// every stream to send a fresh snapshot.
+async fn resynchronize(cx: &Context, host: &Arc<Host>, shutdown: &CancellationToken) {
+    let mut attempt = 0;
+    let changes = loop {
+        match host.resync().await {
+            Ok(changes) => break changes,
+            Err(error) => {
+                if attempt == 0 {
+                    tracing::warn!(host = %host.key(), error = %chain(&error), "libvirt is unreachable; retrying");
+                }
+                let delay = BACKOFF[attempt.min(BACKOFF.len() - 1)];
+                attempt += 1;
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(delay) => {}
+                }
+            }
+        }
+    };
+    for change in changes {
+        observed::record(cx, change).await;
+    }
+    if attempt > 0 {
+        tracing::info!(
+            host = %host.key(),
+            attempts = attempt + 1,
+            "libvirt reachable again; state resynchronized"
+        );
+    }
+    if let Err(error) = observed::records_follow_view(cx, host.key()).await {
+        tracing::warn!(host = %host.key(), error = %chain(&error), "could not bring the records in step");
+    }
+    // Events may have been missed while disconnected: every stream starts again from the truth.
+    cx.bus.publish(VmChange::Resync);
+}

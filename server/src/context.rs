@@ -1,0 +1,23 @@
+//! What every layer below the HTTP edge works with: the database, the hosts, the disk
+//! directory, the event bus, and where detached work runs. Built once by `build_state`; cheap to
+//! clone.
+
+use std::sync::Arc;
+
+use tokio_util::task::TaskTracker;
+
+use crate::db::Db;
+use crate::host::disk::DiskStore;
+use crate::host::Hosts;
+use crate::live::EventBus;
+
+#[derive(Clone)]
+pub struct Context {
+    pub db: Db,
+    pub hosts: Hosts,
+    pub disks: DiskStore,
+    pub bus: Arc<EventBus>,
+    /// Where operations and background work run, detached from any request: a shutdown waits
+    /// for them before the process exits.
+    pub tasks: TaskTracker,
+}

@@ -1,0 +1,129 @@
+//! Observed state: the one writer of what libvirt says about a VM into its record, and the one
+//! reader that merges a record with the live view. Below everyone who needs them (the service's
+//! verbs, the operations, reconcile and the monitor), so their imports all point down here.
+//!
+//! Every write is guarded by the observation's generation (an older observation never
+//! overwrites a newer one) and leaves alone a status an operation holds
+//! ([`app::types::VmStatus::is_held_by_operation`]); what changed is published on the bus.
+
+use app::report::StatusDrift;
+use app::types::{Vm, VmId, VmStatus};
+use uuid::Uuid;
+
+use crate::context::Context;
+use crate::db::models::{LiveState, VmRow};
+use crate::db::vms as q;
+use crate::db::DbError;
+use crate::error::chain;
+use crate::host::{HostError, HostKey, Observation};
+use crate::live::VmChange;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ObservedError {
+    #[error("reading or writing a VM record failed")]
+    Db(#[from] DbError),
+    #[error("asking the hypervisor failed")]
+    Host(#[from] HostError),
+}
+
+/// What the record's host says of its domain now (from the live view; libvirt is asked only
+/// when the view is out of step). A host that is not configured is `Unknown`.
+pub async fn live_state(cx: &Context, row: &VmRow) -> Result<LiveState, HostError> {
+    match cx.hosts.get(&row.host) {
+        Ok(host) => Ok(LiveState::from_status(host.domain_status(row.uuid).await?)),
+        Err(HostError::UnknownHost(_)) => Ok(LiveState::Unknown),
+        Err(error) => Err(error),
+    }
+}
+
+/// The VM as it is now: its record merged with the live view. `None`: no record.
+pub async fn vm_now(cx: &Context, id: Uuid) -> Result<Option<Vm>, ObservedError> {
+    let Some(row) = cx.db.run(move |conn| q::vm_fetch(conn, id)).await? else {
+        return Ok(None);
+    };
+    let live = live_state(cx, &row).await?;
+    Ok(Some(row.into_vm(live)))
+}
+
+/// Records an observation (unless a newer one is recorded, or an operation holds the status)
+/// and, if it is news, publishes the VM as it now is. Domains without a record (ghosts) are
+/// nobody's business here. A failure is logged: an observation is taken again at the next
+/// event, resync or reconcile.
+pub async fn record(cx: &Context, observation: Observation) {
+    tracing::debug!(?observation, "observed");
+    let id = observation.uuid;
+    let status = observation.status.unwrap_or(VmStatus::Missing);
+    let generation = i64::try_from(observation.generation).unwrap_or(i64::MAX);
+    let written = cx
+        .db
+        .run(
+            move |conn| match q::vm_record_observed(conn, id, status, generation)? {
+                Some(row) => Ok(Some(row)),
+                // A newer observation won, or an operation holds the status: read what is there.
+                None => q::vm_fetch(conn, id),
+            },
+        )
+        .await;
+    match written {
+        Ok(Some(row)) if observation.changed && !row.status.is_held_by_operation() => {
+            let live = cx
+                .hosts
+                .get(&row.host)
+                .ok()
+                .and_then(|host| host.live().status(id))
+                .map_or(LiveState::Unknown, LiveState::from_status);
+            cx.bus.publish(VmChange::Updated(row.into_vm(live)));
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(%id, error = %chain(&error), "could not record an observed status")
+        }
+    }
+}
+
+/// Makes every record on `host` say what libvirt says (a record without a domain becomes
+/// `missing`). Returns what was corrected; the caller decides whether streams need a snapshot.
+///
+/// The live view finds the candidates; each is then asked again, so the correction carries a
+/// generation newer than anything recorded (a change that landed meanwhile is not undone).
+pub async fn records_follow_view(
+    cx: &Context,
+    host: &HostKey,
+) -> Result<Vec<StatusDrift>, ObservedError> {
+    let hypervisor = cx.hosts.get(host.as_str())?;
+    let domains = hypervisor.domains().await?;
+    let rows = cx.db.run(q::vm_list).await?;
+    let mut drift = Vec::new();
+    for row in rows {
+        if row.host != host.as_str() || row.status.is_held_by_operation() {
+            continue;
+        }
+        let listed = domains
+            .domains
+            .get(&row.uuid)
+            .map_or(VmStatus::Missing, |domain| domain.status);
+        if row.status == listed {
+            continue;
+        }
+        let observation = hypervisor.observe(row.uuid).await?;
+        let observed = observation.status.unwrap_or(VmStatus::Missing);
+        if observed == row.status {
+            continue;
+        }
+        let id = row.uuid;
+        let generation = i64::try_from(observation.generation).unwrap_or(i64::MAX);
+        let written = cx
+            .db
+            .run(move |conn| q::vm_record_observed(conn, id, observed, generation))
+            .await?;
+        if written.is_some() {
+            drift.push(StatusDrift {
+                uuid: VmId(id),
+                name: row.name,
+                recorded: row.status,
+                observed,
+            });
+        }
+    }
+    Ok(drift)
+}

@@ -1,0 +1,50 @@
+//! Every VM: records merged with each host's live view, computed once per change (the REST
+//! list, the server function and every stream's snapshot share it).
+
+use std::collections::HashMap;
+
+use app::error::AppError;
+use futures::future::try_join_all;
+
+use super::{ServiceError, VmService};
+use crate::db::models::LiveState;
+use crate::db::vms as q;
+use crate::error::report;
+use crate::host::{HostKey, Snapshot};
+use crate::live::list_cache::CachedList;
+
+impl VmService {
+    /// The whole list (callers filter it for their viewer).
+    pub async fn list(&self) -> Result<CachedList, AppError> {
+        self.list_now().await.map_err(report)
+    }
+
+    pub(super) async fn list_now(&self) -> Result<CachedList, ServiceError> {
+        let version = self.cx.bus.last_id();
+        if let Some(list) = self.list_cache.get(version) {
+            return Ok(list);
+        }
+        let hosts = self.cx.hosts.iter().map(|host| async move {
+            Ok::<_, ServiceError>((host.key().clone(), host.domains().await?))
+        });
+        let (rows, views) = tokio::join!(self.cx.db.run(q::vm_list), try_join_all(hosts));
+        let views: HashMap<HostKey, Snapshot> = views?.into_iter().collect();
+        let vms = rows?
+            .into_iter()
+            .map(|row| {
+                let live = views
+                    .get(row.host.as_str())
+                    .map_or(LiveState::Unknown, |view| {
+                        LiveState::from_status(view.domains.get(&row.uuid).map(|d| d.status))
+                    });
+                row.into_vm(live)
+            })
+            .collect();
+        let list = CachedList::new(version, vms);
+        // Kept only if nothing was published meanwhile (it might not be in it).
+        if self.cx.bus.last_id() == version {
+            self.list_cache.put(list.clone());
+        }
+        Ok(list)
+    }
+}

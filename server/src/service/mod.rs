@@ -1,0 +1,145 @@
+//! The VM service: the one door every screen and endpoint goes through (SPEC §3, seed 004). It
+//! decides who may do what and whether it makes sense now, runs the work, and audits it; the
+//! writing is done below it — records and domains by the operations (`ops`), observed states by
+//! `observed`, reconciliation by `reconcile` — so each store has one writer per kind of change.
+//!
+//! One file per capability, each verb with its pure "is this allowed now" rule beside it:
+//! - `records.rs`: the VM as a caller may see it (another user's VM is "not found");
+//! - `list.rs`: every VM, computed once per change;
+//! - `create.rs`, `lifecycle.rs` (start, stop, …), `delete.rs`;
+//! - `reconciliation.rs`: reconcile, adopt, forget (admins);
+//! - `media.rs`: the ISO and base-image libraries;
+//! - `runner.rs`: where a verb runs (detached from its request, holding its locks) and is
+//!   audited, and where its error becomes the wire error — once;
+//! - `port.rs`: the `VmPort` the REST handlers and the server functions call.
+
+mod create;
+mod delete;
+mod lifecycle;
+mod list;
+mod media;
+mod port;
+mod reconciliation;
+mod records;
+mod runner;
+
+use app::error::{AppError, ErrorCode};
+use uuid::Uuid;
+
+use crate::audit::AuditLog;
+use crate::context::Context;
+use crate::db::DbError;
+use crate::error::Describe;
+use crate::host::disk::DiskError;
+use crate::host::library::{Library, LibraryError};
+use crate::host::HostError;
+use crate::keyed_locks::KeyedLocks;
+use crate::live::list_cache::ListCache;
+use crate::observed::ObservedError;
+use crate::ops::{SagaFailure, Sagas, StepError};
+use crate::reconcile::ReconcileError;
+
+pub struct VmService {
+    cx: Context,
+    sagas: Sagas,
+    isos: Library,
+    images: Library,
+    /// Operations on one VM run one at a time.
+    locks: KeyedLocks<Uuid>,
+    /// Creates by one owner run one at a time, so two cannot both fit the last of a quota.
+    owners: KeyedLocks<String>,
+    list_cache: ListCache,
+    audit: AuditLog,
+}
+
+impl VmService {
+    pub fn new(sagas: Sagas, isos: Library, images: Library, audit: AuditLog) -> Self {
+        Self {
+            cx: sagas.context().clone(),
+            sagas,
+            isos,
+            images,
+            locks: KeyedLocks::default(),
+            owners: KeyedLocks::default(),
+            list_cache: ListCache::default(),
+            audit,
+        }
+    }
+
+    /// What operations run with (recovery at start, the periodic reconcile).
+    pub fn sagas(&self) -> &Sagas {
+        &self.sagas
+    }
+}
+
+/// Why a verb did not do what was asked. Turned into the wire error once, by `runner` or the
+/// port, through [`Describe`].
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// A decision for the caller (not allowed, not now, not found): said as it is.
+    #[error("{0}")]
+    Refused(AppError),
+    #[error("reading or writing records failed")]
+    Db(#[from] DbError),
+    #[error("asking the hypervisor failed")]
+    Host(#[from] HostError),
+    #[error("reading a disk image failed")]
+    Disk(#[from] DiskError),
+    #[error("reading a library failed")]
+    Library(#[from] LibraryError),
+    #[error("creating the VM failed")]
+    Create(#[source] SagaFailure),
+    #[error("deleting the VM failed")]
+    Delete(#[source] SagaFailure),
+    #[error("reconciling failed")]
+    Reconcile(#[from] ReconcileError),
+    #[error("the operation's task ended abnormally")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl From<ObservedError> for ServiceError {
+    fn from(error: ObservedError) -> Self {
+        match error {
+            ObservedError::Db(error) => ServiceError::Db(error),
+            ObservedError::Host(error) => ServiceError::Host(error),
+        }
+    }
+}
+
+impl Describe for ServiceError {
+    fn describe(&self) -> AppError {
+        match self {
+            ServiceError::Refused(error) => error.clone(),
+            ServiceError::Db(error) => error.describe(),
+            ServiceError::Host(error) => error.describe(),
+            ServiceError::Disk(error) => error.describe(),
+            ServiceError::Library(error) => error.describe(),
+            ServiceError::Create(failure) => creation_failed(failure),
+            ServiceError::Delete(failure) => failure.cause.describe(),
+            ServiceError::Reconcile(error) => error.describe(),
+            ServiceError::Task(_) => {
+                AppError::new(ErrorCode::Internal, "The operation was interrupted.")
+            }
+        }
+    }
+}
+
+/// A failed create: which step, and why; refusals found while checking keep their own code.
+fn creation_failed(failure: &SagaFailure) -> AppError {
+    let cause = failure.cause.describe();
+    match (&failure.cause, cause.code) {
+        (StepError::Refused(_), ErrorCode::VmAlreadyExists | ErrorCode::ValidationFailed) => cause,
+        _ => AppError::new(
+            ErrorCode::VmCreationFailed,
+            format!(
+                "Creating the VM failed at step \"{}\": {}",
+                failure.step, cause.message
+            ),
+        ),
+    }
+}
+
+/// A refusal, as a service error.
+fn refused(error: AppError) -> ServiceError {
+    ServiceError::Refused(error)
+}
