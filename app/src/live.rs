@@ -67,13 +67,14 @@ pub fn provide_live(logged_in: Signal<bool>) -> Live {
 
 #[cfg(feature = "hydrate")]
 mod browser {
+    use futures::stream::{select_all, StreamExt};
+    use gloo_net::eventsource::futures::EventSource;
     use leptos::prelude::*;
     use send_wrapper::SendWrapper;
     use serde::Deserialize;
-    use wasm_bindgen::prelude::*;
-    use web_sys::{EventSource, MessageEvent};
 
     use super::{LinkState, Live};
+    use crate::store::VmStore;
     use crate::types::{Vm, VmId};
 
     #[derive(Deserialize)]
@@ -86,46 +87,67 @@ mod browser {
         uuid: VmId,
     }
 
-    fn listen(source: &EventSource, name: &str, handle: impl Fn(&str) + 'static) {
-        let callback = Closure::<dyn Fn(MessageEvent)>::new(move |event: MessageEvent| {
-            if let Some(data) = event.data().as_string() {
-                handle(&data);
-            }
-        });
-        let _ = source.add_event_listener_with_callback(name, callback.as_ref().unchecked_ref());
-        // Lives as long as the page: the stream is the page's for its whole life.
-        callback.forget();
-    }
+    /// The stream's events, in the order they came; `error` is the browser's own event (the
+    /// stream dropped, and it reconnects by itself unless the server refused it).
+    const EVENTS: [&str; 5] = [
+        "snapshot",
+        "vm_created",
+        "vm_updated",
+        "vm_deleted",
+        "error",
+    ];
 
     pub fn open_stream(live: Live) {
-        let Ok(source) = EventSource::new("/api/v1/events") else {
-            live.link.set(LinkState::Reconnecting);
+        let Live { store, link } = live;
+        let Ok(mut source) = EventSource::new("/api/v1/events") else {
+            link.set(LinkState::Reconnecting);
             return;
         };
-        let store = live.store;
-        let link = live.link;
-        listen(&source, "snapshot", move |data| {
-            if let Ok(snapshot) = serde_json::from_str::<Snapshot>(data) {
-                store.replace_from_stream(snapshot.vms);
-                link.set(LinkState::Live);
-            }
-        });
-        for name in ["vm_created", "vm_updated"] {
-            listen(&source, name, move |data| {
-                if let Ok(vm) = serde_json::from_str::<Vm>(data) {
-                    store.upsert(vm);
+        let subscriptions = EVENTS
+            .into_iter()
+            .filter_map(|name| source.subscribe(name).ok())
+            .collect::<Vec<_>>();
+        let mut events = select_all(subscriptions);
+        leptos::task::spawn_local(async move {
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok((name, message)) => {
+                        let data = message.data().as_string().unwrap_or_default();
+                        handle(store, link, &name, &data);
+                    }
+                    // Closed for good (refused, or closed on cleanup): nothing more will come.
+                    Err(_) => {
+                        link.set(LinkState::Reconnecting);
+                        break;
+                    }
                 }
-            });
-        }
-        listen(&source, "vm_deleted", move |data| {
-            if let Ok(deleted) = serde_json::from_str::<Deleted>(data) {
-                store.remove(deleted.uuid);
             }
         });
-        let on_error = Closure::<dyn Fn()>::new(move || link.set(LinkState::Reconnecting));
-        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        on_error.forget();
+        // Dropping the source closes it.
         let source = SendWrapper::new(source);
-        on_cleanup(move || source.close());
+        on_cleanup(move || drop(source));
+    }
+
+    fn handle(store: VmStore, link: RwSignal<LinkState>, name: &str, data: &str) {
+        match name {
+            // Sent first on every (re)connection: from now on what is shown is current.
+            "snapshot" => {
+                if let Ok(snapshot) = serde_json::from_str::<Snapshot>(data) {
+                    store.snapshot(snapshot.vms);
+                    link.set(LinkState::Live);
+                }
+            }
+            "vm_created" | "vm_updated" => {
+                if let Ok(vm) = serde_json::from_str::<Vm>(data) {
+                    store.streamed(vm);
+                }
+            }
+            "vm_deleted" => {
+                if let Ok(deleted) = serde_json::from_str::<Deleted>(data) {
+                    store.delete(deleted.uuid);
+                }
+            }
+            _ => link.set(LinkState::Reconnecting),
+        }
     }
 }

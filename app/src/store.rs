@@ -1,81 +1,315 @@
-//! The browser's view of the VMs: one signal that every card reads. The live event stream and
-//! the server's answers write into it; nothing refetches on a timer.
+//! The browser's view of the VMs: one signal that every card reads. The live event stream, the
+//! pages' lists and the actions' answers all write into it, and it keeps the newer version of
+//! each VM by its `generation` (the record's version, assigned by the database in write order),
+//! whatever order they arrive in. Nothing refetches on a timer.
+
+use std::collections::HashSet;
 
 use leptos::prelude::*;
 
 use crate::types::{Vm, VmId};
 
+/// The VMs known to this page and the ids the stream said were deleted. Plain data with the
+/// ordering rules, so they are tested without a browser; [`VmStore`] puts it in a signal.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VmSet {
+    /// By name, for display.
+    vms: Vec<Vm>,
+    /// Deleted, according to the stream: no page list or answer brings these back, only the
+    /// stream does (a forgotten record that was adopted again).
+    deleted: HashSet<VmId>,
+}
+
+impl VmSet {
+    /// A VM from a page's list or an action's answer: inserted if unknown, taking the place of
+    /// the known one if it is at least as new. Never brings back a deleted VM.
+    pub fn apply(&mut self, vm: Vm) -> bool {
+        if self.deleted.contains(&vm.uuid) {
+            return false;
+        }
+        self.keep_newer(vm)
+    }
+
+    /// `vm_created` / `vm_updated` from the stream: as [`apply`](Self::apply), and the id is
+    /// no longer deleted (the stream saw it again).
+    pub fn streamed(&mut self, vm: Vm) -> bool {
+        self.deleted.remove(&vm.uuid);
+        self.keep_newer(vm)
+    }
+
+    /// `vm_deleted` from the stream.
+    pub fn delete(&mut self, id: VmId) -> bool {
+        self.deleted.insert(id);
+        let before = self.vms.len();
+        self.vms.retain(|vm| vm.uuid != id);
+        self.vms.len() != before
+    }
+
+    /// A `snapshot` from the stream: the set becomes exactly its VMs (the others are deleted),
+    /// each in the newer of the known and the snapshot's version.
+    pub fn snapshot(&mut self, vms: Vec<Vm>) -> bool {
+        let ids: HashSet<VmId> = vms.iter().map(|vm| vm.uuid).collect();
+        let mut changed = false;
+        for gone in self.vms.iter().filter(|vm| !ids.contains(&vm.uuid)) {
+            self.deleted.insert(gone.uuid);
+        }
+        let before = self.vms.len();
+        self.vms.retain(|vm| ids.contains(&vm.uuid));
+        changed |= self.vms.len() != before;
+        for vm in vms {
+            changed |= self.streamed(vm);
+        }
+        changed
+    }
+
+    fn keep_newer(&mut self, vm: Vm) -> bool {
+        match self.vms.iter_mut().find(|known| known.uuid == vm.uuid) {
+            Some(known) if vm.generation < known.generation || *known == vm => false,
+            Some(known) => {
+                let renamed = known.name != vm.name;
+                *known = vm;
+                if renamed {
+                    self.sort();
+                }
+                true
+            }
+            None => {
+                self.vms.push(vm);
+                self.sort();
+                true
+            }
+        }
+    }
+
+    fn sort(&mut self) {
+        self.vms
+            .sort_by(|a, b| a.name.cmp(&b.name).then(a.uuid.cmp(&b.uuid)));
+    }
+
+    pub fn get(&self, id: VmId) -> Option<&Vm> {
+        self.vms.iter().find(|vm| vm.uuid == id)
+    }
+
+    /// Ids in display order (by name).
+    pub fn ids(&self) -> Vec<VmId> {
+        self.vms.iter().map(|vm| vm.uuid).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vms.is_empty()
+    }
+}
+
+/// [`VmSet`] in a signal: what the pages and the stream use.
 #[derive(Clone, Copy)]
 pub struct VmStore {
-    vms: RwSignal<Vec<Vm>>,
-    /// Set once the event stream delivered a snapshot: from then on it is the authority, and a
-    /// page's server-rendered list (possibly older) must not overwrite it.
-    streamed: RwSignal<bool>,
+    set: RwSignal<VmSet>,
 }
 
 impl Default for VmStore {
     fn default() -> Self {
         Self {
-            vms: RwSignal::new(Vec::new()),
-            streamed: RwSignal::new(false),
+            set: RwSignal::new(VmSet::default()),
         }
     }
 }
 
 impl VmStore {
-    /// A list a page loaded (server-rendered or fetched): taken unless the stream is newer.
-    pub fn replace(&self, vms: Vec<Vm>) {
-        if !self.streamed.get_untracked() {
-            self.set_sorted(vms);
+    /// Runs `change` on the set; readers are notified only if it changed something.
+    fn change(&self, change: impl FnOnce(&mut VmSet) -> bool) {
+        let changed = self.set.try_update_untracked(change).unwrap_or(false);
+        if changed {
+            self.set.notify();
         }
     }
 
-    /// One VM a page loaded: taken unless the stream is the authority already (it then holds
-    /// the VM if it exists, and must not get back one it saw deleted).
-    pub fn offer(&self, vm: Vm) {
-        if !self.streamed.get_untracked() {
-            self.upsert(vm);
-        }
+    /// A page's list (server-rendered or fetched): every VM through [`VmSet::apply`]; nothing
+    /// is removed.
+    pub fn apply_all(&self, vms: Vec<Vm>) {
+        self.change(|set| {
+            vms.into_iter()
+                .fold(false, |changed, vm| set.apply(vm) | changed)
+        });
     }
 
-    /// A snapshot from the event stream: always the truth.
-    pub fn replace_from_stream(&self, vms: Vec<Vm>) {
-        self.streamed.set(true);
-        self.set_sorted(vms);
+    /// One VM a page loaded or an action answered.
+    pub fn apply(&self, vm: Vm) {
+        self.change(|set| set.apply(vm));
     }
 
-    fn set_sorted(&self, mut vms: Vec<Vm>) {
-        vms.sort_by(|a, b| a.name.cmp(&b.name));
-        self.vms.set(vms);
+    pub fn streamed(&self, vm: Vm) {
+        self.change(|set| set.streamed(vm));
     }
 
-    pub fn upsert(&self, vm: Vm) {
-        self.vms.update(
-            |vms| match vms.iter_mut().find(|known| known.uuid == vm.uuid) {
-                Some(known) => *known = vm,
-                None => {
-                    vms.push(vm);
-                    vms.sort_by(|a, b| a.name.cmp(&b.name));
-                }
-            },
-        );
+    pub fn delete(&self, id: VmId) {
+        self.change(|set| set.delete(id));
     }
 
-    pub fn remove(&self, id: VmId) {
-        self.vms.update(|vms| vms.retain(|vm| vm.uuid != id));
+    pub fn snapshot(&self, vms: Vec<Vm>) {
+        self.change(|set| set.snapshot(vms));
     }
 
     /// Ids in display order (by name).
     pub fn ids(&self) -> Vec<VmId> {
-        self.vms.with(|vms| vms.iter().map(|vm| vm.uuid).collect())
+        self.set.with(VmSet::ids)
     }
 
     pub fn get(&self, id: VmId) -> Option<Vm> {
-        self.vms
-            .with(|vms| vms.iter().find(|vm| vm.uuid == id).cloned())
+        self.set.with(|set| set.get(id).cloned())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.vms.with(Vec::is_empty)
+        self.set.with(VmSet::is_empty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{BootOrder, InstallationStatus, VmStatus};
+    use chrono::{TimeZone, Utc};
+    use uuid::Uuid;
+
+    fn id(n: u128) -> VmId {
+        VmId(Uuid::from_u128(n))
+    }
+
+    fn vm(n: u128, name: &str, status: VmStatus, generation: u64) -> Vm {
+        let at = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
+        Vm {
+            uuid: id(n),
+            name: name.into(),
+            owner: None,
+            status,
+            cpu: 1,
+            memory: 512,
+            disk_size: 4,
+            os_type: "linux".into(),
+            boot_order: BootOrder::default(),
+            installation_status: InstallationStatus::default(),
+            current_media: None,
+            role: None,
+            host: "local".into(),
+            created_at: at,
+            updated_at: at,
+            generation,
+        }
+    }
+
+    fn status(set: &VmSet, n: u128) -> Option<VmStatus> {
+        set.get(id(n)).map(|vm| vm.status)
+    }
+
+    #[test]
+    fn apply_inserts_unknown_and_keeps_the_newer_generation() {
+        let mut set = VmSet::default();
+        assert!(set.apply(vm(1, "b", VmStatus::Stopped, 5)));
+        // An older answer that arrives late (e.g. overtaken by a stream event) changes nothing.
+        assert!(!set.apply(vm(1, "b", VmStatus::Running, 4)));
+        assert_eq!(status(&set, 1), Some(VmStatus::Stopped));
+        // A newer one replaces it, and so does the same generation (the same version).
+        assert!(set.apply(vm(1, "b", VmStatus::Running, 6)));
+        assert_eq!(status(&set, 1), Some(VmStatus::Running));
+        assert!(set.apply(vm(1, "b", VmStatus::Paused, 6)));
+        assert_eq!(status(&set, 1), Some(VmStatus::Paused));
+        // Nothing to do for an identical copy.
+        assert!(!set.apply(vm(1, "b", VmStatus::Paused, 6)));
+    }
+
+    #[test]
+    fn ids_are_in_name_order_whatever_the_arrival_order() {
+        let mut set = VmSet::default();
+        set.apply(vm(1, "m", VmStatus::Stopped, 1));
+        set.apply(vm(2, "a", VmStatus::Stopped, 1));
+        set.streamed(vm(3, "z", VmStatus::Stopped, 1));
+        assert_eq!(set.ids(), vec![id(2), id(1), id(3)]);
+        // A rename moves it.
+        set.apply(vm(3, "b", VmStatus::Stopped, 2));
+        assert_eq!(set.ids(), vec![id(2), id(3), id(1)]);
+    }
+
+    #[test]
+    fn a_deleted_vm_is_not_brought_back_by_a_page_list_or_a_late_answer() {
+        let mut set = VmSet::default();
+        set.apply(vm(1, "a", VmStatus::Running, 3));
+        assert!(set.delete(id(1)));
+        assert!(set.is_empty());
+        // An older server-rendered list, or an action's answer that was on its way.
+        assert!(!set.apply(vm(1, "a", VmStatus::Running, 3)));
+        assert!(!set.apply(vm(1, "a", VmStatus::Stopped, 4)));
+        assert!(set.is_empty());
+        // Deleting what is not known still remembers it (the list may come later).
+        assert!(!set.delete(id(2)));
+        assert!(!set.apply(vm(2, "b", VmStatus::Stopped, 1)));
+        assert!(set.is_empty());
+    }
+
+    #[test]
+    fn the_stream_can_bring_a_deleted_id_back() {
+        let mut set = VmSet::default();
+        set.apply(vm(1, "a", VmStatus::Running, 3));
+        set.delete(id(1));
+        // A forgotten record adopted again: the stream announces it.
+        assert!(set.streamed(vm(1, "a", VmStatus::Stopped, 9)));
+        assert_eq!(status(&set, 1), Some(VmStatus::Stopped));
+        // From then on it follows the ordinary rules again.
+        assert!(set.apply(vm(1, "a", VmStatus::Running, 10)));
+        assert_eq!(status(&set, 1), Some(VmStatus::Running));
+        // The stream's own events are ordered by generation too.
+        assert!(!set.streamed(vm(1, "a", VmStatus::Paused, 8)));
+        assert_eq!(status(&set, 1), Some(VmStatus::Running));
+    }
+
+    #[test]
+    fn a_snapshot_makes_the_set_exactly_its_vms_keeping_the_newer_of_each() {
+        let mut set = VmSet::default();
+        set.apply(vm(1, "a", VmStatus::Running, 7));
+        set.apply(vm(2, "b", VmStatus::Stopped, 2));
+        set.apply(vm(3, "c", VmStatus::Stopped, 2));
+        set.delete(id(4));
+        let changed = set.snapshot(vec![
+            // Older than what an action's answer already brought: the known one stays.
+            vm(1, "a", VmStatus::Stopped, 6),
+            // Newer: taken.
+            vm(2, "b", VmStatus::Running, 3),
+            // Deleted before, in the snapshot now: back.
+            vm(4, "d", VmStatus::Stopped, 5),
+        ]);
+        assert!(changed);
+        assert_eq!(set.ids(), vec![id(1), id(2), id(4)]);
+        assert_eq!(status(&set, 1), Some(VmStatus::Running));
+        assert_eq!(status(&set, 2), Some(VmStatus::Running));
+        // Not in the snapshot: gone, and a late list does not bring it back.
+        assert!(!set.apply(vm(3, "c", VmStatus::Stopped, 2)));
+        assert_eq!(set.get(id(3)), None);
+        // The same snapshot again changes nothing.
+        assert!(!set.snapshot(vec![
+            vm(1, "a", VmStatus::Running, 7),
+            vm(2, "b", VmStatus::Running, 3),
+            vm(4, "d", VmStatus::Stopped, 5),
+        ]));
+    }
+
+    #[test]
+    fn the_store_signal_follows_the_same_rules() {
+        use leptos::prelude::Owner;
+        let owner = Owner::new();
+        owner.with(|| {
+            let store = VmStore::default();
+            store.apply_all(vec![
+                vm(2, "b", VmStatus::Stopped, 1),
+                vm(1, "a", VmStatus::Stopped, 1),
+            ]);
+            assert_eq!(store.ids(), vec![id(1), id(2)]);
+            store.delete(id(1));
+            store.apply(vm(1, "a", VmStatus::Running, 2));
+            assert_eq!(store.ids(), vec![id(2)]);
+            store.snapshot(vec![vm(1, "a", VmStatus::Running, 2)]);
+            assert_eq!(
+                store.get(id(1)).map(|vm| vm.status),
+                Some(VmStatus::Running)
+            );
+            assert_eq!(store.ids(), vec![id(1)]);
+        });
     }
 }

@@ -27,7 +27,7 @@ pub fn DashboardPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match initial.await {
                         Ok(vms) => {
-                            store.replace(vms);
+                            store.apply_all(vms);
                             view! { <VmList store/> }.into_any()
                         }
                         Err(error) => {
