@@ -21,7 +21,7 @@ use leptos_router::{
     Lazy, ParamSegment, SsrMode, StaticSegment,
 };
 
-use crate::api::auth::{me, Logout};
+use crate::api::auth::{logout, me};
 use crate::auth::{Role, User};
 use crate::error::{AppError, ErrorCode};
 use crate::live::{provide_live, Live};
@@ -103,7 +103,7 @@ pub fn App() -> impl IntoView {
                     />
                     <Route
                         path=(StaticSegment("vms"), ParamSegment("uuid"))
-                        view=pages::vm_detail::VmDetailPage
+                        view={Lazy::<pages::vm_detail::VmDetailRoute>::new()}
                         ssr=SsrMode::Async
                     />
                     <Route path=StaticSegment("login") view={Lazy::<pages::login::LoginRoute>::new()} ssr=SsrMode::Async/>
@@ -126,20 +126,34 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// Logging out is loaded when it is done (split off the main WASM).
+#[leptos::lazy]
+async fn log_out_lazily() -> Result<(), AppError> {
+    logout().await
+}
+
 /// The logged-in top bar: the pages this user may open, the live indicator, who they are, and
 /// logging out.
 #[component]
 fn TopNav(user: User, live: Live) -> impl IntoView {
     let admin = user.role == Role::Admin;
-    let logout = ServerAction::<Logout>::new();
+    let logging_out = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
-    Effect::new(move |_| match logout.value().get() {
-        // Without a session (expired, or logged out in another tab) the result is the same.
-        Some(Ok(())) => pages::go_to("/login"),
-        Some(Err(failure)) if failure.code == ErrorCode::Unauthorized => pages::go_to("/login"),
-        Some(Err(failure)) => error.set(Some(failure.message)),
-        None => {}
-    });
+    let log_out = move || {
+        error.set(None);
+        logging_out.set(true);
+        leptos::task::spawn_local(async move {
+            match log_out_lazily().await {
+                // Without a session (expired, or logged out in another tab) the result is the same.
+                Ok(()) => pages::go_to("/login"),
+                Err(failure) if failure.code == ErrorCode::Unauthorized => pages::go_to("/login"),
+                Err(failure) => {
+                    logging_out.set(false);
+                    error.set(Some(failure.message));
+                }
+            }
+        });
+    };
 
     view! {
         <nav aria-label="Main">
@@ -165,11 +179,8 @@ fn TopNav(user: User, live: Live) -> impl IntoView {
         <button
             type="button"
             class="logout"
-            disabled=move || logout.pending().get()
-            on:click=move |_| {
-                error.set(None);
-                logout.dispatch(Logout {});
-            }
+            disabled=move || logging_out.get()
+            on:click=move |_| log_out()
         >
             "Log out"
         </button>

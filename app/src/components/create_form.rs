@@ -1,11 +1,12 @@
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
 use crate::api::accounts::quota;
 use crate::api::media::{list_images, list_isos};
-use crate::api::vms::CreateVm;
+use crate::api::vms::create_vm;
 use crate::auth::QuotaReport;
 use crate::store::VmStore;
-use crate::types::CreateVmRequest;
+use crate::types::{CreateVmRequest, Vm};
 use crate::validate::{
     validate_create, CPU_MAX, CPU_MIN, DISK_MAX_GIB, DISK_MIN_GIB, MEMORY_MAX_MIB, MEMORY_MIN_MIB,
     NAME_MAX_LEN,
@@ -46,6 +47,59 @@ pub fn quota_line(report: &QuotaReport) -> String {
     )
 }
 
+/// What the form's fields say, as typed.
+struct CreateFormValues {
+    name: String,
+    cpu: String,
+    memory: String,
+    disk: String,
+    iso: String,
+    image: String,
+}
+
+impl CreateFormValues {
+    /// The request, checked as the server will check it; `Err` says what is wrong.
+    fn request(self, quota: Option<&QuotaReport>) -> Result<CreateVmRequest, String> {
+        let parse = |field: &str, value: &str| {
+            value
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| format!("{field} must be a whole number."))
+        };
+        let cpu = parse("vCPUs", &self.cpu)?;
+        let request = CreateVmRequest {
+            name: self.name.trim().to_string(),
+            cpu: u32::try_from(cpu).map_err(|_| "vCPUs is too large.".to_string())?,
+            memory: parse("Memory", &self.memory)?,
+            disk_size: parse("Disk size", &self.disk)?,
+            os_type: None,
+            iso: Some(self.iso).filter(|name| !name.is_empty()),
+            image: Some(self.image).filter(|name| !name.is_empty()),
+            boot_order: None,
+            start: false,
+        };
+        validate_create(&request).map_err(|e| e.message)?;
+        // The server enforces the quota; this only says it early. Unknown quota: let it decide.
+        match quota
+            .and_then(|report| report.refusal(request.cpu, request.memory, request.disk_size))
+        {
+            Some(sentence) => Err(sentence),
+            None => Ok(request),
+        }
+    }
+}
+
+/// Checks and sends the form: loaded with the first create (split off the main WASM, like the
+/// rules it checks).
+#[leptos::lazy]
+async fn create_from_form(
+    form: CreateFormValues,
+    quota: Option<QuotaReport>,
+) -> Result<Vm, String> {
+    let request = form.request(quota.as_ref())?;
+    create_vm(request).await.map_err(|failure| failure.message)
+}
+
 /// Name, vCPUs, memory and disk; the server's answer (the new VM) goes straight into the store.
 /// The caller's quota is shown, and a VM it would not allow is explained before it is sent.
 #[component]
@@ -61,66 +115,35 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
         |_| async { (list_isos().await, list_images().await) },
     );
     let error = RwSignal::new(None::<String>);
-    let create = ServerAction::<CreateVm>::new();
+    let creating = RwSignal::new(false);
     let refresh = use_context::<QuotaRefresh>().unwrap_or_else(QuotaRefresh::provide);
     let quota_report = Resource::new(move || refresh.0.get(), |_| quota());
 
-    Effect::new(move |_| match create.value().get() {
-        Some(Ok(vm)) => {
-            error.set(None);
-            name.set(String::new());
-            store.upsert(vm);
-            refresh.bump();
-        }
-        Some(Err(failure)) => error.set(Some(failure.message)),
-        None => {}
-    });
-
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let parse = |field: &str, value: String| {
-            value
-                .trim()
-                .parse::<u64>()
-                .map_err(|_| format!("{field} must be a whole number."))
+        let form = CreateFormValues {
+            name: name.get_untracked(),
+            cpu: cpu.get_untracked(),
+            memory: memory.get_untracked(),
+            disk: disk.get_untracked(),
+            iso: iso.get_untracked(),
+            image: image.get_untracked(),
         };
-        let request = (|| {
-            let cpu = parse("vCPUs", cpu.get())?;
-            Ok::<_, String>(CreateVmRequest {
-                name: name.get().trim().to_string(),
-                cpu: u32::try_from(cpu).map_err(|_| "vCPUs is too large.".to_string())?,
-                memory: parse("Memory", memory.get())?,
-                disk_size: parse("Disk size", disk.get())?,
-                os_type: None,
-                iso: Some(iso.get()).filter(|name| !name.is_empty()),
-                image: Some(image.get()).filter(|name| !name.is_empty()),
-                boot_order: None,
-                start: false,
-            })
-        })();
-        let checked = request.and_then(|request| {
-            validate_create(&request)
-                .map(|_| request)
-                .map_err(|e| e.message)
-        });
-        // The server enforces the quota; this only says it early. Unknown quota: let it decide.
-        let checked = checked.and_then(|request| {
-            let refusal = quota_report
-                .get_untracked()
-                .and_then(Result::ok)
-                .and_then(|report| report.refusal(request.cpu, request.memory, request.disk_size));
-            match refusal {
-                Some(sentence) => Err(sentence),
-                None => Ok(request),
+        let report = quota_report.get_untracked().and_then(Result::ok);
+        creating.set(true);
+        spawn_local(async move {
+            let answer = create_from_form(form, report).await;
+            creating.set(false);
+            match answer {
+                Ok(vm) => {
+                    error.set(None);
+                    name.set(String::new());
+                    store.apply(vm);
+                    refresh.bump();
+                }
+                Err(message) => error.set(Some(message)),
             }
         });
-        match checked {
-            Ok(request) => {
-                error.set(None);
-                create.dispatch(CreateVm { request });
-            }
-            Err(message) => error.set(Some(message)),
-        }
     };
 
     view! {
@@ -180,8 +203,8 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <button type="submit" disabled=move || create.pending().get()>
-                {move || if create.pending().get() { "Creating…" } else { "Create VM" }}
+            <button type="submit" disabled=move || creating.get()>
+                {move || if creating.get() { "Creating…" } else { "Create VM" }}
             </button>
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </form>

@@ -1,10 +1,23 @@
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
-use crate::api::vms::{ActOnVm, DeleteVm};
+use crate::api::vms::{act_on_vm, delete_vm};
 use crate::components::create_form::QuotaRefresh;
-use crate::live::{use_live, LinkState};
+use crate::error::AppError;
 use crate::store::VmStore;
-use crate::types::{VmAction, VmId, VmStatus};
+use crate::types::{DeleteReport, Vm, VmAction, VmId, VmStatus};
+
+// The calls a card makes are loaded with their first use (split off the main WASM: a card is
+// shown on every first load, an action is not taken on every one).
+#[leptos::lazy]
+async fn act_lazily(id: VmId, action: VmAction) -> Result<Vm, AppError> {
+    act_on_vm(id, action).await
+}
+
+#[leptos::lazy]
+async fn delete_lazily(id: VmId) -> Result<DeleteReport, AppError> {
+    delete_vm(id).await
+}
 
 /// One VM: its state badge, sizes, and the actions that make sense right now.
 #[component]
@@ -13,47 +26,51 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
     let name = move || vm.with(|vm| vm.as_ref().map(|vm| vm.name.clone()).unwrap_or_default());
     let status = move || vm.with(|vm| vm.as_ref().map_or(VmStatus::Unknown, |vm| vm.status));
 
-    let act = ServerAction::<ActOnVm>::new();
-    let delete = ServerAction::<DeleteVm>::new();
+    let busy = RwSignal::new(false);
     let confirming_delete = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     // What the last action asked of the guest, said in words until the state moves on.
     let requested = RwSignal::new(None::<VmAction>);
-    let dispatched = RwSignal::new(None::<VmAction>);
-
-    // While the event stream is live it brings every change, in order; the answer (which may
-    // be older than an event that overtook it) is only used when the stream is down.
-    let link = use_live().link;
-    Effect::new(move |_| match act.value().get() {
-        Some(Ok(updated)) => {
-            error.set(None);
-            requested.set(
-                dispatched
-                    .get_untracked()
-                    .filter(|action| action.needs_guest()),
-            );
-            if link.get_untracked() != LinkState::Live {
-                store.upsert(updated);
-            }
-        }
-        Some(Err(failure)) => error.set(Some(failure.message)),
-        None => {}
-    });
     let quota_refresh = use_context::<QuotaRefresh>();
-    Effect::new(move |_| match delete.value().get() {
-        Some(Ok(_)) => {
-            store.remove(id);
-            if let Some(refresh) = quota_refresh {
-                refresh.bump();
+
+    // The answer goes into the store like everything else: it keeps whichever version of the VM
+    // is newer, the answer's or an event's that overtook it.
+    let act = move |action: VmAction| {
+        busy.set(true);
+        spawn_local(async move {
+            let answer = act_lazily(id, action).await;
+            busy.set(false);
+            match answer {
+                Ok(updated) => {
+                    error.set(None);
+                    requested.set(Some(action).filter(|action| action.needs_guest()));
+                    store.apply(updated);
+                }
+                Err(failure) => error.set(Some(failure.message)),
             }
-        }
-        Some(Err(failure)) => {
-            confirming_delete.set(false);
-            error.set(Some(failure.message));
-        }
-        None => {}
-    });
-    let busy = move || act.pending().get() || delete.pending().get();
+        });
+    };
+    let delete = move || {
+        busy.set(true);
+        spawn_local(async move {
+            let answer = delete_lazily(id).await;
+            busy.set(false);
+            match answer {
+                // Gone for certain: no list or late answer may bring it back.
+                Ok(_) => {
+                    store.delete(id);
+                    if let Some(refresh) = quota_refresh {
+                        refresh.bump();
+                    }
+                }
+                Err(failure) => {
+                    confirming_delete.set(false);
+                    error.set(Some(failure.message));
+                }
+            }
+        });
+    };
+    let busy = move || busy.get();
 
     // A focused button that gets disabled (while its call runs, or for good when the new state
     // does not allow it) or replaced drops the keyboard focus to the page. Keep it in the card:
@@ -79,11 +96,12 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
             node_ref=card
             on:focusin=move |ev| {
                 let label = focused_label(&ev);
-                focus.update_value(|memory| *memory = FocusMemory { inside: true, label });
+                focus.try_update_value(|memory| *memory = FocusMemory { inside: true, label });
             }
             on:focusout=move |ev| {
                 let lost = focus_lost(&ev);
-                focus.update_value(|memory| memory.inside = lost);
+                // The card may be going away (deleted): its memory with it.
+                focus.try_update_value(|memory| memory.inside = lost);
             }
         >
             <div class="vm-card-head">
@@ -126,10 +144,7 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                                 type="button"
                                 aria-label=move || format!("{} {}", action.label(), name())
                                 disabled=move || busy() || !action.allowed_in(status())
-                                on:click=move |_| {
-                                    dispatched.set(Some(action));
-                                    act.dispatch(ActOnVm { id, action });
-                                }
+                                on:click=move |_| act(action)
                             >
                                 {action.label()}
                             </button>
@@ -157,9 +172,7 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                         class="danger"
                         aria-label=move || format!("Confirm delete {}", name())
                         disabled=busy
-                        on:click=move |_| {
-                            delete.dispatch(DeleteVm { id });
-                        }
+                        on:click=move |_| delete()
                     >
                         "Confirm delete"
                     </button>
@@ -242,11 +255,15 @@ mod browser_focus {
         preferred: Option<String>,
         confirming: bool,
     ) {
-        let Some(card) = card.get_untracked() else {
+        // The card may have gone (deleted) since the frame was requested.
+        let Some(card) = card.try_get_untracked().flatten() else {
             return;
         };
+        // Lost: on the body, on a disabled button of the card, or parked on the card itself
+        // (while every button was disabled) when a button can take it now.
         let lost = document().active_element().is_none_or(|active| {
             active.tag_name() == "BODY"
+                || active == **card
                 || (card.contains(Some(&active)) && active.matches(":disabled").unwrap_or(false))
         });
         if !lost {

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
+use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::vms::get_vm;
 use crate::components::vm_card::VmCard;
@@ -8,6 +9,21 @@ use crate::error::ErrorCode;
 use crate::live::use_live;
 use crate::store::VmStore;
 use crate::types::VmId;
+
+/// The route: split off the main WASM (the dashboard is the first load; this page is loaded when
+/// visited).
+pub struct VmDetailRoute;
+
+#[lazy_route]
+impl LazyRoute for VmDetailRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <VmDetailPage/> }.into_any()
+    }
+}
 
 /// One VM: everything Limen records about it, with its actions, kept current by the same live
 /// stream as the dashboard.
@@ -39,7 +55,7 @@ pub fn VmDetailPage() -> impl IntoView {
                         Ok(Some(vm)) => {
                             let id = vm.uuid;
                             let name = vm.name.clone();
-                            store.offer(vm);
+                            store.apply(vm);
                             view! {
                                 <Title text=format!("{name} · Limen")/>
                                 <h1>{name}</h1>
