@@ -10,6 +10,7 @@ cd "$ROOT"
 port=${LIMEN_BUDGET_PORT:-18557}
 budget=${LIMEN_FIRST_LOAD_BUDGET:-$((300 * 1024))}
 base="http://127.0.0.1:$port"
+prepare_state_dir
 data="$STATE_DIR/budget-data"
 rm -rf "$data"
 mkdir -p "$data"/{disks,isos,images}
