@@ -14,6 +14,9 @@ async function createWith(page: import('@playwright/test').Page, name: string, f
   await form.getByRole('button', { name: 'Create VM' }).click();
   const card = page.getByRole('listitem', { name: `VM ${name}` });
   await expect(card).toBeVisible();
+  // The stream shows the card while the create runs ("Creating"); libvirt has the domain once
+  // the create is done.
+  await expect(card.getByRole('status', { name: `Status of ${name}` })).toHaveText('Stopped');
   return card;
 }
 
