@@ -176,3 +176,36 @@ test('an unknown page answers 404 and says so in words', async ({ page }) => {
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Virtual machines');
   expect(errors).toEqual([]);
 });
+
+test('the pages split off the main bundle load when reached by a link, without a reload', async ({ page }) => {
+  const errors = watchErrors(page);
+  const name = vmName('nav');
+  const uuid = await createVmByApi(page, name);
+  await openDashboard(page);
+  await expect(page.getByRole('status', { name: 'Live updates' })).toHaveText('Live');
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  const chunks: string[] = [];
+  page.on('request', (request) => {
+    if (request.url().endsWith('.wasm')) chunks.push(new URL(request.url()).pathname);
+  });
+  for (const [link, heading, title] of [
+    ['Tokens', 'API tokens', 'API tokens · Limen'],
+    ['Audit', 'Audit log', 'Audit log · Limen'],
+    ['Users', 'Users', 'Users · Limen'],
+    ['Reconcile', 'Reconcile', 'Reconcile · Limen'],
+    ['Machines', 'Virtual machines', 'Virtual machines · Limen'],
+  ]) {
+    await nav.getByRole('link', { name: link }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText(heading);
+    await expect(page).toHaveTitle(title);
+  }
+  await page.getByRole('link', { name }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(name);
+  await expect(page.getByLabel('Details')).toContainText(uuid);
+  // Each page came in its own chunk, fetched on the way (the dashboard's first load had none).
+  expect(chunks.some((path) => path.includes('tokens'))).toBe(true);
+  expect(chunks.some((path) => path.includes('vm_detail'))).toBe(true);
+  expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(1);
+  expect((await page.request.delete(`/api/v1/vms/${uuid}`)).ok()).toBe(true);
+  expect(errors).toEqual([]);
+});
