@@ -1,6 +1,6 @@
 // Page weight and timing of the dashboard's first load, cold cache, in Debian's Chromium.
 //   LIMEN_BENCH_USER=… LIMEN_BENCH_PASSWORD=… node end2end/bench/page-weight.mjs [URL] [RUNS]
-// Prints bytes over the wire, request count, first contentful paint (the VM list is in the
+// Prints bytes over the wire (the event stream's up to its snapshot included), request count, first contentful paint (the VM list is in the
 // server-rendered HTML, so it is visible then) and time until hydration finished.
 import { chromium } from '@playwright/test';
 import { login, loggedInContext } from './login.mjs';
@@ -26,10 +26,22 @@ for (let i = 0; i < runs; i++) {
   const transfers = [];
   cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
   cdp.on('Network.loadingFinished', (e) => transfers.push([urls.get(e.requestId), e.encodedDataLength]));
+  // The event stream never finishes: count its headers and its messages as framed on the wire
+  // up to the moment measured (first-load.mjs counts the same way).
+  const stream = { url: null, bytes: 0 };
+  cdp.on('Network.responseReceived', (e) => {
+    if (e.type === 'EventSource') { stream.url = e.response.url; stream.bytes += e.response.encodedDataLength ?? 0; }
+  });
+  cdp.on('Network.eventSourceMessageReceived', (e) => {
+    const lines = [`event: ${e.eventName}`, ...(e.eventId ? [`id: ${e.eventId}`] : []),
+      ...e.data.split('\n').map((line) => `data: ${line}`)];
+    stream.bytes += Buffer.byteLength(lines.join('\n') + '\n\n');
+  });
   await page.goto(url);
   await page.waitForSelector('main[data-hydrated="true"]');
   // The event stream stays open (the network never idles): wait until it delivered its snapshot.
   await page.waitForSelector('.live-indicator.live-live');
+  if (stream.url) transfers.push([stream.url, stream.bytes]);
   const timing = await page.evaluate(() => {
     const nav = performance.getEntriesByType('navigation')[0];
     const fcp = performance.getEntriesByName('first-contentful-paint')[0];
