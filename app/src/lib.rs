@@ -95,6 +95,9 @@ pub fn App() -> impl IntoView {
                 // Every page is rendered whole on the server (`SsrMode::Async`): what the first
                 // paint shows is what the hydrated page shows, so nothing shifts (and each page's
                 // <Title>, set once its data is there, reaches the server-rendered <head>).
+                // Every page but the dashboard (the first load) is a `Lazy` route: its code is a
+                // WASM chunk of its own, fetched when the page is visited, so a new page costs
+                // the dashboard's first load nothing (scripts/first-load.sh holds it to 300 KiB).
                 <Routes fallback=|| view! { <pages::not_found::NotFoundPage/> }>
                     <Route
                         path=StaticSegment("")
