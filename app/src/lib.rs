@@ -45,6 +45,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// Marks `<main data-hydrated="true">`. The WASM entry point calls it once hydration has
+/// finished, the current page's lazily loaded chunk included: it tells a test (and a person
+/// debugging) that the page is interactive, not just server-rendered HTML. (An effect in `App`
+/// would run before a lazy page's own handlers are attached.)
+#[cfg(feature = "hydrate")]
+pub fn mark_hydrated() {
+    if let Ok(Some(main)) = leptos::prelude::document().query_selector("main[data-hydrated]") {
+        let _ = main.set_attribute("data-hydrated", "true");
+    }
+}
+
 /// Who is logged in, loaded once per page load (`None` on the login and setup pages). Read it
 /// inside `Suspense`/`Transition` so the server-rendered HTML and the hydrated page agree.
 #[derive(Clone, Copy)]
@@ -59,10 +70,6 @@ pub fn use_session() -> Session {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run only in the browser: this marker tells a test (and a person debugging) that the
-    // WASM loaded and hydrated, not just that the server rendered HTML.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
     let session = Session {
         me: Resource::new(|| (), |_| me()),
     };
@@ -91,7 +98,8 @@ pub fn App() -> impl IntoView {
                     })}
                 </Transition>
             </header>
-            <main data-hydrated=move || hydrated.get().to_string()>
+            // "true" once hydration has finished (see `mark_hydrated`).
+            <main data-hydrated="false">
                 // Every page is rendered whole on the server (`SsrMode::Async`): what the first
                 // paint shows is what the hydrated page shows, so nothing shifts (and each page's
                 // <Title>, set once its data is there, reaches the server-rendered <head>).
