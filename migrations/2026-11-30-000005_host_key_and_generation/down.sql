@@ -1,4 +1,5 @@
 ALTER TABLE operations ADD CONSTRAINT operations_kind_check CHECK (kind IN ('vm_create', 'vm_delete'));
+DROP TRIGGER vms_generation_grows ON vms;
+DROP FUNCTION vms_generation_grows();
 ALTER TABLE vms DROP COLUMN generation;
-DROP SEQUENCE vm_generation_seq;
 ALTER TABLE vms DROP COLUMN host;

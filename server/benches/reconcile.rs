@@ -82,6 +82,7 @@ fn main() {
                 status: VmStatus::Stopped,
                 status_generation: 0,
                 host: host.key().to_string(),
+                generation: host.fresh_generation(),
             });
         }
         db.run(move |conn| {

@@ -78,9 +78,13 @@ impl Describe for HostError {
                 ErrorCode::InvalidState,
                 format!("libvirt refused to {what}: the VM is not in a state that allows it."),
             ),
-            HostError::Unavailable { .. } | HostError::UnknownHost(_) => AppError::new(
+            HostError::Unavailable { .. } => AppError::new(
                 ErrorCode::HypervisorUnavailable,
                 "The hypervisor (libvirt) is unreachable; try again shortly.",
+            ),
+            HostError::UnknownHost(_) => AppError::new(
+                ErrorCode::Internal,
+                "The VM's host is not in Limen's configuration.",
             ),
             HostError::Libvirt { what, .. } => {
                 let message = match self.user_reason() {

@@ -5,11 +5,15 @@ use clap::Parser;
 use server::audit::{AuditLog, Entry};
 use server::cli::{Cli, Command, UserCommand};
 use server::config::Config;
-use server::db::Db;
+use server::db::{Db, DbError};
 use server::error::chain;
 use server::reconcile::Mode;
 use server::state::AppState;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
+
+/// How long `limen serve` waits at start for a database that does not accept connections yet.
+const DATABASE_PATIENCE: Duration = Duration::from_secs(30);
 
 fn main() -> ! {
     let code = run();
@@ -69,11 +73,30 @@ fn run() -> i32 {
 }
 
 async fn migrate(config: Config) -> Result<Db, String> {
+    migrate_within(config, Duration::ZERO).await
+}
+
+/// Applies the migrations, waiting up to `patience` for a database that does not accept
+/// connections yet (a service started with PostgreSQL, which may still be starting).
+async fn migrate_within(config: Config, patience: Duration) -> Result<Db, String> {
     let db = Db::connect(&config.database_url).map_err(|e| chain(&e))?;
-    let applied = db
-        .migrate()
-        .await
-        .map_err(|e| format!("{} (is the database at LIMEN_DATABASE_URL up?)", chain(&e)))?;
+    let deadline = tokio::time::Instant::now() + patience;
+    let applied = loop {
+        match db.migrate().await {
+            Ok(applied) => break applied,
+            Err(DbError::Unavailable(_)) if tokio::time::Instant::now() < deadline => {
+                tracing::info!("waiting for the database to accept connections");
+                // The pool retries by itself; this only paces the next attempt.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "{} (is the database at LIMEN_DATABASE_URL up?)",
+                    chain(&e)
+                ))
+            }
+        }
+    };
     for version in &applied {
         tracing::info!(%version, "migration applied");
     }
@@ -85,7 +108,7 @@ async fn serve(config: Config) -> Result<(), String> {
     if let Some(file) = &config.file {
         tracing::info!(file = %file.display(), "settings file read");
     }
-    let db = migrate(config.clone()).await?;
+    let db = migrate_within(config.clone(), DATABASE_PATIENCE).await?;
     // Two servers on one database would undo each other's operations as "cut off".
     let _server_lock = db
         .try_server_lock()

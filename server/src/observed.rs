@@ -11,11 +11,11 @@ use app::types::{Vm, VmId, VmStatus};
 use uuid::Uuid;
 
 use crate::context::Context;
-use crate::db::models::{LiveState, VmRow};
-use crate::db::vms as q;
+use crate::db::models::VmRow;
+use crate::db::vms::{self as q, Observed};
 use crate::db::DbError;
 use crate::error::chain;
-use crate::host::{HostError, HostKey, Observation};
+use crate::host::{HostError, HostKey, LiveState, Observation};
 use crate::live::VmChange;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +30,7 @@ pub enum ObservedError {
 /// when the view is out of step). A host that is not configured is `Unknown`.
 pub async fn live_state(cx: &Context, row: &VmRow) -> Result<LiveState, HostError> {
     match cx.hosts.get(&row.host) {
-        Ok(host) => Ok(LiveState::from_status(host.domain_status(row.uuid).await?)),
+        Ok(host) => host.domain_state(row.uuid).await,
         Err(HostError::UnknownHost(_)) => Ok(LiveState::Unknown),
         Err(error) => Err(error),
     }
@@ -51,28 +51,45 @@ pub async fn vm_now(cx: &Context, id: Uuid) -> Result<Option<Vm>, ObservedError>
 /// event, resync or reconcile.
 pub async fn record(cx: &Context, observation: Observation) {
     tracing::debug!(?observation, "observed");
+    let Ok(host) = cx.hosts.get(observation.host.as_str()) else {
+        tracing::warn!(host = %observation.host, "an observation of a host that is not configured");
+        return;
+    };
     let id = observation.uuid;
-    let status = observation.status.unwrap_or(VmStatus::Missing);
+    let (key, status) = (
+        observation.host.clone(),
+        observation.status.unwrap_or(VmStatus::Missing),
+    );
     let generation = i64::try_from(observation.generation).unwrap_or(i64::MAX);
+    let fresh = host.fresh_generation();
     let written = cx
         .db
-        .run(
-            move |conn| match q::vm_record_observed(conn, id, status, generation)? {
+        .run(move |conn| {
+            let observed = Observed {
+                id,
+                host: key.as_str(),
+                status,
+                generation,
+            };
+            match q::vm_record_observed(conn, observed, fresh)? {
                 Some(row) => Ok(Some(row)),
                 // A newer observation won, or an operation holds the status: read what is there.
                 None => q::vm_fetch(conn, id),
-            },
-        )
+            }
+        })
         .await;
     match written {
-        Ok(Some(row)) if observation.changed && !row.status.is_held_by_operation() => {
-            let live = cx
-                .hosts
-                .get(&row.host)
-                .ok()
-                .and_then(|host| host.live().status(id))
-                .map_or(LiveState::Unknown, LiveState::from_status);
-            cx.bus.publish(VmChange::Updated(row.into_vm(live)));
+        Ok(Some(row)) if row.host == observation.host.as_str() => {
+            host.written_at(row.generation);
+            if observation.changed && !row.status.is_held_by_operation() {
+                // The view may know more by now; if it is out of step, this observation is
+                // the freshest word there is.
+                let live = host
+                    .live()
+                    .state(id)
+                    .unwrap_or_else(|| observation.live_state());
+                cx.bus.publish(VmChange::Updated(row.into_vm(live)));
+            }
         }
         Ok(_) => {}
         Err(error) => {
@@ -112,11 +129,21 @@ pub async fn records_follow_view(
         }
         let id = row.uuid;
         let generation = i64::try_from(observation.generation).unwrap_or(i64::MAX);
+        let (key, fresh) = (host.clone(), hypervisor.fresh_generation());
         let written = cx
             .db
-            .run(move |conn| q::vm_record_observed(conn, id, observed, generation))
+            .run(move |conn| {
+                let observation = Observed {
+                    id,
+                    host: key.as_str(),
+                    status: observed,
+                    generation,
+                };
+                q::vm_record_observed(conn, observation, fresh)
+            })
             .await?;
-        if written.is_some() {
+        if let Some(written) = written {
+            hypervisor.written_at(written.generation);
             drift.push(StatusDrift {
                 uuid: VmId(id),
                 name: row.name,

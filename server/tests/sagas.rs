@@ -63,13 +63,20 @@ async fn clean_run(kind: &dyn SagaKind) -> (Vec<(&'static str, bool)>, World, Wo
     (kind.steps_of(&params).unwrap(), before, world(&app, vm))
 }
 
+/// A step fails before it runs (`error`), or runs and then fails (`error_after`: its effect is
+/// there, as when its answer is lost, and must be undone too).
+const FAILURE_MODES: [&str; 2] = ["error", "error_after"];
+
 #[tokio::test]
 async fn every_saga_failing_at_any_step_ends_consistent() {
     for kind in SAGAS.iter().copied() {
         let (steps, clean_before, clean_after) = clean_run(kind).await;
-        for (step, required) in steps {
-            let point = format!("{}.{step}", kind.name());
-            let app = TestApp::spawn_with_failpoint(&format!("{point}:error")).await;
+        for ((step, required), mode) in steps
+            .iter()
+            .flat_map(|step| FAILURE_MODES.map(|mode| (*step, mode)))
+        {
+            let point = format!("{}.{step}:{mode}", kind.name());
+            let app = TestApp::spawn_with_failpoint(&point).await;
             let (params, vm, before) = example(&app, kind).await;
             assert_eq!(before, clean_before, "{point}: the same stage every time");
             let result = kind.execute(&app.sagas, &params).await;
@@ -77,7 +84,7 @@ async fn every_saga_failing_at_any_step_ends_consistent() {
             match (kind.on_failure(), required) {
                 (OnFailure::Unwind, _) => {
                     let failure = result.expect_err(&point);
-                    assert_eq!(failure.step, step);
+                    assert_eq!(failure.step, step, "{point}");
                     assert_eq!(world(&app, vm), before, "{point}: nothing left behind");
                     assert_eq!(states.last().unwrap(), "undone", "{point}");
                 }
@@ -140,8 +147,12 @@ fn body(name: &str) -> Value {
 
 #[tokio::test]
 async fn a_create_failing_at_any_step_leaves_nothing_behind() {
-    for step in CreateStep::ALL {
-        let app = TestApp::spawn_with_failpoint(&format!("vm_create.{}:error", step.name())).await;
+    let points = CreateStep::ALL
+        .iter()
+        .flat_map(|step| FAILURE_MODES.map(|mode| (step, mode)));
+    for (step, mode) in points {
+        let failpoint = format!("vm_create.{}:{mode}", step.name());
+        let app = TestApp::spawn_with_failpoint(&failpoint).await;
         let name = unique_name("unwind");
         let response = app.post_json("/api/v1/vms", body(&name)).await;
         assert_eq!(

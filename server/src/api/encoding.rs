@@ -10,15 +10,16 @@ use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
-/// The gzipped body of the latest list version asked for.
+/// The gzipped body of the latest list asked for, with the JSON it was made from.
 #[derive(Default)]
-pub struct GzipCache(Mutex<Option<(u64, Bytes)>>);
+pub struct GzipCache(Mutex<Option<(Bytes, Bytes)>>);
 
 impl GzipCache {
-    /// `json` (the list of `version`) gzipped: from the cache, or compressed now and kept.
-    pub fn get_or_compress(&self, version: u64, json: &[u8]) -> Bytes {
+    /// `json` gzipped: from the cache if it is the same list (the cached list's JSON is shared,
+    /// so that is a pointer comparison), or compressed now and kept.
+    pub fn get_or_compress(&self, json: &Bytes) -> Bytes {
         if let Some((kept, gzip)) = &*self.0.lock().unwrap_or_else(|p| p.into_inner()) {
-            if *kept == version {
+            if kept.as_ptr() == json.as_ptr() && kept.len() == json.len() {
                 return gzip.clone();
             }
         }
@@ -27,7 +28,7 @@ impl GzipCache {
             .write_all(json)
             .expect("writing to memory cannot fail");
         let gzip = Bytes::from(encoder.finish().expect("writing to memory cannot fail"));
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((version, gzip.clone()));
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((json.clone(), gzip.clone()));
         gzip
     }
 }
@@ -86,11 +87,15 @@ mod tests {
     }
 
     #[test]
-    fn one_compression_per_version() {
+    fn one_compression_per_list() {
         let cache = GzipCache::default();
-        let first = cache.get_or_compress(1, b"[1,2,3]");
-        let again = cache.get_or_compress(1, b"ignored: same version");
-        assert_eq!(first, again);
-        assert_ne!(cache.get_or_compress(2, b"[4]"), first);
+        let list = Bytes::from_static(b"[1,2,3]");
+        let first = cache.get_or_compress(&list);
+        assert_eq!(cache.get_or_compress(&list.clone()), first);
+        // Another list (even with the same text) is compressed on its own.
+        let other = Bytes::from(b"[1,2,3]".to_vec());
+        let again = cache.get_or_compress(&other);
+        assert_eq!(again, first, "same text, same bytes");
+        assert_ne!(cache.get_or_compress(&Bytes::from_static(b"[4]")), first);
     }
 }

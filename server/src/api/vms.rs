@@ -34,7 +34,7 @@ pub async fn list_vms(
     let json = [(header::CONTENT_TYPE, "application/json")];
     let vary = [(header::VARY, "accept-encoding")];
     Ok(if accepts_gzip(&headers) {
-        let body = gzip.get_or_compress(list.version, &list.json);
+        let body = gzip.get_or_compress(&list.json);
         (json, vary, [(header::CONTENT_ENCODING, "gzip")], body).into_response()
     } else {
         (json, vary, list.json).into_response()

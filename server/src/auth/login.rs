@@ -24,7 +24,12 @@ fn rate_limited(refused: Refused) -> AppError {
             refused.wait.as_secs().div_ceil(60).max(1)
         ),
     )
-    .with_retry_after(refused.wait.as_secs().max(1))
+    // Rounded up: a client that waits this long is let in.
+    .with_retry_after(
+        u64::try_from(refused.wait.as_millis().div_ceil(1000))
+            .unwrap_or(u64::MAX)
+            .max(1),
+    )
 }
 
 fn wrong_credentials() -> AppError {

@@ -75,15 +75,12 @@ struct Reachability {
 }
 
 impl Reachability {
-    fn set(&self, refused_at: Option<Instant>) {
-        *self.refused_at.lock().unwrap_or_else(|p| p.into_inner()) = refused_at;
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Instant>> {
+        self.refused_at.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn refusing(&self) -> bool {
-        self.refused_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some_and(|at| at.elapsed() < REFUSAL_MEMORY)
+        self.lock().is_some_and(|at| at.elapsed() < REFUSAL_MEMORY)
     }
 }
 
@@ -92,14 +89,29 @@ struct PoolWatch(Arc<Reachability>);
 
 impl HandleError<diesel::r2d2::Error> for PoolWatch {
     fn handle_error(&self, error: diesel::r2d2::Error) {
-        tracing::debug!(%error, "the database pool could not connect");
-        self.0.set(Some(Instant::now()));
+        match error {
+            // Connecting failed: the database is down, unreachable, full, or refuses us. Said
+            // once per outage, with the reason (the pool retries every ~1.5 s).
+            diesel::r2d2::Error::ConnectionError(error) => {
+                let mut refused_at = self.0.lock();
+                if refused_at.is_none() {
+                    tracing::warn!(%error, "the database refuses connections");
+                }
+                *refused_at = Some(Instant::now());
+            }
+            // A pooled connection failed its check: it is dropped and another one taken.
+            diesel::r2d2::Error::QueryError(error) => {
+                tracing::debug!(%error, "a pooled database connection was broken");
+            }
+        }
     }
 }
 
 impl CustomizeConnection<PgConnection, diesel::r2d2::Error> for PoolWatch {
     fn on_acquire(&self, _conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        self.0.set(None);
+        if self.0.lock().take().is_some() {
+            tracing::info!("the database accepts connections again");
+        }
         Ok(())
     }
 }
@@ -125,15 +137,16 @@ impl Db {
     }
 
     /// A connection from the pool: waits while the pool is busy, but gives up within a slice
-    /// once the database refuses connections (a client hears "unavailable" at once, not after
-    /// the whole wait).
+    /// when the pool holds no connection and the database refuses new ones (a client hears
+    /// "unavailable" at once, not after the whole wait).
     fn checkout(&self) -> Result<DbConn, DbError> {
         let started = Instant::now();
         loop {
             match self.pool.get_timeout(SLICE) {
                 Ok(conn) => return Ok(conn),
                 Err(error) => {
-                    if self.reachability.refusing() || started.elapsed() + SLICE > BUSY_WAIT {
+                    let down = self.pool.state().connections == 0 && self.reachability.refusing();
+                    if down || started.elapsed() + SLICE > BUSY_WAIT {
                         return Err(DbError::Unavailable(error));
                     }
                 }

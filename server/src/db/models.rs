@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::schema::vms;
 use super::stored::{OperationState, Stored};
+use crate::host::LiveState;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = vms, check_for_backend(diesel::pg::Pg))]
@@ -35,38 +36,26 @@ pub struct VmRow {
     pub updated_at: DateTime<Utc>,
     /// The key of the libvirt host the VM lives on.
     pub host: String,
-    /// The record's version: every write takes the next one.
+    /// The record's version, from its host's clock: every write takes a larger one.
     pub generation: i64,
-}
-
-/// What the hypervisor says of a record's domain, as far as Limen knows it now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LiveState {
-    /// The domain exists and is in this state.
-    Is(VmStatus),
-    /// libvirt has no such domain.
-    NoDomain,
-    /// Its host cannot be asked right now.
-    Unknown,
-}
-
-impl LiveState {
-    pub fn from_status(status: Option<VmStatus>) -> Self {
-        status.map_or(LiveState::NoDomain, LiveState::Is)
-    }
 }
 
 impl VmRow {
     /// The VM as every screen and endpoint shows it: an operation in progress keeps its own
     /// status; otherwise the hypervisor's word wins, and a record whose domain is gone is
-    /// `missing`.
+    /// `missing`. Its generation is the newer of the record's and the live state's (one clock,
+    /// the host's: any change to either takes a larger one), so a copy with a larger
+    /// generation is newer, and two with the same one are the same.
     pub fn into_vm(self, live: LiveState) -> Vm {
         let status = match (self.status.is_held_by_operation(), live) {
             (true, _) => self.status,
-            (false, LiveState::Is(observed)) => observed,
-            (false, LiveState::NoDomain) => VmStatus::Missing,
+            (false, LiveState::Is { status, .. }) => status,
+            (false, LiveState::NoDomain { .. }) => VmStatus::Missing,
             (false, LiveState::Unknown) => VmStatus::Unknown,
         };
+        let generation = u64::try_from(self.generation)
+            .unwrap_or(0)
+            .max(live.generation());
         Vm {
             uuid: VmId(self.uuid),
             name: self.name,
@@ -83,7 +72,7 @@ impl VmRow {
             host: self.host,
             created_at: self.created_at,
             updated_at: self.updated_at,
-            generation: u64::try_from(self.generation).unwrap_or(0),
+            generation,
         }
     }
 }
@@ -109,6 +98,8 @@ pub struct NewVmRow {
     pub status: VmStatus,
     pub status_generation: i64,
     pub host: String,
+    /// The record's first version (the host's clock now).
+    pub generation: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -155,27 +146,33 @@ mod tests {
 
     #[test]
     fn the_hypervisor_wins_unless_an_operation_holds_the_status() {
-        let running = LiveState::Is(VmStatus::Running);
+        let running = LiveState::Is {
+            status: VmStatus::Running,
+            generation: 5,
+        };
+        let gone = LiveState::NoDomain { since: 9 };
+        let status = |row: VmRow, live| row.into_vm(live).status;
+        assert_eq!(status(row(VmStatus::Stopped), running), VmStatus::Running);
+        assert_eq!(status(row(VmStatus::Creating), running), VmStatus::Creating);
+        assert_eq!(status(row(VmStatus::Deleting), gone), VmStatus::Deleting);
+        assert_eq!(status(row(VmStatus::Running), gone), VmStatus::Missing);
         assert_eq!(
-            row(VmStatus::Stopped).into_vm(running).status,
-            VmStatus::Running
-        );
-        assert_eq!(
-            row(VmStatus::Creating).into_vm(running).status,
-            VmStatus::Creating
-        );
-        assert_eq!(
-            row(VmStatus::Deleting).into_vm(LiveState::NoDomain).status,
-            VmStatus::Deleting
-        );
-        assert_eq!(
-            row(VmStatus::Running).into_vm(LiveState::NoDomain).status,
-            VmStatus::Missing
-        );
-        assert_eq!(
-            row(VmStatus::Running).into_vm(LiveState::Unknown).status,
+            status(row(VmStatus::Running), LiveState::Unknown),
             VmStatus::Unknown
         );
-        assert_eq!(row(VmStatus::Running).into_vm(running).generation, 7);
+    }
+
+    #[test]
+    fn the_generation_is_the_newer_of_record_and_live_state() {
+        let at = |generation| LiveState::Is {
+            status: VmStatus::Running,
+            generation,
+        };
+        assert_eq!(row(VmStatus::Running).into_vm(at(5)).generation, 7);
+        assert_eq!(row(VmStatus::Running).into_vm(at(8)).generation, 8);
+        let gone = LiveState::NoDomain { since: 9 };
+        assert_eq!(row(VmStatus::Running).into_vm(gone).generation, 9);
+        let unknown = row(VmStatus::Running).into_vm(LiveState::Unknown);
+        assert_eq!(unknown.generation, 7);
     }
 }

@@ -2,20 +2,13 @@
 
 use app::types::VmStatus;
 use chrono::Utc;
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
 use uuid::Uuid;
 
 use super::models::{NewVmRow, VmRow};
 use super::schema::vms;
 use super::stored::{names_where, Stored};
 use super::DbError;
-
-/// The next record version (see the `generation` column): taken by every write.
-fn next_generation() -> diesel::expression::SqlLiteral<BigInt> {
-    sql::<BigInt>("nextval('vm_generation_seq')")
-}
 
 /// The unique constraint on `vms.name`.
 pub const VMS_NAME_KEY: &str = "vms_name_key";
@@ -37,12 +30,16 @@ pub fn vm_fetch(conn: &mut PgConnection, id: Uuid) -> Result<Option<VmRow>, DbEr
         .optional()?)
 }
 
-/// The newest status generation recorded (0 if none).
+/// The newest generation recorded, of an observation or of a record (0 if none): the hosts'
+/// clocks go on from there.
 pub fn vm_max_generation(conn: &mut PgConnection) -> Result<i64, DbError> {
-    Ok(vms::table
-        .select(diesel::dsl::max(vms::status_generation))
-        .first::<Option<i64>>(conn)?
-        .unwrap_or(0))
+    let (status, record) = vms::table
+        .select((
+            diesel::dsl::max(vms::status_generation),
+            diesel::dsl::max(vms::generation),
+        ))
+        .first::<(Option<i64>, Option<i64>)>(conn)?;
+    Ok(status.unwrap_or(0).max(record.unwrap_or(0)))
 }
 
 pub fn vm_name_taken(conn: &mut PgConnection, name: &str) -> Result<bool, DbError> {
@@ -59,62 +56,73 @@ pub fn vm_insert(conn: &mut PgConnection, row: &NewVmRow) -> Result<VmRow, DbErr
         .get_result(conn)?)
 }
 
-/// Records a status observed at `generation`, unless a newer observation is already recorded
-/// or an operation holds the status ([`VmStatus::is_held_by_operation`]). `None`: nothing
-/// written.
+/// Records a status observed on `host` at `generation`, unless a newer observation is already
+/// recorded or an operation holds the status ([`VmStatus::is_held_by_operation`]); the record
+/// takes the version `fresh` (the host's clock now; the trigger raises it if need be). `None`:
+/// nothing written.
 ///
 /// Committed without waiting for the WAL flush: an observed status is a copy of libvirt's,
 /// taken again at every start and reconcile, so losing the last few after a database crash
 /// costs nothing, while waiting for the disk would delay every live update by a flush.
 pub fn vm_record_observed(
     conn: &mut PgConnection,
-    id: Uuid,
-    status: VmStatus,
-    generation: i64,
+    observed: Observed<'_>,
+    fresh: i64,
 ) -> Result<Option<VmRow>, DbError> {
     conn.transaction(|conn| {
         diesel::sql_query("SET LOCAL synchronous_commit TO OFF").execute(conn)?;
-        record_observed(conn, id, status, generation)
+        record_observed(conn, observed, fresh)
     })
+}
+
+/// A status libvirt reported for a domain of a host, at a generation.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    pub id: Uuid,
+    pub host: &'a str,
+    pub status: VmStatus,
+    pub generation: i64,
 }
 
 fn record_observed(
     conn: &mut PgConnection,
-    id: Uuid,
-    status: VmStatus,
-    generation: i64,
+    observed: Observed<'_>,
+    fresh: i64,
 ) -> Result<Option<VmRow>, DbError> {
     let held = names_where(&VmStatus::ALL, VmStatus::is_held_by_operation);
     Ok(diesel::update(
         vms::table
-            .find(id)
-            .filter(vms::status_generation.lt(generation))
+            .find(observed.id)
+            .filter(vms::host.eq(observed.host))
+            .filter(vms::status_generation.lt(observed.generation))
             .filter(vms::status.ne_all(held)),
     )
     .set((
-        vms::status.eq(Stored(status)),
-        vms::status_generation.eq(generation),
+        vms::status.eq(Stored(observed.status)),
+        vms::status_generation.eq(observed.generation),
         vms::updated_at.eq(Utc::now()),
-        vms::generation.eq(next_generation()),
+        vms::generation.eq(fresh),
     ))
     .returning(VmRow::as_returning())
     .get_result(conn)
     .optional()?)
 }
 
-/// Sets the status an operation decides (`deleting`; `creating` → what was observed at the end).
+/// Sets the status an operation decides (`deleting`; `creating` → what was observed at the
+/// end), observed at `generation`; the record takes the version `fresh`.
 pub fn vm_set_status(
     conn: &mut PgConnection,
     id: Uuid,
     status: VmStatus,
     generation: i64,
+    fresh: i64,
 ) -> Result<Option<VmRow>, DbError> {
     Ok(diesel::update(vms::table.find(id))
         .set((
             vms::status.eq(Stored(status)),
             vms::status_generation.eq(generation),
             vms::updated_at.eq(Utc::now()),
-            vms::generation.eq(next_generation()),
+            vms::generation.eq(fresh),
         ))
         .returning(VmRow::as_returning())
         .get_result(conn)

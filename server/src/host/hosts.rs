@@ -29,6 +29,12 @@ impl HostKey {
     }
 }
 
+impl From<&str> for HostKey {
+    fn from(key: &str) -> Self {
+        Self(Arc::from(key))
+    }
+}
+
 impl Default for HostKey {
     fn default() -> Self {
         Self::local()

@@ -35,8 +35,47 @@ pub struct DomainSummary {
 pub struct Snapshot {
     pub domains: HashMap<Uuid, DomainSummary>,
     /// The generation of the last full listing: a domain absent from `domains` has been known
-    /// absent since at least then.
+    /// absent since at least then…
     pub listed_at: u64,
+    /// …or since the generation here, for those seen to go after it.
+    pub gone: HashMap<Uuid, u64>,
+}
+
+impl Snapshot {
+    /// What this snapshot says of domain `id`.
+    pub fn state_of(&self, id: Uuid) -> LiveState {
+        match self.domains.get(&id) {
+            Some(domain) => LiveState::Is {
+                status: domain.status,
+                generation: domain.generation,
+            },
+            None => LiveState::NoDomain {
+                since: self.gone.get(&id).copied().unwrap_or(self.listed_at),
+            },
+        }
+    }
+}
+
+/// What the hypervisor says of a domain as far as Limen knows it now, with the generation of
+/// that knowledge (a change to it always takes a larger one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveState {
+    /// The domain exists and is in this state.
+    Is { status: VmStatus, generation: u64 },
+    /// libvirt has no such domain, known since `since`.
+    NoDomain { since: u64 },
+    /// Its host cannot be asked right now.
+    Unknown,
+}
+
+impl LiveState {
+    pub fn generation(self) -> u64 {
+        match self {
+            LiveState::Is { generation, .. } => generation,
+            LiveState::NoDomain { since } => since,
+            LiveState::Unknown => 0,
+        }
+    }
 }
 
 /// The result of looking at one domain.
@@ -51,10 +90,27 @@ pub struct Observation {
     pub changed: bool,
 }
 
+impl Observation {
+    /// What it says, as a live state.
+    pub fn live_state(&self) -> LiveState {
+        match self.status {
+            Some(status) => LiveState::Is {
+                status,
+                generation: self.generation,
+            },
+            None => LiveState::NoDomain {
+                since: self.generation,
+            },
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     domains: HashMap<Uuid, DomainSummary>,
     listed_at: u64,
+    /// Domains seen to go since the last full listing, with the generation they went at.
+    gone: HashMap<Uuid, u64>,
     /// False until the first full listing, and again after the connection is lost.
     synced: bool,
     last_generation: u64,
@@ -99,16 +155,31 @@ impl LiveView {
         inner.synced.then(|| Snapshot {
             domains: inner.domains.clone(),
             listed_at: inner.listed_at,
+            gone: inner.gone.clone(),
         })
     }
 
-    /// One domain's state from the view: `Some(None)` if the view knows it does not exist,
+    /// One domain's state from the view; `None` if the view is not in step with libvirt.
+    pub fn state(&self, id: Uuid) -> Option<LiveState> {
+        let inner = self.lock();
+        inner.synced.then(|| match inner.domains.get(&id) {
+            Some(domain) => LiveState::Is {
+                status: domain.status,
+                generation: domain.generation,
+            },
+            None => LiveState::NoDomain {
+                since: inner.gone.get(&id).copied().unwrap_or(inner.listed_at),
+            },
+        })
+    }
+
+    /// One domain's status from the view: `Some(None)` if the view knows it does not exist,
     /// `None` if the view is not in step with libvirt.
     pub fn status(&self, id: Uuid) -> Option<Option<VmStatus>> {
-        let inner = self.lock();
-        inner
-            .synced
-            .then(|| inner.domains.get(&id).map(|domain| domain.status))
+        self.state(id).map(|state| match state {
+            LiveState::Is { status, .. } => Some(status),
+            _ => None,
+        })
     }
 
     pub fn is_synced(&self) -> bool {
@@ -145,9 +216,16 @@ impl LiveView {
         let status = found.as_ref().map(|domain| domain.status);
         let before = inner.domains.get(&id).map(|domain| domain.status);
         match found {
-            Some(summary) => inner.domains.insert(id, summary),
-            None => inner.domains.remove(&id),
-        };
+            Some(summary) => {
+                inner.gone.remove(&id);
+                inner.domains.insert(id, summary);
+            }
+            None => {
+                if inner.domains.remove(&id).is_some() {
+                    inner.gone.insert(id, generation);
+                }
+            }
+        }
         Ok(Observation {
             host: self.host.clone(),
             uuid: id,
@@ -223,6 +301,8 @@ impl LiveView {
         }
         inner.domains = listed;
         inner.listed_at = listed_at;
+        // Every domain absent now is known absent since this listing.
+        inner.gone.clear();
         inner.synced = true;
         Ok(changes)
     }

@@ -29,7 +29,7 @@ use crate::config::DomainTypeSetting;
 use domain_xml::{DomainSpec, DomainType};
 use events::{HostSignal, Registration};
 pub use hosts::{HostKey, Hosts};
-pub use live::{DomainSummary, LiveView, Observation, Snapshot};
+pub use live::{DomainSummary, LiveState, LiveView, Observation, Snapshot};
 
 /// A failed hypervisor call. The messages say what Limen tried; libvirt's own words are the
 /// `source` (for the log). What a user may read of it is [`HostError::user_reason`].
@@ -284,6 +284,19 @@ impl Host {
         &self.live
     }
 
+    /// A fresh value of this host's clock, for a write to a record of one of its VMs (the
+    /// record's version, `vms.generation`): larger than any generation seen so far.
+    pub fn fresh_generation(&self) -> i64 {
+        i64::try_from(self.live.next_generation()).unwrap_or(i64::MAX)
+    }
+
+    /// A record of this host's was written at `generation` (the database may have raised it):
+    /// the clock goes on after it.
+    pub fn written_at(&self, generation: i64) {
+        self.live
+            .seed_generation(u64::try_from(generation).unwrap_or(0));
+    }
+
     /// Runs a blocking libvirt call on the blocking pool.
     pub async fn call<T, F>(self: &Arc<Self>, f: F) -> Result<T, HostError>
     where
@@ -351,13 +364,12 @@ impl Host {
         Ok(self.live.snapshot().unwrap_or_default())
     }
 
-    /// One domain's state from the live view (libvirt is asked if the view is out of step);
-    /// `None` if libvirt has no domain with this UUID.
-    pub async fn domain_status(self: &Arc<Self>, id: Uuid) -> Result<Option<VmStatus>, HostError> {
-        if let Some(status) = self.live.status(id) {
-            return Ok(status);
+    /// One domain's state from the live view (libvirt is asked if the view is out of step).
+    pub async fn domain_state(self: &Arc<Self>, id: Uuid) -> Result<LiveState, HostError> {
+        if let Some(state) = self.live.state(id) {
+            return Ok(state);
         }
-        Ok(self.observe(id).await?.status)
+        Ok(self.observe(id).await?.live_state())
     }
 
     /// The domain's current definition (XML); `HostError::NoDomain` if there is none.

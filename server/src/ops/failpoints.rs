@@ -1,5 +1,6 @@
 //! Test-only failure injection into saga steps, named `KIND.STEP:MODE`:
 //! - `error`: the step fails before it runs (the in-process rollback tests);
+//! - `error_after`: the step runs, then fails (its effect is there and must be undone);
 //! - `abort`: the process aborts right after the step ran (the crash tests).
 //!
 //! Only a build with the `failpoints` feature can arm one: the tests' build has it (the server
@@ -18,6 +19,7 @@ mod armed {
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     enum FailMode {
         Error,
+        ErrorAfter,
         Abort,
     }
 
@@ -39,8 +41,13 @@ mod armed {
                 .ok_or_else(|| format!("{point:?} is not KIND.STEP"))?;
             let mode = match mode {
                 "error" => FailMode::Error,
+                "error_after" => FailMode::ErrorAfter,
                 "abort" => FailMode::Abort,
-                other => return Err(format!("unknown failpoint mode {other:?} (error or abort)")),
+                other => {
+                    return Err(format!(
+                        "unknown failpoint mode {other:?} (error, error_after or abort)"
+                    ))
+                }
             };
             Ok(Self(Some(Arc::new((kind.into(), step.into(), mode)))))
         }
@@ -54,6 +61,14 @@ mod armed {
         pub fn before(&self, kind: &str, step: &str) -> Result<(), StepError> {
             if self.matches(kind, step, FailMode::Error) {
                 return Err(StepError::Injected(format!("{kind}.{step}")));
+            }
+            Ok(())
+        }
+
+        /// After the step ran and succeeded.
+        pub fn ran(&self, kind: &str, step: &str) -> Result<(), StepError> {
+            if self.matches(kind, step, FailMode::ErrorAfter) {
+                return Err(StepError::Injected(format!("{kind}.{step} (after it ran)")));
             }
             Ok(())
         }
@@ -90,6 +105,10 @@ impl Failpoints {
         Ok(())
     }
 
+    pub fn ran(&self, _kind: &str, _step: &str) -> Result<(), StepError> {
+        Ok(())
+    }
+
     pub fn after(&self, _kind: &str, _step: &str) {}
 }
 
@@ -101,6 +120,10 @@ mod tests {
     fn parses_and_fires_only_where_named() {
         let fp = Failpoints::parse("vm_create.define:error").unwrap();
         assert!(fp.before("vm_create", "define").is_err());
+        assert!(fp.ran("vm_create", "define").is_ok());
+        let after = Failpoints::parse("vm_create.define:error_after").unwrap();
+        assert!(after.before("vm_create", "define").is_ok());
+        assert!(after.ran("vm_create", "define").is_err());
         assert!(fp.before("vm_create", "disk").is_ok());
         assert!(fp.before("vm_delete", "define").is_ok());
         fp.after("vm_create", "define"); // not an abort point: returns

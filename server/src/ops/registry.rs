@@ -193,6 +193,41 @@ impl<S: Saga> SagaKind for Registered<S> {
 mod tests {
     use super::*;
 
+    /// Parameters as earlier versions recorded them (before hosts had keys) still read: an
+    /// operation a crash cut off before an upgrade is recovered after it.
+    #[test]
+    fn parameters_recorded_by_earlier_versions_still_read() {
+        let recorded = [
+            (
+                "vm_create",
+                serde_json::json!({
+                    "vm": "5f0e0a34-6d43-4d1e-9a3e-2f6a3c1d9b10", "name": "web", "owner": "alice",
+                    "cpu": 1, "memory_mib": 512, "disk_size_gib": 4, "os_type": "linux",
+                    "boot_order": "cdrom_hd", "disk_path": "/var/lib/limen/disks/x.qcow2",
+                    "domain_type": "qemu", "start": true,
+                    "iso": ["debian.iso", "/var/lib/limen/isos/debian.iso"], "base_image": null
+                }),
+            ),
+            (
+                "vm_delete",
+                serde_json::json!({
+                    "vm": "5f0e0a34-6d43-4d1e-9a3e-2f6a3c1d9b10",
+                    "disk_path": "/var/lib/limen/disks/x.qcow2"
+                }),
+            ),
+        ];
+        for (kind, params) in recorded {
+            let registered = find(kind).unwrap();
+            assert!(registered.vm_of(&params).is_ok(), "{kind}");
+            assert!(!registered.steps_of(&params).unwrap().is_empty(), "{kind}");
+            assert_eq!(
+                registered.disk_of(&params).unwrap(),
+                Some("/var/lib/limen/disks/x.qcow2".into()),
+                "{kind}"
+            );
+        }
+    }
+
     #[test]
     fn kinds_are_registered_once() {
         let mut names: Vec<_> = SAGAS.iter().map(|kind| kind.name()).collect();

@@ -123,7 +123,8 @@ impl Sagas {
                     .run(move |conn| q::op_step_started(conn, id, name))
                     .await?;
                 self.failpoints.before(S::KIND, name)?;
-                saga.run_step(cx, step).await
+                saga.run_step(cx, step).await?;
+                self.failpoints.ran(S::KIND, name)
             }
             .await;
             self.failpoints.after(S::KIND, name);
@@ -244,8 +245,10 @@ impl Sagas {
 
     /// Carries on an unfinished operation of kind `S` as recorded in `op`.
     pub(super) async fn resume<S: Saga>(&self, op: &OperationRow) -> Result<String, String> {
-        let saga: S = serde_json::from_value(op.params.clone())
-            .map_err(|e| format!("its recorded parameters cannot be read ({e})"))?;
+        let saga: S = serde_json::from_value(op.params.clone()).map_err(|e| {
+            tracing::warn!(op = %op.id, error = %e, "an operation's recorded parameters cannot be read");
+            "its recorded parameters cannot be read (the log says why)".to_string()
+        })?;
         let started = started_steps::<S>(&op.steps_started)?;
         // Only the steps this instance has, in its order.
         let started: Vec<S::Step> = saga

@@ -11,10 +11,10 @@ use uuid::Uuid;
 
 use super::{OnFailure, Saga, SagaStep, StepError};
 use crate::context::Context;
-use crate::db::models::{LiveState, NewVmRow};
+use crate::db::models::NewVmRow;
 use crate::db::vms as q;
 use crate::host::domain_xml::{DomainSpec, DomainType};
-use crate::host::HostKey;
+use crate::host::{HostKey, LiveState};
 use crate::live::VmChange;
 
 /// Everything the steps need, recorded with the operation so `recover` can undo it after a crash.
@@ -79,7 +79,7 @@ impl SagaStep for CreateStep {
 }
 
 impl CreateVm {
-    fn row(&self) -> Result<NewVmRow, StepError> {
+    fn row(&self, generation: i64) -> Result<NewVmRow, StepError> {
         let too_big =
             |what: &str| StepError::Refused(AppError::validation(format!("{what} is too large.")));
         Ok(NewVmRow {
@@ -99,6 +99,7 @@ impl CreateVm {
             status: VmStatus::Creating,
             status_generation: 0,
             host: self.host.to_string(),
+            generation,
         })
     }
 
@@ -142,7 +143,7 @@ impl Saga for CreateVm {
     async fn run_step(&self, cx: &Context, step: CreateStep) -> Result<(), StepError> {
         match step {
             CreateStep::Record => {
-                let row = self.row()?;
+                let row = self.row(cx.hosts.get(self.host.as_str())?.fresh_generation())?;
                 let name = self.name.clone();
                 let inserted = cx
                     .db
@@ -163,8 +164,8 @@ impl Saga for CreateVm {
                     })?;
                 // Every screen shows it at once, as `creating`.
                 if let Some(row) = inserted {
-                    cx.bus
-                        .publish(VmChange::Created(row.into_vm(LiveState::NoDomain)));
+                    let live = LiveState::NoDomain { since: 0 };
+                    cx.bus.publish(VmChange::Created(row.into_vm(live)));
                 }
                 Ok(())
             }
@@ -203,12 +204,18 @@ impl Saga for CreateVm {
                 .await?),
             CreateStep::Finish => {
                 let id = self.vm;
-                let observed = cx.hosts.get(self.host.as_str())?.observe(id).await?;
+                let host = cx.hosts.get(self.host.as_str())?;
+                let observed = host.observe(id).await?;
                 let status = observed.status.unwrap_or(VmStatus::Missing);
                 let generation = i64::try_from(observed.generation).unwrap_or(i64::MAX);
-                cx.db
-                    .run(move |conn| q::vm_set_status(conn, id, status, generation).map(drop))
+                let fresh = host.fresh_generation();
+                let written = cx
+                    .db
+                    .run(move |conn| q::vm_set_status(conn, id, status, generation, fresh))
                     .await?;
+                if let Some(row) = written {
+                    host.written_at(row.generation);
+                }
                 Ok(())
             }
         }

@@ -11,9 +11,8 @@ use uuid::Uuid;
 
 use super::{OnFailure, Saga, SagaStep, StepError};
 use crate::context::Context;
-use crate::db::models::LiveState;
 use crate::db::vms as q;
-use crate::host::HostKey;
+use crate::host::{HostKey, LiveState};
 use crate::live::VmChange;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,14 +87,20 @@ impl Saga for DeleteVm {
         let id = self.vm;
         match step {
             DeleteStep::Mark => {
-                let host = cx.hosts.get(self.host.as_str())?;
-                let generation = i64::try_from(host.live().next_generation()).unwrap_or(i64::MAX);
+                // The clock of the VM's host; of the local one if that host is no longer
+                // configured (its VMs can still be deleted from the records).
+                let host = cx
+                    .hosts
+                    .get(self.host.as_str())
+                    .unwrap_or_else(|_| cx.hosts.local());
+                let fresh = host.fresh_generation();
                 let row = cx
                     .db
-                    .run(move |conn| q::vm_set_status(conn, id, VmStatus::Deleting, generation))
+                    .run(move |conn| q::vm_set_status(conn, id, VmStatus::Deleting, fresh, fresh))
                     .await?;
                 // Every screen shows that the VM is going away.
                 if let Some(row) = row {
+                    host.written_at(row.generation);
                     cx.bus
                         .publish(VmChange::Updated(row.into_vm(LiveState::Unknown)));
                 }

@@ -12,7 +12,7 @@ use app::validate::{validate_label, validate_vm_name};
 
 use super::ReconcileError;
 use crate::context::Context;
-use crate::db::models::{LiveState, NewVmRow};
+use crate::db::models::NewVmRow;
 use crate::db::vms as q;
 use crate::host::definition;
 use crate::host::disk::image_info;
@@ -95,6 +95,7 @@ pub async fn adopt(
         status,
         status_generation: i64::try_from(observed.generation).unwrap_or(i64::MAX),
         host: host.key().to_string(),
+        generation: host.fresh_generation(),
     };
     let name = domain.name.clone();
     let row = cx
@@ -115,8 +116,8 @@ pub async fn adopt(
     tracing::info!(%id, %name, "domain adopted");
     // Events for it before the record existed had nothing to update: look once more.
     let live = match host.observe(id).await {
-        Ok(observation) => LiveState::from_status(observation.status),
-        Err(_) => LiveState::Is(status),
+        Ok(observation) => observation.live_state(),
+        Err(_) => observed.live_state(),
     };
     let vm = row.into_vm(live);
     cx.bus.publish(VmChange::Created(vm.clone()));

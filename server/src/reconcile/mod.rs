@@ -4,6 +4,7 @@
 //! orphan disks). Nothing is deleted here.
 
 pub mod adopt;
+pub mod forget;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;

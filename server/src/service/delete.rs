@@ -6,6 +6,7 @@ use app::types::{DeleteReport, VmId};
 
 use super::records::visible_row;
 use super::ServiceError;
+use crate::host::HostKey;
 use crate::live::VmChange;
 use crate::ops::vm_delete::DeleteVm;
 use crate::ops::Sagas;
@@ -19,7 +20,9 @@ pub(super) async fn delete(
 ) -> Result<DeleteReport, ServiceError> {
     let cx = sagas.context();
     let row = visible_row(cx, &caller, id.0).await?;
-    let host = cx.hosts.get(&row.host)?.key().clone();
+    // The record's host, configured or not: a VM of a host Limen no longer reaches can still be
+    // deleted from the records (what it could not remove is reported).
+    let host = HostKey::from(row.host.as_str());
     let saga = DeleteVm {
         vm: id.0,
         host: host.clone(),

@@ -7,10 +7,9 @@ use app::error::AppError;
 use futures::future::try_join_all;
 
 use super::{ServiceError, VmService};
-use crate::db::models::LiveState;
 use crate::db::vms as q;
 use crate::error::report;
-use crate::host::{HostKey, Snapshot};
+use crate::host::{HostKey, LiveState, Snapshot};
 use crate::live::list_cache::CachedList;
 
 impl VmService {
@@ -34,9 +33,7 @@ impl VmService {
             .map(|row| {
                 let live = views
                     .get(row.host.as_str())
-                    .map_or(LiveState::Unknown, |view| {
-                        LiveState::from_status(view.domains.get(&row.uuid).map(|d| d.status))
-                    });
+                    .map_or(LiveState::Unknown, |view| view.state_of(row.uuid));
                 row.into_vm(live)
             })
             .collect();

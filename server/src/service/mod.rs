@@ -9,19 +9,19 @@
 //! - `create.rs`, `lifecycle.rs` (start, stop, …), `delete.rs`;
 //! - `reconciliation.rs`: reconcile, adopt, forget (admins);
 //! - `media.rs`: the ISO and base-image libraries;
-//! - `runner.rs`: where a verb runs (detached from its request, holding its locks) and is
+//! - `detached.rs`: where a verb runs (detached from its request, holding its locks) and is
 //!   audited, and where its error becomes the wire error — once;
 //! - `port.rs`: the `VmPort` the REST handlers and the server functions call.
 
 mod create;
 mod delete;
+mod detached;
 mod lifecycle;
 mod list;
 mod media;
 mod port;
 mod reconciliation;
 mod records;
-mod runner;
 
 use app::error::{AppError, ErrorCode};
 use uuid::Uuid;
@@ -72,7 +72,7 @@ impl VmService {
     }
 }
 
-/// Why a verb did not do what was asked. Turned into the wire error once, by `runner` or the
+/// Why a verb did not do what was asked. Turned into the wire error once, by `detached` or the
 /// port, through [`Describe`].
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -93,8 +93,6 @@ pub enum ServiceError {
     Delete(#[source] SagaFailure),
     #[error("reconciling failed")]
     Reconcile(#[from] ReconcileError),
-    #[error("the operation's task ended abnormally")]
-    Task(#[from] tokio::task::JoinError),
 }
 
 impl From<ObservedError> for ServiceError {
@@ -117,9 +115,6 @@ impl Describe for ServiceError {
             ServiceError::Create(failure) => creation_failed(failure),
             ServiceError::Delete(failure) => failure.cause.describe(),
             ServiceError::Reconcile(error) => error.describe(),
-            ServiceError::Task(_) => {
-                AppError::new(ErrorCode::Internal, "The operation was interrupted.")
-            }
         }
     }
 }

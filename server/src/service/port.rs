@@ -1,5 +1,5 @@
 //! The `VmPort` the REST handlers and the server functions call: for each verb, its audit
-//! entry, its locks, and the work, run detached (see `runner`).
+//! entry, its locks, and the work, run detached (see `detached`).
 
 use app::auth::Principal;
 use app::error::AppError;

@@ -3,16 +3,13 @@
 use std::sync::Arc;
 
 use app::auth::Principal;
-use app::error::{AppError, ErrorCode};
+use app::error::AppError;
 use app::report::{AdoptRequest, ReconcileReport};
 use app::types::{Vm, VmId};
 
-use super::records::fetch_row;
 use super::{refused, ServiceError};
 use crate::context::Context;
-use crate::db::vms as q;
 use crate::host::Host;
-use crate::live::VmChange;
 use crate::ops::Sagas;
 use crate::reconcile::{self, Mode};
 
@@ -22,19 +19,6 @@ pub(super) fn require_admin(caller: &Principal) -> Result<(), AppError> {
     } else {
         Err(AppError::admin_only())
     }
-}
-
-/// Whether a record may be forgotten: only while its domain is gone (the rule, without I/O).
-pub(super) fn check_forget(name: &str, domain_exists: bool) -> Result<(), AppError> {
-    if !domain_exists {
-        return Ok(());
-    }
-    Err(AppError::new(
-        ErrorCode::InvalidState,
-        format!(
-            "libvirt has the domain of \"{name}\" again: it is not missing. Run reconcile again."
-        ),
-    ))
 }
 
 pub(super) async fn reconcile(
@@ -86,17 +70,5 @@ pub(super) async fn adopt(
 /// Removes a missing VM's record and nothing else (its disk, if any, becomes an orphan).
 pub(super) async fn forget(cx: Context, caller: Principal, id: VmId) -> Result<(), ServiceError> {
     require_admin(&caller).map_err(refused)?;
-    let row = fetch_row(&cx, id.0).await?;
-    let host = cx.hosts.get(&row.host)?;
-    // Checked again now, under the VM's lock: the report may be old.
-    let exists = host.observe(id.0).await?.status.is_some();
-    check_forget(&row.name, exists).map_err(refused)?;
-    cx.db.run(move |conn| q::vm_delete(conn, id.0)).await?;
-    tracing::info!(uuid = %id, name = %row.name, "record of a missing VM removed");
-    cx.bus.publish(VmChange::Deleted {
-        uuid: id,
-        owner: row.owner,
-        host: host.key().clone(),
-    });
-    Ok(())
+    Ok(reconcile::forget::forget(&cx, id).await?)
 }
