@@ -22,5 +22,7 @@ if target/release/limen saga-example vm_create >/dev/null 2>&1 \
   || ! target/release/limen saga-example vm_create 2>&1 | grep -q "unrecognized subcommand"; then
   die "the release binary has the tests' failpoints (see server/Cargo.toml)"
 fi
+log "test: the dashboard's first load stays within its budget"
+bash scripts/first-load.sh
 log "test: end-to-end (Playwright)"
 bash scripts/e2e.sh
