@@ -2,8 +2,9 @@
 # Benchmarks (not tests) of live state, with the release binary (make build first):
 #   1. event propagation from libvirt's event to the SSE event and to the card in Chromium,
 #      stop and start done with virsh on the real libvirtd (TRIALS each, default 50);
-#   2. GET /api/v1/vms with 1,000 VMs and 64 concurrent clients, and the server's memory with
-#      1,000 open event streams (libvirt's test driver: no guests needed);
+#   2. the server's memory with 1,000 open event streams, and GET /api/v1/vms with 1,000 VMs and
+#      64 concurrent connections measured by wrk, beside /healthz as the ceiling (libvirt's test
+#      driver: no guests needed; server and wrk on cores of their own);
 #   3. one reconcile over 10,000 domains (cargo bench, test driver).
 # Rerun with: make build && scripts/bench-live.sh [TRIALS]
 source "$(dirname "$0")/lib.sh"
@@ -36,12 +37,29 @@ serve latency 18557 qemu:///system
 (cd end2end && node bench/event-latency.mjs http://127.0.0.1:18557 "$TRIALS")
 stop
 
-log "2/3 list under load and many event streams"
+log "2/3 many event streams, and the list under load"
+command -v wrk >/dev/null || { log "apt: installing wrk (the load generator)"; apt-get install -y -qq wrk >/dev/null; }
 # The load generator gets a core of its own, so it does not queue the server behind itself.
 server_cpu=() client_cpu=()
 if (( $(nproc) >= 2 )); then server_cpu=(taskset -c 0); client_cpu=(taskset -c 1); fi
 serve load 18558 test:///default "${server_cpu[@]}"
 (cd end2end && "${client_cpu[@]}" node bench/load.mjs http://127.0.0.1:18558 "$server" 1000 64 1000)
+token=$(curl -sf -H 'content-type: application/json' \
+  -d "{\"username\":\"$LIMEN_BENCH_USER\",\"password\":\"$LIMEN_BENCH_PASSWORD\"}" \
+  http://127.0.0.1:18558/api/v1/auth/login | sed -E 's/.*"token":"([^"]+)".*/\1/')
+wrk_run() {  # wrk_run LABEL PATH [HEADER…]: 64 connections, 10 s, the latency distribution
+  local label=$1 path=$2; shift 2
+  local args=(-t 1 -c 64 -d 10s --latency)
+  for header in "$@"; do args+=(-H "$header"); done
+  "${client_cpu[@]}" wrk "${args[@]}" "http://127.0.0.1:18558$path" > "$STATE_DIR/wrk.out"
+  printf '%-44s %s req/s, p50 %s, p99 %s\n' "$label" \
+    "$(awk '/Requests\/sec/ {print $2}' "$STATE_DIR/wrk.out")" \
+    "$(awk '$1 == "50%" {print $2}' "$STATE_DIR/wrk.out")" \
+    "$(awk '$1 == "99%" {print $2}' "$STATE_DIR/wrk.out")"
+}
+wrk_run "GET /healthz (the ceiling)" /healthz
+wrk_run "GET /api/v1/vms, 1,000 VMs, gzip" /api/v1/vms "Authorization: Bearer $token" "Accept-Encoding: gzip"
+wrk_run "GET /api/v1/vms, 1,000 VMs, no gzip" /api/v1/vms "Authorization: Bearer $token"
 stop
 
 log "3/3 reconcile of 10,000 domains"

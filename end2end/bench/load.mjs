@@ -1,9 +1,9 @@
-// Load figures for live state, against a server on libvirt's test driver (no guests needed):
+// Memory figures for live state, against a server on libvirt's test driver (no guests needed):
 //   node end2end/bench/load.mjs URL SERVER_PID [VMS] [CLIENTS] [SSE_CLIENTS]
 // 1. with 20 VMs (a homelab), opens SSE_CLIENTS event streams (default 1000), waits until each
 //    has its snapshot, and reports the server's resident memory before and with them open;
-// 2. makes VMS VMs (default 1000); GET /api/v1/vms from CLIENTS concurrent clients (default 64)
-//    for 10 s: latency p50/p99;
+// 2. makes VMS VMs (default 1000), for the list under load that scripts/bench-live.sh then
+//    measures with wrk (a load generator of its own: not this script);
 // 3. the streams of 1 again with VMS VMs (each snapshot is then ~0.4 MB).
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -78,22 +78,6 @@ await makeVms(20);
 await openStreams();
 const listed = await makeVms(Number(vmCount));
 console.log(`VMs listed: ${listed}`);
-
-// 2. The list under load.
-const latencies = [];
-const until = performance.now() + 10_000;
-await Promise.all(Array.from({ length: Number(clients) }, async () => {
-  while (performance.now() < until) {
-    const t = performance.now();
-    const r = await request('GET', '/api/v1/vms', undefined, { 'accept-encoding': 'gzip' });
-    if (r.status !== 200 || r.body.length === 0) throw new Error(`list: ${r.status}`);
-    latencies.push(performance.now() - t);
-  }
-}));
-latencies.sort((a, b) => a - b);
-const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))].toFixed(1);
-console.log(`GET /api/v1/vms (${listed} VMs), ${clients} clients, 10 s: ${latencies.length} requests, ` +
-  `${(latencies.length / 10).toFixed(0)}/s, p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms, max ${pct(1)} ms`);
 
 await openStreams();
 process.exit(0);
