@@ -1,7 +1,7 @@
 //! The browser's view of the VMs: one signal that every card reads. The live event stream, the
 //! pages' lists and the actions' answers all write into it, and it keeps the newer version of
-//! each VM by its `generation` (the record's version, assigned by the database in write order),
-//! whatever order they arrive in. Nothing refetches on a timer.
+//! each VM by its `generation` (the server raises it with every change to the VM; equal means
+//! the same), whatever order they arrive in. Nothing refetches on a timer.
 
 use std::collections::HashSet;
 
