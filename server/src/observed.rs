@@ -15,7 +15,7 @@ use crate::db::models::VmRow;
 use crate::db::vms::{self as q, Observed};
 use crate::db::DbError;
 use crate::error::chain;
-use crate::host::{HostError, HostKey, LiveState, Observation};
+use crate::host::{Host, HostError, HostKey, LiveState, Observation};
 use crate::live::VmChange;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,21 +45,15 @@ pub async fn vm_now(cx: &Context, id: Uuid) -> Result<Option<Vm>, ObservedError>
     Ok(Some(row.into_vm(live)))
 }
 
-/// Records an observation (unless a newer one is recorded, or an operation holds the status)
-/// and, if it is news, publishes the VM as it now is. Domains without a record (ghosts) are
-/// nobody's business here. A failure is logged: an observation is taken again at the next
-/// event, resync or reconcile.
-pub async fn record(cx: &Context, observation: Observation) {
-    tracing::debug!(?observation, "observed");
-    let Ok(host) = cx.hosts.get(observation.host.as_str()) else {
-        tracing::warn!(host = %observation.host, "an observation of a host that is not configured");
-        return;
-    };
-    let id = observation.uuid;
-    let (key, status) = (
-        observation.host.clone(),
-        observation.status.unwrap_or(VmStatus::Missing),
-    );
+/// The guarded write of one observation of `host` (unless a newer one is recorded, or an
+/// operation holds the status); the record as written, if it was.
+async fn write(
+    cx: &Context,
+    host: &Host,
+    observation: &Observation,
+) -> Result<Option<VmRow>, DbError> {
+    let (id, key) = (observation.uuid, observation.host.clone());
+    let status = observation.status.unwrap_or(VmStatus::Missing);
     let generation = i64::try_from(observation.generation).unwrap_or(i64::MAX);
     let fresh = host.fresh_generation();
     let written = cx
@@ -71,16 +65,33 @@ pub async fn record(cx: &Context, observation: Observation) {
                 status,
                 generation,
             };
-            match q::vm_record_observed(conn, observed, fresh)? {
-                Some(row) => Ok(Some(row)),
-                // A newer observation won, or an operation holds the status: read what is there.
-                None => q::vm_fetch(conn, id),
-            }
+            q::vm_record_observed(conn, observed, fresh)
         })
-        .await;
-    match written {
+        .await?;
+    if let Some(row) = &written {
+        host.written_at(row.generation);
+    }
+    Ok(written)
+}
+
+/// Records an observation and, if it is news, publishes the VM as it now is. Domains without a
+/// record (ghosts) are nobody's business here. A failure is logged: an observation is taken
+/// again at the next event, resync or reconcile.
+pub async fn record(cx: &Context, observation: Observation) {
+    tracing::debug!(?observation, "observed");
+    let Ok(host) = cx.hosts.get(observation.host.as_str()) else {
+        tracing::warn!(host = %observation.host, "an observation of a host that is not configured");
+        return;
+    };
+    let id = observation.uuid;
+    let now = match write(cx, host, &observation).await {
+        Ok(Some(row)) => Ok(Some(row)),
+        // A newer observation won, or an operation holds the status: read what is there.
+        Ok(None) => cx.db.run(move |conn| q::vm_fetch(conn, id)).await,
+        Err(error) => Err(error),
+    };
+    match now {
         Ok(Some(row)) if row.host == observation.host.as_str() => {
-            host.written_at(row.generation);
             if observation.changed && !row.status.is_held_by_operation() {
                 // The view may know more by now; if it is out of step, this observation is
                 // the freshest word there is.
@@ -127,25 +138,9 @@ pub async fn records_follow_view(
         if observed == row.status {
             continue;
         }
-        let id = row.uuid;
-        let generation = i64::try_from(observation.generation).unwrap_or(i64::MAX);
-        let (key, fresh) = (host.clone(), hypervisor.fresh_generation());
-        let written = cx
-            .db
-            .run(move |conn| {
-                let observation = Observed {
-                    id,
-                    host: key.as_str(),
-                    status: observed,
-                    generation,
-                };
-                q::vm_record_observed(conn, observation, fresh)
-            })
-            .await?;
-        if let Some(written) = written {
-            hypervisor.written_at(written.generation);
+        if write(cx, hypervisor, &observation).await?.is_some() {
             drift.push(StatusDrift {
-                uuid: VmId(id),
+                uuid: VmId(row.uuid),
                 name: row.name,
                 recorded: row.status,
                 observed,

@@ -93,12 +93,16 @@ fn instance<S: Saga>(params: &Value) -> Result<S, String> {
     serde_json::from_value(params.clone()).map_err(|e| format!("not a {}: {e}", S::KIND))
 }
 
-fn step_named<S: Saga>(name: &str) -> Result<S::Step, StepError> {
-    S::Step::ALL
+/// The instance recorded in `params`, and its step named `step`.
+fn saga_and_step<S: Saga>(params: &Value, step: &str) -> Result<(S, S::Step), StepError> {
+    let saga = instance::<S>(params)
+        .map_err(|e| StepError::Refused(app::error::AppError::validation(e)))?;
+    let step = S::Step::ALL
         .iter()
         .copied()
-        .find(|step| step.name() == name)
-        .ok_or_else(|| StepError::NoSuchStep(name.to_string()))
+        .find(|known| known.name() == step)
+        .ok_or_else(|| StepError::NoSuchStep(step.to_string()))?;
+    Ok((saga, step))
 }
 
 impl<S: Saga> SagaKind for Registered<S> {
@@ -153,9 +157,8 @@ impl<S: Saga> SagaKind for Registered<S> {
         step: &'a str,
     ) -> BoxFuture<'a, Result<(), StepError>> {
         Box::pin(async move {
-            let saga = instance::<S>(params)
-                .map_err(|e| StepError::Refused(app::error::AppError::validation(e)))?;
-            saga.run_step(cx, step_named::<S>(step)?).await
+            let (saga, step) = saga_and_step::<S>(params, step)?;
+            saga.run_step(cx, step).await
         })
     }
 
@@ -166,9 +169,8 @@ impl<S: Saga> SagaKind for Registered<S> {
         step: &'a str,
     ) -> BoxFuture<'a, Result<(), StepError>> {
         Box::pin(async move {
-            let saga = instance::<S>(params)
-                .map_err(|e| StepError::Refused(app::error::AppError::validation(e)))?;
-            saga.undo_step(cx, step_named::<S>(step)?).await
+            let (saga, step) = saga_and_step::<S>(params, step)?;
+            saga.undo_step(cx, step).await
         })
     }
 
