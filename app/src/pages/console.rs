@@ -382,9 +382,14 @@ struct Console {
     store: VmStore,
     screen: Conn,
     serial: Conn,
+    /// Reports from `console.js`, handled by an effect of the page (see `browser::prepare`).
+    reports: RwSignal<Vec<Report>>,
     #[cfg(feature = "hydrate")]
     viewers: StoredValue<browser::Viewers>,
 }
+
+/// One report from `console.js`: which console, its kind, a close code, a text.
+type Report = (Which, String, u16, String);
 
 impl Console {
     fn new(id: VmId, store: VmStore) -> Self {
@@ -394,6 +399,7 @@ impl Console {
             // The screen connects as soon as the page is interactive.
             screen: Conn::new(Link::Connecting { accepted: false }),
             serial: Conn::new(Link::Idle),
+            reports: RwSignal::new(Vec::new()),
             #[cfg(feature = "hydrate")]
             viewers: StoredValue::new(browser::Viewers::default()),
         }
@@ -452,7 +458,6 @@ impl Console {
     }
 
     /// A report from `console.js` about `which`'s connection (see the top of that file).
-    #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
     fn report(self, which: Which, kind: &str, code: u16, text: String) {
         let conn = self.conn(which);
         match kind {
@@ -484,6 +489,24 @@ impl Console {
             ),
             "closed" => {
                 let seen = conn.seen.try_get_value().unwrap_or_default();
+                // Refused before the upgrade: the browser saw 1006 and nothing else. Limen says
+                // why to a plain request, which is asked now.
+                #[cfg(feature = "hydrate")]
+                if code == 1006 && !seen.accepted && seen.refusal.is_none() {
+                    let attempt = conn.attempt.get_value();
+                    leptos::task::spawn_local(async move {
+                        let refusal = browser::diagnose(self.id, which).await;
+                        if conn.attempt.try_get_value() != Some(attempt) {
+                            return;
+                        }
+                        let (kind, reason) = match refusal {
+                            Some(refusal) => (refusal.kind(), refusal.error),
+                            None => close_words(&seen, code, &text),
+                        };
+                        self.close(which, kind, reason);
+                    });
+                    return;
+                }
                 let (kind, reason) = close_words(&seen, code, &text);
                 self.close(which, kind, reason);
             }
@@ -506,6 +529,18 @@ fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoView {
     let frame = NodeRef::<leptos::html::Div>::new();
     let screen_target = NodeRef::<leptos::html::Div>::new();
     let serial_target = NodeRef::<leptos::html::Div>::new();
+
+    // What `console.js` reported, in order.
+    Effect::new(move |_| {
+        console.reports.track();
+        let queue = console
+            .reports
+            .try_update_untracked(std::mem::take)
+            .unwrap_or_default();
+        for (which, kind, code, text) in queue {
+            console.report(which, &kind, code, text);
+        }
+    });
 
     // Once the page is interactive: the viewers get their elements and the screen connects.
     Effect::new(move |done: Option<bool>| {
@@ -620,6 +655,7 @@ fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoView {
                                     {which.tab_label()}
                                 </button>
                             }
+                            .into_any()
                         })
                         .collect_view()}
                 </div>
@@ -694,6 +730,7 @@ fn StatusLine(
             </Show>
         </div>
     }
+    .into_any()
 }
 
 /// The screen's controls.
@@ -861,6 +898,7 @@ fn ScreenToolbar(
             }}
         </form>
     }
+    .into_any()
 }
 
 /// The serial console's controls.
@@ -896,6 +934,7 @@ fn SerialToolbar(
             </button>
         </div>
     }
+    .into_any()
 }
 
 /// Starting (or resuming) the VM from the console page.
@@ -993,6 +1032,7 @@ fn VmSide(id: VmId, name: String, vm: Memo<Option<Vm>>) -> impl IntoView {
             </Show>
         </aside>
     }
+    .into_any()
 }
 
 /// The browser's side: `console.js` and the viewers it makes, the ticket request, fullscreen.
@@ -1130,8 +1170,12 @@ mod browser {
         let Some((screen, serial)) = inner.targets.clone() else {
             return Err("The console is not on the page yet.".into());
         };
+        // Queued, not handled here: whatever a callback from JS reaches is kept in the main
+        // WASM module by the splitter (its data, at least), so this callback stays small and
+        // the page's effect does the rest.
+        let reports = console.reports;
         let emit: Emit = Closure::new(move |kind: String, code: u16, text: String| {
-            console.report(which, &kind, code, text)
+            reports.try_update(|queue| queue.push((which, kind, code, text)));
         });
         let viewer = match which {
             Which::Screen => api.open_screen(&screen, emit.as_ref().unchecked_ref()),
@@ -1222,6 +1266,30 @@ mod browser {
         } else {
             Err(Refusal::from_response(status, &body))
         }
+    }
+
+    /// Why a WebSocket upgrade was refused (the browser only saw close code 1006): the same
+    /// endpoint asked for with a fresh ticket as a plain request answers the refusal in words,
+    /// or 426 if it would let the connection in (then the cause was something else: `None`).
+    pub async fn diagnose(id: VmId, which: Which) -> Option<Refusal> {
+        let ticket = match ticket(id).await {
+            Ok(ticket) => ticket,
+            Err(refusal) => return Some(refusal),
+        };
+        let ticket = String::from(js_sys::encode_uri_component(&ticket));
+        let response = Request::get(&format!(
+            "/api/v1/vms/{id}/{}?ticket={ticket}",
+            which.endpoint()
+        ))
+        .send()
+        .await
+        .ok()?;
+        let status = response.status();
+        if status == 426 || (200..300).contains(&status) {
+            return None;
+        }
+        let body = response.text().await.unwrap_or_default();
+        Some(Refusal::from_response(status, &body))
     }
 
     /// Opens `which` with `ticket`.
