@@ -7,8 +7,12 @@ use bytes::{Bytes, BytesMut};
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// Bytes read from the console at once (one WebSocket frame at most this large).
+/// Bytes read from the console at once (one WebSocket frame at most this large). An idle
+/// console holds a small buffer; one that fills it gets a larger one, up to this.
 pub const READ_SIZE: usize = 64 * 1024;
+const FIRST_READ_SIZE: usize = 4 * 1024;
+/// How long saying goodbye may take: a client that does not read cannot hold a session open.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A WebSocket message, as the relay sees it (the HTTP edge and the tests map their
 /// library's type to it).
@@ -49,6 +53,8 @@ impl Close {
 pub enum Ended {
     /// The client closed the WebSocket (with its close frame, if it sent one) or went away.
     Client(Option<Close>),
+    /// The client broke the protocol (e.g. a message over the size limit).
+    ClientError(String),
     /// The console's side closed (the VNC server, the serial port).
     Console,
     /// Reading or writing the console failed.
@@ -59,17 +65,22 @@ pub enum Ended {
 pub async fn relay<W, E, C>(ws: &mut W, console: C) -> Ended
 where
     W: Stream<Item = Result<Frame, E>> + Sink<Frame> + Unpin,
+    E: std::fmt::Display,
     C: AsyncRead + AsyncWrite,
 {
     let (mut to_client, mut from_client) = ws.split();
     let (mut from_console, mut to_console) = tokio::io::split(console);
     let upstream = async {
-        let mut buf = BytesMut::with_capacity(READ_SIZE);
+        let mut size = FIRST_READ_SIZE;
+        let mut buf = BytesMut::new();
         loop {
-            buf.reserve(READ_SIZE);
+            buf.reserve(size);
             match from_console.read_buf(&mut buf).await {
                 Ok(0) => return Ended::Console,
-                Ok(_) => {
+                Ok(read) => {
+                    if read >= size {
+                        size = (size * 2).min(READ_SIZE);
+                    }
                     let frame = Frame::Binary(buf.split().freeze());
                     // Waits until the client's connection took it: the backpressure.
                     if to_client.send(frame).await.is_err() {
@@ -87,7 +98,7 @@ where
                 Ok(Frame::Text(text)) => Bytes::from(text),
                 Ok(Frame::Close(close)) => return Ended::Client(close),
                 Ok(Frame::Control) => continue,
-                Err(_) => return Ended::Client(None),
+                Err(error) => return Ended::ClientError(error.to_string()),
             };
             if let Err(error) = to_console.write_all(&bytes).await {
                 return Ended::ConsoleFailed(error.to_string());
@@ -105,17 +116,28 @@ where
 }
 
 /// Says why the connection closes: a JSON `{error, code}` text message first when there is an
-/// error to tell, then the close frame.
-pub async fn close_with<W>(ws: &mut W, error: Option<&app::error::AppError>, close: Close)
+/// error to tell, then the close frame; then waits (briefly) for the client's close, so that
+/// the connection is not torn down under the words. A client that takes nothing does not hold
+/// it open: after `CLOSE_TIMEOUT` the connection is dropped.
+pub async fn close_with<W, E>(ws: &mut W, error: Option<&app::error::AppError>, close: Close)
 where
-    W: Sink<Frame> + Unpin,
+    W: Stream<Item = Result<Frame, E>> + Sink<Frame> + Unpin,
 {
-    if let Some(error) = error {
-        let message = serde_json::to_string(error).expect("an error serializes");
-        let _ = ws.send(Frame::Text(message)).await;
-    }
-    let _ = ws.send(Frame::Close(Some(close))).await;
-    let _ = ws.close().await;
+    let goodbye = async {
+        if let Some(error) = error {
+            let message = serde_json::to_string(error).expect("an error serializes");
+            let _ = ws.send(Frame::Text(message)).await;
+        }
+        let _ = ws.send(Frame::Close(Some(close))).await;
+        // The client's close (or the end of the connection) ends the handshake.
+        while let Some(Ok(frame)) = ws.next().await {
+            if matches!(frame, Frame::Close(_)) {
+                break;
+            }
+        }
+        let _ = ws.close().await;
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, goodbye).await;
 }
 
 #[cfg(test)]
@@ -215,9 +237,11 @@ mod tests {
         let (console, guest) = tokio::io::duplex(64 * 1024);
         drop(guest);
         assert_eq!(relay(&mut ws, console).await, Ended::Console);
-        let error =
-            app::error::AppError::new(app::error::ErrorCode::VmNotRunning, "The VM stopped.");
-        close_with(&mut ws, Some(&error), Close::new(1000, "The VM stopped.")).await;
+        let goodbye = tokio::spawn(async move {
+            let error =
+                app::error::AppError::new(app::error::ErrorCode::VmNotRunning, "The VM stopped.");
+            close_with(&mut ws, Some(&error), Close::new(1000, "The VM stopped.")).await;
+        });
         let said = client.next().await.unwrap().unwrap();
         let said: serde_json::Value = serde_json::from_str(said.to_text().unwrap()).unwrap();
         assert_eq!(said["code"], "VM_NOT_RUNNING");
@@ -230,6 +254,13 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // Reading on sends the client's reply: the server's goodbye ends at once, not after
+        // its timeout.
+        assert!(client.next().await.is_none());
+        tokio::time::timeout(Duration::from_secs(1), goodbye)
+            .await
+            .expect("the close handshake completed")
+            .unwrap();
     }
 
     /// A client that stops reading stops the relay from reading the console: the console's
