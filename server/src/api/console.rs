@@ -239,6 +239,6 @@ fn to_message(frame: Frame) -> Message {
             code: close.code,
             reason: close.reason.into(),
         })),
-        Frame::Control => Message::Pong(Default::default()),
+        Frame::Control => Message::Ping(Default::default()),
     }
 }

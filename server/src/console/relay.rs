@@ -2,17 +2,30 @@
 //! serial port's). Bytes go both ways as they come; each side waits for the other to take what
 //! it sent before reading more, so a slow browser (or a slow guest) makes the relay wait, never
 //! buffer without bound: at most one read buffer per direction is in flight.
+//!
+//! A client that is gone without a word (a laptop shut, a network cut) must not hold a session
+//! and its place in the limits for ever: the relay pings the client, and ends the session when
+//! it hears nothing for a while, or when the client takes nothing it is sent for a while.
 
 use bytes::{Bytes, BytesMut};
 use futures::{Sink, SinkExt, Stream, StreamExt};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 
 /// Bytes read from the console at once (one WebSocket frame at most this large). An idle
 /// console holds a small buffer; one that fills it gets a larger one, up to this.
 pub const READ_SIZE: usize = 64 * 1024;
 const FIRST_READ_SIZE: usize = 4 * 1024;
 /// How long saying goodbye may take: a client that does not read cannot hold a session open.
-const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the client is pinged (browsers answer pings by themselves).
+pub const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// A client silent this long (not even a pong) is gone.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(75);
+/// A client that takes nothing of one message this long is stuck (or gone).
+pub const SEND_LIMIT: Duration = Duration::from_secs(60);
 
 /// A WebSocket message, as the relay sees it (the HTTP edge and the tests map their
 /// library's type to it).
@@ -23,7 +36,7 @@ pub enum Frame {
     /// keys as text); the relay itself sends one only to say why it closes.
     Text(String),
     Close(Option<Close>),
-    /// Pings and pongs: answered by the WebSocket library itself.
+    /// Pings and pongs: answered by the WebSocket library itself. Sent by the relay, a ping.
     Control,
 }
 
@@ -55,6 +68,8 @@ pub enum Ended {
     Client(Option<Close>),
     /// The client broke the protocol (e.g. a message over the size limit).
     ClientError(String),
+    /// The client answered nothing for `SILENCE_LIMIT`, or took nothing for `SEND_LIMIT`.
+    ClientSilent,
     /// The console's side closed (the VNC server, the serial port).
     Console,
     /// Reading or writing the console failed.
@@ -70,29 +85,47 @@ where
 {
     let (mut to_client, mut from_client) = ws.split();
     let (mut from_console, mut to_console) = tokio::io::split(console);
+    // When the client was last heard from, in milliseconds since `start` (both halves read it).
+    let start = Instant::now();
+    let heard = AtomicU64::new(0);
     let upstream = async {
         let mut size = FIRST_READ_SIZE;
         let mut buf = BytesMut::new();
+        let mut pings = tokio::time::interval_at(start + PING_INTERVAL, PING_INTERVAL);
         loop {
             buf.reserve(size);
-            match from_console.read_buf(&mut buf).await {
-                Ok(0) => return Ended::Console,
-                Ok(read) => {
-                    if read >= size {
-                        size = (size * 2).min(READ_SIZE);
+            let frame = tokio::select! {
+                // Cancel-safe: if the ping wins, nothing was read.
+                read = from_console.read_buf(&mut buf) => match read {
+                    Ok(0) => return Ended::Console,
+                    Ok(read) => {
+                        if read >= size {
+                            size = (size * 2).min(READ_SIZE);
+                        }
+                        Frame::Binary(buf.split().freeze())
                     }
-                    let frame = Frame::Binary(buf.split().freeze());
-                    // Waits until the client's connection took it: the backpressure.
-                    if to_client.send(frame).await.is_err() {
-                        return Ended::Client(None);
+                    Err(error) => return Ended::ConsoleFailed(error.to_string()),
+                },
+                now = pings.tick() => {
+                    let last = start + Duration::from_millis(heard.load(Ordering::Relaxed));
+                    if now.duration_since(last) >= SILENCE_LIMIT {
+                        return Ended::ClientSilent;
                     }
+                    Frame::Control
                 }
-                Err(error) => return Ended::ConsoleFailed(error.to_string()),
+            };
+            // Waits until the client's connection took it: the backpressure.
+            match tokio::time::timeout(SEND_LIMIT, to_client.send(frame)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Ended::Client(None),
+                Err(_) => return Ended::ClientSilent,
             }
         }
     };
     let downstream = async {
         while let Some(frame) = from_client.next().await {
+            let since_start = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+            heard.store(since_start, Ordering::Relaxed);
             let bytes = match frame {
                 Ok(Frame::Binary(bytes)) => bytes,
                 Ok(Frame::Text(text)) => Bytes::from(text),
@@ -143,7 +176,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
     use tokio::io::DuplexStream;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
     use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
@@ -171,7 +203,7 @@ mod tests {
                 code: CloseCode::from(close.code),
                 reason: close.reason.into(),
             })),
-            Frame::Control => Message::Pong(Bytes::new()),
+            Frame::Control => Message::Ping(Bytes::new()),
         }
     }
 
@@ -292,6 +324,51 @@ mod tests {
         );
         drop(client);
         relay.abort();
+    }
+
+    /// A client that answers nothing (gone without a close) ends the relay, and with it the
+    /// session's hold on its place in the limits.
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_ends_the_relay() {
+        let (mut ws, client) = websocket(64 * 1024).await;
+        let (console, _guest) = tokio::io::duplex(64 * 1024);
+        let started = Instant::now();
+        let ended = tokio::time::timeout(Duration::from_secs(600), relay(&mut ws, console))
+            .await
+            .expect("the relay ended");
+        assert_eq!(ended, Ended::ClientSilent);
+        let took = started.elapsed();
+        assert!(
+            took >= SILENCE_LIMIT && took <= SILENCE_LIMIT + PING_INTERVAL,
+            "{took:?}"
+        );
+        drop(client);
+    }
+
+    /// A client that is there (its library answers the pings) keeps an idle console open for as
+    /// long as it likes; its close still ends it.
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_client_that_answers_pings_stays() {
+        let (mut ws, client) = websocket(64 * 1024).await;
+        let (console, _guest) = tokio::io::duplex(64 * 1024);
+        let relay = tokio::spawn(async move { relay(&mut ws, console).await });
+        let (mut sink, mut stream) = client.split();
+        let pings = tokio::spawn(async move {
+            let mut pings = 0;
+            while let Some(Ok(message)) = stream.next().await {
+                if let Message::Ping(_) = message {
+                    pings += 1;
+                }
+            }
+            pings
+        });
+        // Virtual time (the clock is paused): ten minutes of an idle console.
+        tokio::time::sleep(SILENCE_LIMIT * 8).await;
+        assert!(!relay.is_finished(), "an answering client was dropped");
+        sink.send(Message::Close(None)).await.unwrap();
+        assert_eq!(relay.await.unwrap(), Ended::Client(None));
+        drop(sink);
+        assert!(pings.await.unwrap() >= 10);
     }
 
     #[test]

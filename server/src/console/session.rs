@@ -33,6 +33,7 @@ enum Outcome {
     Refused(AppError),
     Client(Option<Close>),
     ClientError(String),
+    ClientSilent,
     VmStopped,
     ConsoleClosed,
     Failed,
@@ -54,6 +55,7 @@ impl Outcome {
                 let error: String = error.chars().filter(|c| !c.is_control()).collect();
                 format!("the client's connection ended ({error})")
             }
+            Outcome::ClientSilent => "the client stopped answering".into(),
             Outcome::VmStopped => "the VM stopped".into(),
             Outcome::ConsoleClosed => "the console's side closed".into(),
             Outcome::Failed => "the connection to the console failed".into(),
@@ -164,6 +166,8 @@ where
         }
         // Gone without a close, or a message over the limit: the connection is over either way.
         Ended::ClientError(error) => Outcome::ClientError(error),
+        // Gone without a word: a close frame would not reach it either.
+        Ended::ClientSilent => Outcome::ClientSilent,
         // The VM's side closed, or failed (noVNC's next write to a VNC server that is gone
         // fails before the end of its stream is read): did the VM stop?
         Ended::Console | Ended::ConsoleFailed(_) => {
