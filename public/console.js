@@ -12,6 +12,7 @@
 //   'library'   a library could not be loaded (text: the browser's error)
 //   'closed'    the WebSocket closed (code: its close code, text: its reason)
 // A console closed by the page itself (reconnect, leaving the page) reports nothing more.
+// Each viewer's `ready(done)` loads its library first: `done(true)` once it can connect.
 
 const NOVNC = '/novnc/core/rfb.js';
 const XTERM = '/xterm/xterm.mjs';
@@ -155,6 +156,15 @@ function vncSession(RFB, target, path, emit) {
   };
 }
 
+let rfbLoaded = null;
+function loadRfb() {
+  if (!rfbLoaded) {
+    rfbLoaded = import(NOVNC);
+    rfbLoaded.catch(() => { rfbLoaded = null; });
+  }
+  return rfbLoaded;
+}
+
 const SCALING = {
   fit: { scaleViewport: true, resizeSession: false },
   actual: { scaleViewport: false, resizeSession: false },
@@ -187,7 +197,7 @@ export function openScreen(target, emit) {
     const mine = attempt;
     let RFB;
     try {
-      ({ default: RFB } = await import(NOVNC));
+      ({ default: RFB } = await loadRfb());
     } catch (error) {
       if (mine === attempt) emit('library', 0, String(error));
       return;
@@ -207,6 +217,7 @@ export function openScreen(target, emit) {
   }
 
   return {
+    ready(done) { loadRfb().then(() => done(true), () => done(false)); },
     connect(path) { connect(path); },
     disconnect() { stop(); },
     setScaling(mode) { scaling = mode; applyScaling(); },
@@ -265,6 +276,9 @@ function loadXterm() {
   return xtermLoaded;
 }
 
+// The most the terminal sends in one message (the server refuses messages over 64 KiB).
+const SEND_CHUNK = 16 * 1024;
+
 // What the serial port sent, for "Save log": the last MiB.
 const LOG_LIMIT = 1024 * 1024;
 
@@ -277,11 +291,13 @@ export function openSerial(target, emit) {
   let resize = null;
   const log = [];
   let logSize = 0;
+  let destroyed = false;
   const encoder = new TextEncoder();
 
   async function terminal() {
     if (term) return term;
     const [{ Terminal }, { FitAddon }] = await loadXterm();
+    if (destroyed) throw new Error('the console page was left');
     if (term) return term;
     term = new Terminal({ convertEol: false, cursorBlink: true, scrollback: 5000, fontSize: 14 });
     fit = new FitAddon();
@@ -295,7 +311,10 @@ export function openSerial(target, emit) {
     resize.observe(target);
     term.onData((data) => {
       const socket = connection?.socket;
-      if (socket && socket.readyState === WebSocket.OPEN) socket.send(encoder.encode(data));
+      if (!socket || socket.readyState !== WebSocket.OPEN) return;
+      // A paste arrives as one string: sent in pieces the server takes (64 KiB a message).
+      const bytes = encoder.encode(data);
+      for (let at = 0; at < bytes.length; at += SEND_CHUNK) socket.send(bytes.subarray(at, at + SEND_CHUNK));
     });
     return term;
   }
@@ -333,6 +352,7 @@ export function openSerial(target, emit) {
   }
 
   return {
+    ready(done) { terminal().then(() => done(true), () => done(false)); },
     connect(path) { connect(path); },
     disconnect() { stop(); },
     focus() { term?.focus(); },
@@ -350,6 +370,7 @@ export function openSerial(target, emit) {
       setTimeout(() => URL.revokeObjectURL(url), 0);
     },
     destroy() {
+      destroyed = true;
       stop();
       resize?.disconnect();
       term?.dispose();

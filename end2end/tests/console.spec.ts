@@ -2,7 +2,7 @@ import { test, expect, type Page } from '@playwright/test';
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { virsh, vmName, watchErrors } from './helpers';
+import { openDashboard, virsh, vmName, watchErrors } from './helpers';
 import { adminPage } from './accounts';
 
 // The consoles of one real guest (scripts/test-guest.sh: a Linux kernel that logs to its screen
@@ -157,20 +157,38 @@ test('a VM that cannot start: its console says why, in words', async ({ page }) 
   // Its disk removed behind Limen's back.
   rmSync(join(dataDir(), 'disks', `${id}.qcow2`));
 
-  await page.goto(`/vms/${id}/console`);
-  await expect(screenStatus(page)).toContainText('missing', { timeout: 60_000 });
-  const said = (await screenStatus(page).textContent()) ?? '';
-  expect(said).not.toContain(dataDir());
-  expect(said).not.toMatch(/unknown reason/i);
-  await expect(page.getByRole('status', { name: `Status of ${name}` })).toHaveText('Stopped');
-  await expect(page.getByRole('button', { name: `Start ${name}` })).toBeVisible();
-  expect(errors).toEqual([]);
-  await page.request.delete(`/api/v1/vms/${id}`);
+  try {
+    await page.goto(`/vms/${id}/console`);
+    await expect(screenStatus(page)).toContainText('missing', { timeout: 60_000 });
+    const said = (await screenStatus(page).textContent()) ?? '';
+    expect(said).not.toContain(dataDir());
+    expect(said).not.toMatch(/unknown reason/i);
+    await expect(page.getByRole('status', { name: `Status of ${name}` })).toHaveText('Stopped');
+    await expect(page.getByRole('button', { name: `Start ${name}` })).toBeVisible();
+    expect(errors).toEqual([]);
+  } finally {
+    await page.request.delete(`/api/v1/vms/${id}`);
+  }
 });
 
-test('a console link on the VM card and the VM page', async ({ page }) => {
+test('a console link on the dashboard card and the VM page; only the console page loads the libraries', async ({ page }) => {
+  await openDashboard(page);
+  const card = page.getByRole('listitem', { name: `VM ${guest}` });
+  await card.getByRole('link', { name: `Console of ${guest}` }).click();
+  await expect(page).toHaveURL(new RegExp(`/vms/${guestId}/console$`));
+  await expect(page.getByRole('heading', { name: `Console of ${guest}` })).toBeVisible();
+
   await page.goto(`/vms/${guestId}`);
   await page.getByRole('link', { name: `Console of ${guest}` }).first().click();
   await expect(page).toHaveURL(new RegExp(`/vms/${guestId}/console$`));
-  await expect(page.getByRole('heading', { name: `Console of ${guest}` })).toBeVisible();
+
+  // A fresh dashboard and VM page: none of the console's files.
+  for (const path of ['/', `/vms/${guestId}`]) {
+    await page.goto(path);
+    await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
+    const loaded = await page.evaluate(() =>
+      performance.getEntriesByType('resource').map((entry) => new URL(entry.name).pathname),
+    );
+    expect(loaded.filter((file) => /^\/(console\.js|novnc\/|xterm\/)/.test(file))).toEqual([]);
+  }
 });

@@ -35,7 +35,11 @@ extern "C" {
     #[derive(Clone)]
     pub type Viewer;
     #[wasm_bindgen(method)]
+    fn ready(this: &Viewer, done: &JsValue);
+    #[wasm_bindgen(method)]
     fn connect(this: &Viewer, path: &str);
+    #[wasm_bindgen(method)]
+    fn disconnect(this: &Viewer);
     #[wasm_bindgen(method)]
     fn destroy(this: &Viewer);
     #[wasm_bindgen(method, js_name = setScaling)]
@@ -101,15 +105,30 @@ fn viewer(console: Console, which: Which) -> Option<Viewer> {
     })?
 }
 
-/// Makes sure `console.js` is loaded and `which`'s viewer exists.
+const NOT_LOADED: &str =
+    "The console viewer could not be loaded from Limen; reload the page to try again.";
+
+/// Makes sure `console.js` is loaded, `which`'s viewer exists and has loaded its library
+/// (before a ticket is asked for: a ticket is valid for 30 s, loading may take longer).
 pub async fn prepare(console: Console, which: Which) -> Result<(), String> {
-    if viewer(console, which).is_some() {
-        return Ok(());
+    let viewer = match viewer(console, which) {
+        Some(viewer) => viewer,
+        None => make_viewer(console, which).await?,
+    };
+    let (sender, receiver) = oneshot::channel::<bool>();
+    let done = Closure::once_into_js(move |loaded: bool| {
+        let _ = sender.send(loaded);
+    });
+    viewer.ready(&done);
+    match receiver.await {
+        Ok(true) => Ok(()),
+        _ => Err(NOT_LOADED.into()),
     }
-    let api = load_api().await.map_err(|_| {
-        "The console viewer could not be loaded from Limen; reload the page to try again."
-            .to_string()
-    })?;
+}
+
+/// `which`'s viewer, made now.
+async fn make_viewer(console: Console, which: Which) -> Result<Viewer, String> {
+    let api = load_api().await.map_err(|_| NOT_LOADED.to_string())?;
     let Some(viewers) = console.viewers.try_get_value() else {
         return Err("The page was closed.".into());
     };
@@ -118,11 +137,11 @@ pub async fn prepare(console: Console, which: Which) -> Result<(), String> {
         return Err("The page was closed.".into());
     }
     let existing = match which {
-        Which::Screen => inner.screen.is_some(),
-        Which::Serial => inner.serial.is_some(),
+        Which::Screen => inner.screen.clone(),
+        Which::Serial => inner.serial.clone(),
     };
-    if existing {
-        return Ok(());
+    if let Some(viewer) = existing {
+        return Ok(viewer);
     }
     let Some((screen, serial)) = inner.targets.clone() else {
         return Err("The console is not on the page yet.".into());
@@ -131,8 +150,12 @@ pub async fn prepare(console: Console, which: Which) -> Result<(), String> {
     // WASM module by the splitter (its data, at least), so this callback stays small and
     // the page's effect does the rest.
     let reports = console.reports;
+    let attempt = console.conn(which).attempt;
     let emit: Emit = Closure::new(move |kind: String, code: u16, text: String| {
-        reports.try_update(|queue| queue.push((which, kind, code, text)));
+        let Some(attempt) = attempt.try_get_value() else {
+            return;
+        };
+        reports.try_update(|queue| queue.push((which, attempt, kind, code, text)));
     });
     let viewer = match which {
         Which::Screen => api.open_screen(&screen, emit.as_ref().unchecked_ref()),
@@ -140,10 +163,14 @@ pub async fn prepare(console: Console, which: Which) -> Result<(), String> {
     };
     inner.emits.push(emit);
     match which {
-        Which::Screen => inner.screen = Some(viewer),
-        Which::Serial => inner.serial = Some(viewer),
+        Which::Screen => {
+            // Chosen before the viewer existed, perhaps.
+            viewer.set_scaling(console.scaling.get_untracked().as_str());
+            inner.screen = Some(viewer.clone());
+        }
+        Which::Serial => inner.serial = Some(viewer.clone()),
     }
-    Ok(())
+    Ok(viewer)
 }
 
 /// `window.limenConsole`, after adding `console.js` as a module script if it is not there.
@@ -186,12 +213,13 @@ async fn load_api() -> Result<ConsoleApi, ()> {
             .map_err(|_| ())?;
     }
     let loaded = receiver.await.unwrap_or(false);
-    if !loaded {
-        // The next attempt adds it again.
+    let api = if loaded { found() } else { None };
+    if api.is_none() {
+        // Not fetched, or it ran and failed: the next attempt adds it again (and hears its
+        // `load` or `error`, which an element that already fired them would never send).
         script.remove();
-        return Err(());
     }
-    found().ok_or(())
+    api.ok_or(())
 }
 
 #[derive(Deserialize)]
@@ -225,30 +253,6 @@ pub async fn ticket(id: VmId) -> Result<String, Refusal> {
     }
 }
 
-/// Why a WebSocket upgrade was refused (the browser only saw close code 1006): the same
-/// endpoint asked for with a fresh ticket as a plain request answers the refusal in words,
-/// or 426 if it would let the connection in (then the cause was something else: `None`).
-pub async fn diagnose(id: VmId, which: Which) -> Option<Refusal> {
-    let ticket = match ticket(id).await {
-        Ok(ticket) => ticket,
-        Err(refusal) => return Some(refusal),
-    };
-    let ticket = String::from(js_sys::encode_uri_component(&ticket));
-    let response = Request::get(&format!(
-        "/api/v1/vms/{id}/{}?ticket={ticket}",
-        which.endpoint()
-    ))
-    .send()
-    .await
-    .ok()?;
-    let status = response.status();
-    if status == 426 || (200..300).contains(&status) {
-        return None;
-    }
-    let body = response.text().await.unwrap_or_default();
-    Some(Refusal::from_response(status, &body))
-}
-
 /// Opens `which` with `ticket`.
 pub fn open(console: Console, which: Which, ticket: &str) {
     if let Some(viewer) = viewer(console, which) {
@@ -258,6 +262,13 @@ pub fn open(console: Console, which: Which, ticket: &str) {
             console.id,
             which.endpoint()
         ));
+    }
+}
+
+/// `which`'s socket (if any) closes and goes silent.
+pub fn disconnect(console: Console, which: Which) {
+    if let Some(viewer) = viewer(console, which) {
+        viewer.disconnect();
     }
 }
 

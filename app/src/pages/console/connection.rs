@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 #[cfg(feature = "hydrate")]
 use super::browser;
-use super::words::{close_words, CloseKind, Closed, Link, Refusal, Seen, Which};
+use super::words::{close_words, CloseKind, Closed, Link, Refusal, Scaling, Seen, Which};
 use crate::store::VmStore;
 use crate::types::VmId;
 
@@ -37,12 +37,15 @@ pub(super) struct Console {
     pub(super) serial: Conn,
     /// Reports from `console.js`, handled by an effect of the page (see `browser::prepare`).
     pub(super) reports: RwSignal<Vec<Report>>,
+    /// How the screen is fitted (the viewer gets it when it is made).
+    pub(super) scaling: RwSignal<Scaling>,
     #[cfg(feature = "hydrate")]
     pub(super) viewers: StoredValue<browser::Viewers>,
 }
 
-/// One report from `console.js`: which console, its kind, a close code, a text.
-pub(super) type Report = (Which, String, u16, String);
+/// One report from `console.js`: which console, the attempt it was made in, its kind, a close
+/// code, a text.
+pub(super) type Report = (Which, u32, String, u16, String);
 
 impl Console {
     pub(super) fn new(id: VmId, store: VmStore) -> Self {
@@ -53,6 +56,7 @@ impl Console {
             screen: Conn::new(Link::Connecting { accepted: false }),
             serial: Conn::new(Link::Idle),
             reports: RwSignal::new(Vec::new()),
+            scaling: RwSignal::new(Scaling::Fit),
             #[cfg(feature = "hydrate")]
             viewers: StoredValue::new(browser::Viewers::default()),
         }
@@ -69,7 +73,7 @@ impl Console {
         self.store.get(self.id).map_or(0, |vm| vm.generation)
     }
 
-    fn close(self, which: Which, kind: CloseKind, reason: String) {
+    pub(super) fn close(self, which: Which, kind: CloseKind, reason: String) {
         let generation = self.generation();
         self.conn(which).link.try_set(Link::Closed(Closed {
             kind,
@@ -89,6 +93,9 @@ impl Console {
         };
         conn.seen.set_value(Seen::default());
         conn.link.set(Link::Connecting { accepted: false });
+        // The old socket goes silent now: its reports cannot reach this attempt.
+        #[cfg(feature = "hydrate")]
+        browser::disconnect(self, which);
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
             let current = move || conn.attempt.try_get_value() == Some(attempt);
@@ -110,9 +117,13 @@ impl Console {
         let _ = attempt;
     }
 
-    /// A report from `console.js` about `which`'s connection (see the top of that file).
-    pub(super) fn report(self, which: Which, kind: &str, code: u16, text: String) {
+    /// A report from `console.js` about `which`'s connection (see the top of that file), made
+    /// in `attempt`: one of an older attempt is dropped.
+    pub(super) fn report(self, which: Which, attempt: u32, kind: &str, code: u16, text: String) {
         let conn = self.conn(which);
+        if conn.attempt.try_get_value() != Some(attempt) {
+            return;
+        }
         match kind {
             "open" => {
                 conn.seen.try_update_value(|seen| seen.accepted = true);
@@ -142,24 +153,6 @@ impl Console {
             ),
             "closed" => {
                 let seen = conn.seen.try_get_value().unwrap_or_default();
-                // Refused before the upgrade: the browser saw 1006 and nothing else. Limen says
-                // why to a plain request, which is asked now.
-                #[cfg(feature = "hydrate")]
-                if code == 1006 && !seen.accepted && seen.refusal.is_none() {
-                    let attempt = conn.attempt.get_value();
-                    leptos::task::spawn_local(async move {
-                        let refusal = browser::diagnose(self.id, which).await;
-                        if conn.attempt.try_get_value() != Some(attempt) {
-                            return;
-                        }
-                        let (kind, reason) = match refusal {
-                            Some(refusal) => (refusal.kind(), refusal.error),
-                            None => close_words(&seen, code, &text),
-                        };
-                        self.close(which, kind, reason);
-                    });
-                    return;
-                }
                 let (kind, reason) = close_words(&seen, code, &text);
                 self.close(which, kind, reason);
             }

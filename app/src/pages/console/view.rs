@@ -23,7 +23,7 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
     let status = Memo::new(move |_| vm.with(|vm| vm.as_ref().map(|vm| vm.status)));
     let console = Console::new(id, store);
     let tab = RwSignal::new(Which::Screen);
-    let scaling = RwSignal::new(Scaling::Fit);
+    let scaling = console.scaling;
     let fullscreen = RwSignal::new(false);
     let frame = NodeRef::<leptos::html::Div>::new();
     let screen_target = NodeRef::<leptos::html::Div>::new();
@@ -36,8 +36,8 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
             .reports
             .try_update_untracked(std::mem::take)
             .unwrap_or_default();
-        for (which, kind, code, text) in queue {
-            console.report(which, &kind, code, text);
+        for (which, attempt, kind, code, text) in queue {
+            console.report(which, attempt, &kind, code, text);
         }
     });
 
@@ -71,22 +71,36 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
         }
     });
 
-    // Limen restarted: a console it closed for that reconnects once the event stream is back.
+    // Limen restarted (or the connection to it broke): a console closed for that reconnects
+    // once the event stream is back — if the VM still runs. One that stopped meanwhile is not
+    // started again by the reconnect (autostart): the page says so and offers Start.
     let stream_dropped = StoredValue::new(false);
     Effect::new(move |_| {
         let state = live.link.get();
         let waiting = |which: Which| {
-            console.conn(which).link.with_untracked(|link| {
-                matches!(link, Link::Closed(closed) if closed.kind == CloseKind::ServerStopping)
-            })
+            console.conn(which).link.with_untracked(
+                |link| matches!(link, Link::Closed(closed) if closed.kind == CloseKind::LimenAway),
+            )
         };
         if state != LinkState::Live {
             stream_dropped.set_value(true);
         } else if stream_dropped.get_value() {
             stream_dropped.set_value(false);
+            let status = status.get_untracked();
             for which in [Which::Screen, Which::Serial] {
-                if waiting(which) {
-                    console.connect(which);
+                if !waiting(which) {
+                    continue;
+                }
+                match status {
+                    Some(VmStatus::Running) => console.connect(which),
+                    Some(VmStatus::Paused) => {
+                        console.close(which, CloseKind::VmNotRunning, "The VM is paused.".into())
+                    }
+                    _ => console.close(
+                        which,
+                        CloseKind::VmNotRunning,
+                        "The VM is not running.".into(),
+                    ),
                 }
             }
         }
@@ -103,6 +117,16 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
     }
 
     let show = move |which: Which| {
+        // A hidden screen measures 0×0: "resize the guest's screen" would ask the guest for
+        // that. The viewer keeps the guest's size while the screen is hidden.
+        #[cfg(feature = "hydrate")]
+        if scaling.get_untracked() == Scaling::Remote {
+            let mode = match which {
+                Which::Screen => Scaling::Remote,
+                Which::Serial => Scaling::Actual,
+            };
+            browser::set_scaling(console, mode);
+        }
         tab.set(which);
         if console
             .conn(which)

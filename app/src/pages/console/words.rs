@@ -75,8 +75,9 @@ pub enum CloseKind {
     VmNotRunning,
     /// The session or token ended: log in again.
     SessionEnded,
-    /// Limen is shutting down or restarting: reconnect once its event stream is back.
-    ServerStopping,
+    /// Limen is shutting down or restarting, or the connection to it broke: reconnect once
+    /// its event stream is back (if the VM still runs).
+    LimenAway,
     /// Anything else, in words.
     Failed,
 }
@@ -168,7 +169,7 @@ pub fn close_words(seen: &Seen, code: u16, reason: &str) -> (CloseKind, String) 
     match code {
         1000 => (CloseKind::Failed, given("Limen closed the console.")),
         1001 => (
-            CloseKind::ServerStopping,
+            CloseKind::LimenAway,
             given("Limen is shutting down or restarting; the console reconnects when it is back."),
         ),
         1008 => (
@@ -189,7 +190,7 @@ pub fn close_words(seen: &Seen, code: u16, reason: &str) -> (CloseKind, String) 
                 .into(),
         ),
         1006 => (
-            CloseKind::Failed,
+            CloseKind::LimenAway,
             "The connection to Limen was lost.".into(),
         ),
         code => (
@@ -234,6 +235,16 @@ pub fn paste_problem(text: &str) -> Option<String> {
     let count = text.chars().count();
     if count == 0 {
         Some("There is no text to type.".into())
+    } else if let Some(char) = text.chars().find(|c| !typeable(*c)) {
+        let shown = if char.is_control() {
+            format!("U+{:04X}", u32::from(char))
+        } else {
+            format!("\"{char}\"")
+        };
+        Some(format!(
+            "{shown} cannot be typed: only what a US keyboard types (letters, digits, \
+             punctuation, spaces, tabs and new lines)."
+        ))
     } else if count > PASTE_LIMIT {
         Some(format!(
             "That is {count} characters; at most {PASTE_LIMIT} can be typed at once. Paste a \
@@ -242,6 +253,12 @@ pub fn paste_problem(text: &str) -> Option<String> {
     } else {
         None
     }
+}
+
+/// What "Paste text" can type: what a US keyboard has a key for (QEMU turns keysyms into the
+/// keys of its keymap, en-us unless the domain says otherwise, and drops the others).
+fn typeable(char: char) -> bool {
+    char.is_ascii_graphic() || matches!(char, ' ' | '\n' | '\r' | '\t')
 }
 
 /// How the screen is fitted into the page.
@@ -336,13 +353,13 @@ mod tests {
         assert_eq!(kind, CloseKind::Failed);
         assert!(words.starts_with("Could not connect"), "{words}");
         assert_eq!(
-            close_words(&accepted(), 1006, "").1,
-            "The connection to Limen was lost."
+            close_words(&accepted(), 1006, ""),
+            (
+                CloseKind::LimenAway,
+                "The connection to Limen was lost.".into()
+            )
         );
-        assert_eq!(
-            close_words(&accepted(), 1001, "").0,
-            CloseKind::ServerStopping
-        );
+        assert_eq!(close_words(&accepted(), 1001, "").0, CloseKind::LimenAway);
         assert_eq!(
             close_words(&accepted(), 1008, "").0,
             CloseKind::SessionEnded
@@ -490,7 +507,7 @@ mod tests {
             Some(&vm(VmStatus::Running, 9))
         ));
         assert!(!reconnects(
-            &closed(CloseKind::ServerStopping),
+            &closed(CloseKind::LimenAway),
             Some(&vm(VmStatus::Running, 9))
         ));
         assert!(!reconnects(
@@ -503,7 +520,13 @@ mod tests {
     #[test]
     fn paste_has_a_limit_said_in_words() {
         assert_eq!(paste_problem("echo hi\n"), None);
-        assert_eq!(paste_problem(&"é".repeat(PASTE_LIMIT)), None);
+        assert_eq!(paste_problem(&"~".repeat(PASTE_LIMIT)), None);
+        assert_eq!(paste_problem("a\tb\r\n"), None);
+        // What QEMU's US keymap has no key for would be dropped while "typed": refused.
+        let accent = paste_problem("café").unwrap();
+        assert!(accent.contains("\"é\""), "{accent}");
+        assert!(paste_problem("한글").unwrap().contains("\"한\""));
+        assert!(paste_problem("bell\u{7}").is_some());
         let too_long = paste_problem(&"x".repeat(PASTE_LIMIT + 1)).unwrap();
         assert!(too_long.contains("4097 characters"), "{too_long}");
         assert!(too_long.contains("at most 4096"), "{too_long}");
