@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Benchmark (not a test) of the graphical console proxy (issue 10): Limen's
+# GET /api/v1/vms/{uuid}/console beside websockify 0.13 + numpy (the proxy noVNC ships with),
+# both relaying the same VNC-like byte source, in one run. Beside them, the ceilings: the same
+# client straight to the source over TCP ("direct"), and a bare tokio-tungstenite relay
+# ("relay", the harness's own). Figures: throughput through one console, round trip of a small
+# message (and what the proxy adds to the direct one), server CPU and memory at 1, 100 and 1,000
+# open consoles, idle and with every console receiving 4 KiB every 100 ms.
+# Every server runs on core 0; the client and the byte source (server/benches/console.rs) on
+# core 1. Limen runs on libvirt's test driver with a node file of its own whose domains' VNC
+# ports point at the byte source; the bench adopts them (they are ghosts) and opens one console
+# per VM. websockify is installed into a venv in this checkout's state directory.
+# Rerun with: make build && scripts/bench-console.sh [LEVELS, default 1,100,1000]
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+LEVELS=${1:-1,100,1000}
+[[ -x target/release/limen ]] || die "build first: make build"
+(( $(nproc) >= 2 )) || die "the bench needs two cores: servers on core 0, the harness on core 1"
+started_at=$SECONDS
+prepare_state_dir
+DIR="$STATE_DIR/bench-console"
+mkdir -p "$DIR"
+rm -f "$DIR"/*.json "$DIR"/*.log
+# 1,000 consoles are 2,000 sockets in a proxy, and as many in the harness.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+# websockify 0.13 + numpy, in a venv of the bench's own (checked, then installed).
+VENV="$STATE_DIR/websockify-venv"
+if ! "$VENV/bin/python" -c 'import numpy, importlib.metadata as m; assert m.version("websockify") == "0.13.0"' 2>/dev/null; then
+  /usr/bin/python3 -c 'import ensurepip, venv' 2>/dev/null || {
+    log "apt: installing python3-venv"; apt-get install -y -qq python3-venv >/dev/null; }
+  log "pip: websockify 0.13.0 + numpy into $VENV"
+  rm -rf "$VENV"
+  /usr/bin/python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check websockify==0.13.0 numpy
+fi
+
+log "build: the harness (cargo bench --no-run -p server --bench console)"
+BENCH=$(cargo bench -q -p server --bench console --no-run --message-format=json \
+  | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
+[[ -x "$BENCH" ]] || die "the console bench did not build"
+
+# free_port START: the first port from START on that nothing answers.
+free_port() {
+  local port=$1
+  while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+  echo "$port"
+}
+
+# start NAME LINE COMMAND…: runs COMMAND in the background (log: $DIR/NAME.log) and waits for
+# LINE in its log; sets $pid.
+pids=()
+start() {
+  local name=$1 line=$2; shift 2
+  "$@" > "$DIR/$name.log" 2>&1 &
+  pid=$!
+  pids+=("$pid")
+  wait_for 60 "$name to print \"$line\"" grep -q -- "$line" "$DIR/$name.log"
+}
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+cleanup() { for p in "${pids[@]}"; do stop "$p"; done; }
+trap cleanup EXIT
+
+SERVER=(taskset -c 0)
+HARNESS=(taskset -c 1)
+measure() { "${HARNESS[@]}" "$BENCH" measure "$@" --levels "$LEVELS" --source-pid "$source"; }
+
+log "the byte source"
+SOURCE_PORT=$(free_port 5999)
+start source "source listening" "${HARNESS[@]}" "$BENCH" source "127.0.0.1:$SOURCE_PORT"
+source=$pid
+
+log "1/4 direct: the client straight to the source over TCP (the harness's ceiling)"
+measure direct "$DIR/direct.json" --direct "127.0.0.1:$SOURCE_PORT"
+
+log "2/4 relay: the harness's own bare WebSocket relay (a relay's ceiling on this core)"
+port=$(free_port 16080)
+start relay "relay listening" "${SERVER[@]}" "$BENCH" relay "127.0.0.1:$port" "127.0.0.1:$SOURCE_PORT"
+measure relay "$DIR/relay.json" --url "ws://127.0.0.1:$port/" --server-pid "$pid"
+stop "$pid"
+
+log "3/4 websockify 0.13 (one process per console)"
+port=$(free_port 16081)
+start websockify "proxying from" "${SERVER[@]}" env PYTHONUNBUFFERED=1 "$VENV/bin/websockify" \
+  "127.0.0.1:$port" "127.0.0.1:$SOURCE_PORT"
+measure websockify "$DIR/websockify.json" --url "ws://127.0.0.1:$port/" --server-pid "$pid"
+stop "$pid"
+
+log "4/4 limen: one VM per console, libvirt's test driver, VNC port = the byte source"
+consoles=$(tr ',' '\n' <<< "$LEVELS" | sort -n | tail -n 1)
+{
+  echo "<node>"
+  echo "  <cpu><mhz>2000</mhz><model>x86</model><active>2</active><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads></cpu>"
+  echo "  <memory>25165824</memory>"
+  for ((i = 0; i < consoles; i++)); do
+    printf "  <domain type='test'><name>console-%d</name><uuid>00000000-0000-4000-8000-%012d</uuid>" "$i" "$i"
+    printf "<memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os><devices>"
+    printf "<graphics type='vnc' port='%d' autoport='no' listen='127.0.0.1'/></devices></domain>\n" "$SOURCE_PORT"
+  done
+  echo "</node>"
+} > "$DIR/node.xml"
+for ((i = 0; i < consoles; i++)); do printf '00000000-0000-4000-8000-%012d\n' "$i"; done > "$DIR/uuids.txt"
+port=$(free_port 18560)
+db=$(bash scripts/postgres.sh --fresh limen_bench_console)
+data="$DIR/data"
+rm -rf "$data"; mkdir -p "$data"; chmod 755 "$data"
+export LIMEN_CONFIG=/dev/null LIMEN_DATABASE_URL="$db" LIMEN_DATA_DIR="$data" \
+  LIMEN_LIBVIRT_URI="test://$DIR/node.xml" LIMEN_DOMAIN_TYPE=qemu LIMEN_LOG=warn
+# No periodic reconcile inside the measuring windows.
+LIMEN_LISTEN="127.0.0.1:$port" LIMEN_RECONCILE_SECS=0 "${SERVER[@]}" target/release/limen serve > "$DIR/limen.log" 2>&1 &
+limen=$!
+pids+=("$limen")
+wait_for 60 "limen to be ready" curl -sf "http://127.0.0.1:$port/readyz"
+export LIMEN_BENCH_USER=bench LIMEN_BENCH_PASSWORD="bench-$RANDOM-$RANDOM-$RANDOM"
+printf '%s\n' "$LIMEN_BENCH_PASSWORD" | target/release/limen user add "$LIMEN_BENCH_USER" --admin --password-stdin >/dev/null
+token=$("${HARNESS[@]}" "$BENCH" adopt "http://127.0.0.1:$port" "$DIR/uuids.txt")
+measure limen "$DIR/limen.json" --url "ws://127.0.0.1:$port/api/v1/vms/{uuid}/console" \
+  --uuids "$DIR/uuids.txt" --header "Authorization: Bearer $token" --server-pid "$limen"
+stop "$limen"
+
+{
+  echo "Console proxy benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), limen $(git rev-parse --short HEAD)," \
+    "websockify $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("websockify"), "+ numpy", m.version("numpy"))')," \
+    "$(nproc) cores; servers on core 0, harness on core 1"
+  "$BENCH" table "$DIR"/{direct,relay,websockify,limen}.json
+  echo
+  echo "Run took $((SECONDS - started_at)) s. Logs and figures (JSON): $DIR"
+} | tee "$DIR/table.txt"
