@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Builds a tiny real guest for the tests, from Debian packages only: Debian's cloud kernel plus an
 # initramfs of busybox whose init powers off when the ACPI power button is pressed (so
-# `shutdown` completes, and libvirt's ACPI reboot works). Packed by grub-mkrescue into a hybrid
-# image that boots both as a CD-ROM (OUT/limen-guest.iso) and as a disk (OUT/limen-guest.qcow2,
-# a base image for copy-on-write clones).
-#   scripts/test-guest.sh [OUT_DIR]    (idempotent: does nothing if both files exist)
+# `shutdown` completes, and libvirt's ACPI reboot works), reboots on Ctrl+Alt+Del (saying
+# "limen-guest: ctrl-alt-del" first), and runs a shell on the serial port (the serial console
+# tests type into it). The kernel logs to the screen and to the serial port. Packed by
+# grub-mkrescue into a hybrid image that boots both as a CD-ROM (OUT/limen-guest.iso) and as a
+# disk (OUT/limen-guest.qcow2, a base image for copy-on-write clones).
+#   scripts/test-guest.sh [OUT_DIR]    (idempotent: does nothing if this version of it is there)
 # OUT_DIR defaults to the state dir's test-guest/ (.limen/state/test-guest): the real_guest tests
 # boot these files, so QEMU (user libvirt-qemu) must be able to read them where they are.
 source "$(dirname "$0")/lib.sh"
 if [[ -n "${1:-}" ]]; then OUT=$1; else prepare_state_dir; OUT="$STATE_DIR/test-guest"; fi
-[[ -f "$OUT/limen-guest.iso" && -f "$OUT/limen-guest.qcow2" ]] && exit 0
+# The guest's version: this script's own text. A changed script builds the guest again.
+version=$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-16)
+[[ -f "$OUT/limen-guest.iso" && -f "$OUT/limen-guest.qcow2" && "$(cat "$OUT/version" 2>/dev/null)" == "$version" ]] && exit 0
 log "test guest: building from Debian's cloud kernel and busybox"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -34,6 +38,12 @@ mount -t devtmpfs dev /dev
 insmod /lib/modules/button.ko
 insmod /lib/modules/evdev.ko
 echo "limen-guest: booted"
+echo "limen-guest: booted" > /dev/tty0
+# Ctrl+Alt+Del is a signal to init (not an immediate reset): say so, then reboot.
+echo 0 > /proc/sys/kernel/ctrl-alt-del
+trap 'echo "limen-guest: ctrl-alt-del"; reboot -f' INT
+# A shell on the serial port, again whenever it exits.
+(while :; do setsid sh -i </dev/ttyS0 >/dev/ttyS0 2>&1; done) &
 # Watch every "Power Button" input device (one watcher each, retried if its node is not there
 # yet); any event from one means: power off now.
 watch() {
@@ -47,8 +57,8 @@ for input in /sys/class/input/input*; do
     watch "/dev/input/${event##*/}" &
   done
 done
-# PID 1 must never exit; with no serial port there is no console for a shell to read.
-while :; do sleep 3600; done
+# PID 1 must never exit; it waits in `wait`, which a signal (Ctrl+Alt+Del) interrupts.
+while :; do sleep 3600 & wait $!; done
 INIT
 chmod 755 "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$work/initrd.gz"
@@ -60,11 +70,12 @@ cp "$work/initrd.gz" "$iso/boot/initrd.gz"
 cat > "$iso/boot/grub/grub.cfg" <<'CFG'
 set timeout=0
 menuentry "limen-guest" {
-  linux /boot/vmlinuz console=ttyS0 quiet
+  linux /boot/vmlinuz console=tty0 console=ttyS0
   initrd /boot/initrd.gz
 }
 CFG
 grub-mkrescue -o "$OUT/limen-guest.iso" "$iso" >/dev/null 2>&1
 qemu-img convert -q -f raw -O qcow2 "$OUT/limen-guest.iso" "$OUT/limen-guest.qcow2"
 chmod 644 "$OUT/limen-guest.iso" "$OUT/limen-guest.qcow2"
+echo "$version" > "$OUT/version"
 log "test guest: $OUT/limen-guest.iso and $OUT/limen-guest.qcow2"

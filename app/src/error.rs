@@ -26,6 +26,14 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     RateLimited,
     VmCreationFailed,
+    /// libvirt could not start the VM (the sentence says why, in words).
+    VmStartFailed,
+    /// A console needs the VM running, and it is not (autostart off, or it stopped).
+    VmNotRunning,
+    VncUnavailable,
+    SerialUnavailable,
+    /// A WebSocket endpoint asked for without the upgrade.
+    UpgradeRequired,
     Internal,
     HypervisorUnavailable,
     DatabaseUnavailable,
@@ -42,14 +50,19 @@ impl ErrorCode {
             | ErrorCode::IsoNotFound
             | ErrorCode::ImageNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::VmAlreadyExists | ErrorCode::UserAlreadyExists | ErrorCode::InvalidState => {
-                409
-            }
+            ErrorCode::VmAlreadyExists
+            | ErrorCode::UserAlreadyExists
+            | ErrorCode::InvalidState
+            | ErrorCode::VmNotRunning => 409,
             ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::UpgradeRequired => 426,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::RateLimited => 429,
-            ErrorCode::VmCreationFailed | ErrorCode::Internal => 500,
-            ErrorCode::HypervisorUnavailable | ErrorCode::DatabaseUnavailable => 503,
+            ErrorCode::VmCreationFailed | ErrorCode::VmStartFailed | ErrorCode::Internal => 500,
+            ErrorCode::HypervisorUnavailable
+            | ErrorCode::DatabaseUnavailable
+            | ErrorCode::VncUnavailable
+            | ErrorCode::SerialUnavailable => 503,
         }
     }
 }

@@ -349,6 +349,14 @@ pub struct ActionRequest {
     pub action: VmAction,
 }
 
+/// A console ticket (`POST /api/v1/vms/{uuid}/console/ticket`): lets one WebSocket connect
+/// to that VM's console or serial console as `?ticket=`, once, soon.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleTicket {
+    pub ticket: String,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// What a delete could not clean up (SPEC §4): empty when everything is gone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeleteReport {

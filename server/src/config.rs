@@ -10,7 +10,7 @@
 //! | `LIMEN_DOMAIN_TYPE`     | `auto`                 | `kvm`, `qemu` (TCG) or `auto`               |
 //! | `LIMEN_DATA_DIR`        | `/var/lib/limen`       | root of `disks/`, `isos/`, `images/`        |
 //! | `LIMEN_RECONCILE_SECS`  | `60`                   | period of the reconciler                    |
-//! | `LIMEN_CONSOLE_AUTOSTART` | `true`               | reserved: read by the console (not built yet); no effect today |
+//! | `LIMEN_CONSOLE_AUTOSTART` | `true`               | opening a console starts (or resumes) the VM first |
 //! | `LIMEN_SESSION_HOURS`   | `168`                  | a login session ends after this long unused |
 //! | `LIMEN_SECURE_COOKIE`   | `false`                | mark the session cookie `Secure` (HTTPS)    |
 //! | `LIMEN_PUBLIC_URL`      | none                   | the origin browsers use (behind a proxy)   |
@@ -80,8 +80,7 @@ pub struct Config {
     pub domain_type: DomainTypeSetting,
     pub data_dir: PathBuf,
     pub reconcile_secs: u64,
-    /// Reserved for the console (SPEC §7), which is not built yet: accepted so that a settings
-    /// file written for it loads, read by nothing today.
+    /// Whether opening a console starts a stopped VM (and resumes a paused one) first.
     pub console_autostart: bool,
     pub session_hours: u32,
     pub secure_cookie: bool,

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod background;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod context;
 pub mod db;
 pub mod error;
@@ -78,9 +79,9 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
     let audit = AuditLog::new(db.clone());
     let vms = Arc::new(VmService::new(
         Sagas::new(cx, failpoints),
-        isos,
-        images,
+        (isos, images),
         audit.clone(),
+        config.console_autostart,
     ));
     let accounts = Arc::new(AccountService::new(
         db.clone(),

@@ -98,6 +98,29 @@ fn rules() -> BTreeMap<&'static str, Rule> {
                 admin: 200,
             },
         ),
+        // WebSockets: authorised, then 426 for a plain GET (the upgrade itself is tested in
+        // tests/console.rs).
+        (
+            "GET /api/v1/vms/{uuid}/console",
+            Owned {
+                ok: 426,
+                admin: 426,
+            },
+        ),
+        (
+            "GET /api/v1/vms/{uuid}/serial",
+            Owned {
+                ok: 426,
+                admin: 426,
+            },
+        ),
+        (
+            "POST /api/v1/vms/{uuid}/console/ticket",
+            Owned {
+                ok: 201,
+                admin: 201,
+            },
+        ),
         ("GET /api/v1/events", AnyUser(200)),
         ("POST /api/v1/reconcile", AdminOnly(200)),
         // Authorised, then refused for what the request names: an unknown domain; a VM whose

@@ -18,6 +18,10 @@ const LAYERS: &[(&str, &str)] = &[
     ("api", "HTTP edge: the REST handlers"),
     ("state", "what every handler can reach"),
     (
+        "console",
+        "console sessions: a WebSocket relayed to a VM's console",
+    ),
+    (
         "background",
         "monitors and the periodic reconciler, started by `serve` only",
     ),

@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod console;
 mod encoding;
 mod errors;
 mod events;
@@ -69,6 +70,9 @@ pub fn routes() -> ApiRoutes {
         .add(M::GET, "/vms/{uuid}", vms::get_vm)
         .add(M::DELETE, "/vms/{uuid}", vms::delete_vm)
         .add(M::POST, "/vms/{uuid}/action", vms::act_on_vm)
+        .add(M::GET, "/vms/{uuid}/console", console::vnc)
+        .add(M::GET, "/vms/{uuid}/serial", console::serial)
+        .add(M::POST, "/vms/{uuid}/console/ticket", console::ticket)
         .add(M::GET, "/events", events::events)
         .add(M::POST, "/reconcile", reconcile::reconcile)
         .add(M::POST, "/reconcile/adopt", reconcile::adopt)

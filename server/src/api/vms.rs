@@ -14,7 +14,7 @@ use crate::auth::extract::Caller;
 use crate::error::ApiResult;
 use crate::service::VmService;
 
-fn parse_vm_id(raw: &str) -> Result<VmId, AppError> {
+pub(super) fn parse_vm_id(raw: &str) -> Result<VmId, AppError> {
     raw.parse()
         .map_err(|_| AppError::validation(format!("{raw:?} is not a VM id (a UUID).")))
 }

@@ -147,6 +147,18 @@ fn is_cross_site(headers: &HeaderMap, authority: Option<&str>, site: &Site) -> b
     }
 }
 
+/// Whether a request carries `Origin` and it is Limen's own: what a WebSocket authenticated by
+/// the session cookie must show (a browser always sends `Origin` on a WebSocket handshake, and
+/// the handshake is a GET, which `refuse_cross_site` lets through).
+pub fn from_own_origin(headers: &HeaderMap, authority: Option<&str>, site: &Site) -> bool {
+    headers.contains_key(header::ORIGIN) && !is_cross_site(headers, authority, site)
+}
+
+/// Whether the request's credential came in the session cookie (no `Authorization` header).
+pub fn by_cookie(headers: &HeaderMap) -> bool {
+    bearer(headers).is_none() && session_cookie(headers).is_some()
+}
+
 pub async fn refuse_cross_site(
     State(site): State<Arc<Site>>,
     request: Request,

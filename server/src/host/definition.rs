@@ -19,6 +19,17 @@ pub struct DomainDefinition {
     /// The file in the first CD-ROM drive, if any.
     pub cdrom: Option<PathBuf>,
     pub boot_order: BootOrder,
+    /// Where the first VNC server listens, if the domain has one with a port (a running
+    /// domain's live definition says which port autoport chose).
+    pub vnc: Option<VncListen>,
+}
+
+/// A VNC server's address from a live definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VncListen {
+    /// `None`: libvirt's default (QEMU's `vnc_listen`, 127.0.0.1 out of the box).
+    pub address: Option<String>,
+    pub port: u16,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +74,18 @@ struct Boot {
 struct Devices {
     #[serde(default)]
     disk: Vec<Disk>,
+    #[serde(default)]
+    graphics: Vec<Graphics>,
+}
+
+#[derive(Deserialize)]
+struct Graphics {
+    #[serde(rename = "@type")]
+    kind: String,
+    #[serde(rename = "@port", default)]
+    port: Option<i32>,
+    #[serde(rename = "@listen", default)]
+    listen: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +148,22 @@ pub fn parse(xml: &str) -> Result<DomainDefinition, String> {
             .find_map(|disk| disk.source.as_ref()?.file.clone())
     };
     let boots: Vec<String> = domain.os.boot.into_iter().map(|boot| boot.dev).collect();
+    let vnc = domain
+        .devices
+        .graphics
+        .iter()
+        .filter(|graphics| graphics.kind == "vnc")
+        .find_map(|graphics| {
+            Some(VncListen {
+                port: u16::try_from(graphics.port?)
+                    .ok()
+                    .filter(|port| *port > 0)?,
+                address: graphics
+                    .listen
+                    .clone()
+                    .filter(|address| !address.is_empty()),
+            })
+        });
     Ok(DomainDefinition {
         uuid: domain.uuid,
         name: domain.name,
@@ -133,6 +172,7 @@ pub fn parse(xml: &str) -> Result<DomainDefinition, String> {
         disk: file_of("disk"),
         cdrom: file_of("cdrom"),
         boot_order: boot_order(&boots),
+        vnc,
     })
 }
 
@@ -140,6 +180,27 @@ pub fn parse(xml: &str) -> Result<DomainDefinition, String> {
 mod tests {
     use super::*;
     use crate::host::domain_xml::{DomainSpec, DomainType};
+
+    #[test]
+    fn reads_where_a_running_domains_vnc_server_listens() {
+        let live = r#"<domain type='kvm' id='3'><name>a</name>
+            <uuid>6f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f</uuid>
+            <memory unit='KiB'>65536</memory><vcpu>1</vcpu>
+            <devices>
+              <graphics type='spice' port='5930'/>
+              <graphics type='vnc' port='5901' autoport='yes' listen='127.0.0.1'>
+                <listen type='address' address='127.0.0.1'/>
+              </graphics>
+            </devices></domain>"#;
+        let vnc = parse(live).unwrap().vnc.unwrap();
+        assert_eq!(
+            (vnc.address.as_deref(), vnc.port),
+            (Some("127.0.0.1"), 5901)
+        );
+        // A stopped domain with autoport has no port yet.
+        let stopped = live.replace("port='5901'", "port='-1'");
+        assert_eq!(parse(&stopped).unwrap().vnc, None);
+    }
 
     #[test]
     fn reads_back_what_limen_writes() {
@@ -164,6 +225,8 @@ mod tests {
                 disk: Some(spec.disk_path.clone()),
                 cdrom: spec.cdrom_path.clone(),
                 boot_order: BootOrder::HdCdrom,
+                // Defined, not running: autoport has not chosen a port yet.
+                vnc: None,
             }
         );
     }

@@ -167,6 +167,24 @@ impl DomainSpec {
         w.create_element("input")
             .with_attributes([("type", "tablet"), ("bus", "usb")])
             .write_empty()?;
+        // The guest's first serial port, reached through libvirt's console stream (the serial
+        // console in the browser).
+        w.create_element("serial")
+            .with_attribute(("type", "pty"))
+            .write_inner_content(|w| {
+                w.create_element("target")
+                    .with_attribute(("port", "0"))
+                    .write_empty()?;
+                Ok(())
+            })?;
+        w.create_element("console")
+            .with_attribute(("type", "pty"))
+            .write_inner_content(|w| {
+                w.create_element("target")
+                    .with_attributes([("type", "serial"), ("port", "0")])
+                    .write_empty()?;
+                Ok(())
+            })?;
         Ok(())
     }
 }
@@ -229,6 +247,12 @@ mod tests {
       <model type="vga"/>
     </video>
     <input type="tablet" bus="usb"/>
+    <serial type="pty">
+      <target port="0"/>
+    </serial>
+    <console type="pty">
+      <target type="serial" port="0"/>
+    </console>
   </devices>
 </domain>"#;
         assert_eq!(spec().to_xml(), expected);

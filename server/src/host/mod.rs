@@ -12,6 +12,8 @@ pub mod events;
 mod hosts;
 pub mod library;
 pub mod live;
+pub mod serial;
+pub mod vnc;
 
 use std::sync::{Arc, Mutex};
 
@@ -30,6 +32,7 @@ use domain_xml::{DomainSpec, DomainType};
 use events::{HostSignal, Registration};
 pub use hosts::{HostKey, Hosts};
 pub use live::{DomainSummary, LiveState, LiveView, Observation, Snapshot};
+pub use vnc::VncEndpoint;
 
 /// A failed hypervisor call. The messages say what Limen tried; libvirt's own words are the
 /// `source` (for the log). What a user may read of it is [`HostError::user_reason`].
@@ -391,6 +394,56 @@ impl Host {
             },
         })
         .await
+    }
+
+    /// A connection to the VNC server of a running domain: a socket from libvirt where the
+    /// driver gives one, else the address in its live definition (a listen-all address is
+    /// reached on the loopback). `Ok(None)`: the domain has no VNC server to reach.
+    pub async fn open_vnc(self: &Arc<Self>, id: Uuid) -> Result<Option<VncEndpoint>, HostError> {
+        use std::os::fd::FromRawFd;
+        self.call(move |conn| {
+            let domain = lookup(conn, id)?;
+            match domain.open_graphics_fd(0, 0) {
+                // SAFETY: libvirt hands us a new socket descriptor, ours to own and close.
+                Ok(fd) => {
+                    let fd = std::os::fd::RawFd::try_from(fd).map_err(|_| HostError::NoDomain)?;
+                    Ok(Some(VncEndpoint::Socket(unsafe {
+                        std::os::fd::OwnedFd::from_raw_fd(fd)
+                    })))
+                }
+                Err(error)
+                    if matches!(
+                        error.code(),
+                        Enum::Known(ErrorNumber::NoSupport | ErrorNumber::InvalidArg)
+                    ) =>
+                {
+                    let xml = domain
+                        .xml_desc(0)
+                        .map_err(|e| HostError::from_virt("read the domain definition", e))?;
+                    let Some(vnc) = definition::parse(&xml).ok().and_then(|d| d.vnc) else {
+                        return Ok(None);
+                    };
+                    let ip = vnc
+                        .address
+                        .and_then(|address| address.parse::<std::net::IpAddr>().ok())
+                        .filter(|ip| !ip.is_unspecified())
+                        .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+                    Ok(Some(VncEndpoint::Address((ip, vnc.port).into())))
+                }
+                Err(error) => Err(HostError::from_virt("open the VM's VNC display", error)),
+            }
+        })
+        .await
+    }
+
+    /// The serial console of a running domain (see `serial`). Needs the host watched (its
+    /// event loop running), as a serving process has it.
+    pub async fn open_serial(
+        self: &Arc<Self>,
+        id: Uuid,
+    ) -> Result<serial::SerialConsole, HostError> {
+        self.call(move |conn| serial::SerialConsole::open(conn, &lookup(conn, id)?))
+            .await
     }
 
     /// Defines (persistently) the domain described by `spec`.

@@ -52,7 +52,10 @@ pub(super) async fn act(
             if let Ok(observation) = host.observe(id.0).await {
                 observed::record(&cx, observation).await;
             }
-            Err(error.into())
+            Err(match action {
+                VmAction::Start | VmAction::Resume => ServiceError::StartFailed(error),
+                _ => error.into(),
+            })
         }
     }
 }

@@ -9,10 +9,12 @@
 //! - `create.rs`, `lifecycle.rs` (start, stop, …), `delete.rs`;
 //! - `reconciliation.rs`: reconcile, adopt, forget (admins);
 //! - `media.rs`: the ISO and base-image libraries;
+//! - `console.rs`: who may open a console, the VM made ready for it, tickets, the audit;
 //! - `detached.rs`: where a verb runs (detached from its request, holding its locks) and is
 //!   audited, and where its error becomes the wire error — once;
 //! - `port.rs`: the `VmPort` the REST handlers and the server functions call.
 
+mod console;
 mod create;
 mod delete;
 mod detached;
@@ -39,6 +41,8 @@ use crate::observed::ObservedError;
 use crate::ops::{SagaFailure, Sagas, StepError};
 use crate::reconcile::ReconcileError;
 
+pub use console::{ConsoleIo, ConsoleKind};
+
 pub struct VmService {
     cx: Context,
     sagas: Sagas,
@@ -50,10 +54,19 @@ pub struct VmService {
     owners: KeyedLocks<String>,
     list_cache: ListCache,
     audit: AuditLog,
+    tickets: console::Tickets,
+    /// Whether opening a console starts (or resumes) a VM that is not running.
+    console_autostart: bool,
 }
 
 impl VmService {
-    pub fn new(sagas: Sagas, isos: Library, images: Library, audit: AuditLog) -> Self {
+    pub fn new(
+        sagas: Sagas,
+        libraries: (Library, Library),
+        audit: AuditLog,
+        console_autostart: bool,
+    ) -> Self {
+        let (isos, images) = libraries;
         Self {
             cx: sagas.context().clone(),
             sagas,
@@ -63,6 +76,8 @@ impl VmService {
             owners: KeyedLocks::default(),
             list_cache: ListCache::default(),
             audit,
+            tickets: console::Tickets::default(),
+            console_autostart,
         }
     }
 
@@ -83,6 +98,9 @@ pub enum ServiceError {
     Db(#[from] DbError),
     #[error("asking the hypervisor failed")]
     Host(#[from] HostError),
+    /// libvirt refused to start (or resume) the VM.
+    #[error("the VM did not start")]
+    StartFailed(#[source] HostError),
     #[error("reading a disk image failed")]
     Disk(#[from] DiskError),
     #[error("reading a library failed")]
@@ -110,6 +128,15 @@ impl Describe for ServiceError {
             ServiceError::Refused(error) => error.clone(),
             ServiceError::Db(error) => error.describe(),
             ServiceError::Host(error) => error.describe(),
+            ServiceError::StartFailed(error) => {
+                let described = error.describe();
+                match error {
+                    HostError::Libvirt { .. } => {
+                        AppError::new(ErrorCode::VmStartFailed, described.message)
+                    }
+                    _ => described,
+                }
+            }
             ServiceError::Disk(error) => error.describe(),
             ServiceError::Library(error) => error.describe(),
             ServiceError::Create(failure) => creation_failed(failure),

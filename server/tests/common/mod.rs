@@ -7,6 +7,7 @@
 
 pub mod process;
 pub mod sse;
+pub mod ws;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -222,6 +223,8 @@ pub struct TestApp {
     pub libvirt_uri: String,
     /// The app's saga runner and its context (to drive steps or recovery directly).
     pub sagas: server::ops::Sagas,
+    /// The VM service (for what only tests do to it, e.g. expiring console tickets).
+    pub vms: std::sync::Arc<server::service::VmService>,
     /// Cancelled when the test app is dropped: its monitor and event streams stop.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -238,8 +241,18 @@ impl TestApp {
     }
 
     pub async fn spawn_with(db: TestDb, libvirt_uri: &str) -> Self {
+        Self::spawn_configured(db, libvirt_uri, |_| {}).await
+    }
+
+    /// With the test configuration changed by `change` first.
+    pub async fn spawn_configured(
+        db: TestDb,
+        libvirt_uri: &str,
+        change: impl FnOnce(&mut Config),
+    ) -> Self {
         let data_dir = TempDir::new();
-        let config = test_config(&db.url, &data_dir, libvirt_uri);
+        let mut config = test_config(&db.url, &data_dir, libvirt_uri);
+        change(&mut config);
         Self::serve(config, db, data_dir, false).await
     }
 
@@ -274,6 +287,7 @@ impl TestApp {
         // they mean to.
         server::background::start_monitors(state.vms.sagas(), &state.shutdown);
         let sagas = state.vms.sagas().clone();
+        let vms = state.vms.clone();
         let shutdown = state.shutdown.clone();
         let accounts = state.accounts.clone();
         let admin_token = if skip_migrations {
@@ -296,6 +310,7 @@ impl TestApp {
             data_dir,
             libvirt_uri: config.libvirt_uri,
             sagas,
+            vms,
             shutdown,
         }
     }
