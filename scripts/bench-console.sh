@@ -37,6 +37,7 @@ fi
 
 log "build: the harness (cargo bench --no-run -p server --bench console)"
 BENCH=$(cargo bench -q -p server --bench console --no-run --message-format=json \
+  | grep '"kind":\["bench"\]' | grep '"name":"console"' \
   | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)
 [[ -x "$BENCH" ]] || die "the console bench did not build"
 
@@ -48,14 +49,19 @@ free_port() {
 }
 
 # start NAME LINE COMMAND…: runs COMMAND in the background (log: $DIR/NAME.log) and waits for
-# LINE in its log; sets $pid.
+# LINE in its log (or its exit); sets $pid.
 pids=()
 start() {
   local name=$1 line=$2; shift 2
   "$@" > "$DIR/$name.log" 2>&1 &
   pid=$!
   pids+=("$pid")
-  wait_for 60 "$name to print \"$line\"" grep -q -- "$line" "$DIR/$name.log"
+  local deadline=$((SECONDS + 60))
+  until grep -q -- "$line" "$DIR/$name.log"; do
+    kill -0 "$pid" 2>/dev/null || die "$name exited: $(tail -n 5 "$DIR/$name.log")"
+    (( SECONDS < deadline )) || die "timed out after 60 s waiting for $name to print \"$line\""
+    sleep 0.1
+  done
 }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 cleanup() { for p in "${pids[@]}"; do stop "$p"; done; }
