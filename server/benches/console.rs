@@ -101,7 +101,8 @@ struct MeasureArgs {
     /// Round trips measured (after a tenth as many to warm up).
     #[arg(long, default_value_t = 20_000)]
     round_trips: usize,
-    #[arg(long, default_value_t = 5.0)]
+    /// Each of the three throughput runs' window (after a second to warm up).
+    #[arg(long, default_value_t = 3.0)]
     throughput_secs: f64,
     /// Length of each idle and active window at every level.
     #[arg(long, default_value_t = 4.0)]
@@ -510,6 +511,8 @@ struct Snapshot {
     /// where utime/stime are sampled at clock ticks and miss short-lived work).
     server_ns: u64,
     harness_ns: u64,
+    /// Every other process's CPU time (pid → ns): someone else's load on the machine.
+    others_ns: HashMap<u32, u64>,
     /// (busy, total) jiffies of cpu0, cpu1.
     cores: Vec<(u64, u64)>,
 }
@@ -527,6 +530,9 @@ struct Memory {
 struct Usage {
     server_cpu: f64,
     harness_cpu: f64,
+    /// Every other process on the machine (both cores): load that is not the bench's.
+    #[serde(default)]
+    others_cpu: f64,
     core0_busy: f64,
     core1_busy: f64,
 }
@@ -544,10 +550,20 @@ impl Probe {
                 .unwrap_or(0)
         };
         let own = std::process::id();
+        let ours: std::collections::HashSet<u32> = [self.server, Some(own), self.source]
+            .into_iter()
+            .flatten()
+            .flat_map(|root| tree(&processes, root))
+            .collect();
         Snapshot {
             at: Some(Instant::now()),
             server_ns: cpu(self.server),
             harness_ns: cpu(Some(own)) + cpu(self.source),
+            others_ns: processes
+                .keys()
+                .filter(|pid| !ours.contains(pid))
+                .map(|&pid| (pid, cpu_ns(pid)))
+                .collect(),
             cores: cores(),
         }
     }
@@ -562,6 +578,17 @@ impl Probe {
         Usage {
             server_cpu: pct(from.server_ns, to.server_ns),
             harness_cpu: pct(from.harness_ns, to.harness_ns),
+            // Processes that ended inside the window are missed; the cores' busy time is the
+            // check on that.
+            others_cpu: pct(
+                0,
+                to.others_ns
+                    .iter()
+                    .map(|(pid, ns)| {
+                        ns.saturating_sub(from.others_ns.get(pid).copied().unwrap_or(0))
+                    })
+                    .sum(),
+            ),
             core0_busy: core(0),
             core1_busy: core(1),
         }
@@ -715,8 +742,12 @@ struct Latency {
 
 #[derive(Serialize, Deserialize, Debug)]
 struct Throughput {
+    /// Each run's measuring window.
     secs: f64,
+    /// The median run's.
     mib_s: f64,
+    runs_mib_s: Vec<f64>,
+    /// Over the median run's window.
     usage: Usage,
 }
 
@@ -789,14 +820,19 @@ async fn measure(args: MeasureArgs) -> Res<()> {
         Err(e) => figures.errors.push(format!("latency: {e}")),
     }
     eprintln!(
-        "[{}] throughput: one console, {} s",
+        "[{}] throughput: one console, 3 runs of {} s",
         args.name, args.throughput_secs
     );
     match throughput(&target, args.throughput_secs, &probe).await {
         Ok(t) => {
             eprintln!(
-                "[{}]   {:.0} MiB/s (server {:.0}% CPU, harness {:.0}%)",
-                args.name, t.mib_s, t.usage.server_cpu, t.usage.harness_cpu
+                "[{}]   {:.0} MiB/s (runs {:?}; server {:.0}% CPU, harness {:.0}%, others {:.0}%)",
+                args.name,
+                t.mib_s,
+                t.runs_mib_s.iter().map(|r| r.round()).collect::<Vec<_>>(),
+                t.usage.server_cpu,
+                t.usage.harness_cpu,
+                t.usage.others_cpu
             );
             figures.throughput = Some(t);
         }
@@ -804,7 +840,7 @@ async fn measure(args: MeasureArgs) -> Res<()> {
     }
     write(&figures)?;
 
-    if args.server_pid.is_some() {
+    if args.server_pid.is_some() && !figures.direct {
         // websockify's children of the two consoles above go when they notice the close.
         probe.wait_for_processes(processes_at_rest).await?;
         figures.baseline = Some(probe.memory());
@@ -851,7 +887,23 @@ async fn latency(target: &Target, n: usize) -> Res<Latency> {
     })
 }
 
+/// Three runs, each on a console of its own; the median counts, the others show the spread.
 async fn throughput(target: &Target, secs: f64, probe: &Probe) -> Res<Throughput> {
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        runs.push(throughput_run(target, secs, probe).await?);
+    }
+    runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (mib_s, usage) = runs[1].clone();
+    Ok(Throughput {
+        secs,
+        mib_s,
+        runs_mib_s: runs.iter().map(|r| r.0).collect(),
+        usage,
+    })
+}
+
+async fn throughput_run(target: &Target, secs: f64, probe: &Probe) -> Res<(f64, Usage)> {
     let mut conn = open(target, 0).await?;
     conn.send(&[CMD_STREAM]).await?;
     let mut buf = vec![0u8; 256 * 1024];
@@ -877,11 +929,10 @@ async fn throughput(target: &Target, secs: f64, probe: &Probe) -> Res<Throughput
     }
     let elapsed = start.elapsed().as_secs_f64();
     let after = probe.snapshot();
-    Ok(Throughput {
-        secs: elapsed,
-        mib_s: bytes as f64 / elapsed / (1 << 20) as f64,
-        usage: probe.usage(&before, &after),
-    })
+    Ok((
+        bytes as f64 / elapsed / (1 << 20) as f64,
+        probe.usage(&before, &after),
+    ))
 }
 
 /// An open console, read all the time by its own task (so pings are answered and ticks drained).
@@ -1084,32 +1135,41 @@ fn table(outputs: &[PathBuf]) -> Res<()> {
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         rows.push(figures);
     }
+    // "added" is counted from the harness's own round trip (both ends on its core).
     let direct = rows
         .iter()
-        .find(|r| r.direct)
+        .find(|r| r.name == "direct")
         .and_then(|r| r.latency.as_ref());
     let opt = |v: Option<f64>, digits: usize| match v {
         Some(v) => format!("{v:.digits$}"),
         None => "—".into(),
     };
 
-    println!();
+    for line in [
+        "",
+        "Rows: direct = the client straight to the byte source over TCP, both on core 1 (the",
+        "harness's ceiling); across = the same with the source on core 0 (crossing cores, no proxy);",
+        "relay = the harness's own bare tokio-tungstenite relay on core 0 (what a relay needs, at",
+        "least); websockify 0.13 + numpy and limen on core 0.",
+        "",
+        "One console: throughput (the source streams 64 KiB writes; MiB/s reaching the client),",
+        "round trip of a 32-byte message (µs), and what that adds to the direct round trip.",
+        "CPU in % of one core: server on core 0; harness = this client + the byte source, on core 1.",
+        "",
+    ] {
+        println!("{line}");
+    }
     println!(
-        "One console: throughput (the source streams 64 KiB writes; MiB/s reaching the client),"
-    );
-    println!("round trip of a {ECHO_BYTES}-byte message (µs), and the part the proxy adds to the direct round trip.");
-    println!("CPU in % of one core: server on core 0; harness = this client + the byte source, on core 1.");
-    println!();
-    println!(
-        "{:<12} {:>9} {:>7} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9}",
+        "{:<11} {:>6} {:>11} {:>6} {:>7} {:>8} {:>7} {:>8} {:>8} {:>9} {:>9}",
         "",
         "MiB/s",
-        "× wsfy",
+        "runs",
+        "×wsfy",
         "server%",
         "harness%",
+        "others%",
         "RTT p50",
         "RTT p99",
-        "mean",
         "added p50",
         "added p99"
     );
@@ -1121,24 +1181,32 @@ fn table(outputs: &[PathBuf]) -> Res<()> {
     for r in &rows {
         let t = r.throughput.as_ref();
         let l = r.latency.as_ref();
-        let added = |f: fn(&Latency) -> f64| match (l, direct, r.direct) {
-            (Some(l), Some(d), false) => Some(f(l) - f(d)),
+        let added = |f: fn(&Latency) -> f64| match (l, direct) {
+            (Some(l), Some(d)) if r.name != "direct" => Some(f(l) - f(d)),
             _ => None,
         };
+        let spread = t
+            .filter(|t| !t.runs_mib_s.is_empty())
+            .map(|t| {
+                let (lo, hi) = (t.runs_mib_s[0], t.runs_mib_s[t.runs_mib_s.len() - 1]);
+                format!("{lo:.0}–{hi:.0}")
+            })
+            .unwrap_or("—".into());
         println!(
-            "{:<12} {:>9} {:>7} {:>9} {:>9} {:>8} {:>8} {:>8} {:>9} {:>9}",
+            "{:<11} {:>6} {:>11} {:>6} {:>7} {:>8} {:>7} {:>8} {:>8} {:>9} {:>9}",
             r.name,
             opt(t.map(|t| t.mib_s), 0),
+            spread,
             opt(t.zip(websockify_mib).map(|(t, w)| t.mib_s / w), 2),
-            if r.direct {
+            if r.name == "direct" {
                 "—".into()
             } else {
                 opt(t.map(|t| t.usage.server_cpu), 0)
             },
             opt(t.map(|t| t.usage.harness_cpu), 0),
+            opt(t.map(|t| t.usage.others_cpu), 0),
             opt(l.map(|l| l.p50_us), 1),
             opt(l.map(|l| l.p99_us), 1),
-            opt(l.map(|l| l.mean_us), 1),
             opt(added(|l| l.p50_us), 1),
             opt(added(|l| l.p99_us), 1),
         );
@@ -1154,10 +1222,15 @@ fn table(outputs: &[PathBuf]) -> Res<()> {
         expected_mib_s(100)
     );
     println!("Memory: the server's whole process tree (RSS summed; PSS shares pages among forked children);");
-    println!("per console = (idle RSS or PSS − before any console) / consoles.");
+    println!(
+        "per console = (idle RSS or PSS − before any console) / consoles. CPU: % of one core over"
+    );
+    println!(
+        "each window; others% = every other process on the machine, the larger of the two windows."
+    );
     println!();
     println!(
-        "{:<12} {:>8} {:>7} {:>7} {:>10} {:>10} {:>9} {:>9} {:>6} {:>8} {:>8} {:>10} {:>8}",
+        "{:<11} {:>8} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>6} {:>8} {:>8} {:>7} {:>12} {:>5}",
         "",
         "open",
         "open s",
@@ -1169,6 +1242,7 @@ fn table(outputs: &[PathBuf]) -> Res<()> {
         "procs",
         "active%",
         "harness%",
+        "others%",
         "MiB/s recv",
         "lost"
     );
@@ -1186,7 +1260,7 @@ fn table(outputs: &[PathBuf]) -> Res<()> {
             };
             let active = level.active.as_ref();
             println!(
-                "{:<12} {:>8} {:>7.1} {:>7.1} {:>10.1} {:>10.1} {:>9} {:>9} {:>6} {:>8} {:>8} {:>10} {:>8}",
+                "{:<11} {:>8} {:>6.1} {:>6.1} {:>8.1} {:>8.1} {:>8} {:>8} {:>6} {:>8} {:>8} {:>7} {:>12} {:>5}",
                 r.name,
                 match level.consoles == level.asked {
                     true => level.consoles.to_string(),
@@ -1201,6 +1275,15 @@ fn table(outputs: &[PathBuf]) -> Res<()> {
                 level.idle.memory.processes,
                 opt(active.map(|a| a.usage.server_cpu), 1),
                 opt(active.map(|a| a.usage.harness_cpu), 1),
+                opt(
+                    Some(
+                        active
+                            .map(|a| a.usage.others_cpu)
+                            .unwrap_or(0.0)
+                            .max(level.idle.usage.others_cpu)
+                    ),
+                    0
+                ),
                 active
                     .map(|a| format!("{:.2}/{:.2}", a.mib_s, expected_mib_s(level.consoles)))
                     .unwrap_or("—".into()),
@@ -1208,7 +1291,7 @@ fn table(outputs: &[PathBuf]) -> Res<()> {
             );
         }
         println!(
-            "{:<12} before any console: RSS {:.1} MiB, PSS {:.1} MiB, {} processes, {} threads",
+            "{:<11} before any console: RSS {:.1} MiB, PSS {:.1} MiB, {} processes, {} threads",
             "",
             base.rss_kib as f64 / 1024.0,
             base.pss_kib as f64 / 1024.0,
