@@ -86,6 +86,10 @@ impl Describe for HostError {
                 ErrorCode::Internal,
                 "The VM's host is not in Limen's configuration.",
             ),
+            HostError::NotWatched => AppError::new(
+                ErrorCode::Internal,
+                "This Limen process does not follow the hypervisor's events.",
+            ),
             HostError::Libvirt { what, .. } => {
                 let message = match self.user_reason() {
                     Some(reason) => format!("libvirt could not {what}: {reason}."),

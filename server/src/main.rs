@@ -178,12 +178,19 @@ async fn serve(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Stops the background work and detached operations, waits for them, and closes the libvirt
-/// connections: nothing may still be talking to libvirt or PostgreSQL when the process exits.
+/// Stops the background work, detached operations and consoles, waits for them (a minute at
+/// most), and closes the libvirt connections, so that nothing still talks to libvirt or
+/// PostgreSQL when the process exits.
 async fn stop_background(state: &AppState) {
     state.shutdown.cancel();
     state.tasks.close();
-    state.tasks.wait().await;
+    // Bounded: what has not ended within a minute is left to the recovery at the next start.
+    if tokio::time::timeout(Duration::from_secs(60), state.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("detached work still running after a minute; stopping without it");
+    }
     for host in state.hosts.iter() {
         host.disconnect();
     }

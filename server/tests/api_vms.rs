@@ -99,7 +99,9 @@ async fn actions_follow_the_hypervisor_and_refuse_nonsense() {
         assert_eq!(vm["status"], expected, "after {action}");
     }
 
-    // The recorded status matches the hypervisor (a refresh shows the truth).
+    // The recorded status comes to match the hypervisor (a refresh shows the truth). An event
+    // of an earlier action may still be on its way and pass through the record first, so wait
+    // for agreement, with a deadline.
     let mut conn = app.db.connect();
     use diesel::RunQueryDsl;
     #[derive(diesel::QueryableByName)]
@@ -107,10 +109,22 @@ async fn actions_follow_the_hypervisor_and_refuse_nonsense() {
         #[diesel(sql_type = diesel::sql_types::Text)]
         status: String,
     }
-    let recorded: Status = diesel::sql_query("SELECT status FROM vms")
-        .get_result(&mut conn)
-        .unwrap();
-    assert_eq!(recorded.status, "stopped");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let recorded: Status = diesel::sql_query("SELECT status FROM vms")
+            .get_result(&mut conn)
+            .unwrap();
+        if recorded.status == "stopped" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the record says {} after stop",
+            recorded.status
+        );
+        // Polled: the record has no event of its own to wait on.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 
     let unknown = app
         .post_json(&action_url, json!({"action": "explode"}))

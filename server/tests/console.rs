@@ -147,7 +147,11 @@ async fn a_guests_consoles_start_it_speak_rfb_and_serial_and_refuse_strangers() 
         desktop.contains(&name),
         "QEMU names the desktop after the domain: {desktop}"
     );
-    drop(vnc);
+    // The VM stops under an open graphical console: said in words too.
+    virsh(&["destroy", &name]);
+    let (said, close) = closing_words(&mut vnc).await;
+    assert_eq!(said.unwrap()["code"], "VM_NOT_RUNNING");
+    assert_eq!(close, Some((1000, "The VM stopped.".into())));
 
     // Refused before any byte of the VM flows: nobody, another user, a cross-site page with
     // the cookie, a ticket used twice, an expired one, one for another VM.
@@ -164,18 +168,15 @@ async fn a_guests_consoles_start_it_speak_rfb_and_serial_and_refuse_strangers() 
     );
     let cookie = format!("limen_session={}", app.admin_token);
     let own_origin = format!("http://{}", app.addr);
-    assert_eq!(
-        refused(
-            &app,
-            &console,
-            &[
-                ("cookie", cookie.as_str()),
-                ("origin", "https://evil.example")
-            ]
-        )
-        .await,
-        (403, "FORBIDDEN".into())
-    );
+    for origin in [Some("https://evil.example"), Some("null"), None] {
+        let mut headers = vec![("cookie", cookie.as_str())];
+        headers.extend(origin.map(|origin| ("origin", origin)));
+        assert_eq!(
+            refused(&app, &console, &headers).await,
+            (403, "FORBIDDEN".into()),
+            "cookie with origin {origin:?}"
+        );
+    }
     drop(
         open(
             &app,
@@ -208,19 +209,88 @@ async fn a_guests_consoles_start_it_speak_rfb_and_serial_and_refuse_strangers() 
         refused(&app, &expired, &[]).await,
         (401, "UNAUTHORIZED".into())
     );
+    // A ticket is for one VM: not another one the same caller may see.
+    let second: Value = app
+        .post_for_json(
+            "/api/v1/vms",
+            json!({ "name": unique_name("second"), "cpu": 1, "memory": 64, "disk_size": 1 }),
+        )
+        .await;
+    let second = second["uuid"].as_str().unwrap().to_string();
     let elsewhere: Value = app
         .post_for_json(&format!("/api/v1/vms/{id}/console/ticket"), json!({}))
         .await;
     let another_vm = format!(
-        "/api/v1/vms/{}/console?ticket={}",
-        uuid::Uuid::new_v4(),
+        "/api/v1/vms/{second}/console?ticket={}",
         elsewhere["ticket"].as_str().unwrap()
     );
     assert_eq!(
         refused(&app, &another_vm, &[]).await,
         (401, "UNAUTHORIZED".into())
     );
-
+    // A ticket lets in its holder as they are when it is used: not after they logged out…
+    let login = |username: &'static str| {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/auth/login");
+        async move {
+            let response: Value = client
+                .post(url)
+                .json(&json!({ "username": username, "password": common::PASSWORD }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            response["token"].as_str().unwrap().to_string()
+        }
+    };
+    let leaving = common::client_with_token(&login(common::ADMIN).await);
+    let ticket: Value = common::post_json_as(
+        &leaving,
+        app.url(&format!("/api/v1/vms/{id}/console/ticket")),
+        json!({}),
+    )
+    .await;
+    leaving
+        .post(app.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    let after_logout = format!("{console}?ticket={}", ticket["ticket"].as_str().unwrap());
+    assert_eq!(
+        refused(&app, &after_logout, &[]).await,
+        (401, "UNAUTHORIZED".into())
+    );
+    // …nor with the admin role they lost meanwhile (an API token survives a role change).
+    common::create_user(&app.accounts, "boss", Role::Admin, Quota::default()).await;
+    let boss_session = common::client_with_token(&login("boss").await);
+    let token: Value = common::post_json_as(
+        &boss_session,
+        app.url("/api/v1/tokens"),
+        json!({ "name": "console" }),
+    )
+    .await;
+    let boss = common::client_with_token(token["secret"].as_str().unwrap());
+    let ticket: Value = common::post_json_as(
+        &boss,
+        app.url(&format!("/api/v1/vms/{id}/console/ticket")),
+        json!({}),
+    )
+    .await;
+    let demoted = app
+        .client
+        .patch(app.url("/api/v1/users/boss"))
+        .json(&json!({ "role": "user" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demoted.status(), 200);
+    let as_demoted = format!("{console}?ticket={}", ticket["ticket"].as_str().unwrap());
+    assert_eq!(
+        refused(&app, &as_demoted, &[]).await,
+        (404, "VM_NOT_FOUND".into())
+    );
     // A console ends when its credential does: a logout closes it, saying why.
     let session = app
         .client
@@ -247,43 +317,59 @@ async fn a_guests_consoles_start_it_speak_rfb_and_serial_and_refuse_strangers() 
     assert_eq!(said.unwrap()["code"], "UNAUTHORIZED");
     assert_eq!(close.map(|close| close.0), Some(1008));
 
-    // Every session is in the audit log: opened, closed, and how.
-    let audit: Value = app.get_json("/api/v1/audit?limit=200").await;
-    let actions: Vec<(String, String)> = audit["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|entry| entry["target"] == id.as_str())
-        .map(|entry| {
-            (
-                entry["action"].as_str().unwrap().to_string(),
-                entry["detail"].as_str().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
-    assert!(
+    // Every session is in the audit log: opened, closed, and how; refusals too. A session's
+    // close is written as it ends, a moment after the client saw it go: read until every
+    // opening has its close (bounded).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let actions = loop {
+        let audit: Value = app.get_json("/api/v1/audit?limit=200").await;
+        let actions: Vec<(String, String)> = audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|entry| entry["target"] == id.as_str())
+            .map(|entry| {
+                (
+                    entry["action"].as_str().unwrap().to_string(),
+                    entry["detail"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        let of = |action: &str| actions.iter().filter(|(a, _)| a == action).count();
+        let opened = actions
+            .iter()
+            .filter(|(a, detail)| a == "vm.console" && detail.contains("console: opened"))
+            .count();
+        if opened == of("vm.console.close") || std::time::Instant::now() > deadline {
+            break actions;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let count = |action: &str, part: &str| {
         actions
             .iter()
-            .any(|(action, detail)| action == "vm.console.close"
-                && detail.contains("the VM stopped")),
-        "{actions:?}"
+            .filter(|(a, detail)| a == action && detail.contains(part))
+            .count()
+    };
+    let opened = count("vm.console", "console: opened");
+    assert!(opened >= 5, "{actions:?}");
+    assert_eq!(
+        opened,
+        count("vm.console.close", ""),
+        "every opening has its close: {actions:?}"
     );
     assert!(
-        actions
-            .iter()
-            .any(|(action, detail)| action == "vm.console.close"
-                && detail.contains("session or token ended")),
+        count("vm.console.close", "the VM stopped") >= 2,
         "{actions:?}"
     );
-    assert!(
-        actions
-            .iter()
-            .any(|(action, detail)| action == "vm.console"
-                && detail.contains("serial console opened")),
+    assert_eq!(
+        count("vm.console.close", "session or token ended"),
+        1,
         "{actions:?}"
     );
+    assert!(count("vm.console", "console: refused") >= 8, "{actions:?}");
     assert!(
-        actions.iter().any(|(action, _)| action == "vm.start"),
+        count("vm.start", "") >= 2,
         "autostart is a start: {actions:?}"
     );
 

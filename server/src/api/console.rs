@@ -24,7 +24,7 @@ use crate::auth::extract::Caller;
 use crate::auth::middleware::{by_cookie, from_own_origin};
 use crate::console::relay::{Close, Frame};
 use crate::console::{self, Session};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::service::ConsoleKind;
 use crate::state::AppState;
 
@@ -111,21 +111,37 @@ async fn accept(
     kind: ConsoleKind,
 ) -> ApiResult<Response> {
     let id = parse_vm_id(&request.path.0)?;
-    let ticket = match &request.query {
-        Ok(Query(query)) => query.ticket.clone(),
-        Err(_) => return Err(AppError::validation("The query string is not understood.").into()),
+    let address = request.address.as_ref().and_then(|address| address.0 .0);
+    let mut caller = None;
+    let accepted = async {
+        let ticket = match &request.query {
+            Ok(Query(query)) => query.ticket.clone(),
+            Err(_) => return Err(AppError::validation("The query string is not understood.")),
+        };
+        // A request that is not a WebSocket is told so before a ticket is used up.
+        if ticket.is_some() && upgrade.is_err() {
+            return Err(not_a_websocket());
+        }
+        let who = who(&state, &request, ticket.as_deref(), id, &mut caller).await?;
+        // Watched from now on: the session closes when the credential ends.
+        let ended = state.accounts.until_credential_ends(&who).await?;
+        state.vms.console_gate(&who, id).await?;
+        let permit = state.vms.console_permit(&who)?;
+        Ok((who, ended, permit))
+    }
+    .await;
+    let (caller, ended, permit) = match accepted {
+        Ok(accepted) => accepted,
+        Err(error) => {
+            state
+                .vms
+                .console_refused(caller.as_ref(), address, id, kind, &error)
+                .await;
+            return Err(error.into());
+        }
     };
-    let caller = who(&state, &request, ticket.as_deref(), id)?;
-    // Checked once more now (a ticket's holder may have logged out since), and watched: the
-    // session closes when the credential ends.
-    let ended = state.accounts.until_credential_ends(&caller).await?;
-    state.vms.console_gate(&caller, id).await?;
-    let upgrade = upgrade.map_err(|_| {
-        AppError::new(
-            ErrorCode::UpgradeRequired,
-            "This is a WebSocket endpoint: connect to it with a WebSocket client.",
-        )
-    })?;
+    // An authorised caller who did not ask for a WebSocket: said so, unaudited.
+    let upgrade = upgrade.map_err(|_| not_a_websocket())?;
     let session = Session {
         vms: Arc::clone(&state.vms),
         shutdown: state.shutdown.clone(),
@@ -136,6 +152,8 @@ async fn accept(
         .protocols(["binary"])
         .max_message_size(MAX_MESSAGE)
         .max_frame_size(MAX_MESSAGE)
+        // An idle console holds little: tungstenite's default read buffer is 128 KiB.
+        .read_buffer_size(4 * 1024)
         .on_upgrade(move |socket| {
             tasks.track_future(console::run(
                 session,
@@ -144,35 +162,49 @@ async fn accept(
                 id,
                 kind,
                 ended,
+                permit,
             ))
         });
     Ok(response.into_response())
 }
 
-/// The caller: a ticket's holder, else the credential the authentication layer found — by the
-/// session cookie only from Limen's own pages (`Origin`), as every state-changing request.
-fn who(
+fn not_a_websocket() -> AppError {
+    AppError::new(
+        ErrorCode::UpgradeRequired,
+        "This is a WebSocket endpoint: connect to it with a WebSocket client.",
+    )
+}
+
+/// The caller: a ticket's holder (as their credential says now: a role may have changed since
+/// the ticket was taken), else the credential the authentication layer found — by the session
+/// cookie only from Limen's own pages (`Origin`), as every state-changing request. Whoever is
+/// known is left in `known`, for the audit of a refusal.
+async fn who(
     state: &AppState,
     request: &Request,
     ticket: Option<&str>,
     id: VmId,
-) -> Result<Principal, ApiError> {
+    known: &mut Option<Principal>,
+) -> Result<Principal, AppError> {
     let address = request.address.as_ref().and_then(|address| address.0 .0);
     if let Some(ticket) = ticket {
-        let mut holder = state.vms.redeem_console_ticket(ticket, id)?;
+        let holder = state.vms.redeem_console_ticket(ticket, id)?;
+        *known = Some(holder.clone());
+        let mut holder = state.accounts.current(&holder).await?;
         holder.address = address.or(holder.address);
+        *known = Some(holder.clone());
         return Ok(holder);
     }
     let Some(Extension(caller)) = request.caller.clone() else {
-        return Err(AppError::unauthorized().into());
+        return Err(AppError::unauthorized());
     };
+    *known = Some(caller.clone());
     let authority = request.uri.authority().map(|authority| authority.as_str());
     if by_cookie(&request.headers) && !from_own_origin(&request.headers, authority, &state.site) {
         tracing::warn!(vm = %id, "a console request by cookie from another origin refused");
         return Err(AppError::forbidden(
             "A console opened with the session cookie must come from Limen's own pages.",
-        )
-        .into());
+        ));
     }
     Ok(caller)
 }
@@ -207,6 +239,6 @@ fn to_message(frame: Frame) -> Message {
             code: close.code,
             reason: close.reason.into(),
         })),
-        Frame::Control => Message::Pong(Default::default()),
+        Frame::Control => Message::Ping(Default::default()),
     }
 }

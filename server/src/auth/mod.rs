@@ -225,9 +225,26 @@ impl AccountService {
         Ok(Renewal::Renewed(new_expiry))
     }
 
-    /// For a long-lived connection (an event stream): completes when the caller's credential
-    /// ends (logout, revocation, account change) or expires. Checked against the database once
-    /// more after listening starts, so an end that came just before is not missed.
+    /// The caller as its credential says now (its role may have changed since the principal
+    /// was made, e.g. when a console ticket was issued); 401 if the credential ended.
+    pub async fn current(&self, caller: &Principal) -> Result<Principal, AppError> {
+        let current = self
+            .lookup(!caller.by_session, &caller.credential)
+            .await?
+            .ok_or_else(AppError::unauthorized)?;
+        Ok(Principal {
+            username: current.username,
+            role: current.role,
+            expires_at: current.expires_at,
+            ..caller.clone()
+        })
+    }
+
+    /// For a long-lived connection (an event stream, a console): completes when the caller's
+    /// credential ends (logout, revocation, account change) or expires. Checked against the
+    /// database once more after listening starts, so an end that came just before is not
+    /// missed; at the expiry it is checked again, so a session renewed meanwhile (by the same
+    /// user's other requests) keeps the connection open.
     pub async fn until_credential_ends(
         &self,
         caller: &Principal,
@@ -237,19 +254,27 @@ impl AccountService {
             .lookup(!caller.by_session, &caller.credential)
             .await?
             .ok_or_else(AppError::unauthorized)?;
-        let expiry = current.expires_at.map(|at| {
-            let left = (at - Utc::now()).to_std().unwrap_or_default();
-            tokio::time::Instant::now() + left
-        });
+        let (this, caller) = (self.clone(), caller.clone());
         Ok(async move {
-            match expiry {
-                Some(at) => {
-                    tokio::select! {
-                        () = ended => {}
-                        () = tokio::time::sleep_until(at) => {}
+            let expiry = async move {
+                let mut expires_at = current.expires_at;
+                while let Some(at) = expires_at {
+                    let left = (at - Utc::now()).to_std().unwrap_or_default();
+                    tokio::time::sleep(left).await;
+                    // Renewed meanwhile? Then it goes on until the new expiry.
+                    expires_at = match this.lookup(!caller.by_session, &caller.credential).await {
+                        Ok(Some(renewed)) => renewed.expires_at.filter(|new| *new > at),
+                        _ => None,
+                    };
+                    if expires_at.is_none() {
+                        return;
                     }
                 }
-                None => ended.await,
+                std::future::pending::<()>().await;
+            };
+            tokio::select! {
+                () = ended => {}
+                () = expiry => {}
             }
         })
     }

@@ -2,13 +2,30 @@
 //! serial port's). Bytes go both ways as they come; each side waits for the other to take what
 //! it sent before reading more, so a slow browser (or a slow guest) makes the relay wait, never
 //! buffer without bound: at most one read buffer per direction is in flight.
+//!
+//! A client that is gone without a word (a laptop shut, a network cut) must not hold a session
+//! and its place in the limits for ever: the relay pings the client, and ends the session when
+//! it hears nothing for a while, or when the client takes nothing it is sent for a while.
 
 use bytes::{Bytes, BytesMut};
 use futures::{Sink, SinkExt, Stream, StreamExt};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 
-/// Bytes read from the console at once (one WebSocket frame at most this large).
+/// Bytes read from the console at once (one WebSocket frame at most this large). An idle
+/// console holds a small buffer; one that fills it gets a larger one, up to this.
 pub const READ_SIZE: usize = 64 * 1024;
+const FIRST_READ_SIZE: usize = 4 * 1024;
+/// How long saying goodbye may take: a client that does not read cannot hold a session open.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the client is pinged (browsers answer pings by themselves).
+pub const PING_INTERVAL: Duration = Duration::from_secs(30);
+/// A client silent this long (not even a pong) is gone.
+pub const SILENCE_LIMIT: Duration = Duration::from_secs(75);
+/// A client that takes nothing of one message this long is stuck (or gone).
+pub const SEND_LIMIT: Duration = Duration::from_secs(60);
 
 /// A WebSocket message, as the relay sees it (the HTTP edge and the tests map their
 /// library's type to it).
@@ -19,7 +36,7 @@ pub enum Frame {
     /// keys as text); the relay itself sends one only to say why it closes.
     Text(String),
     Close(Option<Close>),
-    /// Pings and pongs: answered by the WebSocket library itself.
+    /// Pings and pongs: answered by the WebSocket library itself. Sent by the relay, a ping.
     Control,
 }
 
@@ -49,6 +66,10 @@ impl Close {
 pub enum Ended {
     /// The client closed the WebSocket (with its close frame, if it sent one) or went away.
     Client(Option<Close>),
+    /// The client broke the protocol (e.g. a message over the size limit).
+    ClientError(String),
+    /// The client answered nothing for `SILENCE_LIMIT`, or took nothing for `SEND_LIMIT`.
+    ClientSilent,
     /// The console's side closed (the VNC server, the serial port).
     Console,
     /// Reading or writing the console failed.
@@ -59,35 +80,58 @@ pub enum Ended {
 pub async fn relay<W, E, C>(ws: &mut W, console: C) -> Ended
 where
     W: Stream<Item = Result<Frame, E>> + Sink<Frame> + Unpin,
+    E: std::fmt::Display,
     C: AsyncRead + AsyncWrite,
 {
     let (mut to_client, mut from_client) = ws.split();
     let (mut from_console, mut to_console) = tokio::io::split(console);
+    // When the client was last heard from, in milliseconds since `start` (both halves read it).
+    let start = Instant::now();
+    let heard = AtomicU64::new(0);
     let upstream = async {
-        let mut buf = BytesMut::with_capacity(READ_SIZE);
+        let mut size = FIRST_READ_SIZE;
+        let mut buf = BytesMut::new();
+        let mut pings = tokio::time::interval_at(start + PING_INTERVAL, PING_INTERVAL);
         loop {
-            buf.reserve(READ_SIZE);
-            match from_console.read_buf(&mut buf).await {
-                Ok(0) => return Ended::Console,
-                Ok(_) => {
-                    let frame = Frame::Binary(buf.split().freeze());
-                    // Waits until the client's connection took it: the backpressure.
-                    if to_client.send(frame).await.is_err() {
-                        return Ended::Client(None);
+            buf.reserve(size);
+            let frame = tokio::select! {
+                // Cancel-safe: if the ping wins, nothing was read.
+                read = from_console.read_buf(&mut buf) => match read {
+                    Ok(0) => return Ended::Console,
+                    Ok(read) => {
+                        if read >= size {
+                            size = (size * 2).min(READ_SIZE);
+                        }
+                        Frame::Binary(buf.split().freeze())
                     }
+                    Err(error) => return Ended::ConsoleFailed(error.to_string()),
+                },
+                now = pings.tick() => {
+                    let last = start + Duration::from_millis(heard.load(Ordering::Relaxed));
+                    if now.duration_since(last) >= SILENCE_LIMIT {
+                        return Ended::ClientSilent;
+                    }
+                    Frame::Control
                 }
-                Err(error) => return Ended::ConsoleFailed(error.to_string()),
+            };
+            // Waits until the client's connection took it: the backpressure.
+            match tokio::time::timeout(SEND_LIMIT, to_client.send(frame)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Ended::Client(None),
+                Err(_) => return Ended::ClientSilent,
             }
         }
     };
     let downstream = async {
         while let Some(frame) = from_client.next().await {
+            let since_start = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+            heard.store(since_start, Ordering::Relaxed);
             let bytes = match frame {
                 Ok(Frame::Binary(bytes)) => bytes,
                 Ok(Frame::Text(text)) => Bytes::from(text),
                 Ok(Frame::Close(close)) => return Ended::Client(close),
                 Ok(Frame::Control) => continue,
-                Err(_) => return Ended::Client(None),
+                Err(error) => return Ended::ClientError(error.to_string()),
             };
             if let Err(error) = to_console.write_all(&bytes).await {
                 return Ended::ConsoleFailed(error.to_string());
@@ -105,23 +149,33 @@ where
 }
 
 /// Says why the connection closes: a JSON `{error, code}` text message first when there is an
-/// error to tell, then the close frame.
-pub async fn close_with<W>(ws: &mut W, error: Option<&app::error::AppError>, close: Close)
+/// error to tell, then the close frame; then waits (briefly) for the client's close, so that
+/// the connection is not torn down under the words. A client that takes nothing does not hold
+/// it open: after `CLOSE_TIMEOUT` the connection is dropped.
+pub async fn close_with<W, E>(ws: &mut W, error: Option<&app::error::AppError>, close: Close)
 where
-    W: Sink<Frame> + Unpin,
+    W: Stream<Item = Result<Frame, E>> + Sink<Frame> + Unpin,
 {
-    if let Some(error) = error {
-        let message = serde_json::to_string(error).expect("an error serializes");
-        let _ = ws.send(Frame::Text(message)).await;
-    }
-    let _ = ws.send(Frame::Close(Some(close))).await;
-    let _ = ws.close().await;
+    let goodbye = async {
+        if let Some(error) = error {
+            let message = serde_json::to_string(error).expect("an error serializes");
+            let _ = ws.send(Frame::Text(message)).await;
+        }
+        let _ = ws.send(Frame::Close(Some(close))).await;
+        // The client's close (or the end of the connection) ends the handshake.
+        while let Some(Ok(frame)) = ws.next().await {
+            if matches!(frame, Frame::Close(_)) {
+                break;
+            }
+        }
+        let _ = ws.close().await;
+    };
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, goodbye).await;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
     use tokio::io::DuplexStream;
     use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
     use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
@@ -149,7 +203,7 @@ mod tests {
                 code: CloseCode::from(close.code),
                 reason: close.reason.into(),
             })),
-            Frame::Control => Message::Pong(Bytes::new()),
+            Frame::Control => Message::Ping(Bytes::new()),
         }
     }
 
@@ -215,9 +269,11 @@ mod tests {
         let (console, guest) = tokio::io::duplex(64 * 1024);
         drop(guest);
         assert_eq!(relay(&mut ws, console).await, Ended::Console);
-        let error =
-            app::error::AppError::new(app::error::ErrorCode::VmNotRunning, "The VM stopped.");
-        close_with(&mut ws, Some(&error), Close::new(1000, "The VM stopped.")).await;
+        let goodbye = tokio::spawn(async move {
+            let error =
+                app::error::AppError::new(app::error::ErrorCode::VmNotRunning, "The VM stopped.");
+            close_with(&mut ws, Some(&error), Close::new(1000, "The VM stopped.")).await;
+        });
         let said = client.next().await.unwrap().unwrap();
         let said: serde_json::Value = serde_json::from_str(said.to_text().unwrap()).unwrap();
         assert_eq!(said["code"], "VM_NOT_RUNNING");
@@ -230,6 +286,13 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // Reading on sends the client's reply: the server's goodbye ends at once, not after
+        // its timeout.
+        assert!(client.next().await.is_none());
+        tokio::time::timeout(Duration::from_secs(1), goodbye)
+            .await
+            .expect("the close handshake completed")
+            .unwrap();
     }
 
     /// A client that stops reading stops the relay from reading the console: the console's
@@ -261,6 +324,51 @@ mod tests {
         );
         drop(client);
         relay.abort();
+    }
+
+    /// A client that answers nothing (gone without a close) ends the relay, and with it the
+    /// session's hold on its place in the limits.
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_ends_the_relay() {
+        let (mut ws, client) = websocket(64 * 1024).await;
+        let (console, _guest) = tokio::io::duplex(64 * 1024);
+        let started = Instant::now();
+        let ended = tokio::time::timeout(Duration::from_secs(600), relay(&mut ws, console))
+            .await
+            .expect("the relay ended");
+        assert_eq!(ended, Ended::ClientSilent);
+        let took = started.elapsed();
+        assert!(
+            took >= SILENCE_LIMIT && took <= SILENCE_LIMIT + PING_INTERVAL,
+            "{took:?}"
+        );
+        drop(client);
+    }
+
+    /// A client that is there (its library answers the pings) keeps an idle console open for as
+    /// long as it likes; its close still ends it.
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_client_that_answers_pings_stays() {
+        let (mut ws, client) = websocket(64 * 1024).await;
+        let (console, _guest) = tokio::io::duplex(64 * 1024);
+        let relay = tokio::spawn(async move { relay(&mut ws, console).await });
+        let (mut sink, mut stream) = client.split();
+        let pings = tokio::spawn(async move {
+            let mut pings = 0;
+            while let Some(Ok(message)) = stream.next().await {
+                if let Message::Ping(_) = message {
+                    pings += 1;
+                }
+            }
+            pings
+        });
+        // Virtual time (the clock is paused): ten minutes of an idle console.
+        tokio::time::sleep(SILENCE_LIMIT * 8).await;
+        assert!(!relay.is_finished(), "an answering client was dropped");
+        sink.send(Message::Close(None)).await.unwrap();
+        assert_eq!(relay.await.unwrap(), Ended::Client(None));
+        drop(sink);
+        assert!(pings.await.unwrap() >= 10);
     }
 
     #[test]

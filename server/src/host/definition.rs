@@ -19,17 +19,20 @@ pub struct DomainDefinition {
     /// The file in the first CD-ROM drive, if any.
     pub cdrom: Option<PathBuf>,
     pub boot_order: BootOrder,
-    /// Where the first VNC server listens, if the domain has one with a port (a running
-    /// domain's live definition says which port autoport chose).
+    /// The first VNC server, if the domain has one (a running domain's live definition says
+    /// which port autoport chose).
     pub vnc: Option<VncListen>,
 }
 
-/// A VNC server's address from a live definition.
+/// A VNC server from a definition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VncListen {
+    /// Its index among the domain's graphics devices (what `virDomainOpenGraphicsFD` takes).
+    pub index: u32,
     /// `None`: libvirt's default (QEMU's `vnc_listen`, 127.0.0.1 out of the box).
     pub address: Option<String>,
-    pub port: u16,
+    /// `None` until a running domain's autoport chose one.
+    pub port: Option<u16>,
 }
 
 #[derive(Deserialize)]
@@ -152,17 +155,18 @@ pub fn parse(xml: &str) -> Result<DomainDefinition, String> {
         .devices
         .graphics
         .iter()
-        .filter(|graphics| graphics.kind == "vnc")
-        .find_map(|graphics| {
-            Some(VncListen {
-                port: u16::try_from(graphics.port?)
-                    .ok()
-                    .filter(|port| *port > 0)?,
-                address: graphics
-                    .listen
-                    .clone()
-                    .filter(|address| !address.is_empty()),
-            })
+        .enumerate()
+        .find(|(_, graphics)| graphics.kind == "vnc")
+        .map(|(index, graphics)| VncListen {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            port: graphics
+                .port
+                .and_then(|port| u16::try_from(port).ok())
+                .filter(|port| *port > 0),
+            address: graphics
+                .listen
+                .clone()
+                .filter(|address| !address.is_empty()),
         });
     Ok(DomainDefinition {
         uuid: domain.uuid,
@@ -194,12 +198,13 @@ mod tests {
             </devices></domain>"#;
         let vnc = parse(live).unwrap().vnc.unwrap();
         assert_eq!(
-            (vnc.address.as_deref(), vnc.port),
-            (Some("127.0.0.1"), 5901)
+            (vnc.index, vnc.address.as_deref(), vnc.port),
+            (1, Some("127.0.0.1"), Some(5901)),
+            "the VNC display, not the SPICE one before it"
         );
         // A stopped domain with autoport has no port yet.
         let stopped = live.replace("port='5901'", "port='-1'");
-        assert_eq!(parse(&stopped).unwrap().vnc, None);
+        assert_eq!(parse(&stopped).unwrap().vnc.unwrap().port, None);
     }
 
     #[test]
@@ -226,7 +231,11 @@ mod tests {
                 cdrom: spec.cdrom_path.clone(),
                 boot_order: BootOrder::HdCdrom,
                 // Defined, not running: autoport has not chosen a port yet.
-                vnc: None,
+                vnc: Some(VncListen {
+                    index: 0,
+                    address: None,
+                    port: None,
+                }),
             }
         );
     }

@@ -60,6 +60,8 @@ pub enum HostError {
     },
     #[error("no host is configured under the key {0:?}")]
     UnknownHost(String),
+    #[error("libvirt's events are not followed in this process")]
+    NotWatched,
     #[error("a hypervisor task was cancelled")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -397,30 +399,39 @@ impl Host {
     }
 
     /// A connection to the VNC server of a running domain: a socket from libvirt where the
-    /// driver gives one, else the address in its live definition (a listen-all address is
-    /// reached on the loopback). `Ok(None)`: the domain has no VNC server to reach.
+    /// driver gives one, else (a local driver only) the address in its live definition, a
+    /// listen-all address reached on the loopback. `Ok(None)`: the domain has no VNC display.
     pub async fn open_vnc(self: &Arc<Self>, id: Uuid) -> Result<Option<VncEndpoint>, HostError> {
         use std::os::fd::FromRawFd;
+        let local = is_local_uri(&self.uri);
         self.call(move |conn| {
             let domain = lookup(conn, id)?;
-            match domain.open_graphics_fd(0, 0) {
-                // SAFETY: libvirt hands us a new socket descriptor, ours to own and close.
+            let xml = domain
+                .xml_desc(0)
+                .map_err(|e| HostError::from_virt("read the domain definition", e))?;
+            let Some(vnc) = definition::parse(&xml).ok().and_then(|d| d.vnc) else {
+                return Ok(None);
+            };
+            match domain.open_graphics_fd(vnc.index, 0) {
                 Ok(fd) => {
-                    let fd = std::os::fd::RawFd::try_from(fd).map_err(|_| HostError::NoDomain)?;
-                    Ok(Some(VncEndpoint::Socket(unsafe {
-                        std::os::fd::OwnedFd::from_raw_fd(fd)
-                    })))
+                    let fd = std::os::fd::RawFd::try_from(fd).map_err(|_| HostError::Libvirt {
+                        what: "open the VM's VNC display",
+                        source: virt::error::Error::last_error(),
+                    })?;
+                    // SAFETY: libvirt hands us a new socket descriptor, ours to own and close.
+                    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+                    Ok(Some(VncEndpoint::Socket(fd)))
                 }
+                // A driver without graphics sockets (the test driver): its address, if it is
+                // on this machine.
                 Err(error)
-                    if matches!(
-                        error.code(),
-                        Enum::Known(ErrorNumber::NoSupport | ErrorNumber::InvalidArg)
-                    ) =>
+                    if local
+                        && matches!(
+                            error.code(),
+                            Enum::Known(ErrorNumber::NoSupport | ErrorNumber::InvalidArg)
+                        ) =>
                 {
-                    let xml = domain
-                        .xml_desc(0)
-                        .map_err(|e| HostError::from_virt("read the domain definition", e))?;
-                    let Some(vnc) = definition::parse(&xml).ok().and_then(|d| d.vnc) else {
+                    let Some(port) = vnc.port else {
                         return Ok(None);
                     };
                     let ip = vnc
@@ -428,7 +439,7 @@ impl Host {
                         .and_then(|address| address.parse::<std::net::IpAddr>().ok())
                         .filter(|ip| !ip.is_unspecified())
                         .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
-                    Ok(Some(VncEndpoint::Address((ip, vnc.port).into())))
+                    Ok(Some(VncEndpoint::Address((ip, port).into())))
                 }
                 Err(error) => Err(HostError::from_virt("open the VM's VNC display", error)),
             }
@@ -442,6 +453,10 @@ impl Host {
         self: &Arc<Self>,
         id: Uuid,
     ) -> Result<serial::SerialConsole, HostError> {
+        // Without the event loop the stream's callback would never run.
+        if !self.is_watched() {
+            return Err(HostError::NotWatched);
+        }
         self.call(move |conn| serial::SerialConsole::open(conn, &lookup(conn, id)?))
             .await
     }
@@ -543,6 +558,13 @@ impl Host {
     }
 }
 
+/// Whether a libvirt URI names this machine (no host part): `qemu:///system`,
+/// `qemu+unix:///system?socket=…`, `test:///default` — not `qemu+ssh://host/system`.
+fn is_local_uri(uri: &str) -> bool {
+    uri.split_once("://")
+        .is_some_and(|(_, rest)| rest.starts_with('/'))
+}
+
 /// Hard power-off of a domain that may or may not be running.
 fn power_off_domain(domain: &Domain) -> Result<(), HostError> {
     if !domain.is_active().unwrap_or(false) {
@@ -579,6 +601,24 @@ fn action_verb(action: VmAction) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_uris_are_told_from_remote_ones() {
+        for local in [
+            "qemu:///system",
+            "qemu+unix:///system?socket=/x",
+            "test:///default",
+        ] {
+            assert!(is_local_uri(local), "{local}");
+        }
+        for remote in [
+            "qemu+ssh://root@host/system",
+            "qemu+tls://host/system",
+            "garbage",
+        ] {
+            assert!(!is_local_uri(remote), "{remote}");
+        }
+    }
 
     #[test]
     fn libvirt_reasons_become_words_without_paths() {

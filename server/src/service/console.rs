@@ -4,7 +4,7 @@
 //! audit of every session.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::auth::Principal;
@@ -24,8 +24,25 @@ use crate::live::VmChange;
 
 /// How long a console ticket may wait to be used.
 const TICKET_LIFETIME: Duration = Duration::from_secs(30);
+/// Tickets a user may hold at once (the oldest goes first).
+const TICKETS_PER_USER: usize = 16;
+/// Consoles open at once: in all (each holds a connection to QEMU and two sockets), and per
+/// user who is not an admin.
+const CONSOLES_IN_ALL: usize = 4096;
+const CONSOLES_PER_USER: usize = 32;
 /// How long a console waits for the VM it started to be running.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a console whose VM side closed waits for libvirt to say the VM stopped.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// What a console learns of its VM when the VM's side closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmState {
+    Runs,
+    Stopped,
+    /// libvirt or the database could not tell.
+    Unknown,
+}
 
 /// Which console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +122,18 @@ impl Tickets {
         let now = Instant::now();
         let mut tickets = self.0.lock().unwrap_or_else(|p| p.into_inner());
         tickets.retain(|_, ticket| ticket.expires > now);
+        // A user holds a few at most: the oldest of theirs makes room.
+        let mut theirs: Vec<(String, Instant)> = tickets
+            .iter()
+            .filter(|(_, ticket)| ticket.holder.username == holder.username)
+            .map(|(hash, ticket)| (hash.clone(), ticket.expires))
+            .collect();
+        if theirs.len() >= TICKETS_PER_USER {
+            theirs.sort_by_key(|(_, expires)| *expires);
+            for (hash, _) in &theirs[..=theirs.len() - TICKETS_PER_USER] {
+                tickets.remove(hash);
+            }
+        }
         tickets.insert(
             hash_secret(&secret),
             Ticket {
@@ -145,6 +174,44 @@ impl Tickets {
     }
 }
 
+/// Open consoles per user.
+type OpenPerUser = Arc<Mutex<HashMap<String, usize>>>;
+
+/// Consoles open now, in all and per user.
+pub(super) struct Limits {
+    all: Arc<tokio::sync::Semaphore>,
+    per_user: OpenPerUser,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            all: Arc::new(tokio::sync::Semaphore::new(CONSOLES_IN_ALL)),
+            per_user: Arc::default(),
+        }
+    }
+}
+
+/// One open console's place in the limits, given back when dropped.
+pub struct ConsolePermit {
+    _all: tokio::sync::OwnedSemaphorePermit,
+    user: Option<(OpenPerUser, String)>,
+}
+
+impl Drop for ConsolePermit {
+    fn drop(&mut self) {
+        if let Some((counts, username)) = &self.user {
+            let mut counts = counts.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(count) = counts.get_mut(username) {
+                *count -= 1;
+                if *count == 0 {
+                    counts.remove(username);
+                }
+            }
+        }
+    }
+}
+
 fn invalid_ticket() -> AppError {
     AppError::new(
         ErrorCode::Unauthorized,
@@ -163,9 +230,42 @@ impl VmService {
         Ok(self.tickets.issue(caller.clone(), id))
     }
 
-    /// Whom a ticket for this VM lets in (using the ticket up).
+    /// Whom a ticket for this VM lets in (using the ticket up), as they were when they took it: the
+    /// caller refreshes the principal from its credential.
     pub fn redeem_console_ticket(&self, secret: &str, id: VmId) -> Result<Principal, AppError> {
         self.tickets.redeem(secret, id).ok_or_else(invalid_ticket)
+    }
+
+    /// A place for one more open console, if there is one (in all, and for a user who is not
+    /// an admin, among theirs).
+    pub fn console_permit(&self, caller: &Principal) -> Result<ConsolePermit, AppError> {
+        let too_many = |message: String| AppError::new(ErrorCode::RateLimited, message);
+        let all = Arc::clone(&self.console_limits.all)
+            .try_acquire_owned()
+            .map_err(|_| {
+                too_many("Too many consoles are open on this server; try again later.".into())
+            })?;
+        if caller.is_admin() {
+            return Ok(ConsolePermit {
+                _all: all,
+                user: None,
+            });
+        }
+        let counts = Arc::clone(&self.console_limits.per_user);
+        {
+            let mut open = counts.lock().unwrap_or_else(|p| p.into_inner());
+            let count = open.entry(caller.username.clone()).or_default();
+            if *count >= CONSOLES_PER_USER {
+                return Err(too_many(format!(
+                    "You have {CONSOLES_PER_USER} consoles open; close one first."
+                )));
+            }
+            *count += 1;
+        }
+        Ok(ConsolePermit {
+            _all: all,
+            user: Some((counts, caller.username.clone())),
+        })
     }
 
     /// Tests only: every issued ticket expires now.
@@ -182,24 +282,50 @@ impl VmService {
         Ok(vm)
     }
 
-    /// Opens a console: makes the VM ready (started or resumed if the rule says so, then
-    /// running by libvirt's word, within a bounded wait), then reaches its VNC server or
-    /// serial port. Audited as the session's opening.
-    pub async fn open_console(
+    /// The opening of a console session (or its failure, or its being cut short), for the
+    /// audit log. Recorded detached: a session that ends meanwhile cannot drop it.
+    pub fn console_opened(
         &self,
         caller: &Principal,
         id: VmId,
         kind: ConsoleKind,
-    ) -> Result<Box<dyn ConsoleIo>, AppError> {
-        let opened = self.open_console_now(caller, id, kind).await;
+        outcome: Result<(), &AppError>,
+    ) {
         let entry = Entry::by(caller, "vm.console")
             .target(id.0.to_string())
-            .detail(format!("{} console opened", kind.as_str()));
-        self.audit.record(entry.outcome(&opened)).await;
-        opened
+            .detail(format!("{} console: opened", kind.as_str()))
+            .outcome(&outcome.map_err(Clone::clone));
+        let audit = self.audit.clone();
+        self.cx
+            .tasks
+            .spawn(async move { audit.record(entry).await });
     }
 
-    async fn open_console_now(
+    /// A console refused before it was accepted (no or a bad credential, another site, not
+    /// visible, not running), for the audit log.
+    pub async fn console_refused(
+        &self,
+        caller: Option<&Principal>,
+        address: Option<std::net::IpAddr>,
+        id: VmId,
+        kind: ConsoleKind,
+        error: &AppError,
+    ) {
+        let entry = match caller {
+            Some(caller) => Entry::by(caller, "vm.console"),
+            None => Entry::anonymous(address, "vm.console"),
+        };
+        let entry = entry
+            .target(id.0.to_string())
+            .detail(format!("{} console: refused", kind.as_str()))
+            .outcome(&Err::<(), _>(error.clone()));
+        self.audit.record(entry).await;
+    }
+
+    /// Opens a console: makes the VM ready (started or resumed if the rule says so, then
+    /// running by libvirt's word — all within a bounded wait), then reaches its VNC server or
+    /// serial port.
+    pub async fn open_console(
         &self,
         caller: &Principal,
         id: VmId,
@@ -212,12 +338,27 @@ impl VmService {
             Readiness::Resume => Some(VmAction::Resume),
         };
         if let Some(action) = action {
-            // Subscribed before acting, so the running event cannot slip past.
-            let (mut events, _) = self.cx.bus.subscribe();
-            let vm = self.act_on_vm(caller, id, action).await?;
-            if vm.status != VmStatus::Running {
-                self.wait_running(&mut events, caller, id).await?;
-            }
+            let ready = async {
+                // Subscribed before acting, so the running event cannot slip past.
+                let (mut events, _) = self.cx.bus.subscribe();
+                let vm = match self.act_on_vm(caller, id, action).await {
+                    Ok(vm) => vm,
+                    // Another console (or a click) started it meanwhile: the start is the
+                    // action's own business, a running VM is what this one needs.
+                    Err(refused) if refused.code == ErrorCode::InvalidState => {
+                        self.get_vm(caller, id).await?
+                    }
+                    Err(error) => return Err(error),
+                };
+                if vm.status != VmStatus::Running {
+                    self.wait_running(&mut events, caller, id).await?;
+                }
+                Ok(())
+            };
+            // The VM's lock may be held by a long operation: the whole wait is bounded.
+            tokio::time::timeout(START_TIMEOUT, ready)
+                .await
+                .unwrap_or_else(|_| Err(not_started()))?;
         }
         let host = self
             .cx
@@ -261,22 +402,14 @@ impl VmService {
         Ok(row.host)
     }
 
-    /// Waits (bounded) until the stream of changes says the VM runs.
+    /// Waits until the stream of changes says the VM runs (the caller bounds the wait); a VM
+    /// that stops or crashes instead did not start.
     async fn wait_running(
         &self,
         events: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<crate::live::bus::BusEvent>>,
         caller: &Principal,
         id: VmId,
     ) -> Result<(), AppError> {
-        let not_started = || {
-            AppError::new(
-                ErrorCode::VmStartFailed,
-                format!(
-                    "The VM did not come up within {} s of being started.",
-                    START_TIMEOUT.as_secs()
-                ),
-            )
-        };
         let wait = async {
             loop {
                 match events.recv().await {
@@ -285,6 +418,15 @@ impl VmService {
                             if vm.uuid == id && vm.status == VmStatus::Running =>
                         {
                             return Ok(());
+                        }
+                        VmChange::Updated(vm)
+                            if vm.uuid == id
+                                && matches!(vm.status, VmStatus::Stopped | VmStatus::Crashed) =>
+                        {
+                            return Err(AppError::new(
+                                ErrorCode::VmStartFailed,
+                                format!("\"{}\" stopped right after it started.", vm.name),
+                            ));
                         }
                         VmChange::Deleted { uuid, .. } if *uuid == id => {
                             return Err(AppError::vm_not_found());
@@ -301,29 +443,46 @@ impl VmService {
                 }
             }
         };
-        tokio::time::timeout(START_TIMEOUT, wait)
-            .await
-            .unwrap_or_else(|_| Err(not_started()))
+        wait.await
     }
 
-    /// Whether the VM runs, by libvirt's word now (its record follows a moment later): what a
-    /// console whose other side closed asks, to say whether the VM stopped. What it learns is
-    /// recorded and published like any observation.
-    pub async fn console_vm_runs(&self, id: VmId) -> bool {
+    /// Whether the VM still runs, by libvirt's word (its record follows a moment later): what
+    /// a console whose other side closed asks, to say whether the VM stopped. QEMU closes its
+    /// display and serial port a moment before libvirt sees it exit, so a VM libvirt still
+    /// calls running gets a moment (bounded) for its stop to arrive. What is learnt is recorded
+    /// and published like any observation.
+    pub async fn console_vm_state(&self, id: VmId) -> VmState {
         let Ok(row) = super::records::fetch_row(&self.cx, id.0).await else {
-            return false;
+            return VmState::Stopped;
         };
         let Ok(host) = self.cx.hosts.get(&row.host) else {
-            return false;
+            return VmState::Unknown;
         };
-        match host.observe(id.0).await {
-            Ok(observation) => {
-                let runs = observation.status == Some(VmStatus::Running);
-                crate::observed::record(&self.cx, observation).await;
-                runs
-            }
-            Err(_) => false,
+        let (mut events, _) = self.cx.bus.subscribe();
+        let observation = match host.observe(id.0).await {
+            Ok(observation) => observation,
+            Err(_) => return VmState::Unknown,
+        };
+        let status = observation.status;
+        crate::observed::record(&self.cx, observation).await;
+        if status != Some(VmStatus::Running) {
+            return VmState::Stopped;
         }
+        let stop = async {
+            while let Ok(event) = events.recv().await {
+                match &event.change {
+                    VmChange::Updated(vm) if vm.uuid == id && vm.status != VmStatus::Running => {
+                        return VmState::Stopped;
+                    }
+                    VmChange::Deleted { uuid, .. } if *uuid == id => return VmState::Stopped,
+                    _ => {}
+                }
+            }
+            VmState::Unknown
+        };
+        tokio::time::timeout(STOP_GRACE, stop)
+            .await
+            .unwrap_or(VmState::Runs)
     }
 
     /// A console session ended: audited with how long it lasted and how it ended.
@@ -344,6 +503,16 @@ impl VmService {
             ));
         self.audit.record(entry).await;
     }
+}
+
+fn not_started() -> AppError {
+    AppError::new(
+        ErrorCode::VmStartFailed,
+        format!(
+            "The VM did not come up within {} s of being asked to.",
+            START_TIMEOUT.as_secs()
+        ),
+    )
 }
 
 /// A console that libvirt could not open, in words (the chain goes to the log).

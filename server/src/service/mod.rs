@@ -41,7 +41,7 @@ use crate::observed::ObservedError;
 use crate::ops::{SagaFailure, Sagas, StepError};
 use crate::reconcile::ReconcileError;
 
-pub use console::{ConsoleIo, ConsoleKind};
+pub use console::{ConsoleIo, ConsoleKind, ConsolePermit, VmState};
 
 pub struct VmService {
     cx: Context,
@@ -55,6 +55,7 @@ pub struct VmService {
     list_cache: ListCache,
     audit: AuditLog,
     tickets: console::Tickets,
+    console_limits: console::Limits,
     /// Whether opening a console starts (or resumes) a VM that is not running.
     console_autostart: bool,
 }
@@ -77,6 +78,7 @@ impl VmService {
             list_cache: ListCache::default(),
             audit,
             tickets: console::Tickets::default(),
+            console_limits: console::Limits::default(),
             console_autostart,
         }
     }

@@ -120,6 +120,8 @@ pub async fn closing_words(socket: &mut Socket) -> (Option<Value>, Option<(u16, 
             Some(Message::Text(text)) => said = Some(serde_json::from_str(&text).unwrap()),
             Some(Message::Close(close)) => {
                 let close = close.map(|close| (u16::from(close.code), close.reason.to_string()));
+                // Reading on sends our reply: the close handshake completes.
+                let _ = tokio::time::timeout(Duration::from_secs(5), socket.next()).await;
                 return (said, close);
             }
             Some(Message::Binary(_) | Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => {}
