@@ -730,6 +730,9 @@ struct Figures {
     baseline: Option<Memory>,
     levels: Vec<Level>,
     errors: Vec<String>,
+    /// Length of each idle and active window at every level.
+    #[serde(default)]
+    window_secs: f64,
 }
 
 #[derive(Serialize, Deserialize, Debug)]
@@ -797,6 +800,7 @@ async fn measure(args: MeasureArgs) -> Res<()> {
     let mut figures = Figures {
         name: args.name.clone(),
         direct: matches!(target, Target::Direct(_)),
+        window_secs: args.window_secs,
         ..Default::default()
     };
     let write = |figures: &Figures| {
@@ -1135,49 +1139,56 @@ fn table(outputs: &[PathBuf]) -> Res<()> {
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         rows.push(figures);
     }
+    let find = |name: &str| rows.iter().find(|r| r.name == name);
     // "added" is counted from the harness's own round trip (both ends on its core).
-    let direct = rows
-        .iter()
-        .find(|r| r.name == "direct")
-        .and_then(|r| r.latency.as_ref());
+    let direct = find("direct").and_then(|r| r.latency.as_ref());
+    let websockify_mib = find("websockify")
+        .and_then(|r| r.throughput.as_ref())
+        .map(|t| t.mib_s);
     let opt = |v: Option<f64>, digits: usize| match v {
         Some(v) => format!("{v:.digits$}"),
         None => "—".into(),
     };
+    let runs = rows
+        .iter()
+        .find_map(|r| r.throughput.as_ref())
+        .map(|t| format!("{} runs of {} s", t.runs_mib_s.len(), t.secs))
+        .unwrap_or_default();
+    let round_trips = rows
+        .iter()
+        .find_map(|r| r.latency.as_ref())
+        .map(|l| l.round_trips)
+        .unwrap_or_default();
 
-    for line in [
+    print_lines(&[
         "",
         "Rows: direct = the client straight to the byte source over TCP, both on core 1 (the",
-        "harness's ceiling); across = the same with the source on core 0 (crossing cores, no proxy);",
-        "relay = the harness's own bare tokio-tungstenite relay on core 0 (what a relay needs, at",
-        "least); websockify 0.13 + numpy and limen on core 0.",
+        "harness's ceiling); across = the same with the source on core 0 (crossing cores, no",
+        "proxy); relay = the harness's own bare tokio-tungstenite relay (what a relay needs, at",
+        "least); websockify 0.13 + numpy (one process per console); limen. Servers on core 0.",
         "",
-        "One console: throughput (the source streams 64 KiB writes; MiB/s reaching the client),",
-        "round trip of a 32-byte message (µs), and what that adds to the direct round trip.",
-        "CPU in % of one core: server on core 0; harness = this client + the byte source, on core 1.",
+        "ONE CONSOLE",
+        &format!("throughput: the source streams 64 KiB writes; MiB/s reaching the client, median of {runs}"),
+        "  (their min–max beside it); ×websockify = this row's median / websockify's.",
+        &format!("round trip: of a 32-byte message, {round_trips} of them; added = this row's minus direct's."),
+        "CPU, % of one core, over the median run: server = the process(es) on core 0; harness = the",
+        "  client + the byte source on core 1; others = every other process on the machine (load",
+        "  that is not the bench's: near 0 on a quiet machine).",
         "",
-    ] {
-        println!("{line}");
-    }
-    println!(
-        "{:<11} {:>6} {:>11} {:>6} {:>7} {:>8} {:>7} {:>8} {:>8} {:>9} {:>9}",
-        "",
-        "MiB/s",
-        "runs",
-        "×wsfy",
-        "server%",
-        "harness%",
-        "others%",
-        "RTT p50",
-        "RTT p99",
-        "added p50",
-        "added p99"
-    );
-    let websockify_mib = rows
-        .iter()
-        .find(|r| r.name == "websockify")
-        .and_then(|r| r.throughput.as_ref())
-        .map(|t| t.mib_s);
+    ]);
+    let one = [
+        ("throughput, MiB/s", "median", 6),
+        ("throughput, MiB/s", "min–max", 11),
+        ("throughput, MiB/s", "×websockify", 11),
+        ("CPU, % of a core", "server", 6),
+        ("CPU, % of a core", "harness", 7),
+        ("CPU, % of a core", "others", 6),
+        ("round trip, µs", "p50", 9),
+        ("round trip, µs", "p99", 9),
+        ("added, µs", "p50", 8),
+        ("added, µs", "p99", 8),
+    ];
+    print_header(&one);
     for r in &rows {
         let t = r.throughput.as_ref();
         let l = r.latency.as_ref();
@@ -1192,132 +1203,114 @@ fn table(outputs: &[PathBuf]) -> Res<()> {
                 format!("{lo:.0}–{hi:.0}")
             })
             .unwrap_or("—".into());
-        println!(
-            "{:<11} {:>6} {:>11} {:>6} {:>7} {:>8} {:>7} {:>8} {:>8} {:>9} {:>9}",
-            r.name,
-            opt(t.map(|t| t.mib_s), 0),
-            spread,
-            opt(t.zip(websockify_mib).map(|(t, w)| t.mib_s / w), 2),
-            if r.name == "direct" {
-                "—".into()
-            } else {
-                opt(t.map(|t| t.usage.server_cpu), 0)
-            },
-            opt(t.map(|t| t.usage.harness_cpu), 0),
-            opt(t.map(|t| t.usage.others_cpu), 0),
-            opt(l.map(|l| l.p50_us), 1),
-            opt(l.map(|l| l.p99_us), 1),
-            opt(added(|l| l.p50_us), 1),
-            opt(added(|l| l.p99_us), 1),
-        );
-    }
-
-    println!();
-    println!(
-        "Open consoles (each a WebSocket whose RFB banner came through). idle: nothing moves;"
-    );
-    println!(
-        "active: each console receives {TICK_BYTES} bytes every {} ms ({:.2} MiB/s per 100 consoles).",
-        TICK_EVERY.as_millis(),
-        expected_mib_s(100)
-    );
-    println!("Memory: the server's whole process tree (RSS summed; PSS shares pages among forked children);");
-    println!(
-        "per console = (idle RSS or PSS − before any console) / consoles. CPU: % of one core over"
-    );
-    println!(
-        "each window; others% = every other process on the machine, the larger of the two windows."
-    );
-    println!();
-    println!(
-        "{:<11} {:>8} {:>6} {:>6} {:>8} {:>8} {:>8} {:>8} {:>6} {:>8} {:>8} {:>7} {:>12} {:>5}",
-        "",
-        "open",
-        "open s",
-        "idle%",
-        "RSS MiB",
-        "PSS MiB",
-        "RSS/con",
-        "PSS/con",
-        "procs",
-        "active%",
-        "harness%",
-        "others%",
-        "MiB/s recv",
-        "lost"
-    );
-    for r in rows.iter().filter(|r| !r.direct) {
-        let base = r.baseline.clone().unwrap_or_default();
-        if r.levels.is_empty() {
-            println!("{:<12} (no consoles measured)", r.name);
-        }
-        for level in &r.levels {
-            let per = |now: u64, before: u64| {
-                format!(
-                    "{:.0} KiB",
-                    now.saturating_sub(before) as f64 / level.consoles as f64
-                )
-            };
-            let active = level.active.as_ref();
-            println!(
-                "{:<11} {:>8} {:>6.1} {:>6.1} {:>8.1} {:>8.1} {:>8} {:>8} {:>6} {:>8} {:>8} {:>7} {:>12} {:>5}",
-                r.name,
-                match level.consoles == level.asked {
-                    true => level.consoles.to_string(),
-                    false => format!("{}/{}", level.consoles, level.asked),
+        print_row(
+            &r.name,
+            &one,
+            &[
+                opt(t.map(|t| t.mib_s), 0),
+                spread,
+                opt(t.zip(websockify_mib).map(|(t, w)| t.mib_s / w), 2),
+                match r.name.as_str() {
+                    "direct" => "—".into(),
+                    _ => opt(t.map(|t| t.usage.server_cpu), 0),
                 },
-                level.open_secs,
-                level.idle.usage.server_cpu,
-                level.idle.memory.rss_kib as f64 / 1024.0,
-                level.idle.memory.pss_kib as f64 / 1024.0,
-                per(level.idle.memory.rss_kib, base.rss_kib),
-                per(level.idle.memory.pss_kib, base.pss_kib),
-                level.idle.memory.processes,
-                opt(active.map(|a| a.usage.server_cpu), 1),
-                opt(active.map(|a| a.usage.harness_cpu), 1),
-                opt(
-                    Some(
-                        active
-                            .map(|a| a.usage.others_cpu)
-                            .unwrap_or(0.0)
-                            .max(level.idle.usage.others_cpu)
-                    ),
-                    0
-                ),
-                active
-                    .map(|a| format!("{:.2}/{:.2}", a.mib_s, expected_mib_s(level.consoles)))
-                    .unwrap_or("—".into()),
-                level.idle.lost + active.map(|a| a.lost).unwrap_or(0),
-            );
-        }
-        println!(
-            "{:<11} before any console: RSS {:.1} MiB, PSS {:.1} MiB, {} processes, {} threads",
-            "",
-            base.rss_kib as f64 / 1024.0,
-            base.pss_kib as f64 / 1024.0,
-            base.processes,
-            base.threads
+                opt(t.map(|t| t.usage.harness_cpu), 0),
+                opt(t.map(|t| t.usage.others_cpu), 0),
+                opt(l.map(|l| l.p50_us), 1),
+                opt(l.map(|l| l.p99_us), 1),
+                opt(added(|l| l.p50_us), 1),
+                opt(added(|l| l.p99_us), 1),
+            ],
         );
     }
-
     let busy: Vec<String> = rows
         .iter()
         .filter_map(|r| r.throughput.as_ref().map(|t| (r, t)))
         .map(|(r, t)| {
             format!(
-                "{} {:.0}%/{:.0}%",
+                "{} {:.0}/{:.0}",
                 r.name, t.usage.core0_busy, t.usage.core1_busy
             )
         })
         .collect();
-    println!();
-    println!(
-        "Core 0 / core 1 busy during the throughput windows (anything above server% / harness%"
-    );
-    println!(
-        "is someone else's load on the machine): {}",
-        busy.join(", ")
-    );
+    println!("Core 0/1 busy % over the same windows (above server/harness: load from elsewhere):");
+    println!("  {}", busy.join(", "));
+
+    let window = rows
+        .iter()
+        .find(|r| r.window_secs > 0.0)
+        .map(|r| format!(" for {} s", r.window_secs))
+        .unwrap_or_default();
+    print_lines(&[
+        "",
+        "OPEN CONSOLES (each a WebSocket whose RFB banner came through); 0 = the server before any console.",
+        "opening s: time to open this level's new consoles (32 handshakes at once).",
+        &format!("idle: nothing moves{window}; active: each console receives {TICK_BYTES} bytes every {} ms{window}", TICK_EVERY.as_millis()),
+        &format!("  ({:.2} MiB/s per 100 consoles). server% = % of one core.", expected_mib_s(100)),
+        "RSS MiB: the server's whole process tree. RSS/con, PSS/con: KiB per console, (idle RSS or",
+        "  PSS − at 0) / consoles; PSS splits the pages websockify's forks share among them.",
+        "received: MiB/s that reached the client, of what the source sent; lost: consoles that ended.",
+        "others%: every other process's CPU, the larger of the two windows.",
+        "",
+    ]);
+    let many = [
+        ("", "consoles", 8),
+        ("", "opening s", 9),
+        ("idle", "server%", 7),
+        ("idle", "RSS MiB", 8),
+        ("idle", "RSS/con", 8),
+        ("idle", "PSS/con", 8),
+        ("active", "server%", 7),
+        ("active", "received MiB/s", 14),
+        ("active", "lost", 4),
+        ("", "others%", 7),
+    ];
+    print_header(&many);
+    for r in rows.iter().filter(|r| !r.direct) {
+        let base = r.baseline.clone().unwrap_or_default();
+        if r.baseline.is_none() && r.levels.is_empty() {
+            println!("{:<11} (no consoles measured)", r.name);
+            continue;
+        }
+        let mut cells = vec![String::from("—"); many.len()];
+        cells[0] = "0".into();
+        cells[3] = format!("{:.1}", base.rss_kib as f64 / 1024.0);
+        print_row(&r.name, &many, &cells);
+        for level in &r.levels {
+            let per = |now: u64, before: u64| {
+                format!(
+                    "{:.0}",
+                    now.saturating_sub(before) as f64 / level.consoles as f64
+                )
+            };
+            let active = level.active.as_ref();
+            let others = active
+                .map(|a| a.usage.others_cpu)
+                .unwrap_or(0.0)
+                .max(level.idle.usage.others_cpu);
+            print_row(
+                &r.name,
+                &many,
+                &[
+                    match level.consoles == level.asked {
+                        true => level.consoles.to_string(),
+                        false => format!("{}/{}", level.consoles, level.asked),
+                    },
+                    format!("{:.1}", level.open_secs),
+                    format!("{:.1}", level.idle.usage.server_cpu),
+                    format!("{:.1}", level.idle.memory.rss_kib as f64 / 1024.0),
+                    per(level.idle.memory.rss_kib, base.rss_kib),
+                    per(level.idle.memory.pss_kib, base.pss_kib),
+                    opt(active.map(|a| a.usage.server_cpu), 1),
+                    active
+                        .map(|a| format!("{:.2} of {:.2}", a.mib_s, expected_mib_s(level.consoles)))
+                        .unwrap_or("—".into()),
+                    (level.idle.lost + active.map(|a| a.lost).unwrap_or(0)).to_string(),
+                    format!("{others:.0}"),
+                ],
+            );
+        }
+    }
     for r in &rows {
         for e in &r.errors {
             println!("{}: ERROR {e}", r.name);
@@ -1325,44 +1318,107 @@ fn table(outputs: &[PathBuf]) -> Res<()> {
     }
 
     // The targets of issue 10, for the row named limen.
-    let Some(limen) = rows.iter().find(|r| r.name == "limen") else {
+    let Some(limen) = find("limen") else {
         return Ok(());
     };
     println!();
-    println!("Targets (issue 10):");
+    println!("Targets (issue 10), Limen's row:");
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
-    if let (Some(t), Some(w)) = (limen.throughput.as_ref(), websockify_mib) {
-        let ratio = t.mib_s / w;
-        println!(
-            "  throughput ≥ 2.5× websockify: {ratio:.2}× — {}",
-            verdict(ratio >= 2.5)
-        );
+    match (limen.throughput.as_ref(), websockify_mib) {
+        (Some(t), Some(w)) => {
+            let ratio = t.mib_s / w;
+            println!(
+                "  throughput ≥ 2.5× websockify: {ratio:.2}× — {}",
+                verdict(ratio >= 2.5)
+            );
+        }
+        _ => println!(
+            "  throughput ≥ 2.5× websockify: not measured (needs the limen and websockify rows)"
+        ),
     }
-    if let (Some(l), Some(d)) = (limen.latency.as_ref(), direct) {
-        let added = l.p50_us - d.p50_us;
-        println!(
-            "  added p50 ≤ 25 µs: {added:.1} µs — {}",
-            verdict(added <= 25.0)
-        );
+    match (limen.latency.as_ref(), direct) {
+        (Some(l), Some(d)) => {
+            let added = l.p50_us - d.p50_us;
+            println!(
+                "  added p50 ≤ 25 µs: {added:.1} µs — {}",
+                verdict(added <= 25.0)
+            );
+        }
+        _ => println!("  added p50 ≤ 25 µs: not measured (needs the limen and direct rows)"),
     }
-    if let (Some(base), Some(level)) = (limen.baseline.as_ref(), limen.levels.last()) {
-        let per = level.idle.memory.rss_kib.saturating_sub(base.rss_kib) as f64 * 1.024
-            / level.consoles as f64;
-        println!(
-            "  ≤ 100 KB per idle console: {per:.0} KB (RSS at {} idle consoles) — {}",
-            level.consoles,
-            verdict(per <= 100.0)
-        );
+    match (limen.baseline.as_ref(), limen.levels.last()) {
+        (Some(base), Some(level)) => {
+            let per = level.idle.memory.rss_kib.saturating_sub(base.rss_kib) as f64 * 1.024
+                / level.consoles as f64;
+            println!(
+                "  ≤ 100 KB per idle console: {per:.0} KB (RSS at {} idle consoles) — {}",
+                level.consoles,
+                verdict(per <= 100.0)
+            );
+        }
+        _ => println!("  ≤ 100 KB per idle console: not measured"),
     }
+    let asked = limen.levels.iter().map(|l| l.asked).max().unwrap_or(0);
     let most = limen.levels.iter().map(|l| l.consoles).max().unwrap_or(0);
     let lost: usize = limen
         .levels
         .iter()
         .map(|l| l.idle.lost + l.active.as_ref().map(|a| a.lost).unwrap_or(0))
         .sum();
-    println!(
-        "  1,000 concurrent consoles: {most} open, {lost} lost — {}",
-        verdict(most >= 1000 && lost == 0 && limen.errors.is_empty())
-    );
+    if asked < 1000 && limen.errors.is_empty() {
+        println!("  1,000 concurrent consoles: not measured (levels up to {asked}; {most} open, {lost} lost)");
+    } else {
+        println!(
+            "  1,000 concurrent consoles: {most} open, {lost} lost — {}",
+            verdict(most >= 1000 && lost == 0 && limen.errors.is_empty())
+        );
+    }
     Ok(())
+}
+
+fn print_lines(lines: &[&str]) {
+    for line in lines {
+        println!("{line}");
+    }
+}
+
+/// A table's columns: (group, name, width). The row's name takes the first 11 characters.
+type Columns = [(&'static str, &'static str, usize)];
+const NAME_WIDTH: usize = 11;
+
+/// Two header lines: each group's name over its columns (─ group ─), then the columns' names.
+fn print_header(columns: &Columns) {
+    let mut groups = " ".repeat(NAME_WIDTH);
+    let mut names = " ".repeat(NAME_WIDTH);
+    let mut i = 0;
+    while i < columns.len() {
+        let group = columns[i].0;
+        let mut width = 0;
+        while i < columns.len() && columns[i].0 == group {
+            let (_, name, w) = columns[i];
+            names += &format!(" {name:>w$}");
+            width += 1 + w;
+            i += 1;
+        }
+        let inner = width - 1;
+        match group {
+            "" => groups += &" ".repeat(width),
+            _ => {
+                let label = format!(" {group} ");
+                let dashes = inner.saturating_sub(label.chars().count());
+                let left = dashes / 2;
+                groups += &format!(" {}{label}{}", "─".repeat(left), "─".repeat(dashes - left));
+            }
+        }
+    }
+    println!("{}", groups.trim_end());
+    println!("{names}");
+}
+
+fn print_row(name: &str, columns: &Columns, cells: &[String]) {
+    let mut line = format!("{name:<NAME_WIDTH$}");
+    for ((_, _, w), cell) in columns.iter().zip(cells) {
+        line += &format!(" {cell:>w$}");
+    }
+    println!("{line}");
 }
