@@ -12,7 +12,7 @@
 //   'library'   a library could not be loaded (text: the browser's error)
 //   'closed'    the WebSocket closed (code: its close code, text: its reason)
 // A console closed by the page itself (reconnect, leaving the page) reports nothing more.
-// Each viewer's `ready(done)` loads its library first: `done(true)` once it can connect.
+// Each viewer's `ready()` loads its library first: a promise, resolved once it can connect.
 
 const NOVNC = '/novnc/core/rfb.js';
 const XTERM = '/xterm/xterm.mjs';
@@ -217,7 +217,7 @@ export function openScreen(target, emit) {
   }
 
   return {
-    ready(done) { loadRfb().then(() => done(true), () => done(false)); },
+    ready() { return loadRfb().then(() => undefined); },
     connect(path) { connect(path); },
     disconnect() { stop(); },
     setScaling(mode) { scaling = mode; applyScaling(); },
@@ -352,7 +352,7 @@ export function openSerial(target, emit) {
   }
 
   return {
-    ready(done) { terminal().then(() => done(true), () => done(false)); },
+    ready() { return terminal().then(() => undefined); },
     connect(path) { connect(path); },
     disconnect() { stop(); },
     focus() { term?.focus(); },

@@ -34,8 +34,9 @@ extern "C" {
     /// A screen or serial viewer (the methods a serial viewer lacks are never called on it).
     #[derive(Clone)]
     pub type Viewer;
+    /// Loads the viewer's library: resolves once it can connect.
     #[wasm_bindgen(method)]
-    fn ready(this: &Viewer, done: &JsValue);
+    fn ready(this: &Viewer) -> js_sys::Promise;
     #[wasm_bindgen(method)]
     fn connect(this: &Viewer, path: &str);
     #[wasm_bindgen(method)]
@@ -115,15 +116,10 @@ pub async fn prepare(console: Console, which: Which) -> Result<(), String> {
         Some(viewer) => viewer,
         None => make_viewer(console, which).await?,
     };
-    let (sender, receiver) = oneshot::channel::<bool>();
-    let done = Closure::once_into_js(move |loaded: bool| {
-        let _ = sender.send(loaded);
-    });
-    viewer.ready(&done);
-    match receiver.await {
-        Ok(true) => Ok(()),
-        _ => Err(NOT_LOADED.into()),
-    }
+    wasm_bindgen_futures::JsFuture::from(viewer.ready())
+        .await
+        .map(|_| ())
+        .map_err(|_| NOT_LOADED.into())
 }
 
 /// `which`'s viewer, made now.
@@ -150,12 +146,8 @@ async fn make_viewer(console: Console, which: Which) -> Result<Viewer, String> {
     // WASM module by the splitter (its data, at least), so this callback stays small and
     // the page's effect does the rest.
     let reports = console.reports;
-    let attempt = console.conn(which).attempt;
     let emit: Emit = Closure::new(move |kind: String, code: u16, text: String| {
-        let Some(attempt) = attempt.try_get_value() else {
-            return;
-        };
-        reports.try_update(|queue| queue.push((which, attempt, kind, code, text)));
+        reports.try_update(|queue| queue.push((which, kind, code, text)));
     });
     let viewer = match which {
         Which::Screen => api.open_screen(&screen, emit.as_ref().unchecked_ref()),

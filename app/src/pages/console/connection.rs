@@ -43,9 +43,8 @@ pub(super) struct Console {
     pub(super) viewers: StoredValue<browser::Viewers>,
 }
 
-/// One report from `console.js`: which console, the attempt it was made in, its kind, a close
-/// code, a text.
-pub(super) type Report = (Which, u32, String, u16, String);
+/// One report from `console.js`: which console, its kind, a close code, a text.
+pub(super) type Report = (Which, String, u16, String);
 
 impl Console {
     pub(super) fn new(id: VmId, store: VmStore) -> Self {
@@ -93,9 +92,12 @@ impl Console {
         };
         conn.seen.set_value(Seen::default());
         conn.link.set(Link::Connecting { accepted: false });
-        // The old socket goes silent now: its reports cannot reach this attempt.
+        // The old socket goes silent now, and what it reported and is not handled yet is
+        // dropped: nothing of it reaches this attempt.
         #[cfg(feature = "hydrate")]
         browser::disconnect(self, which);
+        self.reports
+            .update_untracked(|queue| queue.retain(|report| report.0 != which));
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
             let current = move || conn.attempt.try_get_value() == Some(attempt);
@@ -117,13 +119,9 @@ impl Console {
         let _ = attempt;
     }
 
-    /// A report from `console.js` about `which`'s connection (see the top of that file), made
-    /// in `attempt`: one of an older attempt is dropped.
-    pub(super) fn report(self, which: Which, attempt: u32, kind: &str, code: u16, text: String) {
+    /// A report from `console.js` about `which`'s connection (see the top of that file).
+    pub(super) fn report(self, which: Which, kind: &str, code: u16, text: String) {
         let conn = self.conn(which);
-        if conn.attempt.try_get_value() != Some(attempt) {
-            return;
-        }
         match kind {
             "open" => {
                 conn.seen.try_update_value(|seen| seen.accepted = true);

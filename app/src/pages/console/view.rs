@@ -36,8 +36,8 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
             .reports
             .try_update_untracked(std::mem::take)
             .unwrap_or_default();
-        for (which, attempt, kind, code, text) in queue {
-            console.report(which, attempt, &kind, code, text);
+        for (which, kind, code, text) in queue {
+            console.report(which, &kind, code, text);
         }
     });
 
