@@ -151,6 +151,25 @@ impl Console {
             ),
             "closed" => {
                 let seen = conn.seen.try_get_value().unwrap_or_default();
+                // Refused at the upgrade, after a ticket was given (the VM changed meanwhile,
+                // the ticket expired, the limits filled): the browser saw 1006 and nothing
+                // else. A ticket request runs the same checks and says why in words.
+                #[cfg(feature = "hydrate")]
+                if code == 1006 && !seen.accepted && seen.refusal.is_none() {
+                    let attempt = conn.attempt.get_value();
+                    leptos::task::spawn_local(async move {
+                        let refusal = browser::ticket(self.id).await.err();
+                        if conn.attempt.try_get_value() != Some(attempt) {
+                            return;
+                        }
+                        let (kind, reason) = match refusal {
+                            Some(refusal) => (refusal.kind(), refusal.error),
+                            None => close_words(&seen, code, &text),
+                        };
+                        self.close(which, kind, reason);
+                    });
+                    return;
+                }
                 let (kind, reason) = close_words(&seen, code, &text);
                 self.close(which, kind, reason);
             }
