@@ -6,8 +6,25 @@ cd "$ROOT"
 # --split: pages behind `Lazy` routes go into WASM chunks of their own, loaded when visited.
 log "build: cargo leptos build --release --split"
 cargo leptos build --release --split
-for asset in target/site/pkg/*.{js,wasm,css}; do
-  [[ -f "$asset" ]] || continue
+
+# The console page's browser libraries (installed by scripts/deps.sh from vendor/'s lock file),
+# served from the site as they are: noVNC's ES modules need core/ and vendor/ side by side.
+# Copied afresh each time, so an upgrade leaves no old file behind.
+vendor=vendor/node_modules
+[[ -f "$vendor/.limen-lock" ]] && cmp -s vendor/package-lock.json "$vendor/.limen-lock" \
+  || die "the console's browser libraries are missing or stale: run scripts/deps.sh"
+novnc="$vendor/@novnc/novnc"
+rm -rf target/site/novnc target/site/xterm
+mkdir -p target/site/novnc target/site/xterm
+cp -R "$novnc/core" "$novnc/vendor" "$novnc/LICENSE.txt" target/site/novnc/
+cp "$vendor/@xterm/xterm/lib/xterm.mjs" "$vendor/@xterm/xterm/css/xterm.css" target/site/xterm/
+cp "$vendor/@xterm/xterm/LICENSE" target/site/xterm/LICENSE-xterm
+cp "$vendor/@xterm/addon-fit/lib/addon-fit.mjs" target/site/xterm/
+cp "$vendor/@xterm/addon-fit/LICENSE" target/site/xterm/LICENSE-addon-fit
+
+# Precompressed copies, which the server sends as they are to browsers that accept them.
+while IFS= read -r -d '' asset; do
   gzip -9 -k -f "$asset"
   brotli -q 11 -k -f "$asset"
-done
+done < <(find target/site/pkg target/site/novnc target/site/xterm target/site/console.js \
+  -type f \( -name '*.js' -o -name '*.mjs' -o -name '*.wasm' -o -name '*.css' \) -print0)

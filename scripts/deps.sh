@@ -62,6 +62,17 @@ node_deps() {
   fi
 }
 
+# The browser libraries the console page loads (noVNC, xterm.js): pinned in vendor/'s lock file,
+# served by Limen itself from the built site (scripts/build.sh copies them there), never a CDN.
+vendor_deps() {
+  local lock="$ROOT/vendor/package-lock.json" stamp="$ROOT/vendor/node_modules/.limen-lock"
+  if [[ ! -f "$stamp" ]] || ! cmp -s "$lock" "$stamp"; then
+    log "npm: installing the console's browser libraries (vendor/)"
+    (cd "$ROOT/vendor" && npm ci --silent --no-audit --no-fund >/dev/null)
+    cp "$lock" "$stamp"
+  fi
+}
+
 e2e_deps() {
   local lock="$ROOT/end2end/package-lock.json" stamp="$ROOT/end2end/node_modules/.limen-lock"
   if [[ ! -f "$stamp" ]] || ! cmp -s "$lock" "$stamp"; then
@@ -72,7 +83,7 @@ e2e_deps() {
 }
 
 case "${1:-all}" in
-  run) apt_deps; rust_deps; node_deps ;;
-  all) apt_deps; rust_deps; node_deps; e2e_deps ;;
+  run) apt_deps; rust_deps; node_deps; vendor_deps ;;
+  all) apt_deps; rust_deps; node_deps; vendor_deps; e2e_deps ;;
   *) die "usage: deps.sh [run|all]" ;;
 esac

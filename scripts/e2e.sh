@@ -24,6 +24,10 @@ if [[ ! -f "$media_src/e2e-boot.iso" ]]; then
   grub-mkrescue -o "$media_src/e2e-boot.iso" "$media_src/iso-root" >/dev/null 2>&1
 fi
 cp "$media_src/e2e-boot.iso" "$LIMEN_E2E_DATA_DIR/isos/"
+# The test guest (a Linux kernel with a shell on its serial port) for the console tests: built
+# once into the state dir (make test builds it before this runs), booted here from the library.
+bash scripts/test-guest.sh
+cp "$STATE_DIR/test-guest/limen-guest.iso" "$LIMEN_E2E_DATA_DIR/isos/"
 qemu-img create -q -f qcow2 "$LIMEN_E2E_DATA_DIR/images/e2e-base.qcow2" 1G
 chmod 644 "$LIMEN_E2E_DATA_DIR"/isos/* "$LIMEN_E2E_DATA_DIR"/images/*
 # The admin the tests log in as (the first user of this fresh database).

@@ -117,6 +117,11 @@ pub fn App() -> impl IntoView {
                         view={Lazy::<pages::vm_detail::VmDetailRoute>::new()}
                         ssr=SsrMode::Async
                     />
+                    <Route
+                        path=(StaticSegment("vms"), ParamSegment("uuid"), StaticSegment("console"))
+                        view={Lazy::<pages::console::ConsoleRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
                     <Route path=StaticSegment("login") view={Lazy::<pages::login::LoginRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("setup") view={Lazy::<pages::setup::SetupRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("tokens") view={Lazy::<pages::tokens::TokensRoute>::new()} ssr=SsrMode::Async/>

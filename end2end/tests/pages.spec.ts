@@ -202,12 +202,17 @@ test('the pages split off the main bundle load when reached by a link, without a
     await expect(page.getByRole('heading', { level: 1 })).toHaveText(heading);
     await expect(page).toHaveTitle(title);
   }
-  await page.getByRole('link', { name }).click();
+  await page.getByRole('link', { name, exact: true }).click();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText(name);
   await expect(page.getByLabel('Details')).toContainText(uuid);
+  // The console page too (opening it starts the VM: it connects to its screen).
+  await page.getByRole('link', { name: `Console of ${name}` }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText(`Console of ${name}`);
+  await expect(page.getByRole('status', { name: 'Screen connection' })).toHaveText('Connected.', { timeout: 60_000 });
   // Each page came in its own chunk, fetched on the way (the dashboard's first load had none).
   expect(chunks.some((path) => path.includes('tokens'))).toBe(true);
   expect(chunks.some((path) => path.includes('vm_detail'))).toBe(true);
+  expect(chunks.some((path) => path.includes('console'))).toBe(true);
   expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(1);
   expect((await page.request.delete(`/api/v1/vms/${uuid}`)).ok()).toBe(true);
   expect(errors).toEqual([]);

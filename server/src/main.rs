@@ -1,6 +1,7 @@
 //! `limen`: config → tracing → database (migrations, fail hard) → libvirt → router → serve with
 //! graceful shutdown.
 
+use axum::serve::ListenerExt;
 use clap::Parser;
 use server::audit::{AuditLog, Entry};
 use server::cli::{Cli, Command, UserCommand};
@@ -152,7 +153,14 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?
+        // Consoles are interactive: without this, the tail of a screen update or an echoed
+        // key can wait for the browser's delayed acknowledgement (up to 40 ms) behind Nagle.
+        .tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY not set on a connection: {error}");
+            }
+        });
     tracing::info!(
         "Limen is serving http://{} (data in {}, libvirt {})",
         config.listen,

@@ -29,20 +29,8 @@ pub fn dashboard_routes(router: Router<AppState>, state: &AppState) -> Router<Ap
         accounts: state.accounts.clone(),
     };
     let options = state.leptos_options.clone();
-    let pkg_dir =
-        std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
-    // The build writes .gz/.br beside each asset; serve those to browsers that accept them.
-    // File names carry no hash, so browsers revalidate (cheap: Last-Modified → 304).
-    let pkg = tower::ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        ))
-        .service(
-            ServeDir::new(pkg_dir)
-                .precompressed_br()
-                .precompressed_gzip(),
-        );
+    let site = std::path::Path::new(options.site_root.as_ref()).to_path_buf();
+    let pkg_dir = site.join(options.site_pkg_dir.as_ref());
     let context = move || provide_context(ports.clone());
     router
         .leptos_routes_with_context(
@@ -51,7 +39,11 @@ pub fn dashboard_routes(router: Router<AppState>, state: &AppState) -> Router<Ap
             context.clone(),
             move || shell(options.clone()),
         )
-        .nest_service("/pkg", pkg)
+        .nest_service("/pkg", assets(pkg_dir))
+        // The console page's glue and libraries (only that page loads them).
+        .route_service("/console.js", assets(site.clone()))
+        .nest_service("/novnc", assets(site.join("novnc")))
+        .nest_service("/xterm", assets(site.join("xterm")))
         // An unknown page is rendered like any other (same context: the top bar still knows who
         // is logged in) and answers 404 with the app's "page not found".
         .fallback(leptos_axum::file_and_error_handler_with_context::<
@@ -60,6 +52,28 @@ pub fn dashboard_routes(router: Router<AppState>, state: &AppState) -> Router<Ap
         >(context, shell))
         .layer(RequestBodyLimitLayer::new(RPC_BODY_LIMIT))
         .layer(axum::middleware::from_fn(rpc_json_only))
+}
+
+/// Static files of the built site. The build writes .gz/.br beside each asset; those go to
+/// browsers that accept them. File names carry no hash, so browsers revalidate (cheap:
+/// Last-Modified → 304) and an upgrade never leaves an old file running against new code.
+fn assets(
+    dir: std::path::PathBuf,
+) -> impl tower::Service<
+    Request<Body>,
+    Response = Response<tower_http::services::fs::ServeFileSystemResponseBody>,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> + Clone
+       + Send
+       + Sync
+       + 'static {
+    tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
+        .service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
 }
 
 /// Server functions take JSON only. A cross-site HTML form can send `text/plain` whose body

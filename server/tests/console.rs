@@ -443,6 +443,17 @@ async fn refusals_that_need_no_guest() {
             (409, "VM_NOT_RUNNING".into())
         );
     }
+    // A ticket is refused with the same words, where a browser can read them.
+    let ticket = app
+        .post_json(&format!("/api/v1/vms/{id}/console/ticket"), json!({}))
+        .await;
+    assert_eq!(ticket.status(), 409);
+    let body: Value = ticket.json().await.unwrap();
+    assert_eq!(body["code"], "VM_NOT_RUNNING");
+    assert!(
+        body["error"].as_str().unwrap().contains("start it"),
+        "{body}"
+    );
     // Running, but the test driver has neither a VNC server nor a console stream.
     let started = app
         .post_json(

@@ -136,6 +136,15 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                     })
             }}
             <div class="vm-actions">
+                // Opening the console starts a stopped VM (autostart), so it is offered whatever
+                // the state.
+                <a
+                    class="console-link"
+                    href=format!("/vms/{id}/console")
+                    aria-label=move || format!("Console of {}", name())
+                >
+                    "Console"
+                </a>
                 {VmAction::ALL
                     .into_iter()
                     .map(|action| {

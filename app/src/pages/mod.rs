@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod console;
 pub mod dashboard;
 pub mod login;
 pub mod not_found;

@@ -76,7 +76,7 @@ pub fn VmDetailPage() -> impl IntoView {
 
 /// No VM to show: an unknown or malformed UUID, one the caller may not see, or a failure to load
 /// it; said in words.
-fn unavailable(not_found: bool, message: String) -> AnyView {
+pub(crate) fn unavailable(not_found: bool, message: String) -> AnyView {
     let heading = if not_found {
         "Virtual machine not found"
     } else {

@@ -226,7 +226,10 @@ impl VmService {
         caller: &Principal,
         id: VmId,
     ) -> Result<ConsoleTicket, AppError> {
-        visible(&self.cx, caller, id.0).await.map_err(report)?;
+        // Refused now as the upgrade would refuse it: a browser cannot read why an upgrade was
+        // refused, but it can read this answer.
+        self.console_gate(caller, id).await?;
+        drop(self.console_permit(caller)?);
         Ok(self.tickets.issue(caller.clone(), id))
     }
 

@@ -1,0 +1,91 @@
+//! The console page (SPEC §7, issue 10): the VM's screen through noVNC and its serial port
+//! through xterm.js, both over Limen's authenticated WebSocket proxies, beside the VM's state
+//! from the event stream.
+//!
+//! How a console connects: a single-use ticket is asked for with a POST (a refusal there is
+//! readable, unlike a refused WebSocket upgrade, which a browser only sees as close code 1006),
+//! then the WebSocket is opened with `?ticket=`. The server may start the VM first (autostart):
+//! the status line says "Starting the VM…" while the store says it is not running. A failure
+//! after the upgrade arrives as one JSON text message `{"error", "code"}` before the close; its
+//! sentence is what the status line says. Nothing here waits on a timer: the console reconnects
+//! by itself when the store says the VM runs again.
+//!
+//! The browser libraries are served by Limen from the built site (`/novnc/`, `/xterm/`; see
+//! scripts/build.sh) and loaded by `public/console.js`, which this page adds as a module script
+//! when it opens: no other page loads any of it.
+
+#[cfg(feature = "hydrate")]
+mod browser;
+mod connection;
+mod view;
+pub mod words;
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+use leptos_router::{lazy_route, LazyRoute};
+
+use crate::api::vms::get_vm;
+use crate::error::ErrorCode;
+use crate::live::use_live;
+use crate::pages::vm_detail::unavailable;
+use crate::types::VmId;
+use view::ConsoleView;
+
+/// The route: split off the main WASM like every page but the dashboard.
+pub struct ConsoleRoute;
+
+#[lazy_route]
+impl LazyRoute for ConsoleRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <ConsolePage/> }.into_any()
+    }
+}
+
+/// The console page: the VM's name and state come from the same store as every page.
+#[component]
+pub fn ConsolePage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("uuid")
+            .and_then(|raw| raw.parse::<VmId>().ok())
+    };
+    let store = use_live().store;
+    let initial = Resource::new(id, |id| async move {
+        match id {
+            Some(id) => get_vm(id).await.map(Some),
+            None => Ok(None),
+        }
+    });
+
+    view! {
+        <section class="console-page">
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match initial.await {
+                        Ok(Some(vm)) => {
+                            let id = vm.uuid;
+                            let name = vm.name.clone();
+                            store.apply(vm);
+                            view! {
+                                <Title text=format!("Console of {name} · Limen")/>
+                                <ConsoleView id name store/>
+                            }
+                            .into_any()
+                        }
+                        Ok(None) => unavailable(true, "No such virtual machine.".into()),
+                        Err(error) => {
+                            unavailable(error.code == ErrorCode::VmNotFound, error.message)
+                        }
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
