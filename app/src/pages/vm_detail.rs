@@ -5,10 +5,10 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::vms::get_vm;
 use crate::components::vm_card::VmCard;
-use crate::error::ErrorCode;
+use crate::error::{AppError, ErrorCode};
 use crate::live::use_live;
 use crate::store::VmStore;
-use crate::types::VmId;
+use crate::types::{Vm, VmId};
 
 /// The route: split off the main WASM (the dashboard is the first load; this page is loaded when
 /// visited).
@@ -29,20 +29,8 @@ impl LazyRoute for VmDetailRoute {
 /// stream as the dashboard.
 #[component]
 pub fn VmDetailPage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("uuid")
-            .and_then(|raw| raw.parse::<VmId>().ok())
-    };
     let store = use_live().store;
-    let initial = Resource::new(id, |id| async move {
-        match id {
-            Some(id) => get_vm(id).await.map(Some),
-            None => Ok(None),
-        }
-    });
+    let initial = vm_of_route();
 
     view! {
         <section class="vm-detail">
@@ -72,6 +60,23 @@ pub fn VmDetailPage() -> impl IntoView {
             </Suspense>
         </section>
     }
+}
+
+/// The VM the route's `{uuid}` names, as the server has it (`None` for a malformed UUID).
+pub(crate) fn vm_of_route() -> Resource<Result<Option<Vm>, AppError>> {
+    let params = use_params_map();
+    let id = move || {
+        params
+            .read()
+            .get("uuid")
+            .and_then(|raw| raw.parse::<VmId>().ok())
+    };
+    Resource::new(id, |id| async move {
+        match id {
+            Some(id) => get_vm(id).await.map(Some),
+            None => Ok(None),
+        }
+    })
 }
 
 /// No VM to show: an unknown or malformed UUID, one the caller may not see, or a failure to load

@@ -22,14 +22,11 @@ pub mod words;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 use leptos_router::{lazy_route, LazyRoute};
 
-use crate::api::vms::get_vm;
 use crate::error::ErrorCode;
 use crate::live::use_live;
-use crate::pages::vm_detail::unavailable;
-use crate::types::VmId;
+use crate::pages::vm_detail::{unavailable, vm_of_route};
 use view::ConsoleView;
 
 /// The route: split off the main WASM like every page but the dashboard.
@@ -49,20 +46,8 @@ impl LazyRoute for ConsoleRoute {
 /// The console page: the VM's name and state come from the same store as every page.
 #[component]
 pub fn ConsolePage() -> impl IntoView {
-    let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("uuid")
-            .and_then(|raw| raw.parse::<VmId>().ok())
-    };
     let store = use_live().store;
-    let initial = Resource::new(id, |id| async move {
-        match id {
-            Some(id) => get_vm(id).await.map(Some),
-            None => Ok(None),
-        }
-    });
+    let initial = vm_of_route();
 
     view! {
         <section class="console-page">
