@@ -7,12 +7,11 @@ cd "$ROOT"
 log "build: cargo leptos build --release --split"
 cargo leptos build --release --split
 
-# The console page's browser libraries (installed by scripts/deps.sh from vendor/'s lock file),
-# served from the site as they are: noVNC's ES modules need core/ and vendor/ side by side.
-# Copied afresh each time, so an upgrade leaves no old file behind.
+# The console page's browser libraries (npm, from vendor/'s lock file; installed when missing or
+# stale), served from the site as they are: noVNC's ES modules need core/ and vendor/ side by
+# side. Copied afresh each time, so an upgrade leaves no old file behind.
+bash scripts/deps.sh vendor
 vendor=vendor/node_modules
-[[ -f "$vendor/.limen-lock" ]] && cmp -s vendor/package-lock.json "$vendor/.limen-lock" \
-  || die "the console's browser libraries are missing or stale: run scripts/deps.sh"
 novnc="$vendor/@novnc/novnc"
 rm -rf target/site/novnc target/site/xterm
 mkdir -p target/site/novnc target/site/xterm

@@ -14,6 +14,9 @@ apt_deps() {
   for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
+  # npm installs wasm-opt, the console's browser libraries and Playwright. Any npm will do: a
+  # machine with Node from elsewhere (e.g. NodeSource, which bundles npm) keeps its own.
+  command -v npm >/dev/null || missing+=(nodejs npm)
   # qemu-utils must match qemu-system's version: some images ship a newer qemu-utils that
   # "Breaks" Debian 12's qemu-system-common.
   local qemu_ver utils_ver
@@ -63,7 +66,8 @@ node_deps() {
 }
 
 # The browser libraries the console page loads (noVNC, xterm.js): pinned in vendor/'s lock file,
-# served by Limen itself from the built site (scripts/build.sh copies them there), never a CDN.
+# served by Limen itself from the built site, never a CDN. Inputs of the build like the crates
+# cargo fetches, not tools of the machine: scripts/build.sh installs them (`deps.sh vendor`).
 vendor_deps() {
   local lock="$ROOT/vendor/package-lock.json" stamp="$ROOT/vendor/node_modules/.limen-lock"
   if [[ ! -f "$stamp" ]] || ! cmp -s "$lock" "$stamp"; then
@@ -83,7 +87,8 @@ e2e_deps() {
 }
 
 case "${1:-all}" in
-  run) apt_deps; rust_deps; node_deps; vendor_deps ;;
-  all) apt_deps; rust_deps; node_deps; vendor_deps; e2e_deps ;;
-  *) die "usage: deps.sh [run|all]" ;;
+  run) apt_deps; rust_deps; node_deps ;;
+  all) apt_deps; rust_deps; node_deps; e2e_deps ;;
+  vendor) vendor_deps ;;
+  *) die "usage: deps.sh [run|all|vendor]" ;;
 esac
