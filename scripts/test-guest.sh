@@ -3,7 +3,8 @@
 # initramfs of busybox whose init powers off when the ACPI power button is pressed (so
 # `shutdown` completes, and libvirt's ACPI reboot works), reboots on Ctrl+Alt+Del (saying
 # "limen-guest: ctrl-alt-del" first), and runs a shell on the serial port (the serial console
-# tests type into it). The kernel logs to the screen and to the serial port. Packed by
+# tests type into it) and one on the screen's first console (the console page's "Paste text"
+# types into it). The kernel logs to the screen and to the serial port. Packed by
 # grub-mkrescue into a hybrid image that boots both as a CD-ROM (OUT/limen-guest.iso) and as a
 # disk (OUT/limen-guest.qcow2, a base image for copy-on-write clones).
 #   scripts/test-guest.sh [OUT_DIR]    (idempotent: does nothing if this version of it is there)
@@ -42,8 +43,10 @@ echo "limen-guest: booted" > /dev/tty0
 # Ctrl+Alt+Del is a signal to init (not an immediate reset): say so, then reboot.
 echo 0 > /proc/sys/kernel/ctrl-alt-del
 trap 'echo "limen-guest: ctrl-alt-del"; reboot -f' INT
-# A shell on the serial port, again whenever it exits.
+# A shell on the serial port, and one on the screen (the first virtual console, where the
+# keyboard types), each again whenever it exits.
 (while :; do setsid sh -i </dev/ttyS0 >/dev/ttyS0 2>&1; done) &
+(while :; do setsid sh -i </dev/tty1 >/dev/tty1 2>&1; done) &
 # Watch every "Power Button" input device (one watcher each, retried if its node is not there
 # yet); any event from one means: power off now.
 watch() {

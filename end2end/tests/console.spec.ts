@@ -131,6 +131,37 @@ test('the serial tab shows the kernel log and a typed command; Ctrl+Alt+Del rebo
   expect(errors).toEqual([]);
 });
 
+test('Paste text types into the guest, key by key, shifted characters included', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto(`/vms/${guestId}/console`);
+  await expect(screenStatus(page)).toHaveText('Connected.', { timeout: 60_000 });
+  // The serial console listens: the typed command writes to the serial port.
+  await page.getByRole('tab', { name: 'Serial console' }).click();
+  await expect(serialStatus(page)).toHaveText('Connected.');
+  await page.getByRole('tab', { name: 'Screen' }).click();
+
+  await page.getByRole('button', { name: 'Paste text' }).click();
+  const paste = page.getByRole('form', { name: 'Paste text as keystrokes' });
+  // Refused in words: what a US keyboard cannot type.
+  await paste.getByLabel('Text to type').fill('café');
+  await paste.getByRole('button', { name: 'Type text' }).click();
+  await expect(paste.getByRole('alert')).toContainText('"é" cannot be typed');
+
+  // Typed into the shell on the guest's screen (it may still be starting: type again until
+  // the serial port shows the answer).
+  const command = 'echo "limen-paste-$((6*7))" > /dev/ttyS0\n';
+  await expect(async () => {
+    await page.getByRole('tab', { name: 'Screen' }).click();
+    await paste.getByLabel('Text to type').fill(command);
+    await paste.getByRole('button', { name: 'Type text' }).click();
+    await expect(paste.getByRole('status')).toHaveText(`Typed ${command.length} characters.`, { timeout: 10_000 });
+    // (A hidden terminal does not draw: look at it.)
+    await page.getByRole('tab', { name: 'Serial console' }).click();
+    await expect(terminal(page, guest)).toContainText('limen-paste-42', { timeout: 3_000 });
+  }).toPass({ timeout: 90_000 });
+  expect(errors).toEqual([]);
+});
+
 test('a VM that stops is said on the page, offers Start, and its console reconnects when it runs', async ({ page }) => {
   const errors = watchErrors(page);
   await page.goto(`/vms/${guestId}/console`);
