@@ -166,8 +166,7 @@ impl VmStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::{BootOrder, InstallationStatus, VmStatus};
-    use chrono::{TimeZone, Utc};
+    use crate::types::VmStatus;
     use uuid::Uuid;
 
     fn id(n: u128) -> VmId {
@@ -175,25 +174,7 @@ mod tests {
     }
 
     fn vm(n: u128, name: &str, status: VmStatus, generation: u64) -> Vm {
-        let at = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
-        Vm {
-            uuid: id(n),
-            name: name.into(),
-            owner: None,
-            status,
-            cpu: 1,
-            memory: 512,
-            disk_size: 4,
-            os_type: "linux".into(),
-            boot_order: BootOrder::default(),
-            installation_status: InstallationStatus::default(),
-            current_media: None,
-            role: None,
-            host: "local".into(),
-            created_at: at,
-            updated_at: at,
-            generation,
-        }
+        crate::types::test_vm(n, name, status, generation)
     }
 
     fn status(set: &VmSet, n: u128) -> Option<VmStatus> {

@@ -365,6 +365,31 @@ pub struct DeleteReport {
     pub leftovers: Vec<String>,
 }
 
+/// A VM for unit tests: number `n`, named `name`, with `status` at `generation`; the rest fixed.
+#[cfg(test)]
+pub(crate) fn test_vm(n: u128, name: &str, status: VmStatus, generation: u64) -> Vm {
+    use chrono::TimeZone;
+    let at = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
+    Vm {
+        uuid: VmId(Uuid::from_u128(n)),
+        name: name.into(),
+        owner: None,
+        status,
+        cpu: 1,
+        memory: 512,
+        disk_size: 4,
+        os_type: "linux".into(),
+        boot_order: BootOrder::default(),
+        installation_status: InstallationStatus::default(),
+        current_media: None,
+        role: None,
+        host: "local".into(),
+        created_at: at,
+        updated_at: at,
+        generation,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -296,7 +296,6 @@ impl Scaling {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::VmId;
 
     fn seen() -> Seen {
         Seen::default()
@@ -462,25 +461,7 @@ mod tests {
     }
 
     fn vm(status: VmStatus, generation: u64) -> Vm {
-        let at = chrono::DateTime::<chrono::Utc>::default();
-        Vm {
-            uuid: VmId(uuid::Uuid::nil()),
-            name: "a".into(),
-            owner: None,
-            status,
-            cpu: 1,
-            memory: 256,
-            disk_size: 1,
-            os_type: "linux".into(),
-            boot_order: Default::default(),
-            installation_status: Default::default(),
-            current_media: None,
-            role: None,
-            host: "local".into(),
-            created_at: at,
-            updated_at: at,
-            generation,
-        }
+        crate::types::test_vm(1, "a", status, generation)
     }
 
     #[test]
