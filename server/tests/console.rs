@@ -210,13 +210,7 @@ async fn a_guests_consoles_start_it_speak_rfb_and_serial_and_refuse_strangers() 
         (401, "UNAUTHORIZED".into())
     );
     // A ticket is for one VM: not another one the same caller may see.
-    let second: Value = app
-        .post_for_json(
-            "/api/v1/vms",
-            json!({ "name": unique_name("second"), "cpu": 1, "memory": 64, "disk_size": 1 }),
-        )
-        .await;
-    let second = second["uuid"].as_str().unwrap().to_string();
+    let second = app.create_small_vm(&unique_name("second")).await;
     let elsewhere: Value = app
         .post_for_json(&format!("/api/v1/vms/{id}/console/ticket"), json!({}))
         .await;
@@ -391,13 +385,7 @@ async fn a_vm_that_cannot_start_says_why_on_its_console() {
     let app = TestApp::spawn_with(TestDb::new(), LIBVIRT).await;
     let name = unique_name("nostart");
     let _cleanup = DomainCleanup(vec![name.clone()]);
-    let vm: Value = app
-        .post_for_json(
-            "/api/v1/vms",
-            json!({ "name": name, "cpu": 1, "memory": 64, "disk_size": 1 }),
-        )
-        .await;
-    let id = vm["uuid"].as_str().expect("created").to_string();
+    let id = app.create_small_vm(&name).await;
     std::fs::remove_file(app.data_dir.0.join(format!("disks/{id}.qcow2"))).unwrap();
     let admin = bearer(&app.admin_token);
     let mut console = open(
@@ -427,13 +415,7 @@ async fn refusals_that_need_no_guest() {
         config.console_autostart = false;
     })
     .await;
-    let vm: Value = app
-        .post_for_json(
-            "/api/v1/vms",
-            json!({ "name": unique_name("idle"), "cpu": 1, "memory": 64, "disk_size": 1 }),
-        )
-        .await;
-    let id = vm["uuid"].as_str().unwrap().to_string();
+    let id = app.create_small_vm(&unique_name("idle")).await;
     let admin = bearer(&app.admin_token);
     let auth = [("authorization", admin.as_str())];
     for endpoint in ["console", "serial"] {

@@ -76,13 +76,7 @@ async fn hostile_requests_get_sentences_for_users_and_leave_nothing_half_made() 
     let app = TestApp::spawn().await;
     let mallory = app.user("mallory", Role::User, Quota::default()).await;
     std::fs::write(app.data_dir.0.join("isos/real.iso"), b"CD001").unwrap();
-    let own: Value = app
-        .post_for_json(
-            "/api/v1/vms",
-            json!({ "name": unique_name("own"), "cpu": 1, "memory": 64, "disk_size": 1 }),
-        )
-        .await;
-    let own_id = own["uuid"].as_str().unwrap().to_string();
+    let own_id = app.create_small_vm(&unique_name("own")).await;
     let own_action = format!("/api/v1/vms/{own_id}/action");
     let vm = |fields: Value| {
         let mut body = json!({ "name": unique_name("h"), "cpu": 1, "memory": 64, "disk_size": 1 });
@@ -342,13 +336,7 @@ async fn a_start_libvirt_refuses_is_explained_without_its_internals() {
     let app = TestApp::spawn_with(TestDb::new(), LIBVIRT).await;
     let name = unique_name("nodisk");
     let _cleanup = DomainCleanup(vec![name.clone()]);
-    let vm: Value = app
-        .post_for_json(
-            "/api/v1/vms",
-            json!({ "name": name, "cpu": 1, "memory": 64, "disk_size": 1 }),
-        )
-        .await;
-    let id = vm["uuid"].as_str().expect("created").to_string();
+    let id = app.create_small_vm(&name).await;
     std::fs::remove_file(app.data_dir.0.join(format!("disks/{id}.qcow2"))).unwrap();
 
     let response = app

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::process::{virsh, DomainCleanup, LIBVIRT};
 use common::sse::{status_in_snapshot, SseClient};
 use common::{unique_name, TestApp, TestDb};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -60,13 +60,7 @@ async fn virsh_changes_reach_the_stream_and_a_libvirtd_restart_is_survived() {
     let app = TestApp::spawn_with(TestDb::new(), LIBVIRT).await;
     let name = unique_name("live");
     let _cleanup = DomainCleanup(vec![name.clone()]);
-    let vm: Value = app
-        .post_for_json(
-            "/api/v1/vms",
-            json!({ "name": name, "cpu": 1, "memory": 64, "disk_size": 1 }),
-        )
-        .await;
-    let id = vm["uuid"].as_str().expect("created").to_string();
+    let id = app.create_small_vm(&name).await;
 
     let mut stream = SseClient::connect(&app.client, &app.url("/api/v1/events"), None).await;
     let snapshot = stream.next(WAIT).await.unwrap();

@@ -43,13 +43,8 @@ async fn every_disagreement_is_reported_and_resolved_and_nothing_is_deleted_sile
         unique_name("ghost"),
     );
     let _cleanup = DomainCleanup(vec![drifting.clone(), vanishing.clone(), ghost.clone()]);
-    let create = |name: &str| json!({ "name": name, "cpu": 1, "memory": 64, "disk_size": 1 });
-    let drift_vm: Value = app.post_for_json("/api/v1/vms", create(&drifting)).await;
-    let missing_vm: Value = app.post_for_json("/api/v1/vms", create(&vanishing)).await;
-    let (drift_id, missing_id) = (
-        drift_vm["uuid"].as_str().unwrap().to_string(),
-        missing_vm["uuid"].as_str().unwrap().to_string(),
-    );
+    let drift_id = app.create_small_vm(&drifting).await;
+    let missing_id = app.create_small_vm(&vanishing).await;
 
     // A ghost, a missing domain, a drifted record, an orphan disk.
     let ghost_id = define_ghost(&ghost, &app.data_dir.0).to_string();

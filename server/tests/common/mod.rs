@@ -367,6 +367,13 @@ impl TestApp {
         self.client.delete(self.url(path)).send().await.unwrap()
     }
 
+    /// Creates the smallest VM (1 vCPU, 64 MiB, a 1 GiB disk) named `name`; returns its UUID.
+    pub async fn create_small_vm(&self, name: &str) -> String {
+        let body = serde_json::json!({ "name": name, "cpu": 1, "memory": 64, "disk_size": 1 });
+        let vm: serde_json::Value = self.post_for_json("/api/v1/vms", body).await;
+        vm["uuid"].as_str().expect("created").to_string()
+    }
+
     /// POST JSON and parse the JSON answer (whatever its status).
     pub async fn post_for_json<T: serde::de::DeserializeOwned>(
         &self,
