@@ -30,40 +30,54 @@ impl LazyRoute for VmDetailRoute {
 #[component]
 pub fn VmDetailPage() -> impl IntoView {
     let store = use_live().store;
-    let initial = vm_of_route();
-
     view! {
         <section class="vm-detail">
             <p>
                 <a href="/">"← All virtual machines"</a>
             </p>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
+            {route_vm_page(move |vm| {
+                let (id, name) = (vm.uuid, vm.name);
+                view! {
+                    <Title text=format!("{name} · Limen")/>
+                    <h1>{name}</h1>
+                    <VmDetails id store/>
+                }
+                .into_any()
+            })}
+        </section>
+    }
+}
+
+/// A page about the VM the route's `{uuid}` names (this one, the console): fetched, put in the
+/// store every page reads, then `render`ed; an unknown VM or a failure is said in words.
+pub(crate) fn route_vm_page(
+    render: impl Fn(Vm) -> AnyView + Clone + Send + Sync + 'static,
+) -> impl IntoView {
+    let store = use_live().store;
+    let initial = vm_of_route();
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || {
+                let render = render.clone();
+                Suspend::new(async move {
                     match initial.await {
                         Ok(Some(vm)) => {
-                            let id = vm.uuid;
-                            let name = vm.name.clone();
-                            store.apply(vm);
-                            view! {
-                                <Title text=format!("{name} · Limen")/>
-                                <h1>{name}</h1>
-                                <VmDetails id store/>
-                            }
-                            .into_any()
+                            store.apply(vm.clone());
+                            render(vm)
                         }
                         Ok(None) => unavailable(true, "No such virtual machine.".into()),
                         Err(error) => {
                             unavailable(error.code == ErrorCode::VmNotFound, error.message)
                         }
                     }
-                })}
-            </Suspense>
-        </section>
+                })
+            }}
+        </Suspense>
     }
 }
 
 /// The VM the route's `{uuid}` names, as the server has it (`None` for a malformed UUID).
-pub(crate) fn vm_of_route() -> Resource<Result<Option<Vm>, AppError>> {
+fn vm_of_route() -> Resource<Result<Option<Vm>, AppError>> {
     let params = use_params_map();
     let id = move || {
         params
@@ -81,7 +95,7 @@ pub(crate) fn vm_of_route() -> Resource<Result<Option<Vm>, AppError>> {
 
 /// No VM to show: an unknown or malformed UUID, one the caller may not see, or a failure to load
 /// it; said in words.
-pub(crate) fn unavailable(not_found: bool, message: String) -> AnyView {
+fn unavailable(not_found: bool, message: String) -> AnyView {
     let heading = if not_found {
         "Virtual machine not found"
     } else {

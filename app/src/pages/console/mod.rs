@@ -24,9 +24,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{lazy_route, LazyRoute};
 
-use crate::error::ErrorCode;
 use crate::live::use_live;
-use crate::pages::vm_detail::{unavailable, vm_of_route};
+use crate::pages::vm_detail::route_vm_page;
 use view::ConsoleView;
 
 /// The route: split off the main WASM like every page but the dashboard.
@@ -47,30 +46,16 @@ impl LazyRoute for ConsoleRoute {
 #[component]
 pub fn ConsolePage() -> impl IntoView {
     let store = use_live().store;
-    let initial = vm_of_route();
-
     view! {
         <section class="console-page">
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match initial.await {
-                        Ok(Some(vm)) => {
-                            let id = vm.uuid;
-                            let name = vm.name.clone();
-                            store.apply(vm);
-                            view! {
-                                <Title text=format!("Console of {name} · Limen")/>
-                                <ConsoleView id name store/>
-                            }
-                            .into_any()
-                        }
-                        Ok(None) => unavailable(true, "No such virtual machine.".into()),
-                        Err(error) => {
-                            unavailable(error.code == ErrorCode::VmNotFound, error.message)
-                        }
-                    }
-                })}
-            </Suspense>
+            {route_vm_page(move |vm| {
+                let (id, name) = (vm.uuid, vm.name);
+                view! {
+                    <Title text=format!("Console of {name} · Limen")/>
+                    <ConsoleView id name store/>
+                }
+                .into_any()
+            })}
         </section>
     }
 }
