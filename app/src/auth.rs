@@ -153,6 +153,17 @@ impl QuotaReport {
         }
         None
     }
+
+    /// The disk limit growing a disk by `more_gb` would break, as a sentence; `None` if it fits.
+    pub fn growth_refusal(&self, more_gb: u64) -> Option<String> {
+        let limit = self.limits.max_disk_gb?;
+        (self.used.disk_gb.saturating_add(more_gb) > limit).then(|| {
+            format!(
+                "Your quota allows {limit} GiB of disk in all; you use {} and the resize adds {more_gb}.",
+                self.used.disk_gb
+            )
+        })
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

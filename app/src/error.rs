@@ -21,6 +21,14 @@ pub enum ErrorCode {
     ImageNotFound,
     VmAlreadyExists,
     UserAlreadyExists,
+    /// An ISO or base image of that name is already in its library.
+    MediaAlreadyExists,
+    /// An ISO attached to a VM, or a base image a disk is built on, cannot be deleted.
+    MediaInUse,
+    /// The upload is not an ISO 9660 image.
+    NotAnIso,
+    /// The data directory's filesystem is full.
+    InsufficientStorage,
     InvalidState,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -52,11 +60,14 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::VmAlreadyExists
             | ErrorCode::UserAlreadyExists
+            | ErrorCode::MediaAlreadyExists
+            | ErrorCode::MediaInUse
             | ErrorCode::InvalidState
             | ErrorCode::VmNotRunning => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UpgradeRequired => 426,
-            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::UnsupportedMediaType | ErrorCode::NotAnIso => 415,
+            ErrorCode::InsufficientStorage => 507,
             ErrorCode::RateLimited => 429,
             ErrorCode::VmCreationFailed | ErrorCode::VmStartFailed | ErrorCode::Internal => 500,
             ErrorCode::HypervisorUnavailable

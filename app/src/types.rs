@@ -252,6 +252,10 @@ pub struct MediaFile {
     pub name: String,
     /// Bytes.
     pub size: u64,
+    /// The VMs using it (an ISO in their drive, a disk built on the image), by name; only
+    /// those the caller may see.
+    #[serde(default)]
+    pub used_by: Vec<String>,
 }
 
 /// What a user can ask a VM to do.
