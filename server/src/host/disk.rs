@@ -19,6 +19,8 @@ pub enum DiskError {
     Spawn(#[source] io::Error),
     #[error("qemu-img failed to create {path}: {stderr}")]
     QemuImg { path: PathBuf, stderr: String },
+    #[error("the copy was cancelled")]
+    Cancelled,
     #[error("refusing to delete {path}: it is not inside the disk directory")]
     OutsideDiskDir { path: PathBuf },
     #[error("cannot delete {path}")]
@@ -36,6 +38,10 @@ pub struct ImageInfo {
     pub format: String,
     /// Bytes the guest sees.
     pub virtual_size: u64,
+    /// Bytes the image takes on the host.
+    pub allocated_size: u64,
+    /// The image this one is a copy-on-write overlay of.
+    pub backing_file: Option<PathBuf>,
 }
 
 /// Reads an image's format and virtual size (never guessing from the file name).
@@ -61,7 +67,109 @@ pub async fn image_info(path: &Path) -> Result<ImageInfo, DiskError> {
     Ok(ImageInfo {
         format: info["format"].as_str().unwrap_or("raw").to_string(),
         virtual_size: info["virtual-size"].as_u64().unwrap_or(0),
+        allocated_size: info["actual-size"].as_u64().unwrap_or(0),
+        backing_file: info["full-backing-filename"]
+            .as_str()
+            .or(info["backing-filename"].as_str())
+            .map(PathBuf::from),
     })
+}
+
+/// Grows the image at `path` (of a VM that is not running) to `bytes` of virtual size.
+/// `qemu-img` refuses a shrink unless told to, and Limen never tells it.
+pub async fn grow(path: &Path, bytes: u64) -> Result<(), DiskError> {
+    let output = tokio::process::Command::new("qemu-img")
+        .args(["resize", "-q"])
+        .arg(path)
+        .arg(bytes.to_string())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(DiskError::Spawn)?;
+    if !output.status.success() {
+        return Err(DiskError::QemuImg {
+            path: path.to_path_buf(),
+            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Copies the image at `source` into a new, standalone qcow2 at `dest`, reading through its
+/// backing chain (a full, flattened copy). `progress` hears the percentage as `qemu-img`
+/// reports it; `bytes_per_s` limits its speed. Without `-U`: QEMU's image locking refuses the copy of a disk a running VM
+/// writes to, and keeps the VM from starting while the copy reads it. Cancelled (the process
+/// killed) when `cancel` is.
+pub async fn flatten(
+    source: &Path,
+    dest: &Path,
+    bytes_per_s: Option<u64>,
+    mut progress: impl FnMut(f32) + Send,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), DiskError> {
+    use tokio::io::AsyncReadExt;
+    let mut command = tokio::process::Command::new("qemu-img");
+    command.args(["convert", "-p", "-O", "qcow2"]);
+    if let Some(rate) = bytes_per_s {
+        command.arg("-r").arg(rate.to_string());
+    }
+    let mut child = command
+        .arg(source)
+        .arg(dest)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(DiskError::Spawn)?;
+    let mut stdout = child.stdout.take().expect("piped");
+    let mut stderr = child.stderr.take().expect("piped");
+    let read_progress = async {
+        let mut buffer = [0u8; 512];
+        let mut line = Vec::new();
+        loop {
+            let read = stdout.read(&mut buffer).await.unwrap_or(0);
+            if read == 0 {
+                return;
+            }
+            for &byte in &buffer[..read] {
+                if byte == b'\r' || byte == b'\n' {
+                    if let Some(percent) = progress_of(&String::from_utf8_lossy(&line)) {
+                        progress(percent);
+                    }
+                    line.clear();
+                } else {
+                    line.push(byte);
+                }
+            }
+        }
+    };
+    let mut errors = String::new();
+    let finished = async {
+        let ((), _, status) = tokio::join!(
+            read_progress,
+            stderr.read_to_string(&mut errors),
+            child.wait()
+        );
+        status
+    };
+    let status = tokio::select! {
+        () = cancel.cancelled() => return Err(DiskError::Cancelled),
+        status = finished => status.map_err(DiskError::Spawn)?,
+    };
+    if !status.success() {
+        return Err(DiskError::QemuImg {
+            path: dest.to_path_buf(),
+            stderr: errors.trim().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The percentage in one of `qemu-img -p`'s progress lines, `    (12.34/100%)`.
+fn progress_of(line: &str) -> Option<f32> {
+    let inner = line.trim().strip_prefix('(')?.strip_suffix("/100%)")?;
+    inner.parse().ok()
 }
 
 /// `qemu-img create` of a qcow2 at `path`, blank or backed by `backing` (path, format).
@@ -220,11 +328,8 @@ mod tests {
         store.create_blank(&base, 1).await.unwrap();
         let info = image_info(&base).await.unwrap();
         assert_eq!(
-            info,
-            ImageInfo {
-                format: "qcow2".into(),
-                virtual_size: 1 << 30
-            }
+            (info.format.as_str(), info.virtual_size, &info.backing_file),
+            ("qcow2", 1 << 30, &None)
         );
         let overlay = store.path_for(Uuid::new_v4());
         store
@@ -239,6 +344,48 @@ mod tests {
         let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         assert_eq!(json["backing-filename"], base.to_string_lossy().as_ref());
         assert_eq!(json["virtual-size"], 2u64 << 30);
+        let overlay_info = image_info(&overlay).await.unwrap();
+        assert_eq!(overlay_info.backing_file.as_deref(), Some(base.as_path()));
+        assert!(overlay_info.allocated_size > 0);
+        grow(&overlay, 3 << 30).await.unwrap();
+        assert_eq!(image_info(&overlay).await.unwrap().virtual_size, 3 << 30);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn reads_qemu_imgs_progress_lines() {
+        assert_eq!(progress_of("    (12.34/100%)"), Some(12.34));
+        assert_eq!(progress_of("(100.00/100%)"), Some(100.0));
+        assert_eq!(progress_of("qemu-img: error"), None);
+    }
+
+    #[tokio::test]
+    async fn a_flattened_copy_stands_alone_and_can_be_cancelled() {
+        let (root, store) = temp_store();
+        let base = root.join("base.qcow2");
+        store.create_blank(&base, 1).await.unwrap();
+        let overlay = store.path_for(Uuid::new_v4());
+        store
+            .create_overlay(&base, "qcow2", &overlay, 2)
+            .await
+            .unwrap();
+        let copy = root.join("copy.qcow2");
+        let mut seen = Vec::new();
+        let token = tokio_util::sync::CancellationToken::new();
+        flatten(&overlay, &copy, None, |p| seen.push(p), &token)
+            .await
+            .unwrap();
+        let info = image_info(&copy).await.unwrap();
+        assert_eq!((info.virtual_size, info.backing_file), (2 << 30, None));
+        assert_eq!(seen.last(), Some(&100.0), "{seen:?}");
+
+        let cancelled = tokio_util::sync::CancellationToken::new();
+        cancelled.cancel();
+        let again = root.join("again.qcow2");
+        assert!(matches!(
+            flatten(&overlay, &again, None, |_| {}, &cancelled).await,
+            Err(DiskError::Cancelled)
+        ));
         std::fs::remove_dir_all(root).unwrap();
     }
 

@@ -46,7 +46,7 @@ pub struct DomainSpec {
 }
 
 /// `<boot dev>` entries for a boot order, in order.
-fn boot_devices(order: BootOrder) -> &'static [&'static str] {
+pub(super) fn boot_devices(order: BootOrder) -> &'static [&'static str] {
     match order {
         BootOrder::CdromHd => &["cdrom", "hd"],
         BootOrder::Hd => &["hd"],

@@ -31,9 +31,19 @@ pub enum HostSignal {
         reported: Option<VmStatus>,
     },
     /// The connection closed (libvirtd stopped, keepalive timed out): reconnect and resync.
-    ConnectionClosed { host: HostKey },
+    /// The domain's definition or its media may have changed (defined again, started, stopped,
+    /// a disc inserted or ejected): its boot order and media are read again.
+    SettingsChanged {
+        host: HostKey,
+        uuid: Uuid,
+    },
+    ConnectionClosed {
+        host: HostKey,
+    },
     /// A full listing replaced the live view and found changes the database has not seen.
-    Resynced { host: HostKey },
+    Resynced {
+        host: HostKey,
+    },
 }
 
 /// What a callback holds: where to send, and which host it speaks for.
@@ -100,9 +110,21 @@ impl Registration {
             unsafe { std::mem::transmute(lifecycle) };
         let reboot: unsafe extern "C" fn(sys::virConnectPtr, sys::virDomainPtr, *mut c_void) =
             on_reboot;
+        let tray: unsafe extern "C" fn(
+            sys::virConnectPtr,
+            sys::virDomainPtr,
+            *const std::os::raw::c_char,
+            c_int,
+            *mut c_void,
+        ) = on_tray_change;
+        // SAFETY: as for the lifecycle callback: libvirt calls it with the TRAY_CHANGE
+        // signature it was registered for.
+        let tray: unsafe extern "C" fn(sys::virConnectPtr, sys::virDomainPtr, *mut c_void) =
+            unsafe { std::mem::transmute(tray) };
         for (event, callback) in [
             (sys::VIR_DOMAIN_EVENT_ID_LIFECYCLE, lifecycle),
             (sys::VIR_DOMAIN_EVENT_ID_REBOOT, reboot),
+            (sys::VIR_DOMAIN_EVENT_ID_TRAY_CHANGE, tray),
         ] {
             let opaque = boxed_sink(&sink);
             // SAFETY: the connection is valid for the call; `opaque` is owned by libvirt from
@@ -222,9 +244,41 @@ unsafe extern "C" fn on_lifecycle(
                 uuid,
                 reported,
             });
+            if changes_settings(event) {
+                send(opaque, |host| HostSignal::SettingsChanged { host, uuid });
+            }
         }
     }
     0
+}
+
+/// Whether a lifecycle event may change what the record keeps of the definition: a new
+/// definition, or a start or stop (a disc changed in the running domain only is gone at its
+/// stop).
+fn changes_settings(event: c_int) -> bool {
+    u32::try_from(event).is_ok_and(|event| {
+        matches!(
+            event,
+            sys::VIR_DOMAIN_EVENT_DEFINED
+                | sys::VIR_DOMAIN_EVENT_STARTED
+                | sys::VIR_DOMAIN_EVENT_STOPPED
+        )
+    })
+}
+
+unsafe extern "C" fn on_tray_change(
+    _conn: sys::virConnectPtr,
+    domain: sys::virDomainPtr,
+    _device: *const std::os::raw::c_char,
+    _reason: c_int,
+    opaque: *mut c_void,
+) {
+    // SAFETY: as above.
+    unsafe {
+        if let Some(uuid) = domain_uuid(domain) {
+            send(opaque, |host| HostSignal::SettingsChanged { host, uuid });
+        }
+    }
 }
 
 unsafe extern "C" fn on_reboot(

@@ -13,7 +13,11 @@ pub enum LibraryError {
     InvalidName(String),
     #[error("there is no {kind} named {name:?}")]
     NotFound { kind: &'static str, name: String },
-    #[error("cannot read the {kind} library {path}")]
+    #[error("there is already a {kind} named {name:?}")]
+    Exists { kind: &'static str, name: String },
+    #[error("the filesystem of the {kind} library is full")]
+    Full { kind: &'static str },
+    #[error("cannot read or write the {kind} library {path}")]
     Io {
         kind: &'static str,
         path: PathBuf,
@@ -39,10 +43,81 @@ impl Library {
 
     fn open(kind: &'static str, dir: PathBuf) -> io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
-        Ok(Self {
+        let library = Self {
             kind,
             dir: dir.canonicalize()?,
+        };
+        library.remove_partial_files()?;
+        Ok(library)
+    }
+
+    /// Files being written when the process stopped (an upload, a template cut off by a
+    /// crash): never complete, never visible, removed when the library opens.
+    fn remove_partial_files(&self) -> io::Result<()> {
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with(PARTIAL_PREFIX) {
+                tracing::info!(file = ?name, "removing a file left half-written");
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn io_error(&self) -> impl Fn(io::Error) -> LibraryError + '_ {
+        |source| match source.raw_os_error() {
+            Some(libc::ENOSPC | libc::EDQUOT) => LibraryError::Full { kind: self.kind },
+            _ => LibraryError::Io {
+                kind: self.kind,
+                path: self.dir.clone(),
+                source,
+            },
+        }
+    }
+
+    /// Starts writing a new file that will be called `name`: under a hidden temporary name,
+    /// visible only once [`Incoming::publish`] renames it. Refused if the name is taken.
+    pub async fn incoming(&self, name: &str) -> Result<Incoming, LibraryError> {
+        check_name(self.kind, name)?;
+        let target = self.dir.join(name);
+        if tokio::fs::symlink_metadata(&target).await.is_ok() {
+            return Err(self.exists(name));
+        }
+        let partial = self
+            .dir
+            .join(format!("{PARTIAL_PREFIX}{}", uuid::Uuid::new_v4()));
+        let file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&partial)
+            .await
+            .map_err(self.io_error())?;
+        Ok(Incoming {
+            library: self.clone(),
+            name: name.to_string(),
+            partial: Some(partial),
+            file,
+            written: 0,
         })
+    }
+
+    fn exists(&self, name: &str) -> LibraryError {
+        LibraryError::Exists {
+            kind: self.kind,
+            name: name.to_string(),
+        }
+    }
+
+    /// Deletes a file of the library by its name.
+    pub async fn remove(&self, name: &str) -> Result<(), LibraryError> {
+        let path = self.resolve(name).await?;
+        tokio::fs::remove_file(&path).await.map_err(self.io_error())
+    }
+
+    /// Where the library's files lie (for operations that write into it).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Regular files in the library, by name.
@@ -66,7 +141,11 @@ impl Library {
                     .await
                     .map(|m| m.len())
                     .unwrap_or(0);
-                files.push(MediaFile { name, size });
+                files.push(MediaFile {
+                    name,
+                    size,
+                    used_by: Vec::new(),
+                });
             }
         }
         files.sort_by(|a, b| a.name.cmp(&b.name));
@@ -90,6 +169,75 @@ impl Library {
             return Err(not_found());
         }
         Ok(canonical)
+    }
+}
+
+/// The name of a file being written into a library: hidden (listing skips dot-files), and
+/// recognised at the next start as left half-written.
+pub const PARTIAL_PREFIX: &str = ".partial-";
+
+/// A file being written into a library. Dropped before [`Incoming::publish`] (an error, a
+/// client that went away, a cancelled operation), it is removed: nothing half-written ever
+/// becomes visible.
+pub struct Incoming {
+    library: Library,
+    name: String,
+    partial: Option<PathBuf>,
+    file: tokio::fs::File,
+    written: u64,
+}
+
+impl Incoming {
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), LibraryError> {
+        use tokio::io::AsyncWriteExt;
+        self.file
+            .write_all(chunk)
+            .await
+            .map_err(self.library.io_error())?;
+        self.written += chunk.len() as u64;
+        Ok(())
+    }
+
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The file as written so far, to read back (its header).
+    pub fn partial_path(&self) -> &Path {
+        self.partial.as_deref().expect("set until published")
+    }
+
+    /// Makes the complete file visible under its name, atomically, and never over another
+    /// file of that name (a link cannot replace one; a rename could).
+    pub async fn publish(mut self) -> Result<MediaFile, LibraryError> {
+        self.file
+            .sync_all()
+            .await
+            .map_err(self.library.io_error())?;
+        let partial = self.partial.take().expect("set until published");
+        let target = self.library.dir.join(&self.name);
+        let linked = tokio::fs::hard_link(&partial, &target).await;
+        let _ = tokio::fs::remove_file(&partial).await;
+        match linked {
+            Ok(()) => Ok(MediaFile {
+                name: self.name.clone(),
+                size: self.written,
+                used_by: Vec::new(),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(self.library.exists(&self.name))
+            }
+            Err(e) => Err(self.library.io_error()(e)),
+        }
+    }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if let Some(partial) = self.partial.take() {
+            // Synchronous: a drop cannot wait, and this is one unlink.
+            let _ = std::fs::remove_file(partial);
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! host by key. Nothing outside this module assumes there is only one (SPEC §13).
 
 pub mod definition;
+pub mod definition_edit;
 pub mod disk;
 pub mod domain_type;
 pub mod domain_xml;
@@ -13,6 +14,7 @@ mod hosts;
 pub mod library;
 pub mod live;
 pub mod serial;
+pub mod settings;
 pub mod vnc;
 
 use std::sync::{Arc, Mutex};
@@ -46,6 +48,8 @@ pub enum HostError {
     },
     #[error("no such domain")]
     NoDomain,
+    #[error("the domain has no CD-ROM drive")]
+    NoCdromDrive,
     #[error("libvirt refused to {what}: the domain is not in a state that allows it")]
     InvalidState {
         what: &'static str,
@@ -64,11 +68,23 @@ pub enum HostError {
     NotWatched,
     #[error("a hypervisor task was cancelled")]
     Join(#[from] tokio::task::JoinError),
+    /// A domain definition Limen cannot read or change.
+    #[error("the domain's definition: {0}")]
+    Definition(String),
+}
+
+impl From<definition_edit::EditError> for HostError {
+    fn from(error: definition_edit::EditError) -> Self {
+        match error {
+            definition_edit::EditError::NoCdromDrive => HostError::NoCdromDrive,
+            other => HostError::Definition(other.to_string()),
+        }
+    }
 }
 
 impl HostError {
     /// Classifies a libvirt error from the call `what`.
-    fn from_virt(what: &'static str, source: virt::error::Error) -> Self {
+    pub(crate) fn from_virt(what: &'static str, source: virt::error::Error) -> Self {
         match source.code() {
             Enum::Known(ErrorNumber::NoDomain) => HostError::NoDomain,
             Enum::Known(ErrorNumber::OperationInvalid) => HostError::InvalidState { what, source },
@@ -580,7 +596,7 @@ fn power_off_domain(domain: &Domain) -> Result<(), HostError> {
     }
 }
 
-fn lookup(conn: &Connect, id: Uuid) -> Result<Domain, HostError> {
+pub(crate) fn lookup(conn: &Connect, id: Uuid) -> Result<Domain, HostError> {
     conn.lookup_domain_by_uuid(id)
         .map_err(|e| HostError::from_virt("look up the domain", e))
 }
