@@ -14,8 +14,11 @@ use crate::auth::{
     UserDetail,
 };
 use crate::error::{AppError, ErrorCode};
+use crate::machine::{
+    BootOrderReport, CreateImageRequest, DiskInfo, InstallationReport, OperationProgress, RoleCount,
+};
 use crate::report::{AdoptRequest, ReconcileReport};
-use crate::types::{CreateVmRequest, DeleteReport, MediaFile, Vm, VmAction, VmId};
+use crate::types::{BootOrder, CreateVmRequest, DeleteReport, MediaFile, Vm, VmAction, VmId};
 use uuid::Uuid;
 
 /// The one service layer every screen and endpoint goes through (SPEC §3). Every call names its
@@ -24,10 +27,70 @@ use uuid::Uuid;
 #[async_trait]
 pub trait VmPort: Send + Sync + 'static {
     async fn list_vms(&self, caller: &Principal) -> Result<Vec<Vm>, AppError>;
-    /// The ISO library (`data_dir/isos`).
+    /// The caller's VMs with this role.
+    async fn list_vms_with_role(&self, caller: &Principal, role: &str)
+        -> Result<Vec<Vm>, AppError>;
+    /// The roles of the caller's VMs, with counts.
+    async fn roles(&self, caller: &Principal) -> Result<Vec<RoleCount>, AppError>;
+    /// Sets or (`None`) clears a VM's role.
+    async fn set_role(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        role: Option<String>,
+    ) -> Result<Vm, AppError>;
+    /// The ISO library (`data_dir/isos`), each ISO with the caller's VMs that have it in.
     async fn list_isos(&self, caller: &Principal) -> Result<Vec<MediaFile>, AppError>;
-    /// The base-image library (`data_dir/images`).
+    /// Deletes an ISO from the library (admins); refused while a VM has it in its drive.
+    async fn delete_iso(&self, caller: &Principal, name: String) -> Result<(), AppError>;
+    /// Puts a library ISO in the VM's CD-ROM drive (`None`: ejects it), live and persistent.
+    async fn change_media(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        iso: Option<String>,
+    ) -> Result<Vm, AppError>;
+    async fn boot_order(&self, caller: &Principal, id: VmId) -> Result<BootOrderReport, AppError>;
+    async fn set_boot_order(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        order: BootOrder,
+    ) -> Result<BootOrderReport, AppError>;
+    async fn installation(
+        &self,
+        caller: &Principal,
+        id: VmId,
+    ) -> Result<InstallationReport, AppError>;
+    /// Marks the installation done, or (`failed`) failed.
+    async fn complete_installation(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        failed: bool,
+    ) -> Result<InstallationReport, AppError>;
+    async fn disk(&self, caller: &Principal, id: VmId) -> Result<DiskInfo, AppError>;
+    /// Grows the system disk to `size_gb` GiB (never shrinks it).
+    async fn resize_disk(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        size_gb: u64,
+    ) -> Result<DiskInfo, AppError>;
+    /// The base-image library (`data_dir/images`), each image with the VMs built on it.
     async fn list_images(&self, caller: &Principal) -> Result<Vec<MediaFile>, AppError>;
+    /// Starts making a base image of a stopped VM's disk (admins); answers at once.
+    async fn create_image(
+        &self,
+        caller: &Principal,
+        request: CreateImageRequest,
+    ) -> Result<OperationProgress, AppError>;
+    /// Deletes a base image (admins); refused while a VM's disk is built on it.
+    async fn delete_image(&self, caller: &Principal, name: String) -> Result<(), AppError>;
+    /// The long operations running now (admins see them; a user has none).
+    async fn operations(&self, caller: &Principal) -> Result<Vec<OperationProgress>, AppError>;
+    /// Cancels a running operation (admins).
+    async fn cancel_operation(&self, caller: &Principal, id: Uuid) -> Result<(), AppError>;
     async fn get_vm(&self, caller: &Principal, id: VmId) -> Result<Vm, AppError>;
     async fn create_vm(&self, caller: &Principal, request: CreateVmRequest)
         -> Result<Vm, AppError>;

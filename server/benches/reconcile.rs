@@ -32,6 +32,8 @@ fn main() {
             data_dir: data_dir.clone(),
             reconcile_secs: 0,
             console_autostart: false,
+            iso_upload_max_mb: 64,
+        image_copy_mb_per_s: 0,
             session_hours: 1,
             secure_cookie: false,
         public_url: None,
@@ -83,6 +85,7 @@ fn main() {
                 status_generation: 0,
                 host: host.key().to_string(),
                 generation: host.fresh_generation(),
+                base_image: None,
             });
         }
         db.run(move |conn| {

@@ -82,6 +82,10 @@ pub struct Config {
     pub reconcile_secs: u64,
     /// Whether opening a console starts a stopped VM (and resumes a paused one) first.
     pub console_autostart: bool,
+    /// The largest ISO an upload may bring, in MiB.
+    pub iso_upload_max_mb: u64,
+    /// How fast making a base image may read and write, in MiB/s (0: as fast as the disks go).
+    pub image_copy_mb_per_s: u64,
     pub session_hours: u32,
     pub secure_cookie: bool,
     /// `scheme://host[:port]` browsers use to reach Limen, when it differs from what Limen
@@ -106,6 +110,8 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     reconcile_secs: Option<u64>,
     console_autostart: Option<bool>,
+    iso_upload_max_mb: Option<u64>,
+    image_copy_mb_per_s: Option<u64>,
     session_hours: Option<u32>,
     secure_cookie: Option<bool>,
     public_url: Option<String>,
@@ -176,6 +182,14 @@ impl Config {
             Some(value) => parse("LIMEN_CONSOLE_AUTOSTART", value)?,
             None => file.console_autostart.unwrap_or(true),
         };
+        let iso_upload_max_mb = match env("LIMEN_ISO_UPLOAD_MAX_MB") {
+            Some(value) => parse("LIMEN_ISO_UPLOAD_MAX_MB", value)?,
+            None => file.iso_upload_max_mb.unwrap_or(16 * 1024),
+        };
+        let image_copy_mb_per_s = match env("LIMEN_IMAGE_COPY_MB_PER_S") {
+            Some(value) => parse("LIMEN_IMAGE_COPY_MB_PER_S", value)?,
+            None => file.image_copy_mb_per_s.unwrap_or(0),
+        };
         let session_hours = match env("LIMEN_SESSION_HOURS") {
             Some(value) => parse("LIMEN_SESSION_HOURS", value)?,
             None => file.session_hours.unwrap_or(168),
@@ -236,6 +250,8 @@ impl Config {
                 .unwrap_or_else(|| "/var/lib/limen".into()),
             reconcile_secs,
             console_autostart,
+            iso_upload_max_mb,
+            image_copy_mb_per_s,
             site_root: env("LIMEN_SITE_ROOT")
                 .map(PathBuf::from)
                 .or(file.site_root)

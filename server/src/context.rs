@@ -1,5 +1,5 @@
 //! What every layer below the HTTP edge works with: the database, the hosts, the disk
-//! directory, the event bus, and where detached work runs. Built once by `build_state`; cheap to
+//! directory and the ISO and base-image libraries, the event bus, and where detached work runs. Built once by `build_state`; cheap to
 //! clone.
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::db::Db;
 use crate::host::disk::DiskStore;
+use crate::host::library::Library;
 use crate::host::Hosts;
 use crate::live::EventBus;
 
@@ -16,6 +17,8 @@ pub struct Context {
     pub db: Db,
     pub hosts: Hosts,
     pub disks: DiskStore,
+    pub isos: Library,
+    pub images: Library,
     pub bus: Arc<EventBus>,
     /// Where operations and background work run, detached from any request: a shutdown waits
     /// for them before the process exits.

@@ -97,6 +97,14 @@ impl Describe for HostError {
                 };
                 AppError::new(ErrorCode::Internal, message)
             }
+            HostError::NoCdromDrive => AppError::new(
+                ErrorCode::InvalidState,
+                "This VM has no CD-ROM drive to put an ISO in.",
+            ),
+            HostError::Definition(_) => AppError::new(
+                ErrorCode::Internal,
+                "Limen cannot read or change this VM's definition; the server log says why.",
+            ),
             HostError::Join(_) => {
                 AppError::new(ErrorCode::Internal, "A hypervisor call was interrupted.")
             }
@@ -106,7 +114,24 @@ impl Describe for HostError {
 
 impl Describe for DiskError {
     fn describe(&self) -> AppError {
+        if let DiskError::QemuImg { stderr, .. } = self {
+            if stderr.contains("lock") {
+                return AppError::new(
+                    ErrorCode::InvalidState,
+                    "The disk is in use by a running VM; stop the VM first.",
+                );
+            }
+            if stderr.contains("No space left") {
+                return AppError::new(
+                    ErrorCode::InsufficientStorage,
+                    "The disk that holds Limen's data directory is full.",
+                );
+            }
+        }
         let message = match self {
+            DiskError::Cancelled => {
+                return AppError::new(ErrorCode::InvalidState, "The operation was cancelled.")
+            }
             DiskError::Dir { .. } => "The disk directory cannot be prepared.",
             DiskError::Exists { .. } => "A disk file with this VM's name exists already.",
             DiskError::Spawn(_) | DiskError::QemuImg { .. } => {
@@ -134,9 +159,17 @@ impl Describe for LibraryError {
                     format!("There is no {kind} named \"{name}\" in the library."),
                 )
             }
+            LibraryError::Exists { kind, name } => AppError::new(
+                ErrorCode::MediaAlreadyExists,
+                format!("There is already an {kind} named \"{name}\" in the library; delete it first or choose another name."),
+            ),
+            LibraryError::Full { kind } => AppError::new(
+                ErrorCode::InsufficientStorage,
+                format!("The disk that holds the {kind} library is full; nothing was kept. Free some space and try again."),
+            ),
             LibraryError::Io { kind, .. } => AppError::new(
                 ErrorCode::Internal,
-                format!("The {kind} library cannot be read."),
+                format!("The {kind} library cannot be read or written; the server log says why."),
             ),
         }
     }

@@ -18,6 +18,7 @@ pub mod live;
 pub mod observed;
 pub mod ops;
 pub mod reconcile;
+pub mod recorded;
 pub mod service;
 pub mod state;
 pub mod web;
@@ -40,7 +41,7 @@ use crate::host::library::Library;
 use crate::host::{Host, HostKey, Hosts};
 use crate::live::EventBus;
 use crate::ops::{Failpoints, Sagas};
-use crate::service::VmService;
+use crate::service::{ServiceSettings, VmService};
 use crate::state::AppState;
 
 /// How many events a stream may fall behind before it gets a snapshot instead.
@@ -62,26 +63,30 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         Some(spec) => Failpoints::parse(spec).map_err(|e| format!("LIMEN_FAILPOINT: {e}"))?,
         None => Failpoints::none(),
     };
+    let library = |open: fn(&std::path::Path) -> std::io::Result<Library>, what: &str| {
+        open(&config.data_dir).map_err(|e| format!("cannot open the {what} library: {e}"))
+    };
     let cx = Context {
         db: db.clone(),
         hosts: hosts.clone(),
         disks,
+        isos: library(Library::isos, "ISO")?,
+        images: library(Library::images, "base-image")?,
         bus: Arc::new(EventBus::new(EVENT_BUFFER)),
         tasks: TaskTracker::new(),
     };
-    let library = |open: fn(&std::path::Path) -> std::io::Result<Library>, what: &str| {
-        open(&config.data_dir).map_err(|e| format!("cannot open the {what} library: {e}"))
-    };
-    let isos = library(Library::isos, "ISO")?;
-    let images = library(Library::images, "base-image")?;
     let bus = Arc::clone(&cx.bus);
     let tasks = cx.tasks.clone();
     let audit = AuditLog::new(db.clone());
     let vms = Arc::new(VmService::new(
         Sagas::new(cx, failpoints),
-        (isos, images),
         audit.clone(),
-        config.console_autostart,
+        ServiceSettings {
+            console_autostart: config.console_autostart,
+            iso_upload_max_bytes: config.iso_upload_max_mb.saturating_mul(1 << 20),
+            image_copy_bytes_per_s: (config.image_copy_mb_per_s > 0)
+                .then(|| config.image_copy_mb_per_s.saturating_mul(1 << 20)),
+        },
     ));
     let accounts = Arc::new(AccountService::new(
         db.clone(),
@@ -126,13 +131,15 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .nest("/v1", api::routes().router)
         .fallback(api::not_found);
+    // The API limits request bodies per route (an upload streams its own); the dashboard's
+    // limit is for its pages and server functions.
     let with_dashboard = web::dashboard_routes(
         Router::new()
-            .nest("/api", api)
             .route("/healthz", get(api::healthz))
             .route("/readyz", get(api::readyz)),
         &state,
-    );
+    )
+    .nest("/api", api);
     let router = with_dashboard
         .with_state(state)
         .layer(axum::middleware::from_fn(

@@ -149,3 +149,33 @@ pub async fn records_follow_view(
     }
     Ok(drift)
 }
+
+/// Records the domain's boot order and media as libvirt has them now (after a change Limen
+/// made, or one made behind its back: `virsh change-media`, `virsh edit`) and publishes the VM
+/// if that is news. Returns the record as it now is. The media is recorded by its file name:
+/// a host path never reaches a screen.
+pub async fn record_settings(
+    cx: &Context,
+    host: &std::sync::Arc<Host>,
+    id: Uuid,
+) -> Result<Option<VmRow>, ObservedError> {
+    let settings = host.settings(id).await?;
+    let media = settings
+        .media
+        .as_deref()
+        .and_then(|path| path.file_name())
+        .map(|name| name.to_string_lossy().into_owned());
+    let fresh = host.fresh_generation();
+    let order = settings.boot_order;
+    let written = cx
+        .db
+        .run(move |conn| q::vm_record_settings(conn, id, order, media.as_deref(), fresh))
+        .await?;
+    let Some(row) = written else {
+        return Ok(cx.db.run(move |conn| q::vm_fetch(conn, id)).await?);
+    };
+    host.written_at(row.generation);
+    let live = live_state(cx, &row).await?;
+    cx.bus.publish(VmChange::Updated(row.clone().into_vm(live)));
+    Ok(Some(row))
+}

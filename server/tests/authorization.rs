@@ -121,6 +121,70 @@ fn rules() -> BTreeMap<&'static str, Rule> {
                 admin: 201,
             },
         ),
+        (
+            "POST /api/v1/vms/{uuid}/media/attach",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /api/v1/vms/{uuid}/media/detach",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "GET /api/v1/vms/{uuid}/boot-order",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /api/v1/vms/{uuid}/boot-order",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "GET /api/v1/vms/{uuid}/installation-status",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /api/v1/vms/{uuid}/complete-installation",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "GET /api/v1/vms/{uuid}/disk",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /api/v1/vms/{uuid}/disk/resize",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "PUT /api/v1/vms/{uuid}/role",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        ("GET /api/v1/roles", AnyUser(200)),
         ("GET /api/v1/events", AnyUser(200)),
         ("POST /api/v1/reconcile", AdminOnly(200)),
         // Authorised, then refused for what the request names: an unknown domain; a VM whose
@@ -128,7 +192,16 @@ fn rules() -> BTreeMap<&'static str, Rule> {
         ("POST /api/v1/reconcile/adopt", AdminOnly(404)),
         ("POST /api/v1/reconcile/forget", AdminOnly(409)),
         ("GET /api/v1/isos", AnyUser(200)),
+        // Authorised, then refused for what the request lacks: a name and an ISO body (the
+        // upload itself is tested in tests/api_media.rs).
+        ("POST /api/v1/isos", AdminOnly(400)),
+        ("DELETE /api/v1/isos/{name}", AdminOnly(204)),
         ("GET /api/v1/images", AnyUser(200)),
+        ("POST /api/v1/images", AdminOnly(202)),
+        ("DELETE /api/v1/images/{name}", AdminOnly(204)),
+        ("GET /api/v1/operations", AnyUser(200)),
+        // Authorised, then refused for what the request names: no such operation.
+        ("POST /api/v1/operations/{id}/cancel", AdminOnly(404)),
         ("GET /api/v1/quota", AnyUser(200)),
         ("GET /api/v1/tokens", AnyUser(200)),
         ("POST /api/v1/tokens", AnyUser(201)),
@@ -174,8 +247,56 @@ fn rules() -> BTreeMap<&'static str, Rule> {
                 admin: 200,
             },
         ),
+        (
+            "POST /rpc/change_media",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /rpc/set_boot_order",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /rpc/complete_installation",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /rpc/vm_disk",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /rpc/resize_disk",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /rpc/set_role",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        ("POST /rpc/list_roles", AnyUser(200)),
         ("POST /rpc/list_isos", AnyUser(200)),
+        ("POST /rpc/delete_iso", AdminOnly(200)),
         ("POST /rpc/list_images", AnyUser(200)),
+        ("POST /rpc/create_image", AdminOnly(200)),
+        ("POST /rpc/delete_image", AdminOnly(200)),
+        ("POST /rpc/list_operations", AnyUser(200)),
+        ("POST /rpc/cancel_operation", AdminOnly(404)),
         ("POST /rpc/reconcile", AdminOnly(200)),
         ("POST /rpc/adopt_vm", AdminOnly(404)),
         ("POST /rpc/forget_vm", AdminOnly(409)),
@@ -202,6 +323,8 @@ struct Fixture {
     vm: String,
     token: String,
     username: String,
+    /// An ISO in the library.
+    iso: String,
 }
 
 fn vm_body(name: &str) -> Value {
@@ -239,9 +362,33 @@ fn body_for(route: &str, f: &Fixture) -> Option<Value> {
             json!({ "username": f.username, "request": { "quota": { "max_vms": 3 } } })
         }
         "/rpc/delete_user" => json!({ "username": f.username }),
+        "/api/v1/vms/{uuid}/media/attach" => json!({ "iso": f.iso }),
+        "/rpc/change_media" => json!({ "id": f.vm, "iso": f.iso }),
+        "/api/v1/vms/{uuid}/boot-order" if route.starts_with("POST") => {
+            json!({ "boot_order": "hd" })
+        }
+        "/rpc/set_boot_order" => json!({ "id": f.vm, "boot_order": "hd" }),
+        "/rpc/complete_installation" => json!({ "id": f.vm, "failed": false }),
+        "/rpc/vm_disk" => json!({ "id": f.vm }),
+        "/api/v1/vms/{uuid}/disk/resize" => json!({ "size_gb": 2 }),
+        "/rpc/resize_disk" => json!({ "id": f.vm, "size_gb": 2 }),
+        "/api/v1/vms/{uuid}/role" => json!({ "role": "web" }),
+        "/rpc/set_role" => json!({ "id": f.vm, "role": "web" }),
+        "/rpc/delete_iso" => json!({ "name": f.iso }),
+        "/api/v1/images" if route.starts_with("POST") => {
+            json!({ "vm": f.vm, "name": unique_name("tpl") })
+        }
+        "/rpc/create_image" => json!({ "request": { "vm": f.vm, "name": unique_name("tpl") } }),
+        "/rpc/delete_image" => json!({ "name": f.iso }),
+        "/rpc/cancel_operation" => json!({ "id": f.token }),
         "/rpc/audit" => json!({ "query": {} }),
         p if p.starts_with("/rpc/") => json!({}),
-        _ if route.starts_with("POST") || route.starts_with("PATCH") => json!({}),
+        _ if ["POST", "PATCH", "PUT"]
+            .iter()
+            .any(|m| route.starts_with(m)) =>
+        {
+            json!({})
+        }
         _ => return None,
     })
 }
@@ -304,10 +451,15 @@ async fn every_route_answers_each_kind_of_caller_as_its_rule_says() {
             .await;
             let username = unique_name("victim");
             common::create_user(&app.accounts, &username, Role::User, Quota::default()).await;
+            let iso = format!("{}.iso", unique_name("lib"));
+            common::write_iso(&app.data_dir.0.join("isos").join(&iso), 64 * 1024);
+            // An image of the same name, for the image routes' `{name}`.
+            std::fs::write(app.data_dir.0.join("images").join(&iso), b"an image").unwrap();
             let fixture = Fixture {
                 vm: vm["uuid"].as_str().unwrap().to_string(),
                 token: token["id"].as_str().unwrap().to_string(),
                 username,
+                iso,
             };
             let logs_out = route.ends_with("logout");
             let token_of = |name: &'static str, shared: &String| {
@@ -336,7 +488,8 @@ async fn every_route_answers_each_kind_of_caller_as_its_rule_says() {
                 &path
                     .replace("{uuid}", &fixture.vm)
                     .replace("{id}", &fixture.token)
-                    .replace("{username}", &fixture.username),
+                    .replace("{username}", &fixture.username)
+                    .replace("{name}", &fixture.iso),
             );
             let mut request = client.request(Method::from_bytes(method.as_bytes()).unwrap(), url);
             if let (Some(token), Via::Cookie) = (&token, via) {

@@ -10,6 +10,7 @@ mod common;
 
 use std::process::Stdio;
 
+use common::image_counts;
 use common::process::{limen, output_of, terminate, Node, UuidCleanup, LIBVIRT};
 use serde_json::Value;
 use server::ops::registry::SAGAS;
@@ -22,6 +23,8 @@ struct World {
     record: Option<String>,
     disk: bool,
     domain: bool,
+    /// How many files the base-image library holds: visible, and hidden (partial).
+    images: (usize, usize),
 }
 
 fn world(node: &Node, vm: Uuid) -> World {
@@ -42,6 +45,7 @@ fn world(node: &Node, vm: Uuid) -> World {
         record,
         disk: node.data_dir.0.join(format!("disks/{vm}.qcow2")).exists(),
         domain: conn.lookup_domain_by_uuid(vm).is_ok(),
+        images: image_counts(&node.data_dir.0),
     }
 }
 

@@ -32,6 +32,10 @@ const LAYERS: &[(&str, &str)] = &[
     ),
     ("reconcile", "hypervisor vs database vs disks"),
     ("ops", "sagas and their runner"),
+    (
+        "recorded",
+        "the writer of what users decide about a VM (role, installation, disk size)",
+    ),
     ("observed", "the one writer of observed state"),
     ("context", "what the layers below the edge work with"),
     ("live", "the event bus, the list cache, the streams"),

@@ -8,7 +8,7 @@
 mod common;
 
 use app::types::{BootOrder, VmStatus};
-use common::{unique_name, TestApp};
+use common::{image_counts, unique_name, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use server::host::domain_xml::DomainType;
@@ -25,6 +25,8 @@ struct World {
     record: Option<String>,
     disk: bool,
     domain: bool,
+    /// How many files the base-image library holds: visible, and hidden (partial).
+    images: (usize, usize),
 }
 
 fn world(app: &TestApp, vm: Uuid) -> World {
@@ -43,6 +45,7 @@ fn world(app: &TestApp, vm: Uuid) -> World {
         record,
         disk: app.data_dir.0.join(format!("disks/{vm}.qcow2")).exists(),
         domain: app.libvirt().lookup_domain_by_uuid(vm).is_ok(),
+        images: image_counts(&app.data_dir.0),
     }
 }
 

@@ -1,4 +1,5 @@
 //! The REST API (`/api/v1`): thin handlers, one file per resource, all routes listed here.
+//! Request bodies are small JSON documents, limited per route; an upload streams its own.
 
 mod audit;
 mod auth;
@@ -8,12 +9,14 @@ mod errors;
 mod events;
 mod health;
 mod json;
+mod machine;
 mod media;
 mod reconcile;
 mod tokens;
 mod users;
 mod vms;
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -46,13 +49,37 @@ impl ApiRoutes {
         }
     }
 
-    fn add<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
+    /// A route whose request body is a small JSON document (or nothing).
+    fn add<H, T>(self, method: Method, path: &'static str, handler: H) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,
     {
         let filter = MethodFilter::try_from(method.clone()).expect("a method axum can route");
-        self.router = self.router.route(path, on(filter, handler));
+        let route = on(filter, handler)
+            .layer::<_, Infallible>(DefaultBodyLimit::max(API_BODY_LIMIT))
+            .layer::<_, Infallible>(RequestBodyLimitLayer::new(API_BODY_LIMIT));
+        self.push(method, path, route)
+    }
+
+    /// A route whose handler streams its body and enforces its own limit (an upload).
+    fn add_streamed<H, T>(self, method: Method, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a method axum can route");
+        let route = on(filter, handler).layer::<_, Infallible>(DefaultBodyLimit::disable());
+        self.push(method, path, route)
+    }
+
+    fn push(
+        mut self,
+        method: Method,
+        path: &'static str,
+        route: axum::routing::MethodRouter<AppState>,
+    ) -> Self {
+        self.router = self.router.route(path, route);
         self.list.push((method, path));
         self
     }
@@ -73,12 +100,36 @@ pub fn routes() -> ApiRoutes {
         .add(M::GET, "/vms/{uuid}/console", console::vnc)
         .add(M::GET, "/vms/{uuid}/serial", console::serial)
         .add(M::POST, "/vms/{uuid}/console/ticket", console::ticket)
+        .add(M::POST, "/vms/{uuid}/media/attach", machine::attach_media)
+        .add(M::POST, "/vms/{uuid}/media/detach", machine::detach_media)
+        .add(M::GET, "/vms/{uuid}/boot-order", machine::boot_order)
+        .add(M::POST, "/vms/{uuid}/boot-order", machine::set_boot_order)
+        .add(
+            M::GET,
+            "/vms/{uuid}/installation-status",
+            machine::installation,
+        )
+        .add(
+            M::POST,
+            "/vms/{uuid}/complete-installation",
+            machine::complete_installation,
+        )
+        .add(M::GET, "/vms/{uuid}/disk", machine::disk)
+        .add(M::POST, "/vms/{uuid}/disk/resize", machine::resize_disk)
+        .add(M::PUT, "/vms/{uuid}/role", machine::set_role)
+        .add(M::GET, "/roles", machine::roles)
         .add(M::GET, "/events", events::events)
         .add(M::POST, "/reconcile", reconcile::reconcile)
         .add(M::POST, "/reconcile/adopt", reconcile::adopt)
         .add(M::POST, "/reconcile/forget", reconcile::forget)
         .add(M::GET, "/isos", media::list_isos)
+        .add_streamed(M::POST, "/isos", media::upload_iso)
+        .add(M::DELETE, "/isos/{name}", media::delete_iso)
         .add(M::GET, "/images", media::list_images)
+        .add(M::POST, "/images", media::create_image)
+        .add(M::DELETE, "/images/{name}", media::delete_image)
+        .add(M::GET, "/operations", media::operations)
+        .add(M::POST, "/operations/{id}/cancel", media::cancel_operation)
         .add(M::GET, "/quota", users::quota)
         .add(M::GET, "/tokens", tokens::list_tokens)
         .add(M::POST, "/tokens", tokens::create_token)
@@ -92,9 +143,7 @@ pub fn routes() -> ApiRoutes {
         router: api
             .router
             .fallback(errors::not_found)
-            .layer(axum::Extension(Arc::new(encoding::GzipCache::default())))
-            .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
-            .layer(RequestBodyLimitLayer::new(API_BODY_LIMIT)),
+            .layer(axum::Extension(Arc::new(encoding::GzipCache::default()))),
         list: api.list,
     }
 }

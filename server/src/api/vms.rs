@@ -3,7 +3,7 @@ use std::sync::Arc;
 use app::error::AppError;
 use app::ports::VmPort;
 use app::types::{ActionRequest, CreateVmRequest, DeleteReport, Vm, VmId};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -19,14 +19,24 @@ pub(super) fn parse_vm_id(raw: &str) -> Result<VmId, AppError> {
         .map_err(|_| AppError::validation(format!("{raw:?} is not a VM id (a UUID).")))
 }
 
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    /// Only the VMs with this role (seed 004).
+    role: Option<String>,
+}
+
 /// For an admin, the cached JSON of the whole list as it is (no per-request serialization or
-/// compression); for a user, their own VMs.
+/// compression); for a user, their own VMs; `?role=R`: those with role R.
 pub async fn list_vms(
     State(vms): State<Arc<VmService>>,
     Extension(gzip): Extension<Arc<GzipCache>>,
     Caller(caller): Caller,
+    Query(query): Query<ListQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    if let Some(role) = query.role {
+        return Ok(Json(vms.list_vms_with_role(&caller, &role).await?).into_response());
+    }
     if !caller.is_admin() {
         return Ok(Json(vms.list_vms(&caller).await?).into_response());
     }

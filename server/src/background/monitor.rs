@@ -2,9 +2,11 @@
 //! database and every open stream in step with what libvirt reports, through the writer of
 //! observed state. One per host, so a host that is slow or gone never holds up another.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
 
@@ -12,9 +14,10 @@ use crate::context::Context;
 use crate::db::vms as q;
 use crate::error::chain;
 use crate::host::events::HostSignal;
-use crate::host::Host;
+use crate::host::{Host, HostError};
 use crate::live::VmChange;
 use crate::observed;
+use uuid::Uuid;
 
 /// Reconnect delays after the connection to libvirt is lost: quick at first, then every 5 s.
 const BACKOFF: [Duration; 5] = [
@@ -41,11 +44,28 @@ pub async fn run(
         }
     }
     resynchronize(&cx, &host, &shutdown).await;
+    // Domains whose definition may have changed, read again once no state change is waiting:
+    // a state event must never queue behind a definition read (which waits for libvirt's
+    // job on the domain), and a burst of them reads each definition once.
+    let mut settings_due: BTreeSet<Uuid> = BTreeSet::new();
     loop {
-        let signal = tokio::select! {
-            () = shutdown.cancelled() => return,
-            signal = signals.recv() => signal,
+        let signal = match signals.try_recv() {
+            Ok(signal) => Some(signal),
+            Err(TryRecvError::Disconnected) => None,
+            Err(TryRecvError::Empty) => {
+                if let Some(uuid) = settings_due.pop_first() {
+                    record_settings(&cx, &host, uuid).await;
+                    continue;
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    signal = signals.recv() => signal,
+                }
+            }
         };
+        if shutdown.is_cancelled() {
+            return;
+        }
         match signal {
             None => return,
             Some(HostSignal::DomainChanged { uuid, reported, .. }) => {
@@ -60,6 +80,15 @@ pub async fn run(
                     Ok(observation) => observed::record(&cx, observation).await,
                     Err(error) => {
                         tracing::warn!(host = %host.key(), %uuid, error = %chain(&error), "could not read a domain after its event");
+                    }
+                }
+            }
+            Some(HostSignal::SettingsChanged { uuid, .. }) => {
+                match observed::record_settings(&cx, &host, uuid).await {
+                    Ok(_)
+                    | Err(observed::ObservedError::Host(crate::host::HostError::NoDomain)) => {}
+                    Err(error) => {
+                        tracing::warn!(host = %host.key(), %uuid, error = %chain(&error), "could not read a domain's settings after its event");
                     }
                 }
             }
@@ -78,6 +107,16 @@ pub async fn run(
                     }
                 }
             }
+        }
+    }
+}
+
+/// Reads a domain's boot order and media again and records them if they changed.
+async fn record_settings(cx: &Context, host: &Arc<Host>, uuid: Uuid) {
+    match observed::record_settings(cx, host, uuid).await {
+        Ok(_) | Err(observed::ObservedError::Host(HostError::NoDomain)) => {}
+        Err(error) => {
+            tracing::warn!(host = %host.key(), %uuid, error = %chain(&error), "could not read a domain's settings after its event");
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct VmRow {
     pub host: String,
     /// The record's version, from its host's clock: every write takes a larger one.
     pub generation: i64,
+    /// The image-library name of the base image the disk is an overlay of.
+    pub base_image: Option<String>,
 }
 
 impl VmRow {
@@ -100,6 +102,7 @@ pub struct NewVmRow {
     pub host: String,
     /// The record's first version (the host's clock now).
     pub generation: i64,
+    pub base_image: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -141,6 +144,7 @@ mod tests {
             updated_at: Utc::now(),
             host: "local".into(),
             generation: 7,
+            base_image: None,
         }
     }
 

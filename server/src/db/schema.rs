@@ -20,6 +20,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         host -> Text,
         generation -> Int8,
+        base_image -> Nullable<Text>,
     }
 }
 

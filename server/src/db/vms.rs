@@ -1,6 +1,6 @@
 //! Queries on `vms`.
 
-use app::types::VmStatus;
+use app::types::{BootOrder, InstallationStatus, VmStatus};
 use chrono::Utc;
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -121,6 +121,94 @@ pub fn vm_set_status(
         .set((
             vms::status.eq(Stored(status)),
             vms::status_generation.eq(generation),
+            vms::updated_at.eq(Utc::now()),
+            vms::generation.eq(fresh),
+        ))
+        .returning(VmRow::as_returning())
+        .get_result(conn)
+        .optional()?)
+}
+
+/// A VM's boot order and media as libvirt has them (the media by its name), written if they
+/// differ from the record. `None`: nothing changed (or no such record).
+pub fn vm_record_settings(
+    conn: &mut PgConnection,
+    id: Uuid,
+    boot_order: BootOrder,
+    media: Option<&str>,
+    fresh: i64,
+) -> Result<Option<VmRow>, DbError> {
+    let order = Stored(boot_order);
+    Ok(diesel::update(
+        vms::table.find(id).filter(
+            vms::boot_order
+                .ne(order)
+                .or(vms::current_media.is_distinct_from(media)),
+        ),
+    )
+    .set((
+        vms::boot_order.eq(order),
+        vms::current_media.eq(media),
+        vms::updated_at.eq(Utc::now()),
+        vms::generation.eq(fresh),
+    ))
+    .returning(VmRow::as_returning())
+    .get_result(conn)
+    .optional()?)
+}
+
+/// Sets the role (`None` clears it).
+pub fn vm_set_role(
+    conn: &mut PgConnection,
+    id: Uuid,
+    role: Option<&str>,
+    fresh: i64,
+) -> Result<Option<VmRow>, DbError> {
+    Ok(diesel::update(vms::table.find(id))
+        .set((
+            vms::role.eq(role),
+            vms::updated_at.eq(Utc::now()),
+            vms::generation.eq(fresh),
+        ))
+        .returning(VmRow::as_returning())
+        .get_result(conn)
+        .optional()?)
+}
+
+/// Moves the installation status from one of `from` to `to`; `None` if it was in none of them.
+pub fn vm_set_installation(
+    conn: &mut PgConnection,
+    id: Uuid,
+    from: &[InstallationStatus],
+    to: InstallationStatus,
+    fresh: i64,
+) -> Result<Option<VmRow>, DbError> {
+    let from: Vec<&str> = from.iter().map(|status| status.as_str()).collect();
+    Ok(diesel::update(
+        vms::table
+            .find(id)
+            .filter(vms::installation_status.eq_any(from)),
+    )
+    .set((
+        vms::installation_status.eq(Stored(to)),
+        vms::updated_at.eq(Utc::now()),
+        vms::generation.eq(fresh),
+    ))
+    .returning(VmRow::as_returning())
+    .get_result(conn)
+    .optional()?)
+}
+
+/// Records the disk's new size.
+pub fn vm_set_disk_size(
+    conn: &mut PgConnection,
+    id: Uuid,
+    size_gb: i64,
+    fresh: i64,
+) -> Result<Option<VmRow>, DbError> {
+    Ok(diesel::update(vms::table.find(id))
+        .set((
+            vms::disk_size_gb.eq(size_gb),
             vms::updated_at.eq(Utc::now()),
             vms::generation.eq(fresh),
         ))

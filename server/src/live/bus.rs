@@ -26,6 +26,10 @@ pub enum VmChange {
     },
     /// Many things may have changed at once (reconnect, reconcile): send a fresh snapshot.
     Resync,
+    /// A file came into or left the ISO or base-image library: lists of them are stale.
+    MediaChanged,
+    /// How a long operation (making a base image, admins only) is getting on.
+    Progress(app::machine::OperationProgress),
 }
 
 #[derive(Debug, Clone)]

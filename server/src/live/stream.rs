@@ -158,15 +158,21 @@ fn snapshot_data(list: &CachedList, viewer: &Viewer) -> String {
 
 /// The SSE event for one bus event, if it is a delta this viewer may see.
 fn delta(event: &BusEvent, viewer: &Viewer) -> Option<StreamEvent> {
-    let (name, owner, data) = match &event.change {
-        VmChange::Created(vm) => ("vm_created", vm.owner.as_deref(), json!(vm)),
-        VmChange::Updated(vm) => ("vm_updated", vm.owner.as_deref(), json!(vm)),
-        VmChange::Deleted { uuid, owner, .. } => {
-            ("vm_deleted", owner.as_deref(), json!({ "uuid": uuid }))
-        }
+    let (name, visible, data) = match &event.change {
+        VmChange::Created(vm) => ("vm_created", viewer.may_see(vm.owner.as_deref()), json!(vm)),
+        VmChange::Updated(vm) => ("vm_updated", viewer.may_see(vm.owner.as_deref()), json!(vm)),
+        VmChange::Deleted { uuid, owner, .. } => (
+            "vm_deleted",
+            viewer.may_see(owner.as_deref()),
+            json!({ "uuid": uuid }),
+        ),
+        // The libraries are everyone's to read.
+        VmChange::MediaChanged => ("media_changed", true, json!({})),
+        // Operations on the libraries are admins'.
+        VmChange::Progress(progress) => ("operation_progress", viewer.sees_all(), json!(progress)),
         VmChange::Resync => return None,
     };
-    viewer.may_see(owner).then(|| StreamEvent {
+    visible.then(|| StreamEvent {
         name,
         id: event.id,
         data: data.to_string(),

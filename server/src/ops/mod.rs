@@ -10,6 +10,7 @@
 //! abort after every step) pick it up from there.
 
 pub mod failpoints;
+pub mod image_create;
 pub mod registry;
 mod runner;
 pub mod vm_create;

@@ -16,6 +16,7 @@ use crate::db::models::OperationRow;
 pub static SAGAS: &[&dyn SagaKind] = &[
     &Registered::<super::vm_create::CreateVm>::NEW,
     &Registered::<super::vm_delete::DeleteVm>::NEW,
+    &Registered::<super::image_create::CreateImage>::NEW,
 ];
 
 /// The step names an operation row may hold, per kind: append-only. An operation cut off by a
@@ -32,6 +33,7 @@ pub const PERSISTED_STEPS: &[(&str, &[&str])] = &[
         "vm_delete",
         &["mark", "remove_domain", "remove_disk", "remove_record"],
     ),
+    ("image_create", &["copy", "publish"]),
 ];
 
 pub fn find(kind: &str) -> Option<&'static dyn SagaKind> {

@@ -100,6 +100,10 @@ impl CreateVm {
             status_generation: 0,
             host: self.host.to_string(),
             generation,
+            base_image: self.base_image.as_ref().and_then(|(path, _)| {
+                path.file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+            }),
         })
     }
 

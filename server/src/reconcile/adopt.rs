@@ -96,6 +96,7 @@ pub async fn adopt(
         status_generation: i64::try_from(observed.generation).unwrap_or(i64::MAX),
         host: host.key().to_string(),
         generation: host.fresh_generation(),
+        base_image: None,
     };
     let name = domain.name.clone();
     let row = cx

@@ -281,7 +281,7 @@ impl VmService {
     /// and it runs or may be made to run.
     pub async fn console_gate(&self, caller: &Principal, id: VmId) -> Result<Vm, AppError> {
         let vm = visible(&self.cx, caller, id.0).await.map_err(report)?;
-        readiness(&vm, self.console_autostart)?;
+        readiness(&vm, self.settings.console_autostart)?;
         Ok(vm)
     }
 
@@ -335,7 +335,7 @@ impl VmService {
         kind: ConsoleKind,
     ) -> Result<Box<dyn ConsoleIo>, AppError> {
         let vm = visible(&self.cx, caller, id.0).await.map_err(report)?;
-        let action = match readiness(&vm, self.console_autostart)? {
+        let action = match readiness(&vm, self.settings.console_autostart)? {
             Readiness::Ready => None,
             Readiness::Start => Some(VmAction::Start),
             Readiness::Resume => Some(VmAction::Resume),

@@ -117,7 +117,7 @@ impl VmService {
         name: Option<&str>,
     ) -> Result<Option<(String, PathBuf)>, ServiceError> {
         let Some(name) = name else { return Ok(None) };
-        let path = self.isos.resolve(name).await?;
+        let path = self.cx.isos.resolve(name).await?;
         Ok(Some((name.to_string(), path)))
     }
 
@@ -128,7 +128,7 @@ impl VmService {
         disk_size_gib: u64,
     ) -> Result<Option<(PathBuf, String)>, ServiceError> {
         let Some(name) = name else { return Ok(None) };
-        let path = self.images.resolve(name).await?;
+        let path = self.cx.images.resolve(name).await?;
         let info = image_info(&path).await?;
         let gib = 1u64 << 30;
         if disk_size_gib.saturating_mul(gib) < info.virtual_size {

@@ -5,7 +5,8 @@ use app::auth::Principal;
 use app::error::{AppError, ErrorCode};
 use app::types::{Vm, VmAction, VmId};
 
-use super::records::{current, visible_row};
+use super::boot::{check_bootable, note_installer_boot};
+use super::records::{fetch_row, visible_row};
 use super::{refused, ServiceError};
 use crate::context::Context;
 use crate::host::Observation;
@@ -28,11 +29,14 @@ pub(super) fn check_action(vm: &Vm, action: VmAction) -> Result<(), AppError> {
     ))
 }
 
-/// Records (and, if it is news, publishes) what the hypervisor said; returns the VM as it is.
+/// Records (and, if it is news, publishes) what the hypervisor said right after the action,
+/// and answers with it: an event of an earlier action still on its way through the live view
+/// must not make the answer to "stop" say "running".
 async fn record_observation(cx: &Context, observation: Observation) -> Result<Vm, ServiceError> {
     let id = observation.uuid;
+    let live = observation.live_state();
     observed::record(cx, observation).await;
-    current(cx, id).await
+    Ok(fetch_row(cx, id).await?.into_vm(live))
 }
 
 pub(super) async fn act(
@@ -44,9 +48,18 @@ pub(super) async fn act(
     let row = visible_row(&cx, &caller, id.0).await?;
     let host = cx.hosts.get(&row.host)?.clone();
     let live = observed::live_state(&cx, &row).await?;
-    check_action(&row.into_vm(live), action).map_err(refused)?;
+    check_action(&row.clone().into_vm(live), action).map_err(refused)?;
+    let row = match action {
+        VmAction::Start => check_bootable(&cx, &host, row).await?,
+        _ => row,
+    };
     match host.act(id.0, action).await {
-        Ok(observation) => record_observation(&cx, observation).await,
+        Ok(observation) => {
+            if action == VmAction::Start {
+                note_installer_boot(&cx, &row).await?;
+            }
+            record_observation(&cx, observation).await
+        }
         Err(error) => {
             // Whatever happened, the record ends with what the hypervisor now says.
             if let Ok(observation) = host.observe(id.0).await {

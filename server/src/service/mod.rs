@@ -8,22 +8,32 @@
 //! - `list.rs`: every VM, computed once per change;
 //! - `create.rs`, `lifecycle.rs` (start, stop, …), `delete.rs`;
 //! - `reconciliation.rs`: reconcile, adopt, forget (admins);
-//! - `media.rs`: the ISO and base-image libraries;
+//! - `media.rs`: the ISO library and the media in a VM's drive;
+//! - `images.rs`: base images made from VMs (templates), running in the background;
+//! - `boot.rs`: boot order and installation status;
+//! - `disk.rs`: a VM's disk, and growing it;
+//! - `roles.rs`: roles, and the list filtered by one;
+//! - `upload.rs`: ISOs uploaded into the library, streamed to disk;
 //! - `console.rs`: who may open a console, the VM made ready for it, tickets, the audit;
 //! - `detached.rs`: where a verb runs (detached from its request, holding its locks) and is
 //!   audited, and where its error becomes the wire error — once;
 //! - `port.rs`: the `VmPort` the REST handlers and the server functions call.
 
+mod boot;
 mod console;
 mod create;
 mod delete;
 mod detached;
+mod disk;
+mod images;
 mod lifecycle;
 mod list;
 mod media;
 mod port;
 mod reconciliation;
 mod records;
+mod roles;
+mod upload;
 
 use app::error::{AppError, ErrorCode};
 use uuid::Uuid;
@@ -33,7 +43,7 @@ use crate::context::Context;
 use crate::db::DbError;
 use crate::error::Describe;
 use crate::host::disk::DiskError;
-use crate::host::library::{Library, LibraryError};
+use crate::host::library::LibraryError;
 use crate::host::HostError;
 use crate::keyed_locks::KeyedLocks;
 use crate::live::list_cache::ListCache;
@@ -46,40 +56,43 @@ pub use console::{ConsoleIo, ConsoleKind, ConsolePermit, VmState};
 pub struct VmService {
     cx: Context,
     sagas: Sagas,
-    isos: Library,
-    images: Library,
     /// Operations on one VM run one at a time.
     locks: KeyedLocks<Uuid>,
     /// Creates by one owner run one at a time, so two cannot both fit the last of a quota.
     owners: KeyedLocks<String>,
     list_cache: ListCache,
+    /// Image operations running in the background.
+    jobs: images::Jobs,
     audit: AuditLog,
     tickets: console::Tickets,
     console_limits: console::Limits,
+    settings: ServiceSettings,
+}
+
+/// What the configuration decides about the service's verbs.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceSettings {
     /// Whether opening a console starts (or resumes) a VM that is not running.
-    console_autostart: bool,
+    pub console_autostart: bool,
+    /// The largest ISO an upload may bring.
+    pub iso_upload_max_bytes: u64,
+    /// How fast making a base image may copy (`None`: no limit).
+    pub image_copy_bytes_per_s: Option<u64>,
 }
 
 impl VmService {
-    pub fn new(
-        sagas: Sagas,
-        libraries: (Library, Library),
-        audit: AuditLog,
-        console_autostart: bool,
-    ) -> Self {
-        let (isos, images) = libraries;
+    pub fn new(sagas: Sagas, audit: AuditLog, settings: ServiceSettings) -> Self {
         Self {
             cx: sagas.context().clone(),
             sagas,
-            isos,
-            images,
             locks: KeyedLocks::default(),
             owners: KeyedLocks::default(),
             list_cache: ListCache::default(),
+            jobs: images::Jobs::default(),
             audit,
             tickets: console::Tickets::default(),
             console_limits: console::Limits::default(),
-            console_autostart,
+            settings,
         }
     }
 

@@ -3,16 +3,23 @@
 
 use app::auth::Principal;
 use app::error::AppError;
+use app::machine::{
+    BootOrderReport, CreateImageRequest, DiskInfo, InstallationReport, OperationProgress, RoleCount,
+};
 use app::ports::VmPort;
 use app::report::{AdoptRequest, ReconcileReport};
-use app::types::{CreateVmRequest, DeleteReport, MediaFile, Vm, VmAction, VmId};
+use app::types::{BootOrder, CreateVmRequest, DeleteReport, MediaFile, Vm, VmAction, VmId};
 use async_trait::async_trait;
 
+use super::boot::{boot_order, complete_installation, installation, set_boot_order};
 use super::create::run_create;
 use super::delete::delete;
+use super::disk::{disk, resize};
 use super::lifecycle::act;
+use super::media::change_media;
 use super::reconciliation::{adopt, forget, reconcile};
 use super::records::visible;
+use super::roles::set_role;
 use super::VmService;
 use crate::audit::Entry;
 use crate::error::report;
@@ -33,12 +40,179 @@ impl VmPort for VmService {
             .collect())
     }
 
-    async fn list_isos(&self, _caller: &Principal) -> Result<Vec<MediaFile>, AppError> {
-        self.isos().await
+    async fn list_vms_with_role(
+        &self,
+        caller: &Principal,
+        role: &str,
+    ) -> Result<Vec<Vm>, AppError> {
+        self.visible_vms(caller, Some(role)).await.map_err(report)
     }
 
-    async fn list_images(&self, _caller: &Principal) -> Result<Vec<MediaFile>, AppError> {
-        self.images().await
+    async fn roles(&self, caller: &Principal) -> Result<Vec<RoleCount>, AppError> {
+        self.roles(caller).await.map_err(report)
+    }
+
+    async fn set_role(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        role: Option<String>,
+    ) -> Result<Vm, AppError> {
+        let entry = Entry::by(caller, "vm.role")
+            .target(vm_target(id))
+            .detail(role.clone().unwrap_or_else(|| "(none)".into()));
+        let guard = self.locks.lock(&id.0).await;
+        let work = set_role(self.cx.clone(), caller.clone(), id, role);
+        self.detached(guard, |r| entry.outcome(r), work).await
+    }
+
+    async fn list_isos(&self, caller: &Principal) -> Result<Vec<MediaFile>, AppError> {
+        self.isos(caller).await
+    }
+
+    async fn delete_iso(&self, caller: &Principal, name: String) -> Result<(), AppError> {
+        let entry = Entry::by(caller, "iso.delete").target(name.clone());
+        let work = self.remove_iso(caller.clone(), name);
+        let result = work.await.map_err(report);
+        self.audit.record(entry.outcome(&result)).await;
+        result
+    }
+
+    async fn list_images(&self, caller: &Principal) -> Result<Vec<MediaFile>, AppError> {
+        self.images(caller).await
+    }
+
+    async fn create_image(
+        &self,
+        caller: &Principal,
+        request: CreateImageRequest,
+    ) -> Result<OperationProgress, AppError> {
+        let result = self
+            .start_image(caller, request.clone())
+            .await
+            .map_err(report);
+        // Its end is audited when it ends; a refusal now is audited here.
+        if result.is_err() {
+            let entry = Entry::by(caller, "image.create").target(request.name);
+            self.audit.record(entry.outcome(&result)).await;
+        }
+        result
+    }
+
+    async fn delete_image(&self, caller: &Principal, name: String) -> Result<(), AppError> {
+        let entry = Entry::by(caller, "image.delete").target(name.clone());
+        let result = self.remove_image(caller, &name).await.map_err(report);
+        self.audit.record(entry.outcome(&result)).await;
+        result
+    }
+
+    async fn operations(&self, caller: &Principal) -> Result<Vec<OperationProgress>, AppError> {
+        Ok(self.running_jobs(caller))
+    }
+
+    async fn cancel_operation(&self, caller: &Principal, id: uuid::Uuid) -> Result<(), AppError> {
+        let entry = Entry::by(caller, "operation.cancel").target(id.to_string());
+        let result = self.cancel_job(caller, id).map_err(report);
+        self.audit.record(entry.outcome(&result)).await;
+        result
+    }
+
+    async fn change_media(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        iso: Option<String>,
+    ) -> Result<Vm, AppError> {
+        let entry = match &iso {
+            Some(name) => Entry::by(caller, "vm.media.attach").detail(name.clone()),
+            None => Entry::by(caller, "vm.media.detach"),
+        }
+        .target(vm_target(id));
+        let guard = self.locks.lock(&id.0).await;
+        let work = change_media(self.cx.clone(), caller.clone(), id, iso);
+        self.detached(guard, |r| entry.outcome(r), work).await
+    }
+
+    async fn boot_order(&self, caller: &Principal, id: VmId) -> Result<BootOrderReport, AppError> {
+        boot_order(self.cx.clone(), caller.clone(), id)
+            .await
+            .map_err(report)
+    }
+
+    async fn set_boot_order(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        order: BootOrder,
+    ) -> Result<BootOrderReport, AppError> {
+        let entry = Entry::by(caller, "vm.boot_order")
+            .target(vm_target(id))
+            .detail(order.as_str());
+        let guard = self.locks.lock(&id.0).await;
+        let work = set_boot_order(self.cx.clone(), caller.clone(), id, order);
+        self.detached(guard, |r| entry.outcome(r), work).await
+    }
+
+    async fn installation(
+        &self,
+        caller: &Principal,
+        id: VmId,
+    ) -> Result<InstallationReport, AppError> {
+        installation(self.cx.clone(), caller.clone(), id)
+            .await
+            .map_err(report)
+    }
+
+    async fn complete_installation(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        failed: bool,
+    ) -> Result<InstallationReport, AppError> {
+        let name = if failed {
+            "vm.installation.failed"
+        } else {
+            "vm.installation.complete"
+        };
+        let entry = Entry::by(caller, name).target(vm_target(id));
+        let guard = self.locks.lock(&id.0).await;
+        let work = complete_installation(self.cx.clone(), caller.clone(), id, failed);
+        self.detached(guard, |r| entry.outcome(r), work).await
+    }
+
+    async fn disk(&self, caller: &Principal, id: VmId) -> Result<DiskInfo, AppError> {
+        disk(self.cx.clone(), caller.clone(), id)
+            .await
+            .map_err(report)
+    }
+
+    async fn resize_disk(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        size_gb: u64,
+    ) -> Result<DiskInfo, AppError> {
+        let entry = Entry::by(caller, "vm.disk.resize")
+            .target(vm_target(id))
+            .detail(format!("{size_gb} GiB"));
+        let guard = self.locks.lock(&id.0).await;
+        // The owner's quota lock, as create takes it: the growth is checked against the quota
+        // and made under it. An admin acting on a user's VM uses that user's quota.
+        let owner = match self.get_vm(caller, id).await {
+            Ok(vm) => vm.owner,
+            Err(error) => {
+                let refused = Err(error);
+                self.audit.record(entry.outcome(&refused)).await;
+                return refused;
+            }
+        };
+        let quota_guard = match owner {
+            Some(owner) => Some(self.owners.lock(&owner).await),
+            None => None,
+        };
+        let work = resize(self.cx.clone(), caller.clone(), id, size_gb);
+        self.detached((guard, quota_guard), |r| entry.outcome(r), work)
+            .await
     }
 
     async fn get_vm(&self, caller: &Principal, id: VmId) -> Result<Vm, AppError> {

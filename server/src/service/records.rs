@@ -51,3 +51,28 @@ pub(super) async fn current(cx: &Context, id: Uuid) -> Result<Vm, ServiceError> 
         .await?
         .ok_or_else(|| refused(AppError::vm_not_found()))
 }
+
+/// The record, if this caller may see it and no operation holds it (a VM being created or
+/// deleted cannot have its settings changed).
+pub(super) async fn settled_row(
+    cx: &Context,
+    caller: &Principal,
+    id: Uuid,
+) -> Result<VmRow, ServiceError> {
+    let row = visible_row(cx, caller, id).await?;
+    if row.status.is_held_by_operation() {
+        return Err(refused(AppError::new(
+            app::error::ErrorCode::InvalidState,
+            format!(
+                "\"{}\" is being {}; try again when that is done.",
+                row.name,
+                if row.status == app::types::VmStatus::Creating {
+                    "created"
+                } else {
+                    "deleted"
+                }
+            ),
+        )));
+    }
+    Ok(row)
+}

@@ -199,6 +199,8 @@ pub fn test_config(database_url: &str, data_dir: &TempDir, libvirt_uri: &str) ->
         data_dir: data_dir.0.clone(),
         reconcile_secs: 60,
         console_autostart: true,
+        iso_upload_max_mb: 64,
+        image_copy_mb_per_s: 0,
         session_hours: 168,
         secure_cookie: false,
         public_url: None,
@@ -465,6 +467,35 @@ pub fn client_with_token(token: &str) -> reqwest::Client {
         .default_headers(headers)
         .build()
         .unwrap()
+}
+
+/// Every entry of a library directory, hidden ones (a partial file) included, by name.
+pub fn library_entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    names
+}
+
+/// How many files the base-image library in `data_dir` holds: (visible, hidden). The names
+/// differ from run to run; what a saga leaves behind does not.
+pub fn image_counts(data_dir: &std::path::Path) -> (usize, usize) {
+    let entries = library_entries(&data_dir.join("images"));
+    let hidden = entries.iter().filter(|name| name.starts_with('.')).count();
+    (entries.len() - hidden, hidden)
+}
+
+/// Writes an ISO 9660 image of `len` bytes (at least 40 KiB) at `path`: zeros with a volume
+/// descriptor's `CD001` signature where ISO 9660 puts it (byte 32,769).
+pub fn write_iso(path: &std::path::Path, len: usize) {
+    let mut bytes = vec![0u8; len.max(40 * 1024)];
+    bytes[32_768] = 1;
+    bytes[32_769..32_774].copy_from_slice(b"CD001");
+    std::fs::write(path, bytes).unwrap();
 }
 
 /// A VM name no other test uses (the test driver's state is shared within a process).
