@@ -16,11 +16,18 @@ rm -rf "$LIMEN_E2E_DATA_DIR"
 mkdir -p "$LIMEN_E2E_DATA_DIR"/{disks,isos,images}
 chmod 755 "$LIMEN_E2E_DATA_DIR" "$LIMEN_E2E_DATA_DIR"/{disks,isos,images}
 
-# Test media, made here from Debian packages: a bootable GRUB ISO and a base image.
+# Test media, made here from Debian packages: a bootable GRUB ISO whose menu waits, drawn on the
+# screen and on the serial port (the install tests read it in the serial console), and a base
+# image. Made again when its menu changes.
 media_src="$STATE_DIR/e2e-media"
-if [[ ! -f "$media_src/e2e-boot.iso" ]]; then
+grub_cfg='serial --unit=0 --speed=115200
+terminal_input serial console
+terminal_output serial console
+set timeout=-1
+menuentry "Limen e2e installer" { true }'
+if [[ ! -f "$media_src/e2e-boot.iso" || "$(cat "$media_src/iso-root/boot/grub/grub.cfg" 2>/dev/null)" != "$grub_cfg" ]]; then
   mkdir -p "$media_src/iso-root/boot/grub"
-  printf 'set timeout=-1\nmenuentry "Limen e2e" { true }\n' > "$media_src/iso-root/boot/grub/grub.cfg"
+  printf '%s\n' "$grub_cfg" > "$media_src/iso-root/boot/grub/grub.cfg"
   grub-mkrescue -o "$media_src/e2e-boot.iso" "$media_src/iso-root" >/dev/null 2>&1
 fi
 cp "$media_src/e2e-boot.iso" "$LIMEN_E2E_DATA_DIR/isos/"
@@ -28,6 +35,8 @@ cp "$media_src/e2e-boot.iso" "$LIMEN_E2E_DATA_DIR/isos/"
 # once into the state dir (make test builds it before this runs), booted here from the library.
 bash scripts/test-guest.sh
 cp "$STATE_DIR/test-guest/limen-guest.iso" "$LIMEN_E2E_DATA_DIR/isos/"
+# …and as a disk with an operating system on it: "installed", for the install flow's second boot.
+cp "$STATE_DIR/test-guest/limen-guest.qcow2" "$LIMEN_E2E_DATA_DIR/images/"
 qemu-img create -q -f qcow2 "$LIMEN_E2E_DATA_DIR/images/e2e-base.qcow2" 1G
 chmod 644 "$LIMEN_E2E_DATA_DIR"/isos/* "$LIMEN_E2E_DATA_DIR"/images/*
 # The admin the tests log in as (the first user of this fresh database).

@@ -125,6 +125,7 @@ pub fn App() -> impl IntoView {
                     />
                     <Route path=StaticSegment("login") view={Lazy::<pages::login::LoginRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("setup") view={Lazy::<pages::setup::SetupRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("media") view={Lazy::<pages::media::MediaRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("tokens") view={Lazy::<pages::tokens::TokensRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view={Lazy::<pages::audit::AuditLogRoute>::new()} ssr=SsrMode::Async/>
                     <Route
@@ -175,6 +176,7 @@ fn TopNav(user: User, live: Live) -> impl IntoView {
     view! {
         <nav aria-label="Main">
             <A href="/">"Machines"</A>
+            <A href="/media">"Media"</A>
             <A href="/tokens">"Tokens"</A>
             <A href="/audit">"Audit"</A>
             {admin

@@ -40,6 +40,34 @@ impl LinkState {
 pub struct Live {
     pub store: VmStore,
     pub link: RwSignal<LinkState>,
+    /// Grows whenever a library (ISOs, base images) may have changed: lists of them load again.
+    pub library: RwSignal<u64>,
+    /// The stream's `operation_progress` payloads (making a base image), newest last, at most
+    /// [`OPERATION_EVENTS`]: kept as they came and read with [`latest_operations`] by the pages
+    /// that show them, so the dashboard's first load carries no parser for them.
+    ///
+    /// [`latest_operations`]: crate::machine::latest_operations
+    pub operations: RwSignal<Vec<String>>,
+}
+
+/// How many operation events the page keeps.
+pub const OPERATION_EVENTS: usize = 64;
+
+impl Live {
+    /// A library changed: whatever lists it loads again.
+    pub fn library_changed(&self) {
+        self.library.update(|version| *version += 1);
+    }
+
+    /// One more word on an operation (a `operation_progress` payload).
+    pub fn operation_event(&self, payload: String) {
+        self.operations.update(|events| {
+            if events.len() == OPERATION_EVENTS {
+                events.remove(0);
+            }
+            events.push(payload);
+        });
+    }
 }
 
 pub fn use_live() -> Live {
@@ -52,6 +80,8 @@ pub fn provide_live(logged_in: Signal<bool>) -> Live {
     let live = Live {
         store: VmStore::default(),
         link: RwSignal::new(LinkState::Connecting),
+        library: RwSignal::new(0),
+        operations: RwSignal::new(Vec::new()),
     };
     provide_context(live);
     // Effects run only in the browser, once hydrated. `logged_in` is a memo: it changes once,
@@ -74,7 +104,6 @@ mod browser {
     use serde::Deserialize;
 
     use super::{LinkState, Live};
-    use crate::store::VmStore;
     use crate::types::{Vm, VmId};
 
     #[derive(Deserialize)]
@@ -89,16 +118,18 @@ mod browser {
 
     /// The stream's events, in the order they came; `error` is the browser's own event (the
     /// stream dropped, and it reconnects by itself unless the server refused it).
-    const EVENTS: [&str; 5] = [
+    const EVENTS: [&str; 7] = [
         "snapshot",
         "vm_created",
         "vm_updated",
         "vm_deleted",
+        "media_changed",
+        "operation_progress",
         "error",
     ];
 
     pub fn open_stream(live: Live) {
-        let Live { store, link } = live;
+        let link = live.link;
         let Ok(mut source) = EventSource::new("/api/v1/events") else {
             link.set(LinkState::Reconnecting);
             return;
@@ -113,7 +144,7 @@ mod browser {
                 match event {
                     Ok((name, message)) => {
                         let data = message.data().as_string().unwrap_or_default();
-                        handle(store, link, &name, &data);
+                        handle(live, &name, &data);
                     }
                     // Closed for good (refused, or closed on cleanup): nothing more will come.
                     Err(_) => {
@@ -128,15 +159,22 @@ mod browser {
         on_cleanup(move || drop(source));
     }
 
-    fn handle(store: VmStore, link: RwSignal<LinkState>, name: &str, data: &str) {
+    fn handle(live: Live, name: &str, data: &str) {
+        let Live { store, link, .. } = live;
         match name {
-            // Sent first on every (re)connection: from now on what is shown is current.
+            // Sent first on every (re)connection: from now on what is shown is current (a
+            // library change may have been missed while disconnected).
             "snapshot" => {
                 if let Ok(snapshot) = serde_json::from_str::<Snapshot>(data) {
                     store.snapshot(snapshot.vms);
+                    if link.get_untracked() == LinkState::Reconnecting {
+                        live.library_changed();
+                    }
                     link.set(LinkState::Live);
                 }
             }
+            "media_changed" => live.library_changed(),
+            "operation_progress" => live.operation_event(data.to_string()),
             "vm_created" | "vm_updated" => {
                 if let Ok(vm) = serde_json::from_str::<Vm>(data) {
                     store.streamed(vm);

@@ -179,8 +179,8 @@ pub struct OperationProgress {
     pub vm: crate::types::VmId,
     /// What it makes (the image's file name).
     pub target: String,
-    /// 0–100.
-    pub percent: f32,
+    /// 0–100, whole (a float would bring float parsing into the dashboard's first load).
+    pub percent: u8,
     pub state: ProgressState,
     /// Why it failed, in words.
     pub error: Option<String>,
@@ -193,7 +193,7 @@ pub enum OperationKind {
     ImageCreate,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ProgressState {
     Running,
@@ -206,6 +206,27 @@ impl ProgressState {
     pub fn is_over(self) -> bool {
         self != ProgressState::Running
     }
+}
+
+/// The operations in `operation_progress` payloads (newest last), each as last reported, in
+/// the order they first appeared. Payloads that do not parse are skipped.
+pub fn latest_operations(payloads: &[String]) -> Vec<OperationProgress> {
+    let mut latest: Vec<OperationProgress> = Vec::new();
+    for progress in payloads
+        .iter()
+        .filter_map(|payload| serde_json::from_str::<OperationProgress>(payload).ok())
+    {
+        match latest.iter_mut().find(|known| known.id == progress.id) {
+            Some(known) => *known = progress,
+            None => latest.push(progress),
+        }
+    }
+    latest
+}
+
+/// An operation's progress as a payload of the event stream's `operation_progress`.
+pub fn progress_payload(progress: &OperationProgress) -> String {
+    serde_json::to_string(progress).unwrap_or_default()
 }
 
 /// The library file name of an image called `name`.

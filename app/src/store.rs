@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use leptos::prelude::*;
 
+use crate::machine::{role_counts, RoleCount};
 use crate::types::{Vm, VmId};
 
 /// The VMs known to this page and the ids the stream said were deleted. Plain data with the
@@ -98,6 +99,20 @@ impl VmSet {
     pub fn is_empty(&self) -> bool {
         self.vms.is_empty()
     }
+
+    /// Ids in display order of the VMs with `role` (`None`: all of them).
+    pub fn ids_with_role(&self, role: Option<&str>) -> Vec<VmId> {
+        self.vms
+            .iter()
+            .filter(|vm| role.is_none() || vm.role.as_deref() == role)
+            .map(|vm| vm.uuid)
+            .collect()
+    }
+
+    /// The roles in use, with counts, by name.
+    pub fn roles(&self) -> Vec<RoleCount> {
+        role_counts(&self.vms)
+    }
 }
 
 /// [`VmSet`] in a signal: what the pages and the stream use.
@@ -160,6 +175,14 @@ impl VmStore {
 
     pub fn is_empty(&self) -> bool {
         self.set.with(VmSet::is_empty)
+    }
+
+    pub fn ids_with_role(&self, role: Option<&str>) -> Vec<VmId> {
+        self.set.with(|set| set.ids_with_role(role))
+    }
+
+    pub fn roles(&self) -> Vec<RoleCount> {
+        self.set.with(VmSet::roles)
     }
 }
 

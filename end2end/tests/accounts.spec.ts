@@ -1,5 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-import { createVm, openDashboard, vmName, watchErrors } from './helpers';
+import { createVm, openCreateDialog, openDashboard, vmName, watchErrors } from './helpers';
 import { PASSWORD, adminPage, createUser, logIn, pageOf } from './accounts';
 
 const userName = (label: string): string => `${label}-${Date.now().toString(36)}`;
@@ -106,7 +106,7 @@ test('a quota is shown in the create dialog and enforced', async ({ browser, pag
   const user = await pageOf(browser, name);
   const errors = watchErrors(user, [/403/]);
   await openDashboard(user);
-  const form = user.getByRole('form', { name: 'Create a virtual machine' });
+  const form = await openCreateDialog(user);
   await expect(form.getByRole('status', { name: 'Quota' })).toContainText('0 of 1 VMs');
   await expect(form.getByRole('status', { name: 'Quota' })).toContainText('0 of 2 vCPUs');
 

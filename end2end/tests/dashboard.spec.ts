@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { createVm, openDashboard, virshDomstate, virshHasDomain, vmName, watchErrors } from './helpers';
+import { createVm, openCreateDialog, openDashboard, virshDomstate, virshHasDomain, vmName, watchErrors } from './helpers';
 
 test('create, start, stop and delete a real QEMU VM from the dashboard', async ({ page }) => {
   const errors = watchErrors(page);
@@ -50,7 +50,7 @@ test('create, start, stop and delete a real QEMU VM from the dashboard', async (
 test('a refused create is explained in words and leaves nothing behind', async ({ page }) => {
   const errors = watchErrors(page, [/status of 409 \(Conflict\)/]);
   await openDashboard(page);
-  const form = page.getByRole('form', { name: 'Create a virtual machine' });
+  const form = await openCreateDialog(page);
 
   // Checked in the browser before anything is sent.
   await createVm(page, 'bad/name');

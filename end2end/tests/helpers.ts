@@ -37,8 +37,17 @@ export function virshHasDomain(name: string): boolean {
   return names.split('\n').map((line) => line.trim()).includes(name);
 }
 
-export async function createVm(page: Page, name: string): Promise<void> {
+/** The create dialog, opened if it is not (its code loads with its first opening). */
+export async function openCreateDialog(page: Page) {
   const form = page.getByRole('form', { name: 'Create a virtual machine' });
+  const button = page.getByRole('button', { name: 'New virtual machine' });
+  if ((await button.getAttribute('aria-expanded')) !== 'true') await button.click();
+  await expect(form).toBeVisible();
+  return form;
+}
+
+export async function createVm(page: Page, name: string): Promise<void> {
+  const form = await openCreateDialog(page);
   await form.getByLabel('Name').fill(name);
   await form.getByLabel('vCPUs').fill('1');
   await form.getByLabel('Memory (MiB)').fill('256');

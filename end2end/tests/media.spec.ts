@@ -1,12 +1,12 @@
 import { test, expect } from '@playwright/test';
 import { execFileSync } from 'node:child_process';
-import { openDashboard, virshDomstate, virshHasDomain, vmName, watchErrors } from './helpers';
+import { openCreateDialog, openDashboard, virshDomstate, virshHasDomain, vmName, watchErrors } from './helpers';
 
 const dumpxml = (name: string): string =>
   execFileSync('virsh', ['-c', 'qemu:///system', 'dumpxml', name], { encoding: 'utf8' });
 
 async function createWith(page: import('@playwright/test').Page, name: string, field: string, choice: string) {
-  const form = page.getByRole('form', { name: 'Create a virtual machine' });
+  const form = await openCreateDialog(page);
   await form.getByLabel('Name').fill(name);
   await form.getByLabel('Memory (MiB)').fill('256');
   await form.getByLabel('Disk (GiB)').fill('1');

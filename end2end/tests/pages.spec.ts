@@ -90,6 +90,7 @@ test('every page fits a phone\'s width and has its own title, rendered by the se
   const pages: [string, string, boolean][] = [
     ['/', 'Virtual machines · Limen', true],
     [`/vms/${uuid}`, `${name} · Limen`, true],
+    ['/media', 'Media · Limen', true],
     ['/tokens', 'API tokens · Limen', true],
     ['/audit', 'Audit log · Limen', true],
     ['/admin/users', 'Users · Limen', true],
@@ -192,6 +193,7 @@ test('the pages split off the main bundle load when reached by a link, without a
     if (request.url().endsWith('.wasm')) chunks.push(new URL(request.url()).pathname);
   });
   for (const [link, heading, title] of [
+    ['Media', 'Media', 'Media · Limen'],
     ['Tokens', 'API tokens', 'API tokens · Limen'],
     ['Audit', 'Audit log', 'Audit log · Limen'],
     ['Users', 'Users', 'Users · Limen'],
@@ -211,6 +213,7 @@ test('the pages split off the main bundle load when reached by a link, without a
   await expect(page.getByRole('status', { name: 'Screen connection' })).toHaveText('Connected.', { timeout: 60_000 });
   // Each page came in its own chunk, fetched on the way (the dashboard's first load had none).
   expect(chunks.some((path) => path.includes('tokens'))).toBe(true);
+  expect(chunks.some((path) => path.includes('media'))).toBe(true);
   expect(chunks.some((path) => path.includes('vm_detail'))).toBe(true);
   expect(chunks.some((path) => path.includes('console'))).toBe(true);
   expect(await page.evaluate(() => performance.getEntriesByType('navigation').length)).toBe(1);

@@ -433,7 +433,7 @@ async fn a_vms_disk_becomes_a_base_image_that_clones_are_built_on() {
     })
     .await;
     assert_eq!(done["state"], "done", "{done}");
-    assert_eq!(done["percent"], 100.0);
+    assert_eq!(done["percent"], 100);
     events
         .wait_for(std::time::Duration::from_secs(10), |e| {
             e.event == "media_changed"

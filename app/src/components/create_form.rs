@@ -4,9 +4,12 @@ use leptos::task::spawn_local;
 use crate::api::accounts::quota;
 use crate::api::media::{list_images, list_isos};
 use crate::api::vms::create_vm;
-use crate::auth::QuotaReport;
+use crate::auth::{QuotaReport, Role};
+use crate::components::iso_upload::IsoUpload;
+use crate::live::use_live;
 use crate::store::VmStore;
-use crate::types::{CreateVmRequest, Vm};
+use crate::types::{BootOrder, CreateVmRequest, Vm};
+use crate::use_session;
 use crate::validate::{
     validate_create, CPU_MAX, CPU_MIN, DISK_MAX_GIB, DISK_MIN_GIB, MEMORY_MAX_MIB, MEMORY_MIN_MIB,
     NAME_MAX_LEN,
@@ -55,6 +58,7 @@ struct CreateFormValues {
     disk: String,
     iso: String,
     image: String,
+    boot_order: String,
 }
 
 impl CreateFormValues {
@@ -75,7 +79,7 @@ impl CreateFormValues {
             os_type: None,
             iso: Some(self.iso).filter(|name| !name.is_empty()),
             image: Some(self.image).filter(|name| !name.is_empty()),
-            boot_order: None,
+            boot_order: self.boot_order.parse().ok(),
             start: false,
         };
         validate_create(&request).map_err(|e| e.message)?;
@@ -100,7 +104,7 @@ async fn create_from_form(
     create_vm(request).await.map_err(|failure| failure.message)
 }
 
-/// Name, vCPUs, memory and disk; the server's answer (the new VM) goes straight into the store.
+/// Name, vCPUs, memory, disk, install ISO or base image, boot order; the server's answer (the new VM) goes straight into the store.
 /// The caller's quota is shown, and a VM it would not allow is explained before it is sent.
 #[component]
 pub fn CreateVmForm(store: VmStore) -> impl IntoView {
@@ -110,10 +114,14 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
     let disk = RwSignal::new("4".to_string());
     let iso = RwSignal::new(String::new());
     let image = RwSignal::new(String::new());
+    let boot_order = RwSignal::new(BootOrder::CdromHd.as_str().to_string());
+    // Loaded again when a library changes (an upload here or anywhere).
+    let library = use_live().library;
     let media = Resource::new(
-        || (),
+        move || library.get(),
         |_| async { (list_isos().await, list_images().await) },
     );
+    let me = use_session().me;
     let error = RwSignal::new(None::<String>);
     let creating = RwSignal::new(false);
     let refresh = use_context::<QuotaRefresh>().unwrap_or_else(QuotaRefresh::provide);
@@ -128,6 +136,7 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
             disk: disk.get_untracked(),
             iso: iso.get_untracked(),
             image: image.get_untracked(),
+            boot_order: boot_order.get_untracked(),
         };
         let report = quota_report.get_untracked().and_then(Result::ok);
         creating.set(true);
@@ -203,6 +212,26 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <label>
+                "Boot order"
+                <select
+                    name="boot_order"
+                    on:change=move |ev| boot_order.set(event_target_value(&ev))
+                    prop:value=boot_order
+                >
+                    {BootOrder::ALL
+                        .into_iter()
+                        .map(|order| view! { <option value=order.as_str()>{order.label()}</option> })
+                        .collect_view()}
+                </select>
+            </label>
+            // Admins may bring an ISO right here; it is chosen once it is in the library.
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let admin = matches!(me.await, Ok(Some(user)) if user.role == Role::Admin);
+                    admin.then(|| view! { <IsoUpload on_uploaded=move |name| iso.set(name)/> })
+                })}
+            </Transition>
             <button type="submit" disabled=move || creating.get()>
                 {move || if creating.get() { "Creating…" } else { "Create VM" }}
             </button>

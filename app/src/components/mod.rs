@@ -1,3 +1,4 @@
 pub mod create_form;
 pub mod fields;
+pub mod iso_upload;
 pub mod vm_card;

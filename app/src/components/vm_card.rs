@@ -4,6 +4,7 @@ use leptos::task::spawn_local;
 use crate::api::vms::{act_on_vm, delete_vm};
 use crate::components::create_form::QuotaRefresh;
 use crate::error::AppError;
+use crate::machine::boot_check;
 use crate::store::VmStore;
 use crate::types::{DeleteReport, Vm, VmAction, VmId, VmStatus};
 
@@ -108,6 +109,16 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                 <h2 class="vm-name">
                     <a href=format!("/vms/{id}")>{name}</a>
                 </h2>
+                {move || {
+                    vm.with(|vm| vm.as_ref().and_then(|vm| vm.role.clone()))
+                        .map(|role| {
+                            view! {
+                                <span class="role-tag" aria-label=move || format!("Role of {}", name())>
+                                    {role}
+                                </span>
+                            }
+                        })
+                }}
                 <span
                     class=move || format!("badge badge-{}", status().as_str())
                     role="status"
@@ -134,6 +145,13 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                             </dl>
                         }
                     })
+            }}
+            {move || {
+                vm.with(|vm| {
+                        vm.as_ref()
+                            .and_then(|vm| boot_warning(vm.boot_order, vm.current_media.as_deref()))
+                    })
+                    .map(|warning| view! { <p class="warning">{warning}</p> })
             }}
             <div class="vm-actions">
                 // Opening the console starts a stopped VM (autostart), so it is offered whatever
@@ -297,6 +315,14 @@ mod browser_focus {
             Some(button) => button.focus(),
             None => card.focus(),
         };
+    }
+}
+
+/// What the card warns of about how the VM will boot, if anything.
+fn boot_warning(order: crate::types::BootOrder, media: Option<&str>) -> Option<String> {
+    match boot_check(order, media) {
+        Ok(warning) => warning,
+        Err(refusal) => Some(refusal),
     }
 }
 

@@ -2,6 +2,7 @@ pub mod audit;
 pub mod console;
 pub mod dashboard;
 pub mod login;
+pub mod media;
 pub mod not_found;
 pub mod reconcile;
 pub mod setup;

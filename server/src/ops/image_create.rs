@@ -49,16 +49,17 @@ pub struct CreateImage {
 
 /// A percentage shared between the running copy and its readers.
 #[derive(Debug, Clone, Default)]
-pub struct Percent(std::sync::Arc<std::sync::atomic::AtomicU32>);
+pub struct Percent(std::sync::Arc<std::sync::atomic::AtomicU8>);
 
 impl Percent {
-    pub fn get(&self) -> f32 {
-        f32::from_bits(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    pub fn get(&self) -> u8 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn set(&self, percent: f32) {
-        self.0
-            .store(percent.to_bits(), std::sync::atomic::Ordering::Relaxed);
+        // Whole percents, never past 100.
+        let whole = percent.clamp(0.0, 100.0) as u8;
+        self.0.store(whole, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -85,7 +86,7 @@ impl CreateImage {
     /// The progress event of this operation.
     pub fn progress(
         &self,
-        percent: f32,
+        percent: u8,
         state: ProgressState,
         error: Option<String>,
     ) -> OperationProgress {
@@ -108,7 +109,7 @@ impl CreateImage {
             if last.elapsed() >= PROGRESS_EVERY {
                 last = Instant::now();
                 cx.bus.publish(VmChange::Progress(self.progress(
-                    percent,
+                    self.percent.get(),
                     ProgressState::Running,
                     None,
                 )));

@@ -114,7 +114,7 @@ impl VmService {
             cancel: CancellationToken::new(),
             percent: Percent::default(),
         };
-        let started = saga.progress(0.0, ProgressState::Running, None);
+        let started = saga.progress(0, ProgressState::Running, None);
         self.jobs.lock().insert(
             job,
             Job {
@@ -132,7 +132,7 @@ impl VmService {
             let _guard = guard;
             let result = sagas.execute(&saga).await;
             let end = match &result {
-                Ok(_) => saga.progress(100.0, ProgressState::Done, None),
+                Ok(_) => saga.progress(100, ProgressState::Done, None),
                 Err(_) if saga.cancel.is_cancelled() => {
                     saga.progress(saga.percent.get(), ProgressState::Cancelled, None)
                 }

@@ -1,14 +1,32 @@
+//! The VM page: everything Limen records about one VM, with its actions and a section for each
+//! thing a user changes after create (media, boot order, installation, disk, role, and for
+//! admins a base image of its disk).
+
+mod boot;
+mod disk;
+mod media;
+mod role;
+mod section;
+mod template;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::vms::get_vm;
+use crate::auth::Role;
 use crate::components::vm_card::VmCard;
 use crate::error::{AppError, ErrorCode};
 use crate::live::use_live;
 use crate::store::VmStore;
 use crate::types::{Vm, VmId};
+use crate::use_session;
+use boot::{BootSection, InstallationSection};
+use disk::DiskSection;
+use media::MediaSection;
+use role::RoleSection;
+use template::TemplateSection;
 
 /// The route: split off the main WASM (the dashboard is the first load; this page is loaded when
 /// visited).
@@ -112,6 +130,7 @@ fn unavailable(not_found: bool, message: String) -> AnyView {
 #[component]
 fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
     let vm = Memo::new(move |_| store.get(id));
+    let me = use_session().me;
     view! {
         <Show
             when=move || vm.with(Option::is_some)
@@ -143,6 +162,19 @@ fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
                         }
                     })
             }}
+            <div class="vm-sections">
+                <MediaSection id vm store/>
+                <BootSection id vm store/>
+                <InstallationSection id vm store/>
+                <DiskSection id vm store/>
+                <RoleSection id vm store/>
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let admin = matches!(me.await, Ok(Some(user)) if user.role == Role::Admin);
+                        admin.then(|| view! { <TemplateSection id vm/> })
+                    })}
+                </Transition>
+            </div>
         </Show>
     }
     .into_any()

@@ -1,0 +1,205 @@
+//! The ISO and base-image libraries (SPEC §8): what is in them and which VMs use each file;
+//! admins upload ISOs, delete what nothing uses, and follow (or cancel) base images being made.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_meta::Title;
+use leptos_router::{lazy_route, LazyRoute};
+
+use crate::api::media::{
+    cancel_operation, delete_image, delete_iso, list_images, list_isos, list_operations,
+};
+use crate::auth::Role;
+use crate::components::iso_upload::{size_words, IsoUpload};
+use crate::error::AppError;
+use crate::live::use_live;
+use crate::machine::{latest_operations, progress_payload, ProgressState};
+use crate::types::MediaFile;
+use crate::use_session;
+
+/// The route: split off the main WASM, loaded when the page is visited.
+pub struct MediaRoute;
+
+#[lazy_route]
+impl LazyRoute for MediaRoute {
+    fn data() -> Self {
+        Self
+    }
+
+    fn view(_this: Self) -> AnyView {
+        view! { <MediaPage/> }.into_any()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Iso,
+    Image,
+}
+
+#[component]
+pub fn MediaPage() -> impl IntoView {
+    let live = use_live();
+    let me = use_session().me;
+    // Both lists load again whenever a library changes (an upload, a delete, a new image).
+    let isos = Resource::new(move || live.library.get(), |_| list_isos());
+    let images = Resource::new(move || live.library.get(), |_| list_images());
+    // Operations already running when the page opened; the stream brings the rest.
+    let running = Resource::new(|| (), |_| list_operations());
+    let error = RwSignal::new(None::<String>);
+    let remove = move |kind: Kind, name: String| {
+        error.set(None);
+        spawn_local(async move {
+            let answer = match kind {
+                Kind::Iso => delete_iso(name).await,
+                Kind::Image => delete_image(name).await,
+            };
+            match answer {
+                Ok(()) => live.library_changed(),
+                Err(failure) => error.set(Some(failure.message)),
+            }
+        });
+    };
+    view! {
+        <section class="media">
+            <Title text="Media · Limen"/>
+            <h1>"Media"</h1>
+            {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+            <h2>"ISO images"</h2>
+            // Outside the lists' boundary: a list loading again (an upload finished) must not
+            // make a new upload control and lose what it says.
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let admin = matches!(me.await, Ok(Some(user)) if user.role == Role::Admin);
+                    admin.then(|| view! { <IsoUpload/> })
+                })}
+            </Transition>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let admin = matches!(me.await, Ok(Some(user)) if user.role == Role::Admin);
+                    if let Ok(operations) = running.await {
+                        for operation in &operations {
+                            live.operation_event(progress_payload(operation));
+                        }
+                    }
+                    let (isos, images) = (isos.await, images.await);
+                    view! {
+                        <Library kind=Kind::Iso files=isos admin remove/>
+                        <h2>"Base images"</h2>
+                        <p class="muted">"Made from a stopped VM's disk on its page; new VMs are built on them copy-on-write."</p>
+                        <Library kind=Kind::Image files=images admin remove/>
+                    }
+                })}
+            </Transition>
+            <Operations/>
+        </section>
+    }
+}
+
+#[component]
+fn Library(
+    kind: Kind,
+    files: Result<Vec<MediaFile>, AppError>,
+    admin: bool,
+    remove: impl Fn(Kind, String) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let label = match kind {
+        Kind::Iso => "ISO images",
+        Kind::Image => "Base images",
+    };
+    match files {
+        Err(error) => view! { <p class="error" role="alert">{error.message}</p> }.into_any(),
+        Ok(files) if files.is_empty() => view! { <p class="muted">"None yet."</p> }.into_any(),
+        Ok(files) => view! {
+            <div class="table-wrap">
+            <table class="data-table" aria-label=label>
+                <thead>
+                    <tr>
+                        <th scope="col">"Name"</th>
+                        <th scope="col">"Size"</th>
+                        <th scope="col">"Used by"</th>
+                        {admin.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
+                    </tr>
+                </thead>
+                <tbody>
+                    {files
+                        .into_iter()
+                        .map(|file| {
+                            let used = !file.used_by.is_empty();
+                            let name = file.name.clone();
+                            view! {
+                                <tr>
+                                    <td>{file.name.clone()}</td>
+                                    <td>{size_words(file.size)}</td>
+                                    <td>{if used { file.used_by.join(", ") } else { "nothing".into() }}</td>
+                                    {admin.then(|| view! {
+                                        <td>
+                                            <button
+                                                type="button"
+                                                class="danger"
+                                                aria-label=format!("Delete {}", file.name)
+                                                title=used.then_some("In use: it cannot be deleted")
+                                                disabled=used
+                                                on:click=move |_| remove(kind, name.clone())
+                                            >
+                                                "Delete"
+                                            </button>
+                                        </td>
+                                    })}
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+/// Base images being made, with their progress as the stream reports it.
+#[component]
+fn Operations() -> impl IntoView {
+    let live = use_live();
+    let operations = Memo::new(move |_| live.operations.with(|events| latest_operations(events)));
+    let running = move || {
+        operations.with(|all| {
+            all.iter()
+                .filter(|op| !op.state.is_over())
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    view! {
+        <Show when=move || !running().is_empty()>
+            <h2>"In progress"</h2>
+            <For each=running key=|op| (op.id, op.percent) let:op>
+                <div class="operation" role="group" aria-label=format!("Making {}", op.target)>
+                    <progress max="100" value=op.percent aria-label=format!("Progress of {}", op.target)></progress>
+                    <span class="muted">{format!("{} — {} %", op.target, op.percent)}</span>
+                    <button
+                        type="button"
+                        on:click=move |_| {
+                            let id = op.id;
+                            spawn_local(async move {
+                                let _ = cancel_operation(id).await;
+                            });
+                        }
+                    >
+                        "Cancel"
+                    </button>
+                </div>
+            </For>
+        </Show>
+        {move || {
+            operations
+                .with(|all| all.iter().rev().find(|op| op.state == ProgressState::Failed).cloned())
+                .map(|op| view! {
+                    <p class="error" role="alert">
+                        {format!("Making {} failed: {}", op.target, op.error.unwrap_or_default())}
+                    </p>
+                })
+        }}
+    }
+}

@@ -1,0 +1,95 @@
+//! The VM's system disk: what it is, and growing it (never shrinking).
+
+use leptos::prelude::*;
+
+use super::section::Call;
+use crate::api::machine::{resize_disk, vm_disk};
+use crate::components::iso_upload::size_words;
+use crate::store::VmStore;
+use crate::types::{Vm, VmId, VmStatus};
+use crate::validate::DISK_MAX_GIB;
+
+#[component]
+pub fn DiskSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoView {
+    // The recorded size, kept while the VM goes away (no read of a deleted VM's disk).
+    let recorded = Memo::new(move |last: Option<&u64>| {
+        vm.with(|vm| vm.as_ref().map(|vm| vm.disk_size))
+            .or(last.copied())
+            .unwrap_or(0)
+    });
+    // Read again whenever the recorded size changes (a resize, here or elsewhere).
+    let disk = Resource::new(move || recorded.get(), move |_| vm_disk(id));
+    let size = RwSignal::new(String::new());
+    let running =
+        move || vm.with(|vm| vm.as_ref().is_some_and(|vm| vm.status == VmStatus::Running));
+    let call = Call::new();
+    let grow = move |_| match size.get_untracked().trim().parse::<u64>() {
+        Ok(size_gb) => call.run(store, id, resize_disk(id, size_gb), move |_| {
+            size.set(String::new())
+        }),
+        Err(_) => call
+            .error
+            .set(Some("The new size must be a whole number of GiB.".into())),
+    };
+    view! {
+        <section class="vm-section" aria-labelledby="disk-heading">
+            <h2 id="disk-heading">"Disk"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match disk.await {
+                        Ok(disk) => {
+                            view! {
+                                <dl class="vm-facts" aria-label="Disk">
+                                    <dt>"Size"</dt>
+                                    <dd aria-label="Disk size">{size_words(disk.virtual_size)}</dd>
+                                    <dt>"On the host"</dt>
+                                    <dd>{size_words(disk.allocated_size)}</dd>
+                                    <dt>"Format"</dt>
+                                    <dd>{disk.format}</dd>
+                                    <dt>"Built on"</dt>
+                                    <dd>{disk.backing_image.unwrap_or_else(|| "nothing (a disk of its own)".into())}</dd>
+                                    <dt>"File"</dt>
+                                    <dd>{disk.path}</dd>
+                                </dl>
+                            }
+                            .into_any()
+                        }
+                        Err(error) => view! { <p class="error" role="alert">{error.message}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <div class="section-row">
+                <label>
+                    "New size (GiB)"
+                    <input
+                        type="number"
+                        name="size_gb"
+                        min=move || recorded.try_get().unwrap_or(0) + 1
+                        max=DISK_MAX_GIB
+                        step="1"
+                        bind:value=size
+                    />
+                </label>
+                <button
+                    type="button"
+                    disabled=move || {
+                        call.busy() || size.try_with(|size| size.trim().is_empty()).unwrap_or(true)
+                    }
+                    on:click=grow
+                >
+                    "Grow disk"
+                </button>
+            </div>
+            <p class="muted">
+                {move || if running() {
+                    "The running VM sees the new size at once; grow its partition and filesystem inside it."
+                } else {
+                    "A disk only grows: a smaller size would cut off the end of its filesystem."
+                }}
+            </p>
+            {call.error_view()}
+        </section>
+    }
+    // Erasing the type keeps the page's view type shallow enough for the release build.
+    .into_any()
+}

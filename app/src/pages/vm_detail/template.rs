@@ -1,0 +1,126 @@
+//! Making a base image of the VM's disk (admins): runs in the background, its progress comes
+//! over the event stream, and it can be cancelled.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::api::media::{cancel_operation, create_image};
+use crate::live::use_live;
+use crate::machine::{latest_operations, progress_payload, CreateImageRequest, ProgressState};
+use crate::types::{Vm, VmId, VmStatus};
+use crate::validate::{validate_label, NAME_MAX_LEN};
+
+#[component]
+pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
+    let live = use_live();
+    let name = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let stopped =
+        move || vm.with(|vm| vm.as_ref().is_some_and(|vm| vm.status == VmStatus::Stopped));
+    // This VM's operations, newest last.
+    let all = Memo::new(move |_| live.operations.with(|events| latest_operations(events)));
+    let operations = move || {
+        all.try_with(|all| {
+            all.iter()
+                .filter(|op| op.vm == id)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+    };
+    let running = move || operations().iter().any(|op| !op.state.is_over());
+    let start = move |_| {
+        let request = CreateImageRequest {
+            vm: id,
+            name: name.get_untracked().trim().to_string(),
+        };
+        if let Err(invalid) = validate_label("The image name", &request.name) {
+            error.set(Some(invalid.message));
+            return;
+        }
+        busy.set(true);
+        error.set(None);
+        spawn_local(async move {
+            match create_image(request).await {
+                Ok(started) => {
+                    live.operation_event(progress_payload(&started));
+                    name.set(String::new());
+                }
+                Err(failure) => error.set(Some(failure.message)),
+            }
+            busy.set(false);
+        });
+    };
+    let cancel = move |operation| {
+        spawn_local(async move {
+            if let Err(failure) = cancel_operation(operation).await {
+                error.set(Some(failure.message));
+            }
+        });
+    };
+    view! {
+        <section class="vm-section" aria-labelledby="template-heading">
+            <h2 id="template-heading">"Base image"</h2>
+            <p class="muted">
+                "A full copy of this VM's disk into the image library, for new VMs built on it (copy-on-write). The VM must be stopped; it keeps its own disk."
+            </p>
+            <div class="section-row">
+                <label>
+                    "Image name"
+                    <input type="text" name="image_name" maxlength=NAME_MAX_LEN autocomplete="off" bind:value=name/>
+                </label>
+                <button
+                    type="button"
+                    disabled=move || {
+                        busy.try_get().unwrap_or(true)
+                            || running()
+                            || !stopped()
+                            || name.try_with(|n| n.trim().is_empty()).unwrap_or(true)
+                    }
+                    on:click=start
+                >
+                    "Make base image"
+                </button>
+            </div>
+            <For each=operations key=|op| (op.id, op.state, op.percent) let:op>
+                <div class="operation" role="group" aria-label=format!("Making {}", op.target)>
+                    {match op.state {
+                        ProgressState::Running => {
+                            let operation = op.id;
+                            view! {
+                                <progress max="100" value=op.percent aria-label=format!("Progress of {}", op.target)></progress>
+                                <span class="muted">{format!("{} — {} %", op.target, op.percent)}</span>
+                                <button type="button" on:click=move |_| cancel(operation)>"Cancel"</button>
+                            }
+                            .into_any()
+                        }
+                        ProgressState::Done => {
+                            view! {
+                                <p class="notice" role="status">
+                                    {format!("{} is ready: new VMs can be built on it.", op.target)}
+                                </p>
+                            }
+                            .into_any()
+                        }
+                        ProgressState::Cancelled => {
+                            view! { <p class="notice" role="status">{format!("Making {} was cancelled; nothing was kept.", op.target)}</p> }
+                                .into_any()
+                        }
+                        ProgressState::Failed => {
+                            view! {
+                                <p class="error" role="alert">
+                                    {format!("Making {} failed: {}", op.target, op.error.clone().unwrap_or_default())}
+                                </p>
+                            }
+                            .into_any()
+                        }
+                    }}
+                </div>
+            </For>
+            {move || error.try_get().flatten().map(|message| view! { <p class="error" role="alert">{message}</p> })}
+        </section>
+    }
+    // Erasing the type keeps the page's view type shallow enough for the release build.
+    .into_any()
+}
