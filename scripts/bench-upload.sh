@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark (not a test) of ISO uploads (issue 11): a SIZE-MiB ISO (default 100) POSTed with curl
-# to the release binary, the server's resident memory sampled every 20 ms from /proc while it
-# streams, beside its memory before; then the same upload cut off halfway, and the library
-# checked to hold nothing of it. The server runs on core 0, curl on core 1.
+# (-T: streamed from disk on the client too) to the release binary, the server's resident memory
+# sampled every 20 ms from /proc while it streams, beside its memory before; then the same
+# upload cut off halfway, and the library checked to hold nothing of it. The server runs on
+# core 0, curl on core 1.
 # Rerun with: make build && scripts/bench-upload.sh [SIZE_MIB]
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -43,7 +44,7 @@ sample_rss "$DIR/rss.txt" & sampler=$!
 start=$(date +%s.%N)
 status=$("${client_cpu[@]}" curl -s -o "$DIR/answer.json" -w '%{http_code}' \
   -H "Authorization: Bearer $token" -H 'content-type: application/octet-stream' \
-  --data-binary "@$ISO" "http://127.0.0.1:$PORT/api/v1/isos?name=bench.iso")
+  -X POST -T "$ISO" "http://127.0.0.1:$PORT/api/v1/isos?name=bench.iso")
 end=$(date +%s.%N)
 kill "$sampler"; wait "$sampler" 2>/dev/null || true
 [[ "$status" == 201 ]] || die "the upload answered $status: $(cat "$DIR/answer.json")"
@@ -60,7 +61,7 @@ half_time=3
 rate=$(( (SIZE << 20) / 2 / half_time ))
 "${client_cpu[@]}" curl -s -o /dev/null --limit-rate "$rate" --max-time "$half_time" \
   -H "Authorization: Bearer $token" -H 'content-type: application/octet-stream' \
-  --data-binary "@$ISO" "http://127.0.0.1:$PORT/api/v1/isos?name=cut.iso" || true
+  -X POST -T "$ISO" "http://127.0.0.1:$PORT/api/v1/isos?name=cut.iso" || true
 wait_for 10 "the cut-off upload's partial file to go" \
   bash -c "[[ -z \"\$(ls -A '$DATA/isos' | grep -v '^bench.iso\$')\" ]]"
 printf 'cut-off upload: the library holds %s (nothing of cut.iso)\n' "$(ls -A "$DATA/isos" | tr '\n' ' ')"
