@@ -78,10 +78,18 @@ pub async fn image_info(path: &Path) -> Result<ImageInfo, DiskError> {
 /// Grows the image at `path` (of a VM that is not running) to `bytes` of virtual size.
 /// `qemu-img` refuses a shrink unless told to, and Limen never tells it.
 pub async fn grow(path: &Path, bytes: u64) -> Result<(), DiskError> {
-    let output = tokio::process::Command::new("qemu-img")
+    let mut command = tokio::process::Command::new("qemu-img");
+    command
         .args(["resize", "-q"])
         .arg(path)
-        .arg(bytes.to_string())
+        .arg(bytes.to_string());
+    run_qemu_img(command, path).await
+}
+
+/// Runs a `qemu-img` command about the image at `path` to its end; its complaint (for the log)
+/// if it fails.
+async fn run_qemu_img(mut command: tokio::process::Command, path: &Path) -> Result<(), DiskError> {
+    let output = command
         .kill_on_drop(true)
         .output()
         .await
@@ -97,9 +105,9 @@ pub async fn grow(path: &Path, bytes: u64) -> Result<(), DiskError> {
 
 /// Copies the image at `source` into a new, standalone qcow2 at `dest`, reading through its
 /// backing chain (a full, flattened copy). `progress` hears the percentage as `qemu-img`
-/// reports it; `bytes_per_s` limits its speed. Without `-U`: QEMU's image locking refuses the copy of a disk a running VM
-/// writes to, and keeps the VM from starting while the copy reads it. Cancelled (the process
-/// killed) when `cancel` is.
+/// reports it; `bytes_per_s` limits its speed. Without `-U`: QEMU's image locking refuses the
+/// copy of a disk a running VM writes to, and keeps the VM from starting while the copy reads
+/// it. Cancelled (the process killed) when `cancel` is.
 pub async fn flatten(
     source: &Path,
     dest: &Path,
@@ -189,20 +197,8 @@ async fn create_qcow2(
     if let Some((base, format)) = backing {
         command.args(["-F", format, "-b"]).arg(base);
     }
-    let output = command
-        .arg(path)
-        .arg(format!("{size_gib}G"))
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(DiskError::Spawn)?;
-    if !output.status.success() {
-        return Err(DiskError::QemuImg {
-            path: path.to_path_buf(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        });
-    }
-    Ok(())
+    command.arg(path).arg(format!("{size_gib}G"));
+    run_qemu_img(command, path).await
 }
 
 #[derive(Debug, Clone)]
