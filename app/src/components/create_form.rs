@@ -5,6 +5,7 @@ use crate::api::accounts::quota;
 use crate::api::media::{list_images, list_isos};
 use crate::api::vms::create_vm;
 use crate::auth::{QuotaReport, Role};
+use crate::components::boot_order_select::BootOrderSelect;
 use crate::components::iso_upload::IsoUpload;
 use crate::live::use_live;
 use crate::store::VmStore;
@@ -212,19 +213,7 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                     }
                 })}
             </Suspense>
-            <label>
-                "Boot order"
-                <select
-                    name="boot_order"
-                    on:change=move |ev| boot_order.set(event_target_value(&ev))
-                    prop:value=boot_order
-                >
-                    {BootOrder::ALL
-                        .into_iter()
-                        .map(|order| view! { <option value=order.as_str()>{order.label()}</option> })
-                        .collect_view()}
-                </select>
-            </label>
+            <BootOrderSelect label="Boot order" value=boot_order/>
             // Admins may bring an ISO right here; it is chosen once it is in the library.
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {

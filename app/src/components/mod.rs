@@ -1,3 +1,4 @@
+pub mod boot_order_select;
 pub mod create_form;
 pub mod fields;
 pub mod iso_upload;

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use super::section::Call;
 use crate::api::machine::{change_media, complete_installation, set_boot_order};
+use crate::components::boot_order_select::BootOrderSelect;
 use crate::machine::{boot_check, Suggestion};
 use crate::store::VmStore;
 use crate::types::{BootOrder, InstallationStatus, Vm, VmId, VmStatus};
@@ -37,19 +38,7 @@ pub fn BootSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
         <section class="vm-section" aria-labelledby="boot-heading">
             <h2 id="boot-heading">"Boot order"</h2>
             <div class="section-row">
-                <label>
-                    "Boot from"
-                    <select
-                        name="boot_order"
-                        on:change=move |ev| chosen.set(event_target_value(&ev))
-                        prop:value=chosen
-                    >
-                        {BootOrder::ALL
-                            .into_iter()
-                            .map(|order| view! { <option value=order.as_str()>{order.label()}</option> })
-                            .collect_view()}
-                    </select>
-                </label>
+                <BootOrderSelect label="Boot from" value=chosen/>
                 <button
                     type="button"
                     disabled=move || {
