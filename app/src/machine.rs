@@ -209,7 +209,9 @@ impl ProgressState {
 }
 
 /// The operations in `operation_progress` payloads (newest last), each as last reported, in
-/// the order they first appeared. Payloads that do not parse are skipped.
+/// the order they first appeared; an operation that ended stays ended (a late copy of an
+/// earlier report, such as a list loaded before it ended, cannot bring it back). Payloads that
+/// do not parse are skipped.
 pub fn latest_operations(payloads: &[String]) -> Vec<OperationProgress> {
     let mut latest: Vec<OperationProgress> = Vec::new();
     for progress in payloads
@@ -217,6 +219,7 @@ pub fn latest_operations(payloads: &[String]) -> Vec<OperationProgress> {
         .filter_map(|payload| serde_json::from_str::<OperationProgress>(payload).ok())
     {
         match latest.iter_mut().find(|known| known.id == progress.id) {
+            Some(known) if known.state.is_over() => {}
             Some(known) => *known = progress,
             None => latest.push(progress),
         }
@@ -263,6 +266,36 @@ mod tests {
         assert!(boots_from_media(BootOrder::CdromHd, Some("x.iso")));
         assert!(!boots_from_media(BootOrder::HdCdrom, Some("x.iso")));
         assert!(!boots_from_media(BootOrder::Cdrom, None));
+    }
+
+    #[test]
+    fn an_operation_that_ended_stays_ended() {
+        let id = uuid::Uuid::from_u128(7);
+        let report = |percent, state| {
+            progress_payload(&OperationProgress {
+                id,
+                kind: OperationKind::ImageCreate,
+                vm: crate::types::VmId(uuid::Uuid::nil()),
+                target: "golden.qcow2".into(),
+                percent,
+                state,
+                error: None,
+            })
+        };
+        let payloads = [
+            report(10, ProgressState::Running),
+            report(100, ProgressState::Done),
+            report(10, ProgressState::Running),
+            "not json".to_string(),
+        ];
+        let latest = latest_operations(&payloads);
+        assert_eq!(latest.len(), 1);
+        assert_eq!(
+            (latest[0].percent, latest[0].state),
+            (100, ProgressState::Done)
+        );
+        let running = latest_operations(&payloads[..1]);
+        assert_eq!(running[0].state, ProgressState::Running);
     }
 
     #[test]

@@ -117,6 +117,11 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| chain(&e))?
         .ok_or("another Limen server is already using this database")?;
     let state = server::build_state(&config, db)?;
+    // Holding the lock: no other server writes into the libraries now.
+    state
+        .vms
+        .remove_abandoned_uploads()
+        .map_err(|e| format!("cannot tidy the ISO library: {e}"))?;
     // Operations a crash cut off are finished or undone before anything else happens.
     let recovered = state
         .vms

@@ -159,23 +159,33 @@ pub async fn record_settings(
     host: &std::sync::Arc<Host>,
     id: Uuid,
 ) -> Result<Option<VmRow>, ObservedError> {
-    let settings = host.settings(id).await?;
-    let media = settings
-        .media
-        .as_deref()
-        .and_then(|path| path.file_name())
-        .map(|name| name.to_string_lossy().into_owned());
-    let fresh = host.fresh_generation();
-    let order = settings.boot_order;
-    let written = cx
-        .db
-        .run(move |conn| q::vm_record_settings(conn, id, order, media.as_deref(), fresh))
-        .await?;
-    let Some(row) = written else {
-        return Ok(cx.db.run(move |conn| q::vm_fetch(conn, id)).await?);
-    };
-    host.written_at(row.generation);
-    let live = live_state(cx, &row).await?;
-    cx.bus.publish(VmChange::Updated(row.clone().into_vm(live)));
-    Ok(Some(row))
+    // The version is taken before libvirt is read, and the write only lands on a record not
+    // written since: a read that a newer write overtook reads again (libvirt is the truth).
+    for _ in 0..3 {
+        let fresh = host.fresh_generation();
+        let settings = host.settings(id).await?;
+        let media = settings
+            .media
+            .as_deref()
+            .and_then(|path| path.file_name())
+            .map(|name| name.to_string_lossy().into_owned());
+        let order = settings.boot_order;
+        let seen = media.clone();
+        let written = cx
+            .db
+            .run(move |conn| q::vm_record_settings(conn, id, order, media.as_deref(), fresh))
+            .await?;
+        let Some(row) = written else {
+            let now = cx.db.run(move |conn| q::vm_fetch(conn, id)).await?;
+            match &now {
+                Some(row) if row.boot_order != order || row.current_media != seen => continue,
+                _ => return Ok(now),
+            }
+        };
+        host.written_at(row.generation);
+        let live = live_state(cx, &row).await?;
+        cx.bus.publish(VmChange::Updated(row.clone().into_vm(live)));
+        return Ok(Some(row));
+    }
+    Ok(cx.db.run(move |conn| q::vm_fetch(conn, id)).await?)
 }

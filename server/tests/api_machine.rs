@@ -197,6 +197,17 @@ async fn the_boot_order_is_libvirts_and_an_empty_drive_cannot_boot_alone() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(domain_xml(&app, &uuid), xml);
 
+    // Created to start from an empty CD-ROM drive alone: refused as the start would be.
+    let (status, body) = post(
+        &app,
+        "/api/v1/vms".into(),
+        json!({ "name": unique_name("nocd"), "cpu": 1, "memory": 64, "disk_size": 1,
+                "boot_order": "cdrom", "start": true }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("empty"), "{body}");
+
     // CD-ROM only with an empty drive: set, but a start is refused with a sentence.
     post(
         &app,

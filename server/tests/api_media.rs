@@ -506,6 +506,23 @@ async fn a_vms_disk_becomes_a_base_image_that_clones_are_built_on() {
     );
     assert_eq!(common::image_counts(&app.data_dir.0), (1, 0));
 
+    // A clone whose record does not name its base (made before Limen recorded it) is found
+    // by its disk's backing file.
+    {
+        use diesel::RunQueryDsl;
+        diesel::sql_query(format!(
+            "UPDATE vms SET base_image = NULL WHERE uuid = '{clone_id}'"
+        ))
+        .execute(&mut app.db.connect())
+        .unwrap();
+    }
+    let refused = app.delete("/api/v1/images/golden.qcow2").await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::CONFLICT,
+        "an unrecorded clone"
+    );
+
     // Once the clone is gone, the image can go.
     assert!(app
         .delete(&format!("/api/v1/vms/{clone_id}"))
@@ -540,7 +557,22 @@ async fn making_an_image_can_be_cancelled_and_leaves_nothing() {
     assert_eq!(running.len(), 1);
     assert_eq!(running[0]["id"], id.as_str());
 
-    // The VM is busy meanwhile: its lock is held.
+    // The VM is busy meanwhile: what would change or start it is refused at once, in words.
+    let busy = app
+        .post_json(
+            &format!("/api/v1/vms/{source}/action"),
+            json!({ "action": "start" }),
+        )
+        .await;
+    assert_eq!(busy.status(), StatusCode::CONFLICT);
+    let body: Value = busy.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("base image is being made"),
+        "{body}"
+    );
     let cancel = app
         .post_json(&format!("/api/v1/operations/{id}/cancel"), json!({}))
         .await;

@@ -18,8 +18,9 @@ pub fn IsoUpload(#[prop(optional, into)] on_uploaded: Option<Callback<String>>) 
         leptos::task::spawn_local(async move {
             let answer = upload::pick_and_send_lazily(percent).await;
             percent.set(None);
+            // The dialog that asked may have closed meanwhile.
             if let (Ok(Some(name)), Some(on_uploaded)) = (&answer, on_uploaded) {
-                on_uploaded.run(name.clone());
+                on_uploaded.try_run(name.clone());
             }
             match answer {
                 Ok(Some(name)) => outcome.set(Some(Ok(name))),

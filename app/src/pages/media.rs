@@ -46,6 +46,7 @@ pub fn MediaPage() -> impl IntoView {
     let images = Resource::new(move || live.library.get(), |_| list_images());
     // Operations already running when the page opened; the stream brings the rest.
     let running = Resource::new(|| (), |_| list_operations());
+    let seeded = StoredValue::new(false);
     let error = RwSignal::new(None::<String>);
     let remove = move |kind: Kind, name: String| {
         error.set(None);
@@ -77,9 +78,13 @@ pub fn MediaPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let admin = matches!(me.await, Ok(Some(user)) if user.role == Role::Admin);
+                    // Once: this boundary runs again whenever a library changes.
                     if let Ok(operations) = running.await {
-                        for operation in &operations {
-                            live.operation_event(progress_payload(operation));
+                        if !seeded.get_value() {
+                            seeded.set_value(true);
+                            for operation in &operations {
+                                live.operation_event(progress_payload(operation));
+                            }
                         }
                     }
                     let (isos, images) = (isos.await, images.await);

@@ -46,8 +46,9 @@ pub async fn run(
     resynchronize(&cx, &host, &shutdown).await;
     // Domains whose definition may have changed, read again once no state change is waiting:
     // a state event must never queue behind a definition read (which waits for libvirt's
-    // job on the domain), and a burst of them reads each definition once.
-    let mut settings_due: BTreeSet<Uuid> = BTreeSet::new();
+    // job on the domain), and a burst of them reads each definition once. After a (re)connection
+    // every one is: a change made meanwhile came with no event.
+    let mut settings_due: BTreeSet<Uuid> = records_on(&cx, &host).await;
     loop {
         let signal = match signals.try_recv() {
             Ok(signal) => Some(signal),
@@ -84,18 +85,13 @@ pub async fn run(
                 }
             }
             Some(HostSignal::SettingsChanged { uuid, .. }) => {
-                match observed::record_settings(&cx, &host, uuid).await {
-                    Ok(_)
-                    | Err(observed::ObservedError::Host(crate::host::HostError::NoDomain)) => {}
-                    Err(error) => {
-                        tracing::warn!(host = %host.key(), %uuid, error = %chain(&error), "could not read a domain's settings after its event");
-                    }
-                }
+                settings_due.insert(uuid);
             }
             Some(HostSignal::ConnectionClosed { .. }) => {
                 tracing::warn!(host = %host.key(), "the libvirt connection closed; reconnecting");
                 host.live().mark_unsynced();
                 resynchronize(&cx, &host, &shutdown).await;
+                settings_due.extend(records_on(&cx, &host).await);
             }
             Some(HostSignal::Resynced { .. }) => {
                 match observed::records_follow_view(&cx, host.key()).await {
@@ -107,6 +103,22 @@ pub async fn run(
                     }
                 }
             }
+        }
+    }
+}
+
+/// The VMs recorded on `host` (none if the database does not answer: the next event or
+/// reconnection tries again).
+async fn records_on(cx: &Context, host: &Host) -> BTreeSet<Uuid> {
+    match cx.db.run(q::vm_list).await {
+        Ok(rows) => rows
+            .into_iter()
+            .filter(|row| row.host == host.key().as_str())
+            .map(|row| row.uuid)
+            .collect(),
+        Err(error) => {
+            tracing::warn!(host = %host.key(), error = %chain(&error), "could not list the records to read their settings");
+            BTreeSet::new()
         }
     }
 }

@@ -129,8 +129,9 @@ pub fn vm_set_status(
         .optional()?)
 }
 
-/// A VM's boot order and media as libvirt has them (the media by its name), written if they
-/// differ from the record. `None`: nothing changed (or no such record).
+/// A VM's boot order and media as libvirt has them (the media by its name), read at version
+/// `fresh`: written if they differ from the record and nothing wrote it since. `None`: nothing
+/// written (no change, no record, or a newer write).
 pub fn vm_record_settings(
     conn: &mut PgConnection,
     id: Uuid,
@@ -140,11 +141,14 @@ pub fn vm_record_settings(
 ) -> Result<Option<VmRow>, DbError> {
     let order = Stored(boot_order);
     Ok(diesel::update(
-        vms::table.find(id).filter(
-            vms::boot_order
-                .ne(order)
-                .or(vms::current_media.is_distinct_from(media)),
-        ),
+        vms::table
+            .find(id)
+            .filter(vms::generation.lt(fresh))
+            .filter(
+                vms::boot_order
+                    .ne(order)
+                    .or(vms::current_media.is_distinct_from(media)),
+            ),
     )
     .set((
         vms::boot_order.eq(order),

@@ -75,12 +75,13 @@ pub async fn image_info(path: &Path) -> Result<ImageInfo, DiskError> {
     })
 }
 
-/// Grows the image at `path` (of a VM that is not running) to `bytes` of virtual size.
-/// `qemu-img` refuses a shrink unless told to, and Limen never tells it.
+/// Grows the qcow2 image at `path` (of a VM that is not running) to `bytes` of virtual size.
+/// `qemu-img` refuses a shrink unless told to, and Limen never tells it. The format is given,
+/// never probed (a probe would trust what a guest wrote into its disk).
 pub async fn grow(path: &Path, bytes: u64) -> Result<(), DiskError> {
     let mut command = tokio::process::Command::new("qemu-img");
     command
-        .args(["resize", "-q"])
+        .args(["resize", "-q", "-f", "qcow2"])
         .arg(path)
         .arg(bytes.to_string());
     run_qemu_img(command, path).await
@@ -103,7 +104,8 @@ async fn run_qemu_img(mut command: tokio::process::Command, path: &Path) -> Resu
     Ok(())
 }
 
-/// Copies the image at `source` into a new, standalone qcow2 at `dest`, reading through its
+/// Copies the qcow2 image at `source` (its format given, never probed) into a new, standalone
+/// qcow2 at `dest`, reading through its
 /// backing chain (a full, flattened copy). `progress` hears the percentage as `qemu-img`
 /// reports it; `bytes_per_s` limits its speed. Without `-U`: QEMU's image locking refuses the
 /// copy of a disk a running VM writes to, and keeps the VM from starting while the copy reads
@@ -117,7 +119,7 @@ pub async fn flatten(
 ) -> Result<(), DiskError> {
     use tokio::io::AsyncReadExt;
     let mut command = tokio::process::Command::new("qemu-img");
-    command.args(["convert", "-p", "-O", "qcow2"]);
+    command.args(["convert", "-p", "-f", "qcow2", "-O", "qcow2"]);
     if let Some(rate) = bytes_per_s {
         command.arg("-r").arg(rate.to_string());
     }
@@ -238,6 +240,13 @@ impl DiskStore {
         }
         out.sort();
         Ok(out)
+    }
+
+    /// The disk at `path` if Limen created it: directly inside the disk directory (a qcow2, as
+    /// Limen makes them). An adopted VM's disk is its own: its format is not Limen's to guess.
+    pub fn own<'a>(&self, path: &'a str) -> Option<&'a Path> {
+        let path = Path::new(path);
+        (path.parent() == Some(self.dir.as_path())).then_some(path)
     }
 
     /// A disk is named after the VM's UUID, never its name: user text never reaches a path.

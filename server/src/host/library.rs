@@ -43,22 +43,21 @@ impl Library {
 
     fn open(kind: &'static str, dir: PathBuf) -> io::Result<Self> {
         std::fs::create_dir_all(&dir)?;
-        let library = Self {
+        Ok(Self {
             kind,
             dir: dir.canonicalize()?,
-        };
-        library.remove_partial_files()?;
-        Ok(library)
+        })
     }
 
-    /// Files being written when the process stopped (an upload, a template cut off by a
-    /// crash): never complete, never visible, removed when the library opens.
-    fn remove_partial_files(&self) -> io::Result<()> {
+    /// Removes uploads a stopped process left half-written (never complete, never visible).
+    /// Only the server that holds the database's lock calls it, before it serves: another
+    /// process (`limen reconcile` beside a server) must never take a running upload's file.
+    pub fn remove_abandoned_uploads(&self) -> io::Result<()> {
         for entry in std::fs::read_dir(&self.dir)? {
             let entry = entry?;
             let name = entry.file_name();
-            if name.to_string_lossy().starts_with(PARTIAL_PREFIX) {
-                tracing::info!(file = ?name, "removing a file left half-written");
+            if name.to_string_lossy().starts_with(UPLOAD_PREFIX) {
+                tracing::info!(file = ?name, "removing an upload left half-written");
                 std::fs::remove_file(entry.path())?;
             }
         }
@@ -86,7 +85,7 @@ impl Library {
         }
         let partial = self
             .dir
-            .join(format!("{PARTIAL_PREFIX}{}", uuid::Uuid::new_v4()));
+            .join(format!("{UPLOAD_PREFIX}{}", uuid::Uuid::new_v4()));
         let file = tokio::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -109,10 +108,13 @@ impl Library {
         }
     }
 
-    /// Deletes a file of the library by its name.
+    /// Deletes a file of the library by its name: that entry (a symbolic link itself, never
+    /// what it points to).
     pub async fn remove(&self, name: &str) -> Result<(), LibraryError> {
-        let path = self.resolve(name).await?;
-        tokio::fs::remove_file(&path).await.map_err(self.io_error())
+        self.resolve(name).await?;
+        tokio::fs::remove_file(self.dir.join(name))
+            .await
+            .map_err(self.io_error())
     }
 
     /// Where the library's files lie (for operations that write into it).
@@ -172,9 +174,13 @@ impl Library {
     }
 }
 
-/// The name of a file being written into a library: hidden (listing skips dot-files), and
-/// recognised at the next start as left half-written.
-pub const PARTIAL_PREFIX: &str = ".partial-";
+/// An upload being written into a library: hidden (listing skips dot-files), and removed at
+/// the next start if it was left half-written.
+pub const UPLOAD_PREFIX: &str = ".upload-";
+
+/// A copy an operation is writing into a library (a base image being made): hidden, and
+/// removed by that operation's undo (at recovery, after a crash).
+pub const COPY_PREFIX: &str = ".copy-";
 
 /// A file being written into a library. Dropped before [`Incoming::publish`] (an error, a
 /// client that went away, a cancelled operation), it is removed: nothing half-written ever
@@ -210,10 +216,25 @@ impl Incoming {
     /// Makes the complete file visible under its name, atomically, and never over another
     /// file of that name (a link cannot replace one; a rename could).
     pub async fn publish(mut self) -> Result<MediaFile, LibraryError> {
+        use tokio::io::AsyncWriteExt;
+        // tokio's file writes in the background: a failure of the last write (a full disk)
+        // comes out of `flush`, not `sync_all`. And the file on disk must hold every byte.
+        self.file.flush().await.map_err(self.library.io_error())?;
         self.file
             .sync_all()
             .await
             .map_err(self.library.io_error())?;
+        let on_disk = self
+            .file
+            .metadata()
+            .await
+            .map_err(self.library.io_error())?
+            .len();
+        if on_disk != self.written {
+            return Err(LibraryError::Full {
+                kind: self.library.kind,
+            });
+        }
         let partial = self.partial.take().expect("set until published");
         let target = self.library.dir.join(&self.name);
         let linked = tokio::fs::hard_link(&partial, &target).await;

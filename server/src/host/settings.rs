@@ -102,18 +102,22 @@ impl Host {
             let persistent = persistent_xml(&domain)?;
             let (edited, _) = set_cdrom(&persistent, file)?;
             define(conn, &edited, "change the media")?;
-            if !is_active(&domain)? {
-                return Ok(());
-            }
-            let (_, drive) = set_cdrom(&xml(&domain, 0)?, file)?;
-            let flags = sys::VIR_DOMAIN_AFFECT_LIVE | sys::VIR_DOMAIN_DEVICE_MODIFY_FORCE;
-            if let Err(error) = domain.update_device_flags(&drive, flags) {
+            let live = || -> Result<(), HostError> {
+                if !is_active(&domain)? {
+                    return Ok(());
+                }
+                let (_, drive) = set_cdrom(&xml(&domain, 0)?, file)?;
+                let flags = sys::VIR_DOMAIN_AFFECT_LIVE | sys::VIR_DOMAIN_DEVICE_MODIFY_FORCE;
+                domain
+                    .update_device_flags(&drive, flags)
+                    .map_err(|e| HostError::from_virt("change the media", e))
+            };
+            // Whatever failed in the running domain, the persistent definition goes back.
+            live().inspect_err(|_| {
                 if let Err(undo) = define(conn, &persistent, "restore the media") {
                     tracing::warn!(%id, error = %undo, "the persistent media could not be put back");
                 }
-                return Err(HostError::from_virt("change the media", error));
-            }
-            Ok(())
+            })
         })
         .await
     }

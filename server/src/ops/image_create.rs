@@ -1,8 +1,9 @@
-//! Make a base image from a VM's disk (a template, SPEC §8): copy → publish. The copy is a
-//! full, flattened `qemu-img convert` into a hidden partial file of the image library; publish
-//! links it under its name, never over another file. A failure, a cancel or a crash undoes
-//! both: a half-written image never becomes visible (and a partial file left by a crash is
-//! removed when the library opens, before recovery runs).
+//! Make a base image from a VM's disk (a template, SPEC §8): copy → publish → tidy. The copy
+//! is a full, flattened `qemu-img convert` into a hidden file of the image library; publish
+//! links it under its name, never over another file; tidy removes the hidden name. Until tidy,
+//! the hidden name is the proof that the image is this operation's (the same file): an undo
+//! removes only that, never an image of the same name someone else made. A failure, a cancel
+//! or a crash before the end undoes every step: a half-written image never becomes visible.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -69,15 +70,18 @@ pub enum ImageStep {
     Copy,
     /// The partial file linked under the image's name.
     Publish,
+    /// The partial name removed: the image is the library's.
+    Tidy,
 }
 
 impl SagaStep for ImageStep {
-    const ALL: &'static [Self] = &[ImageStep::Copy, ImageStep::Publish];
+    const ALL: &'static [Self] = &[ImageStep::Copy, ImageStep::Publish, ImageStep::Tidy];
 
     fn name(self) -> &'static str {
         match self {
             ImageStep::Copy => "copy",
             ImageStep::Publish => "publish",
+            ImageStep::Tidy => "tidy",
         }
     }
 }
@@ -128,22 +132,20 @@ impl CreateImage {
     /// Links the complete copy under its name; a link never replaces a file, so an image of
     /// that name made meanwhile is refused, not overwritten.
     async fn publish(&self) -> Result<(), StepError> {
-        if !exists(&self.partial).await && exists(&self.target).await {
-            // Ran before: linked, and the partial name removed.
-            return Ok(());
-        }
         match tokio::fs::hard_link(&self.partial, &self.target).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && self.is_ours().await => {}
+            Ok(()) => Ok(()),
+            // Ran before.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && self.is_ours().await => {
+                Ok(())
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(StepError::Refused(AppError::new(
+                Err(StepError::Refused(AppError::new(
                     ErrorCode::MediaAlreadyExists,
                     format!("There is already an image named \"{}\".", self.image),
                 )))
             }
-            Err(e) => return Err(io_failure(e)),
+            Err(e) => Err(io_failure(e)),
         }
-        remove_if_there(&self.partial).await
     }
 
     /// Whether the target is the partial file linked (same file), i.e. this operation's.
@@ -198,25 +200,33 @@ impl Saga for CreateImage {
         match step {
             ImageStep::Copy => self.copy(cx).await,
             ImageStep::Publish => self.publish().await,
+            ImageStep::Tidy => remove_if_there(&self.partial).await,
         }
     }
 
     async fn undo_step(&self, _cx: &Context, step: ImageStep) -> Result<(), StepError> {
         match step {
             ImageStep::Copy => remove_if_there(&self.partial).await,
-            // Only the image this operation linked: while the partial file is there, the target
-            // is ours only if it is the same file; once the partial name is gone, publish had
-            // completed, so the target is ours.
+            // Only the image this operation linked: the same file as its partial name.
             ImageStep::Publish => {
-                if !exists(&self.partial).await || self.is_ours().await {
+                if self.is_ours().await {
                     remove_if_there(&self.target).await?;
+                }
+                Ok(())
+            }
+            // Tidy ran only after this operation's link: its image gets the proof back.
+            ImageStep::Tidy => {
+                if !exists(&self.partial).await && exists(&self.target).await {
+                    tokio::fs::hard_link(&self.target, &self.partial)
+                        .await
+                        .map_err(io_failure)?;
                 }
                 Ok(())
             }
         }
     }
 
-    /// Publish removes the partial name as its last act.
+    /// Tidy, the last step, removes the partial name once the image is linked.
     async fn completed(&self, _cx: &Context) -> bool {
         exists(&self.target).await && !exists(&self.partial).await
     }
@@ -237,7 +247,7 @@ impl Saga for CreateImage {
             job,
             vm: create.vm,
             source: create.disk_path,
-            partial: images.join(format!("{}{job}", crate::host::library::PARTIAL_PREFIX)),
+            partial: images.join(format!("{}{job}", crate::host::library::COPY_PREFIX)),
             target: images.join(&image),
             image,
             bytes_per_s: None,

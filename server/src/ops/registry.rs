@@ -33,7 +33,7 @@ pub const PERSISTED_STEPS: &[(&str, &[&str])] = &[
         "vm_delete",
         &["mark", "remove_domain", "remove_disk", "remove_record"],
     ),
-    ("image_create", &["copy", "publish"]),
+    ("image_create", &["copy", "publish", "tidy"]),
 ];
 
 pub fn find(kind: &str) -> Option<&'static dyn SagaKind> {

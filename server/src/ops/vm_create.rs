@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use app::error::{AppError, ErrorCode};
+use app::machine::boots_from_media;
 use app::types::{BootOrder, InstallationStatus, VmStatus};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -93,7 +94,16 @@ impl CreateVm {
             disk_path: self.disk_path.to_string_lossy().into_owned(),
             os_type: self.os_type.clone(),
             boot_order: self.boot_order,
-            installation_status: InstallationStatus::NotInstalled,
+            // Started from its media, it boots the installer: installing from the first start.
+            installation_status: if self.start
+                && boots_from_media(
+                    self.boot_order,
+                    self.iso.as_ref().map(|(name, _)| name.as_str()),
+                ) {
+                InstallationStatus::Installing
+            } else {
+                InstallationStatus::NotInstalled
+            },
             current_media: self.iso.as_ref().map(|(name, _)| name.clone()),
             role: None,
             status: VmStatus::Creating,

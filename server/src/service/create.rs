@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use app::auth::QuotaReport;
 use app::error::{AppError, ErrorCode};
+use app::machine::boot_check;
 use app::types::{BootOrder, CreateVmRequest, Vm};
 use app::validate::validate_create;
 use uuid::Uuid;
@@ -67,6 +68,12 @@ impl VmService {
         let host = self.cx.hosts.local();
         fits(request, &quota, host.node_limits().await?).map_err(refused)?;
         let iso = self.resolve_iso(request.iso.as_deref()).await?;
+        let boot_order = request.boot_order.unwrap_or(BootOrder::CdromHd);
+        if request.start {
+            // As a start of the VM would say: it cannot boot from an empty drive alone.
+            boot_check(boot_order, request.iso.as_deref())
+                .map_err(|refusal| refused(AppError::new(ErrorCode::InvalidState, refusal)))?;
+        }
         let base_image = self
             .resolve_image(request.image.as_deref(), request.disk_size)
             .await?;
@@ -97,7 +104,7 @@ impl VmService {
             memory_mib: request.memory,
             disk_size_gib: request.disk_size,
             os_type: request.os_type.clone().unwrap_or_else(|| "linux".into()),
-            boot_order: request.boot_order.unwrap_or(BootOrder::CdromHd),
+            boot_order,
             disk_path: self.cx.disks.path_for(id),
             domain_type: host.domain_type().await?,
             start: request.start,

@@ -86,7 +86,15 @@ pub(super) async fn resize(
     size_gb: u64,
 ) -> Result<DiskInfo, ServiceError> {
     let row = settled_row(&cx, &caller, id.0).await?;
-    let path = Path::new(&row.disk_path).to_path_buf();
+    let Some(path) = cx.disks.own(&row.disk_path).map(Path::to_path_buf) else {
+        return Err(refused(AppError::new(
+            app::error::ErrorCode::InvalidState,
+            format!(
+                "\"{}\" has a disk of its own (it was adopted): Limen resizes only disks it created.",
+                row.name
+            ),
+        )));
+    };
     let current = image_info(&path).await?.virtual_size;
     let wanted = check_growth(current, size_gb).map_err(refused)?;
     if let Some(owner) = &row.owner {

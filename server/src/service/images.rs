@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use app::auth::Principal;
 use app::error::{AppError, ErrorCode};
 use app::machine::{image_file_name, CreateImageRequest, OperationProgress, ProgressState};
-use app::types::{MediaFile, VmStatus};
+use app::types::{MediaFile, VmId, VmStatus};
 use app::validate::validate_label;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -19,7 +19,8 @@ use super::{refused, ServiceError, VmService};
 use crate::audit::Entry;
 use crate::db::vms as q;
 use crate::error::{report, Describe};
-use crate::host::library::PARTIAL_PREFIX;
+use crate::host::disk::image_info;
+use crate::host::library::COPY_PREFIX;
 use crate::live::VmChange;
 use crate::observed;
 use crate::ops::image_create::{CreateImage, Percent};
@@ -89,17 +90,23 @@ impl VmService {
                 ),
             )));
         }
-        let taken = self.cx.images.resolve(&image).await.is_ok()
-            || self
-                .jobs
-                .lock()
-                .values()
-                .any(|job| job.started.target == image);
-        if taken {
+        if self.cx.disks.own(&row.disk_path).is_none() {
             return Err(refused(AppError::new(
+                ErrorCode::InvalidState,
+                format!(
+                    "\"{}\" has a disk of its own (it was adopted): Limen makes base images only of disks it created.",
+                    row.name
+                ),
+            )));
+        }
+        let exists = || {
+            refused(AppError::new(
                 ErrorCode::MediaAlreadyExists,
                 format!("There is already an image named \"{image}\"."),
-            )));
+            ))
+        };
+        if self.cx.images.resolve(&image).await.is_ok() {
+            return Err(exists());
         }
         let job = Uuid::new_v4();
         let images = self.cx.images.dir();
@@ -107,22 +114,29 @@ impl VmService {
             job,
             vm: id,
             source: row.disk_path.into(),
-            partial: images.join(format!("{PARTIAL_PREFIX}{job}")),
+            partial: images.join(format!("{COPY_PREFIX}{job}")),
             target: images.join(&image),
-            image,
+            image: image.clone(),
             bytes_per_s: self.settings.image_copy_bytes_per_s,
             cancel: CancellationToken::new(),
             percent: Percent::default(),
         };
         let started = saga.progress(0, ProgressState::Running, None);
-        self.jobs.lock().insert(
-            job,
-            Job {
-                started: started.clone(),
-                cancel: saga.cancel.clone(),
-                percent: saga.percent.clone(),
-            },
-        );
+        {
+            // Checked and claimed at once: two copies to one name cannot both start.
+            let mut jobs = self.jobs.lock();
+            if jobs.values().any(|job| job.started.target == image) {
+                return Err(exists());
+            }
+            jobs.insert(
+                job,
+                Job {
+                    started: started.clone(),
+                    cancel: saga.cancel.clone(),
+                    percent: saga.percent.clone(),
+                },
+            );
+        }
         self.cx.bus.publish(VmChange::Progress(started.clone()));
         let entry = Entry::by(caller, "image.create")
             .target(saga.image.clone())
@@ -161,6 +175,19 @@ impl VmService {
             audit.record(entry.outcome(&outcome)).await;
         });
         Ok(started)
+    }
+
+    /// A refusal if a base image is being made from this VM's disk: the verbs that would
+    /// change or use the VM say so at once instead of waiting for the copy's end.
+    pub(super) fn refuse_if_copying(&self, vm: VmId) -> Result<(), AppError> {
+        let copying = self.jobs.lock().values().any(|job| job.started.vm == vm);
+        if copying {
+            return Err(AppError::new(
+                ErrorCode::InvalidState,
+                "A base image is being made from this VM's disk; wait for it to finish, or cancel it.",
+            ));
+        }
+        Ok(())
     }
 
     /// The image operations running now (admins; a user has none).
@@ -202,13 +229,28 @@ impl VmService {
         name: &str,
     ) -> Result<(), ServiceError> {
         admins_only(caller)?;
-        self.cx.images.resolve(name).await?;
+        let image = self.cx.images.resolve(name).await?;
         let rows = self.cx.db.run(q::vm_list).await?;
-        let users: Vec<&str> = rows
-            .iter()
-            .filter(|row| row.base_image.as_deref() == Some(name))
-            .map(|row| row.name.as_str())
-            .collect();
+        let mut users: Vec<&str> = Vec::new();
+        for row in &rows {
+            let built_on = match row.base_image.as_deref() {
+                Some(base) => base == name,
+                // Not recorded (a VM made before Limen recorded it, or adopted): its disk says.
+                None => match image_info(std::path::Path::new(&row.disk_path))
+                    .await
+                    .ok()
+                    .and_then(|info| info.backing_file)
+                {
+                    Some(backing) => tokio::fs::canonicalize(backing)
+                        .await
+                        .is_ok_and(|backing| backing == image),
+                    None => false,
+                },
+            };
+            if built_on {
+                users.push(row.name.as_str());
+            }
+        }
         if !users.is_empty() {
             return Err(refused(AppError::new(
                 ErrorCode::MediaInUse,

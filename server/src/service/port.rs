@@ -23,9 +23,25 @@ use super::roles::set_role;
 use super::VmService;
 use crate::audit::Entry;
 use crate::error::report;
+use crate::keyed_locks::KeyedGuard;
+use uuid::Uuid;
 
 fn vm_target(id: VmId) -> String {
     id.0.to_string()
+}
+
+impl VmService {
+    /// The VM's lock for a verb. While a base image is being made from its disk (which holds
+    /// the lock for the whole copy) the verb is refused at once, and audited, instead of
+    /// waiting for the copy's end.
+    async fn lock_for(&self, id: VmId, entry: &Entry) -> Result<KeyedGuard<Uuid>, AppError> {
+        if let Err(refusal) = self.refuse_if_copying(id) {
+            let refused: Result<(), AppError> = Err(refusal.clone());
+            self.audit.record(entry.clone().outcome(&refused)).await;
+            return Err(refusal);
+        }
+        Ok(self.locks.lock(&id.0).await)
+    }
 }
 
 #[async_trait]
@@ -61,7 +77,7 @@ impl VmPort for VmService {
         let entry = Entry::by(caller, "vm.role")
             .target(vm_target(id))
             .detail(role.clone().unwrap_or_else(|| "(none)".into()));
-        let guard = self.locks.lock(&id.0).await;
+        let guard = self.lock_for(id, &entry).await?;
         let work = set_role(self.cx.clone(), caller.clone(), id, role);
         self.detached(guard, |r| entry.outcome(r), work).await
     }
@@ -128,7 +144,7 @@ impl VmPort for VmService {
             None => Entry::by(caller, "vm.media.detach"),
         }
         .target(vm_target(id));
-        let guard = self.locks.lock(&id.0).await;
+        let guard = self.lock_for(id, &entry).await?;
         let work = change_media(self.cx.clone(), caller.clone(), id, iso);
         self.detached(guard, |r| entry.outcome(r), work).await
     }
@@ -148,7 +164,7 @@ impl VmPort for VmService {
         let entry = Entry::by(caller, "vm.boot_order")
             .target(vm_target(id))
             .detail(order.as_str());
-        let guard = self.locks.lock(&id.0).await;
+        let guard = self.lock_for(id, &entry).await?;
         let work = set_boot_order(self.cx.clone(), caller.clone(), id, order);
         self.detached(guard, |r| entry.outcome(r), work).await
     }
@@ -175,7 +191,7 @@ impl VmPort for VmService {
             "vm.installation.complete"
         };
         let entry = Entry::by(caller, name).target(vm_target(id));
-        let guard = self.locks.lock(&id.0).await;
+        let guard = self.lock_for(id, &entry).await?;
         let work = complete_installation(self.cx.clone(), caller.clone(), id, failed);
         self.detached(guard, |r| entry.outcome(r), work).await
     }
@@ -195,7 +211,7 @@ impl VmPort for VmService {
         let entry = Entry::by(caller, "vm.disk.resize")
             .target(vm_target(id))
             .detail(format!("{size_gb} GiB"));
-        let guard = self.locks.lock(&id.0).await;
+        let guard = self.lock_for(id, &entry).await?;
         // The owner's quota lock, as create takes it: the growth is checked against the quota
         // and made under it. An admin acting on a user's VM uses that user's quota.
         let owner = match self.get_vm(caller, id).await {
@@ -253,20 +269,20 @@ impl VmPort for VmService {
         action: VmAction,
     ) -> Result<Vm, AppError> {
         let entry = Entry::by(caller, action.audit_name()).target(vm_target(id));
-        let guard = self.locks.lock(&id.0).await;
+        let guard = self.lock_for(id, &entry).await?;
         let work = act(self.cx.clone(), caller.clone(), id, action);
         self.detached(guard, |r| entry.outcome(r), work).await
     }
 
     async fn delete_vm(&self, caller: &Principal, id: VmId) -> Result<DeleteReport, AppError> {
         let entry = Entry::by(caller, "vm.delete").target(vm_target(id));
+        let guard = self.lock_for(id, &entry).await?;
         let audit = move |result: &Result<DeleteReport, AppError>| match result {
             Ok(report) if !report.leftovers.is_empty() => {
                 entry.detail(format!("left behind: {:?}", report.leftovers))
             }
             _ => entry.outcome(result),
         };
-        let guard = self.locks.lock(&id.0).await;
         let work = delete(self.sagas.clone(), caller.clone(), id);
         self.detached(guard, audit, work).await
     }
@@ -290,7 +306,7 @@ impl VmPort for VmService {
 
     async fn forget_vm(&self, caller: &Principal, id: VmId) -> Result<(), AppError> {
         let entry = Entry::by(caller, "vm.forget").target(vm_target(id));
-        let guard = self.locks.lock(&id.0).await;
+        let guard = self.lock_for(id, &entry).await?;
         let work = forget(self.cx.clone(), caller.clone(), id);
         self.detached(guard, |r| entry.outcome(r), work).await
     }

@@ -161,6 +161,12 @@ impl VmService {
         Ok(file)
     }
 
+    /// Removes uploads a stopped process left half-written (the serving process, holding the
+    /// database's lock, before it serves).
+    pub fn remove_abandoned_uploads(&self) -> std::io::Result<()> {
+        self.cx.isos.remove_abandoned_uploads()
+    }
+
     /// Deletes an ISO (admins), refused while any VM (anyone's) has it in its drive.
     pub(super) async fn remove_iso(
         &self,
