@@ -227,6 +227,14 @@ pub fn latest_operations(payloads: &[String]) -> Vec<OperationProgress> {
     latest
 }
 
+/// The last reported percent of operation `id` among `operations` (0 if it is not there).
+pub fn percent_of(operations: &[OperationProgress], id: uuid::Uuid) -> u8 {
+    operations
+        .iter()
+        .find(|op| op.id == id)
+        .map_or(0, |op| op.percent)
+}
+
 /// An operation's progress as a payload of the event stream's `operation_progress`.
 pub fn progress_payload(progress: &OperationProgress) -> String {
     serde_json::to_string(progress).unwrap_or_default()

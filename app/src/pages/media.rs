@@ -13,7 +13,7 @@ use crate::auth::Role;
 use crate::components::iso_upload::{size_words, IsoUpload};
 use crate::error::AppError;
 use crate::live::use_live;
-use crate::machine::{latest_operations, progress_payload, ProgressState};
+use crate::machine::{latest_operations, percent_of, progress_payload, ProgressState};
 use crate::types::MediaFile;
 use crate::use_session;
 
@@ -179,10 +179,20 @@ fn Operations() -> impl IntoView {
     view! {
         <Show when=move || !running().is_empty()>
             <h2>"In progress"</h2>
-            <For each=running key=|op| (op.id, op.percent) let:op>
+            // Keyed by operation: its Cancel button stays the same button while the percent moves.
+            <For each=running key=|op| op.id let:op>
                 <div class="operation" role="group" aria-label=format!("Making {}", op.target)>
-                    <progress max="100" value=op.percent aria-label=format!("Progress of {}", op.target)></progress>
-                    <span class="muted">{format!("{} — {} %", op.target, op.percent)}</span>
+                    <progress
+                        max="100"
+                        value=move || operations.try_with(|all| percent_of(all, op.id)).unwrap_or(0)
+                        aria-label=format!("Progress of {}", op.target)
+                    ></progress>
+                    <span class="muted">
+                        {
+                            let target = op.target.clone();
+                            move || format!("{target} — {} %", operations.try_with(|all| percent_of(all, op.id)).unwrap_or(0))
+                        }
+                    </span>
                     <button
                         type="button"
                         on:click=move |_| {

@@ -6,7 +6,9 @@ use leptos::task::spawn_local;
 
 use crate::api::media::{cancel_operation, create_image};
 use crate::live::use_live;
-use crate::machine::{latest_operations, progress_payload, CreateImageRequest, ProgressState};
+use crate::machine::{
+    latest_operations, percent_of, progress_payload, CreateImageRequest, ProgressState,
+};
 use crate::types::{Vm, VmId, VmStatus};
 use crate::validate::{validate_label, NAME_MAX_LEN};
 
@@ -83,14 +85,18 @@ pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
                     "Make base image"
                 </button>
             </div>
-            <For each=operations key=|op| (op.id, op.state, op.percent) let:op>
+            // A row is made again when its operation's state changes, not at every percent: its
+            // Cancel button stays the same button (focus, a click in flight) while it runs.
+            <For each=operations key=|op| (op.id, op.state) let:op>
                 <div class="operation" role="group" aria-label=format!("Making {}", op.target)>
                     {match op.state {
                         ProgressState::Running => {
                             let operation = op.id;
+                            let percent = move || all.try_with(|all| percent_of(all, operation)).unwrap_or(0);
+                            let target = op.target.clone();
                             view! {
-                                <progress max="100" value=op.percent aria-label=format!("Progress of {}", op.target)></progress>
-                                <span class="muted">{format!("{} — {} %", op.target, op.percent)}</span>
+                                <progress max="100" value=percent aria-label=format!("Progress of {}", op.target)></progress>
+                                <span class="muted">{move || format!("{target} — {} %", percent())}</span>
                                 <button type="button" on:click=move |_| cancel(operation)>"Cancel"</button>
                             }
                             .into_any()
