@@ -176,7 +176,8 @@ impl VmService {
         if !caller.is_admin() {
             return Err(refused(AppError::admin_only()));
         }
-        let path = self.cx.isos.resolve(&name).await?;
+        // Not there (or not a library name): said before anything else.
+        self.cx.isos.resolve(&name).await?;
         let list = self.list_now().await?;
         let users: Vec<&str> = list
             .vms
@@ -193,7 +194,6 @@ impl VmService {
                 ),
             )));
         }
-        drop(path);
         self.cx.isos.remove(&name).await?;
         self.cx.bus.publish(VmChange::MediaChanged);
         Ok(())
