@@ -19,12 +19,18 @@ pub enum ErrorCode {
     MethodNotAllowed,
     IsoNotFound,
     ImageNotFound,
+    /// The VM has no snapshot of that name.
+    SnapshotNotFound,
     VmAlreadyExists,
     UserAlreadyExists,
     /// An ISO or base image of that name is already in its library.
     MediaAlreadyExists,
     /// An ISO attached to a VM, or a base image a disk is built on, cannot be deleted.
     MediaInUse,
+    /// The VM already has a snapshot of that name.
+    SnapshotAlreadyExists,
+    /// The VM has as many snapshots as one VM may have (`max_snapshots_per_vm`).
+    SnapshotLimitReached,
     /// The upload is not an ISO 9660 image.
     NotAnIso,
     /// The data directory's filesystem is full.
@@ -56,12 +62,15 @@ impl ErrorCode {
             ErrorCode::NotFound
             | ErrorCode::VmNotFound
             | ErrorCode::IsoNotFound
-            | ErrorCode::ImageNotFound => 404,
+            | ErrorCode::ImageNotFound
+            | ErrorCode::SnapshotNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::VmAlreadyExists
             | ErrorCode::UserAlreadyExists
             | ErrorCode::MediaAlreadyExists
             | ErrorCode::MediaInUse
+            | ErrorCode::SnapshotAlreadyExists
+            | ErrorCode::SnapshotLimitReached
             | ErrorCode::InvalidState
             | ErrorCode::VmNotRunning => 409,
             ErrorCode::PayloadTooLarge => 413,

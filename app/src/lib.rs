@@ -11,6 +11,7 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
 pub mod report;
+pub mod snapshots;
 pub mod store;
 pub mod types;
 pub mod validate;

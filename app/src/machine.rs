@@ -168,8 +168,8 @@ pub struct CreateImageRequest {
     pub name: String,
 }
 
-/// A long operation running in the background (making a base image), as the event stream and
-/// `GET /api/v1/operations` report it.
+/// A long operation (making a base image, taking, reverting or deleting a snapshot), as the
+/// event stream and `GET /api/v1/operations` report it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperationProgress {
     /// What `POST /api/v1/operations/{id}/cancel` takes.
@@ -177,7 +177,7 @@ pub struct OperationProgress {
     pub kind: OperationKind,
     /// The VM it works on.
     pub vm: crate::types::VmId,
-    /// What it makes (the image's file name).
+    /// What it makes or works on (the image's file name, the snapshot's name).
     pub target: String,
     /// 0–100, whole (a float would bring float parsing into the dashboard's first load).
     pub percent: u8,
@@ -191,6 +191,12 @@ pub struct OperationProgress {
 pub enum OperationKind {
     /// A VM's disk copied, flattened, into the base-image library.
     ImageCreate,
+    /// A snapshot being taken (a running VM's memory is written into its disk file).
+    SnapshotCreate,
+    /// A VM being reverted to a snapshot.
+    SnapshotRevert,
+    /// A snapshot being deleted (its data freed in the disk file).
+    SnapshotDelete,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

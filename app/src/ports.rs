@@ -18,6 +18,7 @@ use crate::machine::{
     BootOrderReport, CreateImageRequest, DiskInfo, InstallationReport, OperationProgress, RoleCount,
 };
 use crate::report::{AdoptRequest, ReconcileReport};
+use crate::snapshots::{CreateSnapshotRequest, Snapshot};
 use crate::types::{BootOrder, CreateVmRequest, DeleteReport, MediaFile, Vm, VmAction, VmId};
 use uuid::Uuid;
 
@@ -92,6 +93,25 @@ pub trait VmPort: Send + Sync + 'static {
     /// Cancels a running operation (admins).
     async fn cancel_operation(&self, caller: &Principal, id: Uuid) -> Result<(), AppError>;
     async fn get_vm(&self, caller: &Principal, id: VmId) -> Result<Vm, AppError>;
+    async fn snapshots(&self, caller: &Principal, id: VmId) -> Result<Vec<Snapshot>, AppError>;
+    async fn create_snapshot(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        request: CreateSnapshotRequest,
+    ) -> Result<Snapshot, AppError>;
+    async fn revert_snapshot(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        name: String,
+    ) -> Result<Snapshot, AppError>;
+    async fn delete_snapshot(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        name: String,
+    ) -> Result<(), AppError>;
     async fn create_vm(&self, caller: &Principal, request: CreateVmRequest)
         -> Result<Vm, AppError>;
     async fn act_on_vm(

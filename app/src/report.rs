@@ -21,18 +21,24 @@ pub struct ReconcileReport {
     pub orphan_disks: Vec<OrphanDisk>,
     /// Operations a crash or outage cut off: finished or undone.
     pub operations: Vec<OperationOutcome>,
+    /// Limen's snapshot records (who took a snapshot) for snapshots libvirt no longer has: of
+    /// a VM whose domain is missing (they go with its record), or deleted outside Limen
+    /// (tidied when repairing). Reports from before snapshots existed have none.
+    #[serde(default)]
+    pub stale_snapshots: Vec<StaleSnapshot>,
 }
 
 impl ReconcileReport {
     /// One line for logs and the audit log: how many of each finding.
     pub fn summary(&self) -> String {
         format!(
-            "{} ghosts, {} missing, {} drifted, {} orphan disks, {} operations",
+            "{} ghosts, {} missing, {} drifted, {} orphan disks, {} operations, {} stale snapshot records",
             self.ghosts.len(),
             self.missing.len(),
             self.drift.len(),
             self.orphan_disks.len(),
-            self.operations.len()
+            self.operations.len(),
+            self.stale_snapshots.len()
         )
     }
 
@@ -43,7 +49,18 @@ impl ReconcileReport {
             && self.drift.is_empty()
             && self.orphan_disks.is_empty()
             && self.operations.is_empty()
+            && self.stale_snapshots.is_empty()
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleSnapshot {
+    pub vm: VmId,
+    pub vm_name: String,
+    /// The snapshot's name.
+    pub name: String,
+    /// Why libvirt has no such snapshot, in words.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

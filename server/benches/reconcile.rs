@@ -34,6 +34,8 @@ fn main() {
             console_autostart: false,
             iso_upload_max_mb: 64,
         image_copy_mb_per_s: 0,
+        max_snapshots_per_vm: 20,
+        snapshot_sweep_secs: 10,
             session_hours: 1,
             secure_cookie: false,
         public_url: None,

@@ -86,6 +86,11 @@ pub struct Config {
     pub iso_upload_max_mb: u64,
     /// How fast making a base image may read and write, in MiB/s (0: as fast as the disks go).
     pub image_copy_mb_per_s: u64,
+    /// How many snapshots one VM may have.
+    pub max_snapshots_per_vm: u32,
+    /// How often every VM's snapshots are read again, in seconds (0: never): libvirt sends no
+    /// event when a snapshot of a stopped VM is made or deleted outside Limen.
+    pub snapshot_sweep_secs: u64,
     pub session_hours: u32,
     pub secure_cookie: bool,
     /// `scheme://host[:port]` browsers use to reach Limen, when it differs from what Limen
@@ -112,6 +117,8 @@ struct FileConfig {
     console_autostart: Option<bool>,
     iso_upload_max_mb: Option<u64>,
     image_copy_mb_per_s: Option<u64>,
+    max_snapshots_per_vm: Option<u32>,
+    snapshot_sweep_secs: Option<u64>,
     session_hours: Option<u32>,
     secure_cookie: Option<bool>,
     public_url: Option<String>,
@@ -190,6 +197,14 @@ impl Config {
             Some(value) => parse("LIMEN_IMAGE_COPY_MB_PER_S", value)?,
             None => file.image_copy_mb_per_s.unwrap_or(0),
         };
+        let max_snapshots_per_vm = match env("LIMEN_MAX_SNAPSHOTS_PER_VM") {
+            Some(value) => parse("LIMEN_MAX_SNAPSHOTS_PER_VM", value)?,
+            None => file.max_snapshots_per_vm.unwrap_or(20),
+        };
+        let snapshot_sweep_secs = match env("LIMEN_SNAPSHOT_SWEEP_SECS") {
+            Some(value) => parse("LIMEN_SNAPSHOT_SWEEP_SECS", value)?,
+            None => file.snapshot_sweep_secs.unwrap_or(10),
+        };
         let session_hours = match env("LIMEN_SESSION_HOURS") {
             Some(value) => parse("LIMEN_SESSION_HOURS", value)?,
             None => file.session_hours.unwrap_or(168),
@@ -252,6 +267,8 @@ impl Config {
             console_autostart,
             iso_upload_max_mb,
             image_copy_mb_per_s,
+            max_snapshots_per_vm,
+            snapshot_sweep_secs,
             site_root: env("LIMEN_SITE_ROOT")
                 .map(PathBuf::from)
                 .or(file.site_root)

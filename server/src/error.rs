@@ -74,6 +74,10 @@ impl Describe for HostError {
     fn describe(&self) -> AppError {
         match self {
             HostError::NoDomain => AppError::vm_not_found(),
+            HostError::NoSnapshot => AppError::new(
+                ErrorCode::SnapshotNotFound,
+                "The VM has no snapshot of that name.",
+            ),
             HostError::InvalidState { what, .. } => AppError::new(
                 ErrorCode::InvalidState,
                 format!("libvirt refused to {what}: the VM is not in a state that allows it."),

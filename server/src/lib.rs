@@ -86,6 +86,7 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
             iso_upload_max_bytes: config.iso_upload_max_mb.saturating_mul(1 << 20),
             image_copy_bytes_per_s: (config.image_copy_mb_per_s > 0)
                 .then(|| config.image_copy_mb_per_s.saturating_mul(1 << 20)),
+            max_snapshots_per_vm: config.max_snapshots_per_vm,
         },
     ));
     let accounts = Arc::new(AccountService::new(

@@ -175,7 +175,11 @@ async fn serve(config: Config) -> Result<(), String> {
     let shutdown = state.shutdown.clone();
     let background = state.clone();
     // The one place background work starts: the monitors, the reconciler.
-    server::background::start(state.vms.sagas(), config.reconcile_secs, &shutdown);
+    let periods = server::background::Periods {
+        reconcile_secs: config.reconcile_secs,
+        snapshot_sweep_secs: config.snapshot_sweep_secs,
+    };
+    server::background::start(state.vms.sagas(), periods, &shutdown);
     let app = server::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

@@ -189,3 +189,61 @@ pub async fn record_settings(
     }
     Ok(cx.db.run(move |conn| q::vm_fetch(conn, id)).await?)
 }
+
+/// What a VM's disk file takes on the host, in whole GiB rounded up (0 if it cannot be read:
+/// the disk size counts then).
+pub async fn disk_allocated_gb(path: &std::path::Path) -> i64 {
+    use std::os::unix::fs::MetadataExt;
+    match tokio::fs::metadata(path).await {
+        Ok(meta) => i64::try_from((meta.blocks() * 512).div_ceil(1 << 30)).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    }
+}
+
+/// Measures what the VM's disk file takes and records it if that changed (the disk quota
+/// counts it once it passes the disk's size: internal snapshots keep old blocks and memory in
+/// the file).
+pub async fn record_disk_allocation(cx: &Context, row: &VmRow) -> Result<(), DbError> {
+    let gb = disk_allocated_gb(std::path::Path::new(&row.disk_path)).await;
+    if gb == row.disk_allocated_gb {
+        return Ok(());
+    }
+    let id = row.uuid;
+    cx.db
+        .run(move |conn| crate::db::snapshots::set_disk_allocated(conn, id, gb))
+        .await
+}
+
+/// Reads the VM's snapshot names again and measures its disk file. If the names differ from
+/// `known` (what was read last; `None` for the first read), the author records of snapshots
+/// that are gone are tidied and the change is published. Returns what was read.
+pub async fn record_snapshots(
+    cx: &Context,
+    host: &std::sync::Arc<Host>,
+    id: Uuid,
+    known: Option<&crate::host::snapshots::SnapshotNames>,
+) -> Result<crate::host::snapshots::SnapshotNames, ObservedError> {
+    let now = host.snapshot_names(id).await?;
+    let Some(row) = cx.db.run(move |conn| q::vm_fetch(conn, id)).await? else {
+        return Ok(now);
+    };
+    record_disk_allocation(cx, &row).await?;
+    if known == Some(&now) {
+        return Ok(now);
+    }
+    let names = now.names.clone();
+    let gone = cx
+        .db
+        .run(move |conn| crate::db::snapshots::keep_only(conn, id, &names))
+        .await?;
+    if !gone.is_empty() {
+        tracing::info!(%id, ?gone, "snapshots deleted outside Limen; their records are tidied");
+    }
+    if known.is_some() {
+        cx.bus.publish(VmChange::Snapshots {
+            uuid: VmId(id),
+            owner: row.owner,
+        });
+    }
+    Ok(now)
+}

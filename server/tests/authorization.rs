@@ -184,6 +184,34 @@ fn rules() -> BTreeMap<&'static str, Rule> {
                 admin: 200,
             },
         ),
+        (
+            "GET /api/v1/vms/{uuid}/snapshots",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /api/v1/vms/{uuid}/snapshots",
+            Owned {
+                ok: 201,
+                admin: 201,
+            },
+        ),
+        (
+            "POST /api/v1/vms/{uuid}/snapshots/{name}/revert",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "DELETE /api/v1/vms/{uuid}/snapshots/{name}",
+            Owned {
+                ok: 204,
+                admin: 204,
+            },
+        ),
         ("GET /api/v1/roles", AnyUser(200)),
         ("GET /api/v1/events", AnyUser(200)),
         ("POST /api/v1/reconcile", AdminOnly(200)),
@@ -289,6 +317,34 @@ fn rules() -> BTreeMap<&'static str, Rule> {
                 admin: 200,
             },
         ),
+        (
+            "POST /rpc/list_snapshots",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /rpc/create_snapshot",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /rpc/revert_snapshot",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        (
+            "POST /rpc/delete_snapshot",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
         ("POST /rpc/list_roles", AnyUser(200)),
         ("POST /rpc/list_isos", AnyUser(200)),
         ("POST /rpc/delete_iso", AdminOnly(200)),
@@ -323,7 +379,7 @@ struct Fixture {
     vm: String,
     token: String,
     username: String,
-    /// An ISO in the library.
+    /// An ISO in the library; also the name of a base image, and of a snapshot of the VM.
     iso: String,
 }
 
@@ -374,6 +430,12 @@ fn body_for(route: &str, f: &Fixture) -> Option<Value> {
         "/rpc/resize_disk" => json!({ "id": f.vm, "size_gb": 2 }),
         "/api/v1/vms/{uuid}/role" => json!({ "role": "web" }),
         "/rpc/set_role" => json!({ "id": f.vm, "role": "web" }),
+        "/api/v1/vms/{uuid}/snapshots" if route.starts_with("POST") => {
+            json!({ "name": unique_name("snap") })
+        }
+        "/rpc/list_snapshots" => json!({ "id": f.vm }),
+        "/rpc/create_snapshot" => json!({ "id": f.vm, "request": { "name": unique_name("snap") } }),
+        "/rpc/revert_snapshot" | "/rpc/delete_snapshot" => json!({ "id": f.vm, "name": f.iso }),
         "/rpc/delete_iso" => json!({ "name": f.iso }),
         "/api/v1/images" if route.starts_with("POST") => {
             json!({ "vm": f.vm, "name": unique_name("tpl") })
@@ -453,8 +515,18 @@ async fn every_route_answers_each_kind_of_caller_as_its_rule_says() {
             common::create_user(&app.accounts, &username, Role::User, Quota::default()).await;
             let iso = format!("{}.iso", unique_name("lib"));
             common::write_iso(&app.data_dir.0.join("isos").join(&iso), 64 * 1024);
-            // An image of the same name, for the image routes' `{name}`.
+            // An image of the same name, for the image routes' `{name}`; a snapshot too.
             std::fs::write(app.data_dir.0.join("images").join(&iso), b"an image").unwrap();
+            let snapshot = owner
+                .post(app.url(&format!(
+                    "/api/v1/vms/{}/snapshots",
+                    vm["uuid"].as_str().unwrap()
+                )))
+                .json(&json!({ "name": iso }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(snapshot.status(), StatusCode::CREATED);
             let fixture = Fixture {
                 vm: vm["uuid"].as_str().unwrap().to_string(),
                 token: token["id"].as_str().unwrap().to_string(),

@@ -25,6 +25,8 @@ struct World {
     domain: bool,
     /// How many files the base-image library holds: visible, and hidden (partial).
     images: (usize, usize),
+    /// How many snapshots libvirt has of the VM, and how many Limen records.
+    snapshots: (u32, i64),
 }
 
 fn world(node: &Node, vm: Uuid) -> World {
@@ -46,6 +48,14 @@ fn world(node: &Node, vm: Uuid) -> World {
         disk: node.data_dir.0.join(format!("disks/{vm}.qcow2")).exists(),
         domain: conn.lookup_domain_by_uuid(vm).is_ok(),
         images: image_counts(&node.data_dir.0),
+        snapshots: (
+            conn.lookup_domain_by_uuid(vm)
+                .and_then(|domain| domain.num_snapshots(0))
+                .unwrap_or(0),
+            node.db.count(&format!(
+                "SELECT count(*) AS n FROM snapshots WHERE vm_uuid = '{vm}'"
+            )),
+        ),
     }
 }
 

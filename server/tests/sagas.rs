@@ -27,6 +27,8 @@ struct World {
     domain: bool,
     /// How many files the base-image library holds: visible, and hidden (partial).
     images: (usize, usize),
+    /// How many snapshots libvirt has of the VM, and how many Limen records.
+    snapshots: (u32, i64),
 }
 
 fn world(app: &TestApp, vm: Uuid) -> World {
@@ -46,6 +48,15 @@ fn world(app: &TestApp, vm: Uuid) -> World {
         disk: app.data_dir.0.join(format!("disks/{vm}.qcow2")).exists(),
         domain: app.libvirt().lookup_domain_by_uuid(vm).is_ok(),
         images: image_counts(&app.data_dir.0),
+        snapshots: (
+            app.libvirt()
+                .lookup_domain_by_uuid(vm)
+                .and_then(|domain| domain.num_snapshots(0))
+                .unwrap_or(0),
+            app.db.count(&format!(
+                "SELECT count(*) AS n FROM snapshots WHERE vm_uuid = '{vm}'"
+            )),
+        ),
     }
 }
 

@@ -22,7 +22,11 @@ async fn building_the_state_starts_nothing_and_serve_starts_the_background() {
     );
     assert!(state.hosts.iter().all(|host| !host.is_watched()));
 
-    server::background::start(state.vms.sagas(), 0, &state.shutdown);
+    let periods = server::background::Periods {
+        reconcile_secs: 0,
+        snapshot_sweep_secs: 10,
+    };
+    server::background::start(state.vms.sagas(), periods, &state.shutdown);
     assert!(state.hosts.iter().all(|host| host.is_watched()));
     // A monitor per host and the reconciler (the password warm-up may be done already).
     assert!(state.tasks.len() >= 2, "{} tasks", state.tasks.len());

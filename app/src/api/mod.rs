@@ -6,4 +6,5 @@ pub mod auth;
 pub mod machine;
 pub mod media;
 pub mod reconcile;
+pub mod snapshots;
 pub mod vms;

@@ -12,6 +12,7 @@ mod json;
 mod machine;
 mod media;
 mod reconcile;
+mod snapshots;
 mod tokens;
 mod users;
 mod vms;
@@ -116,6 +117,14 @@ pub fn routes() -> ApiRoutes {
         )
         .add(M::GET, "/vms/{uuid}/disk", machine::disk)
         .add(M::POST, "/vms/{uuid}/disk/resize", machine::resize_disk)
+        .add(M::GET, "/vms/{uuid}/snapshots", snapshots::list)
+        .add(M::POST, "/vms/{uuid}/snapshots", snapshots::create)
+        .add(
+            M::POST,
+            "/vms/{uuid}/snapshots/{name}/revert",
+            snapshots::revert,
+        )
+        .add(M::DELETE, "/vms/{uuid}/snapshots/{name}", snapshots::delete)
         .add(M::PUT, "/vms/{uuid}/role", machine::set_role)
         .add(M::GET, "/roles", machine::roles)
         .add(M::GET, "/events", events::events)

@@ -2,7 +2,7 @@
 //! database and every open stream in step with what libvirt reports, through the writer of
 //! observed state. One per host, so a host that is slow or gone never holds up another.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use crate::context::Context;
 use crate::db::vms as q;
 use crate::error::chain;
 use crate::host::events::HostSignal;
+use crate::host::snapshots::SnapshotNames;
 use crate::host::{Host, HostError};
 use crate::live::VmChange;
 use crate::observed;
@@ -29,10 +30,12 @@ const BACKOFF: [Duration; 5] = [
 ];
 
 /// Runs until `shutdown`; first brings the view and the records in step with libvirt.
+/// `snapshot_sweep`: how often every VM's snapshots are read again (`None`: never).
 pub async fn run(
     cx: Context,
     host: Arc<Host>,
     mut signals: UnboundedReceiver<HostSignal>,
+    snapshot_sweep: Option<Duration>,
     shutdown: CancellationToken,
 ) {
     match cx.db.run(q::vm_max_generation).await {
@@ -49,6 +52,17 @@ pub async fn run(
     // job on the domain), and a burst of them reads each definition once. After a (re)connection
     // every one is: a change made meanwhile came with no event.
     let mut settings_due: BTreeSet<Uuid> = records_on(&cx, &host).await;
+    // Snapshots are read the same way, after any event of their domain (a revert's, a running
+    // VM's pause for a memory snapshot) and on every sweep: libvirt sends no event when a
+    // stopped VM's snapshot is made or deleted outside Limen. The first read of a VM only
+    // learns what it has.
+    let mut snapshots_due: BTreeSet<Uuid> = settings_due.clone();
+    let mut snapshots_known: HashMap<Uuid, SnapshotNames> = HashMap::new();
+    let mut sweep = snapshot_sweep.map(|every| {
+        let mut timer = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        timer
+    });
     loop {
         let signal = match signals.try_recv() {
             Ok(signal) => Some(signal),
@@ -58,9 +72,23 @@ pub async fn run(
                     record_settings(&cx, &host, uuid).await;
                     continue;
                 }
+                if let Some(uuid) = snapshots_due.pop_first() {
+                    record_snapshots(&cx, &host, uuid, &mut snapshots_known).await;
+                    continue;
+                }
+                let swept = async {
+                    match sweep.as_mut() {
+                        Some(timer) => drop(timer.tick().await),
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     signal = signals.recv() => signal,
+                    () = swept => {
+                        snapshots_due.extend(records_on(&cx, &host).await);
+                        continue;
+                    }
                 }
             }
         };
@@ -71,6 +99,7 @@ pub async fn run(
             None => return,
             Some(HostSignal::DomainChanged { uuid, reported, .. }) => {
                 tracing::debug!(host = %host.key(), %uuid, ?reported, "domain event");
+                snapshots_due.insert(uuid);
                 let from_event =
                     reported.and_then(|status| host.live().apply_reported(uuid, status));
                 let observation = match from_event {
@@ -86,12 +115,14 @@ pub async fn run(
             }
             Some(HostSignal::SettingsChanged { uuid, .. }) => {
                 settings_due.insert(uuid);
+                snapshots_due.insert(uuid);
             }
             Some(HostSignal::ConnectionClosed { .. }) => {
                 tracing::warn!(host = %host.key(), "the libvirt connection closed; reconnecting");
                 host.live().mark_unsynced();
                 resynchronize(&cx, &host, &shutdown).await;
                 settings_due.extend(records_on(&cx, &host).await);
+                snapshots_due.extend(settings_due.iter().copied());
             }
             Some(HostSignal::Resynced { .. }) => {
                 match observed::records_follow_view(&cx, host.key()).await {
@@ -129,6 +160,26 @@ async fn record_settings(cx: &Context, host: &Arc<Host>, uuid: Uuid) {
         Ok(_) | Err(observed::ObservedError::Host(HostError::NoDomain)) => {}
         Err(error) => {
             tracing::warn!(host = %host.key(), %uuid, error = %chain(&error), "could not read a domain's settings after its event");
+        }
+    }
+}
+
+/// Reads a domain's snapshots again and publishes them if they changed since the last read.
+async fn record_snapshots(
+    cx: &Context,
+    host: &Arc<Host>,
+    uuid: Uuid,
+    known: &mut HashMap<Uuid, SnapshotNames>,
+) {
+    match observed::record_snapshots(cx, host, uuid, known.get(&uuid)).await {
+        Ok(names) => {
+            known.insert(uuid, names);
+        }
+        Err(observed::ObservedError::Host(HostError::NoDomain)) => {
+            known.remove(&uuid);
+        }
+        Err(error) => {
+            tracing::warn!(host = %host.key(), %uuid, error = %chain(&error), "could not read a domain's snapshots");
         }
     }
 }

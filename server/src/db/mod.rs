@@ -6,6 +6,7 @@ pub mod audit;
 pub mod models;
 pub mod operations;
 pub mod schema;
+pub mod snapshots;
 pub mod stored;
 pub mod users;
 pub mod vms;

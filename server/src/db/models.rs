@@ -40,6 +40,8 @@ pub struct VmRow {
     pub generation: i64,
     /// The image-library name of the base image the disk is an overlay of.
     pub base_image: Option<String>,
+    /// What the disk file takes on the host, in whole GiB, as last measured.
+    pub disk_allocated_gb: i64,
 }
 
 impl VmRow {
@@ -145,6 +147,7 @@ mod tests {
             host: "local".into(),
             generation: 7,
             base_image: None,
+            disk_allocated_gb: 0,
         }
     }
 

@@ -21,6 +21,16 @@ diesel::table! {
         host -> Text,
         generation -> Int8,
         base_image -> Nullable<Text>,
+        disk_allocated_gb -> Int8,
+    }
+}
+
+diesel::table! {
+    snapshots (vm_uuid, name) {
+        vm_uuid -> Uuid,
+        name -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamptz,
     }
 }
 
@@ -94,9 +104,10 @@ diesel::table! {
 }
 
 diesel::joinable!(sessions -> users (username));
+diesel::joinable!(snapshots -> vms (vm_uuid));
 diesel::joinable!(api_tokens -> users (username));
 diesel::joinable!(quotas -> users (username));
 
 diesel::allow_tables_to_appear_in_same_query!(
-    operations, vms, users, sessions, api_tokens, quotas, audit_log
+    operations, vms, snapshots, users, sessions, api_tokens, quotas, audit_log
 );

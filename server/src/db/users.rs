@@ -244,12 +244,13 @@ pub struct UsageRow {
 }
 
 pub fn usage_of(conn: &mut PgConnection, username: &str) -> Result<UsageRow, DbError> {
-    // PostgreSQL sums bigints as numeric; the totals fit a bigint, so cast back.
+    // PostgreSQL sums bigints as numeric; the totals fit a bigint, so cast back. A disk counts
+    // for its size, or for what its file takes when that is more (internal snapshots).
     Ok(diesel::sql_query(
         "SELECT count(*)::bigint AS vms, \
                 coalesce(sum(vcpus), 0)::bigint AS vcpus, \
                 coalesce(sum(memory_mib), 0)::bigint AS memory_mib, \
-                coalesce(sum(disk_size_gb), 0)::bigint AS disk_gb \
+                coalesce(sum(greatest(disk_size_gb, disk_allocated_gb)), 0)::bigint AS disk_gb \
          FROM vms WHERE owner = $1",
     )
     .bind::<diesel::sql_types::Text, _>(username)

@@ -15,6 +15,7 @@ pub mod library;
 pub mod live;
 pub mod serial;
 pub mod settings;
+pub mod snapshots;
 pub mod vnc;
 
 use std::sync::{Arc, Mutex};
@@ -48,6 +49,8 @@ pub enum HostError {
     },
     #[error("no such domain")]
     NoDomain,
+    #[error("no such snapshot")]
+    NoSnapshot,
     #[error("the domain has no CD-ROM drive")]
     NoCdromDrive,
     #[error("libvirt refused to {what}: the domain is not in a state that allows it")]
@@ -122,6 +125,8 @@ fn reason_in_words(message: &str) -> Option<&'static str> {
         Some("QEMU is not allowed to read one of its disk or ISO files")
     } else if has("cannot allocate memory") || has("out of memory") || has("insufficient memory") {
         Some("the host does not have enough free memory for it")
+    } else if has("internal snapshot") && (has("raw") || has("does not support") || has("format")) {
+        Some("its disk is not a qcow2 image, and only qcow2 disks hold snapshots")
     } else if has("/dev/kvm") || has("kvm kernel module") || has("kvm is not available") {
         Some("hardware virtualisation (KVM) is not usable on this host")
     } else {

@@ -28,8 +28,18 @@ pub enum VmChange {
     Resync,
     /// A file came into or left the ISO or base-image library: lists of them are stale.
     MediaChanged,
-    /// How a long operation (making a base image, admins only) is getting on.
-    Progress(app::machine::OperationProgress),
+    /// How a long operation is getting on: seen by admins, and by the owner of the VM it works
+    /// on when it is a user's own (a snapshot; `owner: None` for the library's operations).
+    Progress {
+        progress: app::machine::OperationProgress,
+        owner: Option<String>,
+    },
+    /// A VM's snapshots changed (taken, reverted to or deleted, by Limen or outside it): their
+    /// lists are stale.
+    Snapshots {
+        uuid: VmId,
+        owner: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]

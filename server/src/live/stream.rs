@@ -168,8 +168,17 @@ fn delta(event: &BusEvent, viewer: &Viewer) -> Option<StreamEvent> {
         ),
         // The libraries are everyone's to read.
         VmChange::MediaChanged => ("media_changed", true, json!({})),
-        // Operations on the libraries are admins'.
-        VmChange::Progress(progress) => ("operation_progress", viewer.sees_all(), json!(progress)),
+        // Operations on the libraries are admins'; on a VM, its owner's too.
+        VmChange::Progress { progress, owner } => (
+            "operation_progress",
+            viewer.sees_all() || owner.is_some() && viewer.may_see(owner.as_deref()),
+            json!(progress),
+        ),
+        VmChange::Snapshots { uuid, owner } => (
+            "vm_snapshots",
+            viewer.may_see(owner.as_deref()),
+            json!({ "uuid": uuid }),
+        ),
         VmChange::Resync => return None,
     };
     visible.then(|| StreamEvent {

@@ -112,11 +112,10 @@ impl CreateImage {
             self.percent.set(percent);
             if last.elapsed() >= PROGRESS_EVERY {
                 last = Instant::now();
-                cx.bus.publish(VmChange::Progress(self.progress(
-                    self.percent.get(),
-                    ProgressState::Running,
-                    None,
-                )));
+                cx.bus.publish(VmChange::Progress {
+                    progress: self.progress(self.percent.get(), ProgressState::Running, None),
+                    owner: None,
+                });
             }
         };
         Ok(flatten(
@@ -234,12 +233,7 @@ impl Saga for CreateImage {
     /// A stopped VM with a disk, made by the create saga, and an image of it.
     #[cfg(feature = "failpoints")]
     async fn example(sagas: &super::Sagas) -> Result<Self, String> {
-        let mut create = super::vm_create::CreateVm::example(sagas).await?;
-        create.start = false;
-        sagas
-            .execute(&create)
-            .await
-            .map_err(|failure| crate::error::chain(&failure))?;
+        let create = super::vm_create::CreateVm::made_stopped(sagas).await?;
         let job = Uuid::new_v4();
         let image = format!("example-{}.qcow2", &job.simple().to_string()[..8]);
         let images = sagas.context().images.dir();

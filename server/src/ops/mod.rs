@@ -13,6 +13,7 @@ pub mod failpoints;
 pub mod image_create;
 pub mod registry;
 mod runner;
+pub mod snapshot_create;
 pub mod vm_create;
 pub mod vm_delete;
 

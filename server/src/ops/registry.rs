@@ -17,6 +17,7 @@ pub static SAGAS: &[&dyn SagaKind] = &[
     &Registered::<super::vm_create::CreateVm>::NEW,
     &Registered::<super::vm_delete::DeleteVm>::NEW,
     &Registered::<super::image_create::CreateImage>::NEW,
+    &Registered::<super::snapshot_create::TakeSnapshot>::NEW,
 ];
 
 /// The step names an operation row may hold, per kind: append-only. An operation cut off by a
@@ -34,6 +35,7 @@ pub const PERSISTED_STEPS: &[(&str, &[&str])] = &[
         &["mark", "remove_domain", "remove_disk", "remove_record"],
     ),
     ("image_create", &["copy", "publish", "tidy"]),
+    ("snapshot_create", &["take", "record"]),
 ];
 
 pub fn find(kind: &str) -> Option<&'static dyn SagaKind> {

@@ -289,3 +289,18 @@ impl Saga for CreateVm {
         })
     }
 }
+
+#[cfg(feature = "failpoints")]
+impl CreateVm {
+    /// Tests only: a stopped VM with a disk, made by this saga, for the examples of the sagas
+    /// that work on one.
+    pub async fn made_stopped(sagas: &super::Sagas) -> Result<Self, String> {
+        let mut create = <Self as Saga>::example(sagas).await?;
+        create.start = false;
+        sagas
+            .execute(&create)
+            .await
+            .map_err(|failure| crate::error::chain(&failure))?;
+        Ok(create)
+    }
+}

@@ -12,14 +12,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use app::error::AppError;
-use app::report::{GhostVm, MissingVm, OperationOutcome, OrphanDisk, ReconcileReport, StatusDrift};
+use app::report::{
+    GhostVm, MissingVm, OperationOutcome, OrphanDisk, ReconcileReport, StaleSnapshot, StatusDrift,
+};
 use app::types::{VmId, VmStatus};
 use chrono::Utc;
 use uuid::Uuid;
 
 use crate::context::Context;
 use crate::db::models::{OperationRow, VmRow};
-use crate::db::{operations as ops_q, vms as q, DbError};
+use crate::db::{operations as ops_q, snapshots as snapshots_q, vms as q, DbError};
 use crate::error::Describe;
 use crate::host::{Host, HostError};
 use crate::live::VmChange;
@@ -157,6 +159,7 @@ pub async fn reconcile(sagas: &Sagas, mode: Mode) -> Result<ReconcileReport, Rec
         })
         .collect();
     let orphan_disks = orphan_disks(cx, in_use.into_iter()).await?;
+    let stale_snapshots = stale_snapshots(cx, &rows, &absent, mode).await?;
 
     let report = ReconcileReport {
         started_at,
@@ -166,6 +169,7 @@ pub async fn reconcile(sagas: &Sagas, mode: Mode) -> Result<ReconcileReport, Rec
         drift,
         orphan_disks,
         operations,
+        stale_snapshots,
     };
     tracing::info!(
         ghosts = report.ghosts.len(),
@@ -173,6 +177,7 @@ pub async fn reconcile(sagas: &Sagas, mode: Mode) -> Result<ReconcileReport, Rec
         drift = report.drift.len(),
         orphan_disks = report.orphan_disks.len(),
         operations = report.operations.len(),
+        stale_snapshots = report.stale_snapshots.len(),
         duration_ms = report.duration_ms,
         ?mode,
         "reconciled"
@@ -258,6 +263,61 @@ async fn orphan_disks(
         .filter(|(_, path, _)| !in_use.contains(path))
         .map(|(file, _, size)| OrphanDisk { file, size })
         .collect())
+}
+
+/// Snapshot records whose snapshot libvirt does not have. Repairing tidies those of a domain
+/// that exists (the snapshot was deleted outside Limen); a missing VM's stay with its record.
+async fn stale_snapshots(
+    cx: &Context,
+    rows: &[VmRow],
+    absent: &HashSet<Uuid>,
+    mode: Mode,
+) -> Result<Vec<StaleSnapshot>, ReconcileError> {
+    let recorded = cx.db.run(snapshots_q::all).await?;
+    let mut stale = Vec::new();
+    let mut vms: Vec<Uuid> = recorded.iter().map(|r| r.vm_uuid).collect();
+    vms.dedup();
+    for vm in vms {
+        let Some(row) = rows.iter().find(|row| row.uuid == vm) else {
+            continue;
+        };
+        let names: Vec<&str> = recorded
+            .iter()
+            .filter(|r| r.vm_uuid == vm)
+            .map(|r| r.name.as_str())
+            .collect();
+        let (existing, reason) = if absent.contains(&vm) {
+            (Vec::new(), "the VM's domain is missing")
+        } else {
+            let Ok(host) = cx.hosts.get(&row.host) else {
+                continue;
+            };
+            match host.snapshot_names(vm).await {
+                Ok(found) => (found.names, "deleted outside Limen"),
+                Err(HostError::NoDomain) => (Vec::new(), "the VM's domain is missing"),
+                Err(error) => return Err(error.into()),
+            }
+        };
+        let gone: Vec<&str> = names
+            .into_iter()
+            .filter(|name| !existing.iter().any(|e| e == name))
+            .collect();
+        if gone.is_empty() {
+            continue;
+        }
+        stale.extend(gone.iter().map(|name| StaleSnapshot {
+            vm: VmId(vm),
+            vm_name: row.name.clone(),
+            name: (*name).to_string(),
+            reason: reason.into(),
+        }));
+        if mode == Mode::Repair && !absent.contains(&vm) {
+            cx.db
+                .run(move |conn| snapshots_q::keep_only(conn, vm, &existing).map(drop))
+                .await?;
+        }
+    }
+    Ok(stale)
 }
 
 /// The disk file an operation works on, as its kind reads its parameters.

@@ -137,7 +137,10 @@ impl VmService {
                 },
             );
         }
-        self.cx.bus.publish(VmChange::Progress(started.clone()));
+        self.cx.bus.publish(VmChange::Progress {
+            progress: started.clone(),
+            owner: None,
+        });
         let entry = Entry::by(caller, "image.create")
             .target(saga.image.clone())
             .detail(format!("from {}", row.name));
@@ -158,7 +161,10 @@ impl VmService {
             };
             jobs.lock().remove(&saga.job);
             let bus = &sagas.context().bus;
-            bus.publish(VmChange::Progress(end.clone()));
+            bus.publish(VmChange::Progress {
+                progress: end.clone(),
+                owner: None,
+            });
             if end.state == ProgressState::Done {
                 bus.publish(VmChange::MediaChanged);
             }

@@ -13,6 +13,7 @@
 //! - `boot.rs`: boot order and installation status;
 //! - `disk.rs`: a VM's disk, and growing it;
 //! - `roles.rs`: roles, and the list filtered by one;
+//! - `snapshots.rs`: a VM's snapshots: list, take, revert, delete;
 //! - `upload.rs`: ISOs uploaded into the library, streamed to disk;
 //! - `console.rs`: who may open a console, the VM made ready for it, tickets, the audit;
 //! - `detached.rs`: where a verb runs (detached from its request, holding its locks) and is
@@ -33,6 +34,7 @@ mod port;
 mod reconciliation;
 mod records;
 mod roles;
+mod snapshots;
 mod upload;
 
 use app::error::{AppError, ErrorCode};
@@ -78,6 +80,8 @@ pub struct ServiceSettings {
     pub iso_upload_max_bytes: u64,
     /// How fast making a base image may copy (`None`: no limit).
     pub image_copy_bytes_per_s: Option<u64>,
+    /// How many snapshots one VM may have.
+    pub max_snapshots_per_vm: u32,
 }
 
 impl VmService {
@@ -124,6 +128,8 @@ pub enum ServiceError {
     Create(#[source] SagaFailure),
     #[error("deleting the VM failed")]
     Delete(#[source] SagaFailure),
+    #[error("taking the snapshot failed")]
+    Snapshot(#[source] SagaFailure),
     #[error("reconciling failed")]
     Reconcile(#[from] ReconcileError),
 }
@@ -155,7 +161,9 @@ impl Describe for ServiceError {
             ServiceError::Disk(error) => error.describe(),
             ServiceError::Library(error) => error.describe(),
             ServiceError::Create(failure) => creation_failed(failure),
-            ServiceError::Delete(failure) => failure.cause.describe(),
+            ServiceError::Delete(failure) | ServiceError::Snapshot(failure) => {
+                failure.cause.describe()
+            }
             ServiceError::Reconcile(error) => error.describe(),
         }
     }

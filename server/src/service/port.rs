@@ -8,6 +8,7 @@ use app::machine::{
 };
 use app::ports::VmPort;
 use app::report::{AdoptRequest, ReconcileReport};
+use app::snapshots::{CreateSnapshotRequest, Snapshot};
 use app::types::{BootOrder, CreateVmRequest, DeleteReport, MediaFile, Vm, VmAction, VmId};
 use async_trait::async_trait;
 
@@ -20,6 +21,7 @@ use super::media::change_media;
 use super::reconciliation::{adopt, forget, reconcile};
 use super::records::visible;
 use super::roles::set_role;
+use super::snapshots;
 use super::VmService;
 use crate::audit::Entry;
 use crate::error::report;
@@ -41,6 +43,29 @@ impl VmService {
             return Err(refusal);
         }
         Ok(self.locks.lock(&id.0).await)
+    }
+
+    /// The lock on the quota of the VM's owner, as create takes it, for a verb whose growth is
+    /// checked against that quota and made under it (an admin acting on a user's VM uses that
+    /// user's quota). A VM the caller may not see is refused here, and audited.
+    async fn owner_lock_for(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        entry: &Entry,
+    ) -> Result<Option<KeyedGuard<String>>, AppError> {
+        let owner = match self.get_vm(caller, id).await {
+            Ok(vm) => vm.owner,
+            Err(error) => {
+                let refused: Result<(), AppError> = Err(error.clone());
+                self.audit.record(entry.clone().outcome(&refused)).await;
+                return Err(error);
+            }
+        };
+        Ok(match owner {
+            Some(owner) => Some(self.owners.lock(&owner).await),
+            None => None,
+        })
     }
 }
 
@@ -212,20 +237,7 @@ impl VmPort for VmService {
             .target(vm_target(id))
             .detail(format!("{size_gb} GiB"));
         let guard = self.lock_for(id, &entry).await?;
-        // The owner's quota lock, as create takes it: the growth is checked against the quota
-        // and made under it. An admin acting on a user's VM uses that user's quota.
-        let owner = match self.get_vm(caller, id).await {
-            Ok(vm) => vm.owner,
-            Err(error) => {
-                let refused = Err(error);
-                self.audit.record(entry.outcome(&refused)).await;
-                return refused;
-            }
-        };
-        let quota_guard = match owner {
-            Some(owner) => Some(self.owners.lock(&owner).await),
-            None => None,
-        };
+        let quota_guard = self.owner_lock_for(caller, id, &entry).await?;
         let work = resize(self.cx.clone(), caller.clone(), id, size_gb);
         self.detached((guard, quota_guard), |r| entry.outcome(r), work)
             .await
@@ -233,6 +245,63 @@ impl VmPort for VmService {
 
     async fn get_vm(&self, caller: &Principal, id: VmId) -> Result<Vm, AppError> {
         visible(&self.cx, caller, id.0).await.map_err(report)
+    }
+
+    async fn snapshots(&self, caller: &Principal, id: VmId) -> Result<Vec<Snapshot>, AppError> {
+        snapshots::list(self.cx.clone(), caller.clone(), id)
+            .await
+            .map_err(report)
+    }
+
+    async fn create_snapshot(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        request: CreateSnapshotRequest,
+    ) -> Result<Snapshot, AppError> {
+        let entry = Entry::by(caller, "vm.snapshot.create")
+            .target(vm_target(id))
+            .detail(request.name.clone());
+        let guard = self.lock_for(id, &entry).await?;
+        // The snapshot's growth of the disk file is checked against the disk quota.
+        let quota_guard = self.owner_lock_for(caller, id, &entry).await?;
+        let work = snapshots::create(
+            self.sagas.clone(),
+            caller.clone(),
+            id,
+            request,
+            self.settings.max_snapshots_per_vm,
+        );
+        self.detached((guard, quota_guard), |r| entry.outcome(r), work)
+            .await
+    }
+
+    async fn revert_snapshot(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        name: String,
+    ) -> Result<Snapshot, AppError> {
+        let entry = Entry::by(caller, "vm.snapshot.revert")
+            .target(vm_target(id))
+            .detail(name.clone());
+        let guard = self.lock_for(id, &entry).await?;
+        let work = snapshots::revert(self.cx.clone(), caller.clone(), id, name);
+        self.detached(guard, |r| entry.outcome(r), work).await
+    }
+
+    async fn delete_snapshot(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        name: String,
+    ) -> Result<(), AppError> {
+        let entry = Entry::by(caller, "vm.snapshot.delete")
+            .target(vm_target(id))
+            .detail(name.clone());
+        let guard = self.lock_for(id, &entry).await?;
+        let work = snapshots::delete(self.cx.clone(), caller.clone(), id, name);
+        self.detached(guard, |r| entry.outcome(r), work).await
     }
 
     async fn create_vm(

@@ -5,6 +5,7 @@
 //! `make test` sets it from `scripts/postgres.sh limen_test`.
 #![allow(dead_code)]
 
+pub mod guest;
 pub mod process;
 pub mod sse;
 pub mod ws;
@@ -154,7 +155,18 @@ impl TestDb {
     }
 
     pub fn count_vms(&self) -> i64 {
-        diesel::sql_query("SELECT count(*) AS n FROM vms")
+        self.count("SELECT count(*) AS n FROM vms")
+    }
+
+    /// Runs SQL statements (to set up what only a crash or another process would leave).
+    pub fn execute(&self, sql: &str) {
+        use diesel::connection::SimpleConnection;
+        self.connect().batch_execute(sql).unwrap();
+    }
+
+    /// The `n` a counting query (`SELECT count(*) AS n …`) answers.
+    pub fn count(&self, query: &str) -> i64 {
+        diesel::sql_query(query)
             .get_result::<Count>(&mut self.connect())
             .unwrap()
             .n
@@ -201,6 +213,8 @@ pub fn test_config(database_url: &str, data_dir: &TempDir, libvirt_uri: &str) ->
         console_autostart: true,
         iso_upload_max_mb: 64,
         image_copy_mb_per_s: 0,
+        max_snapshots_per_vm: 20,
+        snapshot_sweep_secs: 10,
         session_hours: 168,
         secure_cookie: false,
         public_url: None,
@@ -287,7 +301,11 @@ impl TestApp {
         let state = server::build_state(&config, pool).unwrap();
         // As `limen serve` does, but without the periodic reconciler: tests reconcile when
         // they mean to.
-        server::background::start_monitors(state.vms.sagas(), &state.shutdown);
+        server::background::start_monitors(
+            state.vms.sagas(),
+            config.snapshot_sweep_secs,
+            &state.shutdown,
+        );
         let sagas = state.vms.sagas().clone();
         let vms = state.vms.clone();
         let shutdown = state.shutdown.clone();
