@@ -48,6 +48,10 @@ pub struct Live {
     ///
     /// [`latest_operations`]: crate::machine::latest_operations
     pub operations: RwSignal<Vec<String>>,
+    /// The last `vm_snapshots` payload (`{"uuid": …}`, a VM whose snapshots changed) with a
+    /// count that grows with each: the VM page's snapshot list loads again when it names its
+    /// VM. After a reconnection the payload is empty: every list loads again.
+    pub snapshots: RwSignal<(u64, String)>,
 }
 
 /// How many operation events the page keeps.
@@ -57,6 +61,14 @@ impl Live {
     /// A library changed: whatever lists it loads again.
     pub fn library_changed(&self) {
         self.library.update(|version| *version += 1);
+    }
+
+    /// A VM's snapshots changed (`payload` names it; empty: any VM's may have).
+    pub fn snapshots_changed(&self, payload: String) {
+        self.snapshots.update(|(count, last)| {
+            *count += 1;
+            *last = payload;
+        });
     }
 
     /// One more word on an operation (a `operation_progress` payload).
@@ -82,6 +94,7 @@ pub fn provide_live(logged_in: Signal<bool>) -> Live {
         link: RwSignal::new(LinkState::Connecting),
         library: RwSignal::new(0),
         operations: RwSignal::new(Vec::new()),
+        snapshots: RwSignal::new((0, String::new())),
     };
     provide_context(live);
     // Effects run only in the browser, once hydrated. `logged_in` is a memo: it changes once,
@@ -118,13 +131,14 @@ mod browser {
 
     /// The stream's events, in the order they came; `error` is the browser's own event (the
     /// stream dropped, and it reconnects by itself unless the server refused it).
-    const EVENTS: [&str; 7] = [
+    const EVENTS: [&str; 8] = [
         "snapshot",
         "vm_created",
         "vm_updated",
         "vm_deleted",
         "media_changed",
         "operation_progress",
+        "vm_snapshots",
         "error",
     ];
 
@@ -169,12 +183,14 @@ mod browser {
                     store.snapshot(snapshot.vms);
                     if link.get_untracked() == LinkState::Reconnecting {
                         live.library_changed();
+                        live.snapshots_changed(String::new());
                     }
                     link.set(LinkState::Live);
                 }
             }
             "media_changed" => live.library_changed(),
             "operation_progress" => live.operation_event(data.to_string()),
+            "vm_snapshots" => live.snapshots_changed(data.to_string()),
             "vm_created" | "vm_updated" => {
                 if let Ok(vm) = serde_json::from_str::<Vm>(data) {
                     store.streamed(vm);

@@ -117,6 +117,20 @@ fn Report(report: ReconcileReport) -> impl IntoView {
                     .map(|op| view! { <li>{format!("{} of {}: {}", op.kind, op.vm, op.outcome)}</li> })
                     .collect_view()}
             </ReportSection>
+            <ReportSection
+                title="Snapshot records without a snapshot"
+                empty=report.stale_snapshots.is_empty()
+            >
+                {report
+                    .stale_snapshots
+                    .into_iter()
+                    .map(|stale| {
+                        view! {
+                            <li>{format!("\"{}\" of {}: {}", stale.name, stale.vm_name, stale.reason)}</li>
+                        }
+                    })
+                    .collect_view()}
+            </ReportSection>
         </div>
     }
     .into_any()

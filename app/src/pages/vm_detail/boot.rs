@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use super::section::Call;
+use super::snapshots::take_installed_snapshot;
 use crate::api::machine::{change_media, complete_installation, set_boot_order};
 use crate::components::boot_order_select::BootOrderSelect;
 use crate::machine::{boot_check, Suggestion};
@@ -73,8 +74,16 @@ pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> im
     };
     let suggestions = move || vm.with(|vm| vm.as_ref().map(Suggestion::for_vm).unwrap_or_default());
     let call = Call::new();
-    let complete =
-        move |failed: bool| call.run(store, id, complete_installation(id, failed), |_| {});
+    // Right after the installation is marked complete: the moment to keep (seed 003).
+    let snapshot_taken = RwSignal::new(false);
+    let just_installed = RwSignal::new(false);
+    let offer_snapshot =
+        Memo::new(move |_| just_installed.get() && status() == InstallationStatus::Installed);
+    let complete = move |failed: bool| {
+        call.run(store, id, complete_installation(id, failed), move |_| {
+            just_installed.set(!failed)
+        })
+    };
     let follow = move |suggestion: Suggestion| match suggestion {
         Suggestion::BootFromDisk => call.run(store, id, set_boot_order(id, BootOrder::Hd), |_| {}),
         Suggestion::EjectMedia => call.run(store, id, change_media(id, None), |_| {}),
@@ -115,6 +124,31 @@ pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> im
                                 }
                             })
                             .collect_view()
+                    }}
+                </div>
+            </Show>
+            <Show when=move || offer_snapshot.get()>
+                <div class="suggestions" role="group" aria-label="Snapshot">
+                    {move || {
+                        if snapshot_taken.get() {
+                            view! { <p role="status">"Snapshot \"installed\" taken."</p> }.into_any()
+                        } else {
+                            view! {
+                                <span class="suggestions">
+                                    <p>"Take a snapshot now, to come back to a fresh installation at any time."</p>
+                                    <button
+                                        type="button"
+                                        disabled=move || call.busy()
+                                        on:click=move |_| {
+                                            take_installed_snapshot(call, store, id, snapshot_taken)
+                                        }
+                                    >
+                                        "Take a snapshot now"
+                                    </button>
+                                </span>
+                            }
+                                .into_any()
+                        }
                     }}
                 </div>
             </Show>

@@ -1,12 +1,13 @@
 //! The VM page: everything Limen records about one VM, with its actions and a section for each
-//! thing a user changes after create (media, boot order, installation, disk, role, and for
-//! admins a base image of its disk).
+//! thing a user changes after create (media, boot order, installation, snapshots, disk, role,
+//! and for admins a base image of its disk).
 
 mod boot;
 mod disk;
 mod media;
 mod role;
 mod section;
+mod snapshots;
 mod template;
 
 use leptos::prelude::*;
@@ -26,6 +27,7 @@ use boot::{BootSection, InstallationSection};
 use disk::DiskSection;
 use media::MediaSection;
 use role::RoleSection;
+use snapshots::SnapshotsSection;
 use template::TemplateSection;
 
 /// The route: split off the main WASM (the dashboard is the first load; this page is loaded when
@@ -166,6 +168,7 @@ fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
                 <MediaSection id vm store/>
                 <BootSection id vm store/>
                 <InstallationSection id vm store/>
+                <SnapshotsSection id vm store/>
                 <DiskSection id vm store/>
                 <RoleSection id vm store/>
                 <Transition fallback=|| ()>
