@@ -16,126 +16,26 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::guest::{
+    guest_query, libvirt_capacity, serial, step, stock_libraries, Api, BOOTED, BOOT_LIMIT, GIB,
+};
 use common::process::{virsh, DomainCleanup, LIBVIRT};
 use common::sse::SseClient;
-use common::ws::{connect, next, read_until, send, Connected, Socket};
+use common::ws::{read_until, send, Socket};
 use common::{unique_name, TestApp, TestDb};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-const GIB: u64 = 1 << 30;
 /// The first entry of each menu ISO's GRUB menu.
 const MENU_TITLE: &str = "Limen Test Installer";
 const RESCUE_TITLE: &str = "Limen Rescue Shell";
-/// What the test guest's init prints once its kernel runs.
-const BOOTED: &str = "limen-guest: booted";
-/// How long a TCG guest may take to show something; boots take ~1 s (GRUB) to ~5 s (Linux).
-const BOOT_LIMIT: Duration = Duration::from_secs(90);
-
-fn guest_dir() -> PathBuf {
-    std::env::var("LIMEN_TEST_GUEST_DIR")
-        .expect("LIMEN_TEST_GUEST_DIR is not set: run `make test`, or scripts/test-guest.sh DIR and export it")
-        .into()
-}
-
-/// Puts the test media into the app's libraries.
-fn stock_libraries(app: &TestApp) {
-    let guest = guest_dir();
-    for (library, file) in [
-        ("isos", "limen-menu.iso"),
-        ("isos", "limen-rescue.iso"),
-        ("images", "limen-guest.qcow2"),
-    ] {
-        let dir = app.data_dir.0.join(library);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(guest.join(file), dir.join(file)).unwrap_or_else(|error| {
-            panic!(
-                "{file} from {}: {error} (run scripts/test-guest.sh)",
-                guest.display()
-            )
-        });
-    }
-}
-
-/// Logs a step with the time since the test began (the wall time of each boot shows).
-fn step(began: Instant, what: &str) {
-    eprintln!("[{:>6.1}s] {what}", began.elapsed().as_secs_f32());
-}
-
-/// The REST calls the test makes, each checked for its status.
-struct Api<'a> {
-    app: &'a TestApp,
-}
-
-impl Api<'_> {
-    async fn post(&self, path: &str, body: Value, status: u16) -> Value {
-        let response = self.app.post_json(path, body).await;
-        let got = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        assert_eq!(got, status, "POST {path}: {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    /// POST with no body at all.
-    async fn post_empty(&self, path: &str, status: u16) -> Value {
-        let response = self
-            .app
-            .client
-            .post(self.app.url(path))
-            .send()
-            .await
-            .unwrap();
-        let got = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        assert_eq!(got, status, "POST {path}: {text}");
-        serde_json::from_str(&text).unwrap_or(Value::Null)
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        let response = self.app.get(path).await;
-        assert_eq!(response.status(), 200, "GET {path}");
-        response.json().await.unwrap()
-    }
-
-    async fn create(&self, body: Value) -> (String, Value) {
-        let vm = self.post("/api/v1/vms", body, 201).await;
-        (vm["uuid"].as_str().expect("created").to_string(), vm)
-    }
-
-    async fn vm(&self, id: &str) -> Value {
-        self.get(&format!("/api/v1/vms/{id}")).await
-    }
-
-    async fn act(&self, id: &str, action: &str) -> Value {
-        self.post(
-            &format!("/api/v1/vms/{id}/action"),
-            json!({ "action": action }),
-            200,
-        )
-        .await
-    }
-
-    async fn disk(&self, id: &str) -> Value {
-        self.get(&format!("/api/v1/vms/{id}/disk")).await
-    }
-
-    async fn delete(&self, id: &str) {
-        let response = self.app.delete(&format!("/api/v1/vms/{id}")).await;
-        assert_eq!(response.status(), 204, "{}", response.text().await.unwrap());
-    }
-}
-
-/// Opens the VM's serial console (a stopped VM is started by it, with autostart on, before the
-/// console connects: the guest's output from its first line).
-async fn serial(app: &TestApp, id: &str) -> Socket {
-    let url = format!("ws://{}/api/v1/vms/{id}/serial", app.addr);
-    let bearer = format!("Bearer {}", app.admin_token);
-    match connect(&url, &[("authorization", bearer.as_str())]).await {
-        Connected::Open(socket, _) => *socket,
-        Connected::Refused(status, body) => panic!("serial console refused {status}: {body}"),
-    }
-}
+/// The test media each VM may use, by library.
+const MEDIA: [(&str, &str); 3] = [
+    ("isos", "limen-menu.iso"),
+    ("isos", "limen-rescue.iso"),
+    ("images", "limen-guest.qcow2"),
+];
 
 /// Reads the serial stream until one of `needles` arrives (within `limit`); returns all read
 /// and which needle came first.
@@ -187,62 +87,9 @@ async fn read_menu(serial: &mut Socket, title: &str) -> String {
     shown
 }
 
-/// `tag=DIGITS=` in `text`: the answer to [`guest_query`]'s command (the typed command echoes
-/// as `tag=$(…)=`, without digits).
-fn tagged_number(text: &str, tag: &str) -> Option<u64> {
-    let prefix = format!("{tag}=");
-    text.match_indices(&prefix).find_map(|(at, _)| {
-        let rest = &text[at + prefix.len()..];
-        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
-        (digits > 0 && rest[digits..].starts_with('=')).then(|| rest[..digits].parse().unwrap())
-    })
-}
-
-/// Types `echo TAG=$(COMMAND)=` into the guest's serial shell and reads the number it prints;
-/// types again every 3 s while nothing answers (the shell may not listen yet). A fresh tag per
-/// call, so a late answer to an earlier question is never taken for this one's.
-async fn guest_query(serial: &mut Socket, command: &str) -> u64 {
-    static ASKED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let tag = format!(
-        "q{}",
-        ASKED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    );
-    let line = format!("echo {tag}=$({command})=\n");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut text = String::new();
-    while Instant::now() < deadline {
-        send(serial, line.as_bytes()).await;
-        let typed = Instant::now();
-        while typed.elapsed() < Duration::from_secs(3) {
-            let wait = Duration::from_secs(3).saturating_sub(typed.elapsed());
-            let Ok(message) = tokio::time::timeout(wait, next(serial, BOOT_LIMIT)).await else {
-                break;
-            };
-            match message {
-                Some(Message::Binary(bytes)) => text.push_str(&String::from_utf8_lossy(&bytes)),
-                Some(Message::Ping(_) | Message::Pong(_)) => {}
-                other => panic!("{command}: the serial console said {other:?}\nso far: {text}"),
-            }
-            if let Some(number) = tagged_number(&text, &tag) {
-                return number;
-            }
-        }
-    }
-    panic!("the guest's shell never answered {command:?}; so far:\n{text}");
-}
-
 /// The size of the guest's disk as the guest sees it, in 512-byte sectors.
 async fn guest_disk_sectors(serial: &mut Socket) -> u64 {
-    guest_query(serial, "cat /sys/block/vda/size").await
-}
-
-/// libvirt's view of the disk's size (`virsh domblkinfo`), in bytes.
-fn libvirt_capacity(name: &str) -> u64 {
-    let info = virsh(&["domblkinfo", name, "vda"]);
-    info.lines()
-        .find_map(|line| line.strip_prefix("Capacity:"))
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no capacity in {info}"))
+    guest_query(serial, "cat /sys/block/vda/size").await.0
 }
 
 /// The source of the VM's CD-ROM drive in libvirt's live definition (`-` when empty).
@@ -259,7 +106,7 @@ fn libvirt_cdrom(name: &str) -> String {
 async fn media_boot_order_templates_and_an_online_resize_work_on_real_guests() {
     let began = Instant::now();
     let app = TestApp::spawn_with(TestDb::new(), LIBVIRT).await;
-    stock_libraries(&app);
+    stock_libraries(&app, &MEDIA);
     let api = Api { app: &app };
     let name = unique_name("media");
     let clone_name = unique_name("templated");
@@ -356,13 +203,7 @@ async fn media_boot_order_templates_and_an_online_resize_work_on_real_guests() {
     // 5. An online resize: the running guest sees its disk grow; a shrink is refused and
     // changes nothing.
     assert_eq!(guest_disk_sectors(&mut console).await, GIB / 512);
-    let disk = api
-        .post(
-            &format!("/api/v1/vms/{id}/disk/resize"),
-            json!({ "size_gb": 2 }),
-            200,
-        )
-        .await;
+    let disk = api.resize(&id, 2, 200).await;
     assert_eq!(disk["virtual_size"], 2 * GIB, "{disk}");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -379,13 +220,7 @@ async fn media_boot_order_templates_and_an_online_resize_work_on_real_guests() {
     }
     assert_eq!(libvirt_capacity(&name), 2 * GIB);
     step(began, "the guest sees its disk grown to 2 GiB");
-    let refusal = api
-        .post(
-            &format!("/api/v1/vms/{id}/disk/resize"),
-            json!({ "size_gb": 1 }),
-            400,
-        )
-        .await;
+    let refusal = api.resize(&id, 1, 400).await;
     assert_eq!(refusal["code"], "VALIDATION_FAILED", "{refusal}");
     assert_eq!(api.disk(&id).await["virtual_size"], 2 * GIB);
     assert_eq!(libvirt_capacity(&name), 2 * GIB);

@@ -226,11 +226,19 @@ impl Drop for DomainCleanup {
         };
         for name in &self.0 {
             if let Ok(domain) = conn.lookup_domain_by_name(name) {
-                let _ = domain.destroy();
-                let _ = domain.undefine_flags(virt::sys::VIR_DOMAIN_UNDEFINE_NVRAM);
+                remove_for_good(&domain);
             }
         }
     }
+}
+
+/// Powers a test's domain off and undefines it, with its snapshots' metadata (libvirt refuses
+/// to undefine a domain that has snapshots otherwise).
+fn remove_for_good(domain: &virt::domain::Domain) {
+    let _ = domain.destroy();
+    let _ = domain.undefine_flags(
+        virt::sys::VIR_DOMAIN_UNDEFINE_NVRAM | virt::sys::VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
+    );
 }
 
 /// The process must die from a failpoint's abort, not exit normally.
@@ -269,8 +277,7 @@ impl Drop for UuidCleanup {
         };
         for id in &self.0 {
             if let Ok(domain) = conn.lookup_domain_by_uuid(*id) {
-                let _ = domain.destroy();
-                let _ = domain.undefine_flags(virt::sys::VIR_DOMAIN_UNDEFINE_NVRAM);
+                remove_for_good(&domain);
             }
         }
     }
