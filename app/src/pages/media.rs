@@ -13,7 +13,9 @@ use crate::auth::Role;
 use crate::components::iso_upload::{size_words, IsoUpload};
 use crate::error::AppError;
 use crate::live::use_live;
-use crate::machine::{latest_operations, percent_of, progress_payload, ProgressState};
+use crate::machine::{
+    latest_operations, percent_of, progress_payload, OperationKind, ProgressState,
+};
 use crate::types::MediaFile;
 use crate::use_session;
 
@@ -167,7 +169,14 @@ fn Library(
 #[component]
 fn Operations() -> impl IntoView {
     let live = use_live();
-    let operations = Memo::new(move |_| live.operations.with(|events| latest_operations(events)));
+    // The stream also reports snapshot work on VMs (shown on their pages): base images only.
+    let operations = Memo::new(move |_| {
+        live.operations.with(|events| {
+            let mut all = latest_operations(events);
+            all.retain(|op| op.kind == OperationKind::ImageCreate);
+            all
+        })
+    });
     let running = move || {
         operations.with(|all| {
             all.iter()

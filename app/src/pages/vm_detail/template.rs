@@ -7,7 +7,8 @@ use leptos::task::spawn_local;
 use crate::api::media::{cancel_operation, create_image};
 use crate::live::use_live;
 use crate::machine::{
-    latest_operations, percent_of, progress_payload, CreateImageRequest, ProgressState,
+    latest_operations, percent_of, progress_payload, CreateImageRequest, OperationKind,
+    ProgressState,
 };
 use crate::types::{Vm, VmId, VmStatus};
 use crate::validate::{validate_label, NAME_MAX_LEN};
@@ -20,12 +21,12 @@ pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
     let busy = RwSignal::new(false);
     let stopped =
         move || vm.with(|vm| vm.as_ref().is_some_and(|vm| vm.status == VmStatus::Stopped));
-    // This VM's operations, newest last.
+    // This VM's base-image operations, newest last (its snapshot work shows in its section).
     let all = Memo::new(move |_| live.operations.with(|events| latest_operations(events)));
     let operations = move || {
         all.try_with(|all| {
             all.iter()
-                .filter(|op| op.vm == id)
+                .filter(|op| op.vm == id && op.kind == OperationKind::ImageCreate)
                 .cloned()
                 .collect::<Vec<_>>()
         })
