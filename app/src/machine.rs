@@ -169,7 +169,8 @@ pub struct CreateImageRequest {
 }
 
 /// A long operation (making a base image, taking, reverting or deleting a snapshot), as the
-/// event stream and `GET /api/v1/operations` report it.
+/// event stream and `GET /api/v1/operations` report it (base images to admins, snapshot work
+/// to whoever may see its VM).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperationProgress {
     /// What `POST /api/v1/operations/{id}/cancel` takes.

@@ -90,10 +90,10 @@ pub fn validate_description(description: &str) -> Result<(), AppError> {
             "The description may have at most {DESCRIPTION_MAX_LEN} characters."
         )));
     }
-    if description
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
-    {
+    // What XML cannot carry (libvirt keeps the description in XML) is refused too.
+    if description.chars().any(|c| {
+        c.is_control() && !matches!(c, '\n' | '\t') || matches!(c, '\u{fffe}' | '\u{ffff}')
+    }) {
         return Err(AppError::validation(
             "The description may not contain control characters.",
         ));
@@ -231,5 +231,6 @@ mod tests {
         assert!(validate_description("before the upgrade\nto 12.4").is_ok());
         assert!(validate_description(&"x".repeat(DESCRIPTION_MAX_LEN + 1)).is_err());
         assert!(validate_description("a\u{1b}[31mred").is_err());
+        assert!(validate_description("not xml \u{ffff}").is_err());
     }
 }

@@ -6,6 +6,9 @@ CREATE TABLE snapshots (
     name       TEXT NOT NULL CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$'),
     created_by TEXT,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- The disk's size (GiB) when it was taken: a revert brings that size back, so a revert to
+    -- a larger one is checked against the owner's disk quota first.
+    disk_size_gb BIGINT,
     PRIMARY KEY (vm_uuid, name)
 );
 

@@ -86,7 +86,22 @@ impl Entry {
 /// Targets and details are kept short: they may carry what a client sent (a login's username).
 const MAX_TEXT: usize = 256;
 
-fn bounded(mut text: String) -> String {
+fn bounded(text: String) -> String {
+    // PostgreSQL text cannot hold NUL, and a log reader should not meet terminal escapes:
+    // control characters (a hostile name's) are written as escapes.
+    let mut text = if text.chars().any(char::is_control) {
+        text.chars()
+            .flat_map(|c| {
+                if c.is_control() {
+                    c.escape_default().collect::<Vec<_>>()
+                } else {
+                    vec![c]
+                }
+            })
+            .collect()
+    } else {
+        text
+    };
     if text.len() > MAX_TEXT {
         let mut end = MAX_TEXT;
         while !text.is_char_boundary(end) {

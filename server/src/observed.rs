@@ -190,12 +190,13 @@ pub async fn record_settings(
     Ok(cx.db.run(move |conn| q::vm_fetch(conn, id)).await?)
 }
 
-/// What a VM's disk file takes on the host, in whole GiB rounded up (0 if it cannot be read:
-/// the disk size counts then).
+/// What a VM's disk file takes on the host, in whole GiB rounded down (so the qcow2 format's
+/// own tables never make a full disk count for more than its size; 0 if it cannot be read:
+/// the disk's size counts then).
 pub async fn disk_allocated_gb(path: &std::path::Path) -> i64 {
     use std::os::unix::fs::MetadataExt;
     match tokio::fs::metadata(path).await {
-        Ok(meta) => i64::try_from((meta.blocks() * 512).div_ceil(1 << 30)).unwrap_or(i64::MAX),
+        Ok(meta) => i64::try_from((meta.blocks() * 512) >> 30).unwrap_or(i64::MAX),
         Err(_) => 0,
     }
 }
@@ -223,6 +224,7 @@ pub async fn record_snapshots(
     id: Uuid,
     known: Option<&crate::host::snapshots::SnapshotNames>,
 ) -> Result<crate::host::snapshots::SnapshotNames, ObservedError> {
+    let read_at = chrono::Utc::now();
     let now = host.snapshot_names(id).await?;
     let Some(row) = cx.db.run(move |conn| q::vm_fetch(conn, id)).await? else {
         return Ok(now);
@@ -234,7 +236,7 @@ pub async fn record_snapshots(
     let names = now.names.clone();
     let gone = cx
         .db
-        .run(move |conn| crate::db::snapshots::keep_only(conn, id, &names))
+        .run(move |conn| crate::db::snapshots::keep_only(conn, id, &names, read_at))
         .await?;
     if !gone.is_empty() {
         tracing::info!(%id, ?gone, "snapshots deleted outside Limen; their records are tidied");

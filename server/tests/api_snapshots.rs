@@ -419,3 +419,112 @@ async fn reconcile_lists_snapshot_records_without_a_snapshot() {
     let again: Value = app.post_for_json("/api/v1/reconcile", json!({})).await;
     assert_eq!(again["stale_snapshots"], json!([]));
 }
+
+#[tokio::test]
+async fn a_revert_to_a_larger_disk_is_checked_against_the_quota() {
+    let app = TestApp::spawn().await;
+    let alice = app
+        .user(
+            "alice",
+            Role::User,
+            Quota {
+                max_disk_gb: Some(4),
+                ..Quota::default()
+            },
+        )
+        .await;
+    let vm: Value = post_json_as(
+        &alice,
+        app.url("/api/v1/vms"),
+        json!({ "name": unique_name("grown"), "cpu": 1, "memory": 64, "disk_size": 1 }),
+    )
+    .await;
+    let uuid = vm["uuid"].as_str().unwrap().to_string();
+    let taken = alice
+        .post(snapshots_url(&app, &uuid))
+        .json(&json!({ "name": "big-then" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(taken.status(), StatusCode::CREATED);
+    // As if the disk had been 8 GiB when it was taken (and shrunk since, outside Limen): a
+    // revert would bring 8 GiB back, past the 4 GiB quota.
+    app.db.execute(&format!(
+        "UPDATE snapshots SET disk_size_gb = 8 WHERE vm_uuid = '{uuid}'"
+    ));
+    let refused = alice
+        .post(format!("{}/big-then/revert", snapshots_url(&app, &uuid)))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["code"], "QUOTA_EXCEEDED", "{body}");
+    let vm: Value = app.get_json(&format!("/api/v1/vms/{uuid}")).await;
+    assert_eq!(vm["disk_size"], 1, "nothing changed");
+    // Within the quota, it goes ahead.
+    app.db.execute(&format!(
+        "UPDATE snapshots SET disk_size_gb = 3 WHERE vm_uuid = '{uuid}'"
+    ));
+    let reverted = alice
+        .post(format!("{}/big-then/revert", snapshots_url(&app, &uuid)))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reverted.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn snapshots_named_outside_limens_rule_can_be_reverted_and_deleted() {
+    let app = TestApp::spawn().await;
+    let uuid = app.create_small_vm(&unique_name("named")).await;
+    let domain = app
+        .libvirt()
+        .lookup_domain_by_uuid(uuid::Uuid::parse_str(&uuid).unwrap())
+        .unwrap();
+    domain
+        .create_snapshot_xml(
+            "<domainsnapshot><name>pre upgrade</name></domainsnapshot>",
+            0,
+        )
+        .unwrap();
+    let list: Vec<Value> = app.get_json(&format!("/api/v1/vms/{uuid}/snapshots")).await;
+    assert_eq!(list[0]["name"], "pre upgrade");
+    let reverted = app
+        .post_json(
+            &format!("/api/v1/vms/{uuid}/snapshots/pre%20upgrade/revert"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reverted.status(), StatusCode::OK);
+    let deleted = app
+        .delete(&format!("/api/v1/vms/{uuid}/snapshots/pre%20upgrade"))
+        .await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(libvirt_count(&app, &uuid), 0);
+}
+
+#[tokio::test]
+async fn a_name_whose_earlier_take_is_still_being_undone_waits() {
+    let app = TestApp::spawn().await;
+    let uuid = app.create_small_vm(&unique_name("undo")).await;
+    // What a take that failed while libvirt was unreachable leaves for recovery.
+    app.db.execute(&format!(
+        "INSERT INTO operations (id, kind, vm_uuid, params, steps_started, state) VALUES \
+         ('{}', 'snapshot_create', '{uuid}', '{{\"job\": \"{}\", \"vm\": \"{uuid}\", \"name\": \"again\", \
+         \"description\": null, \"memory\": false, \"created_by\": \"admin\"}}', ARRAY['take'], 'unwinding')",
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4()
+    ));
+    let (status, body) = take(&app, &uuid, json!({ "name": "again" })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("still being undone"), "{body}");
+    assert_eq!(libvirt_count(&app, &uuid), 0);
+    // Another name is not held up.
+    assert_eq!(
+        take(&app, &uuid, json!({ "name": "other" })).await.0,
+        StatusCode::CREATED
+    );
+}

@@ -31,6 +31,7 @@ diesel::table! {
         name -> Text,
         created_by -> Nullable<Text>,
         created_at -> Timestamptz,
+        disk_size_gb -> Nullable<Int8>,
     }
 }
 

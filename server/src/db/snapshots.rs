@@ -15,6 +15,8 @@ pub struct SnapshotRow {
     pub name: String,
     pub created_by: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The disk's size when it was taken (GiB).
+    pub disk_size_gb: Option<i64>,
 }
 
 /// The rows of one VM's snapshots.
@@ -39,12 +41,14 @@ pub fn insert(
     vm: Uuid,
     name: &str,
     created_by: Option<&str>,
+    disk_size_gb: Option<i64>,
 ) -> Result<(), DbError> {
     diesel::insert_into(snapshots::table)
         .values((
             snapshots::vm_uuid.eq(vm),
             snapshots::name.eq(name),
             snapshots::created_by.eq(created_by),
+            snapshots::disk_size_gb.eq(disk_size_gb),
         ))
         .on_conflict_do_nothing()
         .execute(conn)?;
@@ -62,16 +66,19 @@ pub fn delete(conn: &mut PgConnection, vm: Uuid, name: &str) -> Result<bool, DbE
         > 0)
 }
 
-/// Deletes the VM's rows for snapshots not in `existing` (libvirt no longer has them);
-/// returns their names.
+/// Deletes the VM's rows for snapshots not in `existing`, libvirt's list read at `read_at`
+/// (a row written since may be of a snapshot taken after that read: it stays); returns their
+/// names.
 pub fn keep_only(
     conn: &mut PgConnection,
     vm: Uuid,
     existing: &[String],
+    read_at: DateTime<Utc>,
 ) -> Result<Vec<String>, DbError> {
     Ok(diesel::delete(
         snapshots::table
             .filter(snapshots::vm_uuid.eq(vm))
+            .filter(snapshots::created_at.lt(read_at))
             .filter(diesel::dsl::not(snapshots::name.eq_any(existing))),
     )
     .returning(snapshots::name)

@@ -138,7 +138,11 @@ impl Host {
                     Err(error) => return Err(HostError::from_virt("describe a snapshot", error)),
                 };
                 let name = snapshot.name().unwrap_or_default();
-                described.push(parse_snapshot(&xml, current.as_deref() == Some(&*name))?);
+                match parse_snapshot(&xml, current.as_deref() == Some(&*name)) {
+                    Ok(found) => described.push(found),
+                    // One description Limen cannot read does not hide the others.
+                    Err(error) => tracing::warn!(%id, snapshot = %name, %error, "a snapshot's description could not be read"),
+                }
             }
             Ok(described)
         })

@@ -27,6 +27,9 @@ pub struct TakeSnapshot {
     pub memory: bool,
     /// Who asked (`None`: Limen itself).
     pub created_by: Option<String>,
+    /// The disk's size now (GiB): a revert brings it back.
+    #[serde(default)]
+    pub disk_size_gb: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +91,9 @@ impl Saga for TakeSnapshot {
             }
             SnapshotStep::Record => {
                 let (vm, name, by) = (self.vm, self.name.clone(), self.created_by.clone());
+                let size = self.disk_size_gb;
                 cx.db
-                    .run(move |conn| q::insert(conn, vm, &name, by.as_deref()))
+                    .run(move |conn| q::insert(conn, vm, &name, by.as_deref(), size))
                     .await?;
                 Ok(())
             }
@@ -145,6 +149,7 @@ impl Saga for TakeSnapshot {
             description: Some("taken by the generic saga tests".into()),
             memory: false,
             created_by: None,
+            disk_size_gb: Some(1),
         })
     }
 }

@@ -273,6 +273,7 @@ async fn stale_snapshots(
     absent: &HashSet<Uuid>,
     mode: Mode,
 ) -> Result<Vec<StaleSnapshot>, ReconcileError> {
+    let read_at = Utc::now();
     let recorded = cx.db.run(snapshots_q::all).await?;
     let mut stale = Vec::new();
     let mut vms: Vec<Uuid> = recorded.iter().map(|r| r.vm_uuid).collect();
@@ -295,7 +296,11 @@ async fn stale_snapshots(
             match host.snapshot_names(vm).await {
                 Ok(found) => (found.names, "deleted outside Limen"),
                 Err(HostError::NoDomain) => (Vec::new(), "the VM's domain is missing"),
-                Err(error) => return Err(error.into()),
+                // One VM's snapshots unreadable now: the rest of the report still stands.
+                Err(error) => {
+                    tracing::warn!(%vm, error = %crate::error::chain(&error), "could not read a VM's snapshots");
+                    continue;
+                }
             }
         };
         let gone: Vec<&str> = names
@@ -313,7 +318,7 @@ async fn stale_snapshots(
         }));
         if mode == Mode::Repair && !absent.contains(&vm) {
             cx.db
-                .run(move |conn| snapshots_q::keep_only(conn, vm, &existing).map(drop))
+                .run(move |conn| snapshots_q::keep_only(conn, vm, &existing, read_at).map(drop))
                 .await?;
         }
     }

@@ -196,20 +196,16 @@ impl VmService {
         Ok(())
     }
 
-    /// The image operations running now (admins; a user has none).
+    /// The operations running now: snapshot work on the VMs the caller may see, and for
+    /// admins the image operations.
     pub(super) fn running_jobs(&self, caller: &Principal) -> Vec<OperationProgress> {
-        if !caller.is_admin() {
-            return Vec::new();
-        }
-        let mut running: Vec<OperationProgress> = self
-            .jobs
-            .lock()
-            .values()
-            .map(|job| OperationProgress {
+        let mut running = self.snapshot_works.visible(caller);
+        if caller.is_admin() {
+            running.extend(self.jobs.lock().values().map(|job| OperationProgress {
                 percent: job.percent.get(),
                 ..job.started.clone()
-            })
-            .collect();
+            }));
+        }
         running.sort_by_key(|job| job.id);
         running
     }

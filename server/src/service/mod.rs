@@ -65,6 +65,8 @@ pub struct VmService {
     list_cache: ListCache,
     /// Image operations running in the background.
     jobs: images::Jobs,
+    /// Snapshot work running now.
+    snapshot_works: snapshots::Works,
     audit: AuditLog,
     tickets: console::Tickets,
     console_limits: console::Limits,
@@ -93,6 +95,7 @@ impl VmService {
             owners: KeyedLocks::default(),
             list_cache: ListCache::default(),
             jobs: images::Jobs::default(),
+            snapshot_works: snapshots::Works::default(),
             audit,
             tickets: console::Tickets::default(),
             console_limits: console::Limits::default(),

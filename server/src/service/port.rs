@@ -267,13 +267,14 @@ impl VmPort for VmService {
         let quota_guard = self.owner_lock_for(caller, id, &entry).await?;
         let work = snapshots::create(
             self.sagas.clone(),
+            self.snapshot_works.clone(),
             caller.clone(),
             id,
             request,
             self.settings.max_snapshots_per_vm,
+            quota_guard,
         );
-        self.detached((guard, quota_guard), |r| entry.outcome(r), work)
-            .await
+        self.detached(guard, |r| entry.outcome(r), work).await
     }
 
     async fn revert_snapshot(
@@ -286,8 +287,17 @@ impl VmPort for VmService {
             .target(vm_target(id))
             .detail(name.clone());
         let guard = self.lock_for(id, &entry).await?;
-        let work = snapshots::revert(self.cx.clone(), caller.clone(), id, name);
-        self.detached(guard, |r| entry.outcome(r), work).await
+        // A revert may bring back a larger disk: checked against the quota under its lock.
+        let quota_guard = self.owner_lock_for(caller, id, &entry).await?;
+        let work = snapshots::revert(
+            self.cx.clone(),
+            self.snapshot_works.clone(),
+            caller.clone(),
+            id,
+            name,
+        );
+        self.detached((guard, quota_guard), |r| entry.outcome(r), work)
+            .await
     }
 
     async fn delete_snapshot(
@@ -300,7 +310,13 @@ impl VmPort for VmService {
             .target(vm_target(id))
             .detail(name.clone());
         let guard = self.lock_for(id, &entry).await?;
-        let work = snapshots::delete(self.cx.clone(), caller.clone(), id, name);
+        let work = snapshots::delete(
+            self.cx.clone(),
+            self.snapshot_works.clone(),
+            caller.clone(),
+            id,
+            name,
+        );
         self.detached(guard, |r| entry.outcome(r), work).await
     }
 

@@ -3,7 +3,8 @@
 //! record); reverting and deleting are one libvirt call each. Each runs under the VM's lock,
 //! publishes its progress to whoever sees the VM, and its result (`vm_snapshots`).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use app::auth::Principal;
 use app::error::{AppError, ErrorCode};
@@ -26,6 +27,7 @@ use crate::error::Describe;
 use crate::host::disk::image_info;
 use crate::host::snapshots::HostSnapshot;
 use crate::host::{Host, HostError};
+use crate::keyed_locks::KeyedGuard;
 use crate::live::VmChange;
 use crate::observed;
 use crate::ops::snapshot_create::TakeSnapshot;
@@ -146,9 +148,15 @@ fn snapshot_estimate_gb(row: &VmRow, memory: bool) -> i64 {
     }
 }
 
-/// The quota refusal, if taking a snapshot could take the owner past their disk quota. A VM
-/// counts for the larger of its disk's size and what its file takes (see the README).
-async fn check_quota(cx: &Context, row: &VmRow, memory: bool) -> Result<(), ServiceError> {
+/// The refusal, if the VM counting for `counted_after` GiB instead of what it counts for now
+/// would take its owner past their disk quota. A VM counts for the larger of its disk's size
+/// and what its file takes (see the README).
+async fn check_quota(
+    cx: &Context,
+    row: &VmRow,
+    counted_after: i64,
+    what: &str,
+) -> Result<(), ServiceError> {
     let Some(owner) = &row.owner else {
         return Ok(());
     };
@@ -156,55 +164,83 @@ async fn check_quota(cx: &Context, row: &VmRow, memory: bool) -> Result<(), Serv
     let Some(limit) = quota.limits.max_disk_gb else {
         return Ok(());
     };
-    let allocated = observed::disk_allocated_gb(std::path::Path::new(&row.disk_path)).await;
     let counted_now = row.disk_size_gb.max(row.disk_allocated_gb);
-    let counted_after = row
-        .disk_size_gb
-        .max(allocated + snapshot_estimate_gb(row, memory));
     let more = u64::try_from(counted_after - counted_now).unwrap_or(0);
     let used = quota.used.disk_gb;
-    if used.saturating_add(more) > limit {
+    if more > 0 && used.saturating_add(more) > limit {
         return Err(refused(AppError::new(
             ErrorCode::QuotaExceeded,
             format!(
-                "Your quota allows {limit} GiB of disk in all; you use {used}, and this snapshot \
-                 may add up to {more} GiB (its disk file would take that much). Delete old \
-                 snapshots first."
+                "Your quota allows {limit} GiB of disk in all; you use {used}, and {what} may \
+                 add up to {more} GiB. Delete old snapshots first."
             ),
         )));
     }
     Ok(())
 }
 
-/// Publishes the end of an operation on the VM's snapshots, and that its list changed.
-fn publish_end<T>(
-    cx: &Context,
-    row: &VmRow,
-    started: OperationProgress,
-    result: &Result<T, ServiceError>,
-) {
-    let end = match result {
-        Ok(_) => OperationProgress {
-            state: ProgressState::Done,
-            percent: 100,
-            ..started
-        },
-        Err(error) => OperationProgress {
-            state: ProgressState::Failed,
-            error: Some(error.describe().message),
-            ..started
-        },
-    };
-    publish_progress(cx, row, &end);
-    cx.bus.publish(VmChange::Snapshots {
-        uuid: VmId(row.uuid),
-        owner: row.owner.clone(),
-    });
+/// Snapshot work in progress in this process, by operation id, with the owner of its VM: its
+/// progress goes on the event stream as it starts and ends, and `GET /api/v1/operations`
+/// lists it meanwhile (a page opened in the middle shows it too).
+#[derive(Clone, Default)]
+pub(super) struct Works(Arc<Mutex<HashMap<Uuid, (OperationProgress, Option<String>)>>>);
+
+impl Works {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, (OperationProgress, Option<String>)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The work running now on the VMs `caller` may see.
+    pub(super) fn visible(&self, caller: &Principal) -> Vec<OperationProgress> {
+        self.lock()
+            .values()
+            .filter(|(_, owner)| caller.may_see(owner.as_deref()))
+            .map(|(progress, _)| progress.clone())
+            .collect()
+    }
+
+    /// Work of `kind` on the VM's snapshot `name` begins.
+    fn begin(&self, cx: &Context, row: &VmRow, started: OperationProgress) -> OperationProgress {
+        self.lock()
+            .insert(started.id, (started.clone(), row.owner.clone()));
+        publish_progress(cx, row, &started);
+        started
+    }
+
+    /// The work ended with `result`: its end is published, and that the VM's list changed.
+    fn end<T>(
+        &self,
+        cx: &Context,
+        row: &VmRow,
+        started: OperationProgress,
+        result: &Result<T, ServiceError>,
+    ) {
+        self.lock().remove(&started.id);
+        let end = match result {
+            Ok(_) => OperationProgress {
+                state: ProgressState::Done,
+                percent: 100,
+                ..started
+            },
+            Err(error) => OperationProgress {
+                state: ProgressState::Failed,
+                error: Some(error.describe().message),
+                ..started
+            },
+        };
+        publish_progress(cx, row, &end);
+        cx.bus.publish(VmChange::Snapshots {
+            uuid: VmId(row.uuid),
+            owner: row.owner.clone(),
+        });
+    }
 }
 
-/// Publishes that a revert or a delete of snapshot `name` began; returns its progress.
-fn publish_start(cx: &Context, row: &VmRow, kind: OperationKind, name: &str) -> OperationProgress {
-    let started = OperationProgress {
+/// The progress of a revert or a delete of snapshot `name`, beginning.
+fn starting(kind: OperationKind, row: &VmRow, name: &str) -> OperationProgress {
+    OperationProgress {
         id: Uuid::new_v4(),
         kind,
         vm: VmId(row.uuid),
@@ -212,9 +248,7 @@ fn publish_start(cx: &Context, row: &VmRow, kind: OperationKind, name: &str) -> 
         percent: 0,
         state: ProgressState::Running,
         error: None,
-    };
-    publish_progress(cx, row, &started);
-    started
+    }
 }
 
 fn publish_progress(cx: &Context, row: &VmRow, progress: &OperationProgress) {
@@ -222,6 +256,36 @@ fn publish_progress(cx: &Context, row: &VmRow, progress: &OperationProgress) {
         progress: progress.clone(),
         owner: row.owner.clone(),
     });
+}
+
+/// A name as revert and delete take it: any name libvirt may hold (one made outside Limen
+/// need not follow Limen's rule), but not one no snapshot can have.
+fn check_existing_name(name: &str) -> Result<(), ServiceError> {
+    if name.is_empty() || name.len() > 1024 || name.chars().any(char::is_control) {
+        return Err(no_such_snapshot(name));
+    }
+    Ok(())
+}
+
+/// An earlier take of the same name that failed and is still to be undone (libvirt was
+/// unreachable) would, when recovery undoes it, delete the snapshot of that name: a new one
+/// waits until then.
+async fn refuse_while_undone(cx: &Context, id: VmId, name: &str) -> Result<(), ServiceError> {
+    let unfinished = cx.db.run(crate::db::operations::op_unfinished).await?;
+    let pending = unfinished.iter().any(|op| {
+        op.kind == "snapshot_create"
+            && op.vm_uuid == id.0
+            && op.params.get("name").and_then(|n| n.as_str()) == Some(name)
+    });
+    if pending {
+        return Err(refused(AppError::new(
+            ErrorCode::InvalidState,
+            format!(
+                "An earlier attempt to take \"{name}\" is still being undone; try again shortly."
+            ),
+        )));
+    }
+    Ok(())
 }
 
 /// After a change to the disk file: what it takes now is recorded (best effort: the next
@@ -238,13 +302,17 @@ async fn measure(cx: &Context, id: Uuid) {
     }
 }
 
-/// Takes a snapshot. The caller holds the VM's lock and its owner's quota lock.
+/// Takes a snapshot. The caller holds the VM's lock, and `quota_lock`, its owner's: the
+/// growth the snapshot may bring is checked and reserved in the record under it, and the lock
+/// is let go before libvirt works (a memory snapshot of a big VM takes a while).
 pub(super) async fn create(
     sagas: Sagas,
+    works: Works,
     caller: Principal,
     id: VmId,
     request: CreateSnapshotRequest,
     max_per_vm: u32,
+    quota_lock: Option<KeyedGuard<String>>,
 ) -> Result<Snapshot, ServiceError> {
     let cx = sagas.context().clone();
     validate_snapshot_name(&request.name).map_err(refused)?;
@@ -280,7 +348,16 @@ pub(super) async fn create(
             ),
         )));
     }
-    check_quota(&cx, &row, memory).await?;
+    refuse_while_undone(&cx, id, &request.name).await?;
+    let allocated = observed::disk_allocated_gb(std::path::Path::new(&row.disk_path)).await
+        + snapshot_estimate_gb(&row, memory);
+    check_quota(&cx, &row, row.disk_size_gb.max(allocated), "this snapshot").await?;
+    if allocated > row.disk_allocated_gb {
+        cx.db
+            .run(move |conn| q::set_disk_allocated(conn, id.0, allocated))
+            .await?;
+    }
+    drop(quota_lock);
     let saga = TakeSnapshot {
         job: Uuid::new_v4(),
         vm: id.0,
@@ -289,12 +366,13 @@ pub(super) async fn create(
         description,
         memory,
         created_by: Some(caller.username.clone()),
+        disk_size_gb: Some(row.disk_size_gb),
     };
-    let started = saga.progress(ProgressState::Running, None);
-    publish_progress(&cx, &row, &started);
+    let started = works.begin(&cx, &row, saga.progress(ProgressState::Running, None));
     let result = sagas.execute(&saga).await.map_err(ServiceError::Snapshot);
+    // The reservation gives way to what the file takes now.
     measure(&cx, id.0).await;
-    publish_end(&cx, &row, started, &result);
+    works.end(&cx, &row, started, &result);
     result?;
     tracing::info!(vm = %id.0, snapshot = %request.name, "snapshot taken");
     read(&cx, &row)
@@ -306,14 +384,15 @@ pub(super) async fn create(
 
 /// Reverts the VM to a snapshot: its disk (and size), and its memory and state if the
 /// snapshot holds them. The VM's status then comes from libvirt's events. The caller holds
-/// the VM's lock.
+/// the VM's lock and its owner's quota lock: a revert to a larger disk is checked first.
 pub(super) async fn revert(
     cx: Context,
+    works: Works,
     caller: Principal,
     id: VmId,
     name: String,
 ) -> Result<Snapshot, ServiceError> {
-    validate_snapshot_name(&name).map_err(|_| no_such_snapshot(&name))?;
+    check_existing_name(&name)?;
     let row = settled_row(&cx, &caller, id.0).await?;
     settled_status(&cx, &row).await?;
     let snapshots = read(&cx, &row).await?;
@@ -328,8 +407,26 @@ pub(super) async fn revert(
             ),
         )));
     }
+    // The size the disk had then comes back. Known for a snapshot Limen took; one made
+    // outside Limen is the host's administrator's business.
+    let (vm, wanted) = (id.0, name.clone());
+    let size_then = cx
+        .db
+        .run(move |conn| q::of_vm(conn, vm))
+        .await?
+        .into_iter()
+        .find(|author| author.name == wanted)
+        .and_then(|author| author.disk_size_gb);
+    if let Some(size_then) = size_then.filter(|size| *size > row.disk_size_gb) {
+        let counted_after = size_then.max(row.disk_allocated_gb);
+        check_quota(&cx, &row, counted_after, "this revert (to a larger disk)").await?;
+    }
     let host = cx.hosts.get(&row.host)?.clone();
-    let started = publish_start(&cx, &row, OperationKind::SnapshotRevert, &name);
+    let started = works.begin(
+        &cx,
+        &row,
+        starting(OperationKind::SnapshotRevert, &row, &name),
+    );
     let result = host
         .revert_snapshot(id.0, name.clone())
         .await
@@ -342,12 +439,14 @@ pub(super) async fn revert(
         if let Ok(info) = image_info(std::path::Path::new(&row.disk_path)).await {
             let size_gb = info.virtual_size.div_ceil(GIB);
             if i64::try_from(size_gb).ok() != Some(row.disk_size_gb) {
-                recorded::set_disk_size(&cx, id.0, size_gb).await?;
+                if let Err(error) = recorded::set_disk_size(&cx, id.0, size_gb).await {
+                    tracing::warn!(vm = %id.0, error = %crate::error::chain(&error), "could not record the disk size after a revert");
+                }
             }
         }
     }
     measure(&cx, id.0).await;
-    publish_end(&cx, &row, started, &result);
+    works.end(&cx, &row, started, &result);
     result?;
     tracing::info!(vm = %id.0, snapshot = %name, "reverted to a snapshot");
     read(&cx, &row)
@@ -361,17 +460,22 @@ pub(super) async fn revert(
 /// file. The caller holds the VM's lock.
 pub(super) async fn delete(
     cx: Context,
+    works: Works,
     caller: Principal,
     id: VmId,
     name: String,
 ) -> Result<(), ServiceError> {
-    validate_snapshot_name(&name).map_err(|_| no_such_snapshot(&name))?;
+    check_existing_name(&name)?;
     let row = settled_row(&cx, &caller, id.0).await?;
     let host = cx.hosts.get(&row.host)?.clone();
     if !host.has_snapshot(id.0, name.clone()).await? {
         return Err(no_such_snapshot(&name));
     }
-    let started = publish_start(&cx, &row, OperationKind::SnapshotDelete, &name);
+    let started = works.begin(
+        &cx,
+        &row,
+        starting(OperationKind::SnapshotDelete, &row, &name),
+    );
     let result = async {
         host.delete_snapshot(id.0, name.clone()).await?;
         let (vm, gone) = (id.0, name.clone());
@@ -380,7 +484,7 @@ pub(super) async fn delete(
     }
     .await;
     measure(&cx, id.0).await;
-    publish_end(&cx, &row, started, &result);
+    works.end(&cx, &row, started, &result);
     result?;
     tracing::info!(vm = %id.0, snapshot = %name, "snapshot deleted");
     Ok(())

@@ -77,8 +77,13 @@ pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> im
     // Right after the installation is marked complete: the moment to keep (seed 003).
     let snapshot_taken = RwSignal::new(false);
     let just_installed = RwSignal::new(false);
-    let offer_snapshot =
-        Memo::new(move |_| just_installed.get() && status() == InstallationStatus::Installed);
+    // Offered once the next steps are done: a snapshot taken before "Boot from disk" and
+    // "Eject" would bring the installer back with a revert.
+    let offer_snapshot = Memo::new(move |_| {
+        just_installed.get()
+            && status() == InstallationStatus::Installed
+            && suggestions().is_empty()
+    });
     let complete = move |failed: bool| {
         call.run(store, id, complete_installation(id, failed), move |_| {
             just_installed.set(!failed)
@@ -127,10 +132,10 @@ pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> im
                     }}
                 </div>
             </Show>
-            <Show when=move || offer_snapshot.get()>
+            <Show when=move || offer_snapshot.try_get().unwrap_or(false)>
                 <div class="suggestions" role="group" aria-label="Snapshot">
                     {move || {
-                        if snapshot_taken.get() {
+                        if snapshot_taken.try_get().unwrap_or(false) {
                             view! { <p role="status">"Snapshot \"installed\" taken."</p> }.into_any()
                         } else {
                             view! {

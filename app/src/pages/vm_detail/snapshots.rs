@@ -3,10 +3,12 @@
 //! snapshot of a big VM takes seconds), for everyone who has the page open.
 
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 
+use crate::api::media::list_operations;
 use crate::api::snapshots::{create_snapshot, delete_snapshot, list_snapshots, revert_snapshot};
 use crate::live::use_live;
-use crate::machine::{latest_operations, OperationKind, OperationProgress};
+use crate::machine::{latest_operations, progress_payload, OperationKind, OperationProgress};
 use crate::snapshots::{
     revert_warning, tree_order, validate_description, validate_snapshot_name,
     CreateSnapshotRequest, Snapshot,
@@ -74,8 +76,18 @@ pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl 
     let description = RwSignal::new(String::new());
     let confirming = RwSignal::new(None::<Confirm>);
     let call = Call::new();
-    // Snapshot work on this VM that has not ended, as the stream reports it.
+    // Snapshot work on this VM that has not ended, as the stream reports it; work that began
+    // before the page opened is asked for once.
     let operations = Memo::new(move |_| live.operations.with(|events| latest_operations(events)));
+    Effect::new(move |_| {
+        spawn_local(async move {
+            if let Ok(running) = list_operations().await {
+                for op in running.iter().filter(|op| op.vm == id) {
+                    live.operation_event(progress_payload(op));
+                }
+            }
+        })
+    });
     let working = move || {
         operations
             .try_with(|all| {
@@ -121,7 +133,7 @@ pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl 
         }
     };
     let question = move || {
-        confirming.get().map(|what| match what {
+        confirming.try_get().flatten().map(|what| match what {
             Confirm::Revert(snapshot) => revert_warning(&snapshot, status()),
             Confirm::Delete(name) => format!(
                 "Delete snapshot \"{name}\"? The VM stays as it is; only the way back to that point is lost."
@@ -182,11 +194,11 @@ pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl 
                     })
                     .collect_view()
             }}
-            <Show when=move || confirming.with(Option::is_some)>
+            <Show when=move || confirming.try_with(Option::is_some).unwrap_or(false)>
                 <div class="confirm" role="alertdialog" aria-label="Confirm">
                     <p>{question}</p>
                     <button type="button" class="danger" on:click=confirm>
-                        {move || match confirming.get() {
+                        {move || match confirming.try_get().flatten() {
                             Some(Confirm::Revert(_)) => "Confirm revert",
                             _ => "Confirm delete",
                         }}
