@@ -209,10 +209,28 @@ pub async fn record_disk_allocation(cx: &Context, row: &VmRow) -> Result<(), DbE
     if gb == row.disk_allocated_gb {
         return Ok(());
     }
+    write_disk_allocation(cx, row, gb).await
+}
+
+/// Writes the VM's disk allocation (`gb`) into its record, at a fresh generation of its host's
+/// clock (two versions of a record never share one), and publishes the record's new version.
+pub async fn write_disk_allocation(cx: &Context, row: &VmRow, gb: i64) -> Result<(), DbError> {
     let id = row.uuid;
-    cx.db
-        .run(move |conn| crate::db::snapshots::set_disk_allocated(conn, id, gb))
-        .await
+    let Ok(host) = cx.hosts.get(&row.host) else {
+        return Ok(());
+    };
+    let fresh = host.fresh_generation();
+    let written = cx
+        .db
+        .run(move |conn| crate::db::snapshots::set_disk_allocated(conn, id, gb, fresh))
+        .await?;
+    if let Some(row) = written {
+        host.written_at(row.generation);
+        if let Ok(live) = live_state(cx, &row).await {
+            cx.bus.publish(VmChange::Updated(row.into_vm(live)));
+        }
+    }
+    Ok(())
 }
 
 /// Reads the VM's snapshot names again and measures its disk file. If the names differ from

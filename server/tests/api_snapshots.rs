@@ -520,7 +520,13 @@ async fn a_name_whose_earlier_take_is_still_being_undone_waits() {
     ));
     let (status, body) = take(&app, &uuid, json!({ "name": "again" })).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("still being undone"), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("still being undone"),
+        "{body}"
+    );
     assert_eq!(libvirt_count(&app, &uuid), 0);
     // Another name is not held up.
     assert_eq!(

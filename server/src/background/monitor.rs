@@ -52,10 +52,10 @@ pub async fn run(
     // job on the domain), and a burst of them reads each definition once. After a (re)connection
     // every one is: a change made meanwhile came with no event.
     let mut settings_due: BTreeSet<Uuid> = records_on(&cx, &host).await;
-    // Snapshots are read the same way, after any event of their domain (a revert's, a running
-    // VM's pause for a memory snapshot) and on every sweep: libvirt sends no event when a
-    // stopped VM's snapshot is made or deleted outside Limen. The first read of a VM only
-    // learns what it has.
+    // Snapshots are read the same way, after the events that read settings (a revert defines,
+    // starts or stops the domain) and on every sweep: libvirt sends no event of its own when a
+    // snapshot is made or deleted outside Limen (a running VM's is only a pause and a resume,
+    // which are not worth a read each). The first read of a VM only learns what it has.
     let mut snapshots_due: BTreeSet<Uuid> = settings_due.clone();
     let mut snapshots_known: HashMap<Uuid, SnapshotNames> = HashMap::new();
     let mut sweep = snapshot_sweep.map(|every| {
@@ -99,7 +99,6 @@ pub async fn run(
             None => return,
             Some(HostSignal::DomainChanged { uuid, reported, .. }) => {
                 tracing::debug!(host = %host.key(), %uuid, ?reported, "domain event");
-                snapshots_due.insert(uuid);
                 let from_event =
                     reported.and_then(|status| host.live().apply_reported(uuid, status));
                 let observation = match from_event {

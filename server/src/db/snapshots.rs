@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use super::models::VmRow;
 use super::schema::{snapshots, vms};
 use super::DbError;
 
@@ -85,10 +86,17 @@ pub fn keep_only(
     .get_results(conn)?)
 }
 
-/// Records what the VM's disk file takes, in whole GiB (the disk quota counts it).
-pub fn set_disk_allocated(conn: &mut PgConnection, vm: Uuid, gb: i64) -> Result<(), DbError> {
-    diesel::update(vms::table.find(vm))
-        .set(vms::disk_allocated_gb.eq(gb))
-        .execute(conn)?;
-    Ok(())
+/// Records what the VM's disk file takes, in whole GiB (the disk quota counts it), as a write
+/// at `fresh` of its host's clock like every write to a record; returns the record written.
+pub fn set_disk_allocated(
+    conn: &mut PgConnection,
+    vm: Uuid,
+    gb: i64,
+    fresh: i64,
+) -> Result<Option<VmRow>, DbError> {
+    Ok(diesel::update(vms::table.find(vm))
+        .set((vms::disk_allocated_gb.eq(gb), vms::generation.eq(fresh)))
+        .returning(VmRow::as_returning())
+        .get_result(conn)
+        .optional()?)
 }

@@ -353,9 +353,7 @@ pub(super) async fn create(
         + snapshot_estimate_gb(&row, memory);
     check_quota(&cx, &row, row.disk_size_gb.max(allocated), "this snapshot").await?;
     if allocated > row.disk_allocated_gb {
-        cx.db
-            .run(move |conn| q::set_disk_allocated(conn, id.0, allocated))
-            .await?;
+        observed::write_disk_allocation(&cx, &row, allocated).await?;
     }
     drop(quota_lock);
     let saga = TakeSnapshot {
