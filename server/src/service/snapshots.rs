@@ -183,12 +183,13 @@ async fn check_quota(
 /// progress goes on the event stream as it starts and ends, and `GET /api/v1/operations`
 /// lists it meanwhile (a page opened in the middle shows it too).
 #[derive(Clone, Default)]
-pub(super) struct Works(Arc<Mutex<HashMap<Uuid, (OperationProgress, Option<String>)>>>);
+pub(super) struct Works(Arc<Mutex<Running>>);
+
+/// Each piece of work by its id, with the owner of its VM.
+type Running = HashMap<Uuid, (OperationProgress, Option<String>)>;
 
 impl Works {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<Uuid, (OperationProgress, Option<String>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Running> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
