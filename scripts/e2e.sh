@@ -10,7 +10,7 @@ LIMEN_E2E_DATABASE_URL=$(bash scripts/postgres.sh --fresh limen_e2e)
 # Leftovers of an interrupted earlier run (e2e VMs are all named e2e-*).
 for dom in $(virsh -c qemu:///system list --all --name | grep '^e2e-' || true); do
   virsh -c qemu:///system destroy "$dom" >/dev/null 2>&1 || true
-  virsh -c qemu:///system undefine "$dom" --nvram >/dev/null 2>&1 || true
+  virsh -c qemu:///system undefine "$dom" --nvram --snapshots-metadata >/dev/null 2>&1 || true
 done
 rm -rf "$LIMEN_E2E_DATA_DIR"
 mkdir -p "$LIMEN_E2E_DATA_DIR"/{disks,isos,images}
