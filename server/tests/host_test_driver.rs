@@ -105,3 +105,31 @@ async fn wait_for_signal(signals: &mut UnboundedReceiver<HostSignal>, id: Uuid) 
         .await
         .expect("no libvirt event for the domain within 10 s");
 }
+
+/// One bulk call reads every domain's counters, running or not (the collector's only call).
+#[tokio::test]
+async fn every_domain_s_counters_come_from_one_bulk_call() {
+    let host = Host::new(HostKey::local(), "test:///default", DomainTypeSetting::Auto);
+    let stopped = spec(&format!(
+        "stats-{}",
+        &Uuid::new_v4().simple().to_string()[..8]
+    ));
+    let id = stopped.uuid;
+    host.define(stopped).await.unwrap();
+    let all = host.domain_counters().await.unwrap();
+    let ours = all
+        .iter()
+        .find(|c| c.uuid == id)
+        .expect("the new domain is read");
+    assert!(!ours.running, "defined, not started");
+    assert_eq!(ours.cpu_ns_total, None, "a stopped domain has no CPU time");
+    host.act(id, VmAction::Start).await.unwrap();
+    let all = host.domain_counters().await.unwrap();
+    assert!(all.iter().find(|c| c.uuid == id).unwrap().running);
+    host.destroy_and_undefine(id).await.unwrap();
+    let all = host.domain_counters().await.unwrap();
+    assert!(
+        all.iter().all(|c| c.uuid != id),
+        "an undefined domain is gone"
+    );
+}

@@ -16,6 +16,7 @@ pub mod live;
 pub mod serial;
 pub mod settings;
 pub mod snapshots;
+pub mod stats;
 pub mod vnc;
 
 use std::sync::{Arc, Mutex};
