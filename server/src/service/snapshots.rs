@@ -202,7 +202,7 @@ impl Works {
             .collect()
     }
 
-    /// Work of `kind` on the VM's snapshot `name` begins.
+    /// The work `started` begins: listed, and published.
     fn begin(&self, cx: &Context, row: &VmRow, started: OperationProgress) -> OperationProgress {
         self.lock()
             .insert(started.id, (started.clone(), row.owner.clone()));
