@@ -52,10 +52,10 @@ pub async fn run(
     // job on the domain), and a burst of them reads each definition once. After a (re)connection
     // every one is: a change made meanwhile came with no event.
     let mut settings_due: BTreeSet<Uuid> = records_on(&cx, &host).await;
-    // Snapshots are read the same way, after the events that read settings (a revert defines,
-    // starts or stops the domain) and on every sweep: libvirt sends no event of its own when a
-    // snapshot is made or deleted outside Limen (a running VM's is only a pause and a resume,
-    // which are not worth a read each). The first read of a VM only learns what it has.
+    // Snapshots are read the same way, on every sweep (and after a (re)connection): libvirt
+    // sends no event of its own when a snapshot is made or deleted outside Limen, and Limen's
+    // own changes are published by the service. Not after state events: the monitor stays
+    // quick to follow those. The first read of a VM only learns what it has.
     let mut snapshots_due: BTreeSet<Uuid> = settings_due.clone();
     let mut snapshots_known: HashMap<Uuid, SnapshotNames> = HashMap::new();
     let mut sweep = snapshot_sweep.map(|every| {
@@ -114,7 +114,6 @@ pub async fn run(
             }
             Some(HostSignal::SettingsChanged { uuid, .. }) => {
                 settings_due.insert(uuid);
-                snapshots_due.insert(uuid);
             }
             Some(HostSignal::ConnectionClosed { .. }) => {
                 tracing::warn!(host = %host.key(), "the libvirt connection closed; reconnecting");
