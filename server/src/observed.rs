@@ -235,7 +235,8 @@ pub async fn write_disk_allocation(cx: &Context, row: &VmRow, gb: i64) -> Result
 
 /// Reads the VM's snapshot names again and measures its disk file. If the names differ from
 /// `known` (what was read last; `None` for the first read), the author records of snapshots
-/// that are gone are tidied and the change is published. Returns what was read.
+/// that are gone are tidied and the change is published (on a first read, only if the VM has
+/// snapshots). Returns what was read.
 pub async fn record_snapshots(
     cx: &Context,
     host: &std::sync::Arc<Host>,
@@ -259,7 +260,9 @@ pub async fn record_snapshots(
     if !gone.is_empty() {
         tracing::info!(%id, ?gone, "snapshots deleted outside Limen; their records are tidied");
     }
-    if known.is_some() {
+    // The first read of a VM says nothing of a VM without snapshots (most, at start); one with
+    // some may have had one made since its page was loaded.
+    if known.is_some() || !now.names.is_empty() {
         cx.bus.publish(VmChange::Snapshots {
             uuid: VmId(id),
             owner: row.owner,

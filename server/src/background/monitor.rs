@@ -55,7 +55,7 @@ pub async fn run(
     // Snapshots are read the same way, on every sweep (and after a (re)connection): libvirt
     // sends no event of its own when a snapshot is made or deleted outside Limen, and Limen's
     // own changes are published by the service. Not after state events: the monitor stays
-    // quick to follow those. The first read of a VM only learns what it has.
+    // quick to follow those.
     let mut snapshots_due: BTreeSet<Uuid> = settings_due.clone();
     let mut snapshots_known: HashMap<Uuid, SnapshotNames> = HashMap::new();
     let mut sweep = snapshot_sweep.map(|every| {
