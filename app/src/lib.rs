@@ -12,6 +12,7 @@ pub mod pages;
 pub mod ports;
 pub mod report;
 pub mod snapshots;
+pub mod stats;
 pub mod store;
 pub mod types;
 pub mod validate;

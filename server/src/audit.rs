@@ -27,6 +27,11 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// What was done (`vm.start`, …): the kind of the operation metrics too.
+    pub fn action(&self) -> &'static str {
+        self.action
+    }
+
     /// An action by a logged-in caller.
     pub fn by(caller: &Principal, action: &'static str) -> Self {
         Self {

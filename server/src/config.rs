@@ -91,6 +91,12 @@ pub struct Config {
     /// How often every VM's snapshots are read again, in seconds (0: never): libvirt sends no
     /// event when a snapshot of a stopped VM is made or deleted outside Limen.
     pub snapshot_sweep_secs: u64,
+    /// How often the resource statistics are collected, in seconds (0: never).
+    pub stats_secs: u64,
+    /// How many days the per-minute statistics are kept in the database.
+    pub stats_retention_days: u32,
+    /// A token Prometheus may scrape `/metrics` with (besides an admin's API token).
+    pub metrics_token: Option<String>,
     pub session_hours: u32,
     pub secure_cookie: bool,
     /// `scheme://host[:port]` browsers use to reach Limen, when it differs from what Limen
@@ -119,6 +125,9 @@ struct FileConfig {
     image_copy_mb_per_s: Option<u64>,
     max_snapshots_per_vm: Option<u32>,
     snapshot_sweep_secs: Option<u64>,
+    stats_secs: Option<u64>,
+    stats_retention_days: Option<u32>,
+    metrics_token: Option<String>,
     session_hours: Option<u32>,
     secure_cookie: Option<bool>,
     public_url: Option<String>,
@@ -205,6 +214,38 @@ impl Config {
             Some(value) => parse("LIMEN_SNAPSHOT_SWEEP_SECS", value)?,
             None => file.snapshot_sweep_secs.unwrap_or(10),
         };
+        let stats_secs = match env("LIMEN_STATS_SECS") {
+            Some(value) => parse("LIMEN_STATS_SECS", value)?,
+            None => file.stats_secs.unwrap_or(5),
+        };
+        if stats_secs > 3_600 {
+            return Err(ConfigError::Invalid {
+                name: "LIMEN_STATS_SECS",
+                value: stats_secs.to_string(),
+                reason: "expected 0 (no statistics) to 3600 seconds".into(),
+            });
+        }
+        let stats_retention_days = match env("LIMEN_STATS_RETENTION_DAYS") {
+            Some(value) => parse("LIMEN_STATS_RETENTION_DAYS", value)?,
+            None => file.stats_retention_days.unwrap_or(30),
+        };
+        if !(1..=3_660).contains(&stats_retention_days) {
+            return Err(ConfigError::Invalid {
+                name: "LIMEN_STATS_RETENTION_DAYS",
+                value: stats_retention_days.to_string(),
+                reason: "expected 1 to 3660 days".into(),
+            });
+        }
+        let metrics_token = env("LIMEN_METRICS_TOKEN")
+            .or(file.metrics_token)
+            .filter(|token| !token.is_empty());
+        if metrics_token.as_ref().is_some_and(|token| token.len() < 16) {
+            return Err(ConfigError::Invalid {
+                name: "LIMEN_METRICS_TOKEN",
+                value: "(hidden)".into(),
+                reason: "expected at least 16 characters".into(),
+            });
+        }
         let session_hours = match env("LIMEN_SESSION_HOURS") {
             Some(value) => parse("LIMEN_SESSION_HOURS", value)?,
             None => file.session_hours.unwrap_or(168),
@@ -269,6 +310,9 @@ impl Config {
             image_copy_mb_per_s,
             max_snapshots_per_vm,
             snapshot_sweep_secs,
+            stats_secs,
+            stats_retention_days,
+            metrics_token,
             site_root: env("LIMEN_SITE_ROOT")
                 .map(PathBuf::from)
                 .or(file.site_root)

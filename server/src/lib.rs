@@ -15,12 +15,14 @@ pub mod error;
 pub mod host;
 mod keyed_locks;
 pub mod live;
+pub mod metrics;
 pub mod observed;
 pub mod ops;
 pub mod reconcile;
 pub mod recorded;
 pub mod service;
 pub mod state;
+pub mod stats;
 pub mod web;
 
 use std::sync::Arc;
@@ -73,6 +75,7 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         isos: library(Library::isos, "ISO")?,
         images: library(Library::images, "base-image")?,
         bus: Arc::new(EventBus::new(EVENT_BUFFER)),
+        stats: Arc::new(stats::Stats::new(config.stats_secs)),
         tasks: TaskTracker::new(),
     };
     let bus = Arc::clone(&cx.bus);
@@ -114,6 +117,7 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
             trusted_proxies: config.trusted_proxies.clone(),
         }),
         bus,
+        metrics_token: config.metrics_token.as_deref().map(Arc::from),
         shutdown: CancellationToken::new(),
         tasks,
     })
@@ -137,7 +141,8 @@ pub fn router(state: AppState) -> Router {
     let with_dashboard = web::dashboard_routes(
         Router::new()
             .route("/healthz", get(api::healthz))
-            .route("/readyz", get(api::readyz)),
+            .route("/readyz", get(api::readyz))
+            .route("/metrics", get(api::metrics)),
         &state,
     )
     .nest("/api", api);
@@ -154,7 +159,8 @@ pub fn router(state: AppState) -> Router {
             site,
             auth::middleware::refuse_cross_site,
         ))
-        .layer(axum::middleware::from_fn(api::json_error_bodies));
+        .layer(axum::middleware::from_fn(api::json_error_bodies))
+        .layer(axum::middleware::from_fn(api::count_requests));
     web::request_layers(router)
 }
 
@@ -166,6 +172,7 @@ pub fn route_list() -> Vec<(String, String)> {
         .into_iter()
         .map(|(method, path)| (method.to_string(), format!("/api/v1{path}")))
         .collect();
+    routes.push(("GET".to_string(), "/metrics".to_string()));
     routes.extend(
         leptos::server_fn::axum::server_fn_paths()
             .map(|(path, method)| (method.to_string(), path.to_string())),

@@ -178,6 +178,8 @@ async fn serve(config: Config) -> Result<(), String> {
     let periods = server::background::Periods {
         reconcile_secs: config.reconcile_secs,
         snapshot_sweep_secs: config.snapshot_sweep_secs,
+        stats_secs: config.stats_secs,
+        stats_retention_days: config.stats_retention_days,
     };
     server::background::start(state.vms.sagas(), periods, &shutdown);
     let app = server::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();

@@ -22,6 +22,8 @@ pub struct AppState {
     /// Where Limen is served (public origin, trusted proxies), for the HTTP layers.
     pub site: Arc<crate::auth::middleware::Site>,
     pub bus: Arc<EventBus>,
+    /// The token Prometheus may scrape `/metrics` with (`LIMEN_METRICS_TOKEN`).
+    pub metrics_token: Option<Arc<str>>,
     /// Cancelled when the server shuts down: event streams end, background tasks stop.
     pub shutdown: CancellationToken,
     /// Detached work (operations, the monitors, the reconciler): awaited after `shutdown`

@@ -40,10 +40,12 @@ pub fn dashboard_routes(router: Router<AppState>, state: &AppState) -> Router<Ap
             move || shell(options.clone()),
         )
         .nest_service("/pkg", assets(pkg_dir))
-        // The console page's glue and libraries (only that page loads them).
+        // The console and graph pages' glue and libraries (only those pages load them).
         .route_service("/console.js", assets(site.clone()))
+        .route_service("/graphs.js", assets(site.clone()))
         .nest_service("/novnc", assets(site.join("novnc")))
         .nest_service("/xterm", assets(site.join("xterm")))
+        .nest_service("/uplot", assets(site.join("uplot")))
         // An unknown page is rendered like any other (same context: the top bar still knows who
         // is logged in) and answers 404 with the app's "page not found".
         .fallback(leptos_axum::file_and_error_handler_with_context::<

@@ -1,6 +1,7 @@
 //! The authorization matrix: every route of the real router (REST, server functions, the event
-//! stream) × {anonymous, owner, other user, admin}. The routes come from the router's own list,
-//! and every one must have an expectation here, so a new route cannot be forgotten.
+//! streams, `/metrics`) × {anonymous, owner, other user, admin}. The routes come from the
+//! router's own list, and every one must have an expectation here, so a new route cannot be
+//! forgotten.
 
 mod common;
 
@@ -214,6 +215,25 @@ fn rules() -> BTreeMap<&'static str, Rule> {
         ),
         ("GET /api/v1/roles", AnyUser(200)),
         ("GET /api/v1/events", AnyUser(200)),
+        (
+            "GET /api/v1/vms/{uuid}/stats",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        // A stream: authorised, then 200 with its headers.
+        (
+            "GET /api/v1/vms/{uuid}/stats/live",
+            Owned {
+                ok: 200,
+                admin: 200,
+            },
+        ),
+        ("GET /api/v1/host/stats", AdminOnly(200)),
+        ("GET /api/v1/host/stats/live", AdminOnly(200)),
+        // Prometheus: admins (or the scrape token, tests/api_stats.rs).
+        ("GET /metrics", AdminOnly(200)),
         ("POST /api/v1/reconcile", AdminOnly(200)),
         // Authorised, then refused for what the request names: an unknown domain; a VM whose
         // domain still exists.

@@ -39,6 +39,10 @@ const LAYERS: &[(&str, &str)] = &[
     ("observed", "the one writer of observed state"),
     ("context", "what the layers below the edge work with"),
     ("live", "the event bus, the list cache, the streams"),
+    (
+        "stats",
+        "resource statistics: rates, the last hour in memory, the stored minutes",
+    ),
     ("audit", "the audit log"),
     ("access", "who may see which VM"),
     ("keyed_locks", "locks by key"),
@@ -46,6 +50,10 @@ const LAYERS: &[(&str, &str)] = &[
     ("db", "PostgreSQL"),
     ("host", "libvirt, disks, libraries"),
     ("config", "settings"),
+    (
+        "metrics",
+        "Limen's own Prometheus counters, counted where things happen",
+    ),
 ];
 
 fn src() -> PathBuf {

@@ -25,6 +25,8 @@ async fn building_the_state_starts_nothing_and_serve_starts_the_background() {
     let periods = server::background::Periods {
         reconcile_secs: 0,
         snapshot_sweep_secs: 10,
+        stats_secs: 5,
+        stats_retention_days: 30,
     };
     server::background::start(state.vms.sagas(), periods, &state.shutdown);
     assert!(state.hosts.iter().all(|host| host.is_watched()));

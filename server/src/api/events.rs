@@ -37,15 +37,21 @@ pub async fn events(
         let vms = Arc::clone(&vms);
         async move { vms.list().await }
     };
+    // Counted as an open stream while the response lives.
+    let open = crate::metrics::event_stream_opened();
     let events = vm_events(
         receiver,
         last_id,
         snapshot,
         Viewer::Caller(caller),
+        Some(state.vms.gauges()),
         state.shutdown.clone(),
     )
     .take_until(ended)
-    .map(|event| Ok(to_sse(event)));
+    .map(move |event| {
+        let _open = &open;
+        Ok(to_sse(event))
+    });
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 

@@ -11,8 +11,10 @@ mod health;
 mod json;
 mod machine;
 mod media;
+mod metrics;
 mod reconcile;
 mod snapshots;
+mod stats;
 mod tokens;
 mod users;
 mod vms;
@@ -31,6 +33,7 @@ use crate::state::AppState;
 
 pub use errors::{error_for_status, json_error_bodies, not_found};
 pub use health::{healthz, readyz};
+pub use metrics::{count_requests, metrics};
 
 /// Request bodies are small JSON documents.
 pub const API_BODY_LIMIT: usize = 64 * 1024;
@@ -125,6 +128,10 @@ pub fn routes() -> ApiRoutes {
             snapshots::revert,
         )
         .add(M::DELETE, "/vms/{uuid}/snapshots/{name}", snapshots::delete)
+        .add(M::GET, "/vms/{uuid}/stats", stats::vm_stats)
+        .add(M::GET, "/vms/{uuid}/stats/live", stats::vm_live)
+        .add(M::GET, "/host/stats", stats::host_stats)
+        .add(M::GET, "/host/stats/live", stats::host_live)
         .add(M::PUT, "/vms/{uuid}/role", machine::set_role)
         .add(M::GET, "/roles", machine::roles)
         .add(M::GET, "/events", events::events)

@@ -184,7 +184,15 @@ fn is_page(path: &str) -> bool {
     !["/api/", "/rpc/", "/pkg/"]
         .iter()
         .any(|prefix| path.starts_with(prefix))
-        && !["/healthz", "/readyz", "/favicon.ico", "/login", "/setup"].contains(&path)
+        && ![
+            "/healthz",
+            "/readyz",
+            "/metrics",
+            "/favicon.ico",
+            "/login",
+            "/setup",
+        ]
+        .contains(&path)
 }
 
 pub async fn pages_need_login(request: Request, next: Next) -> Response {

@@ -40,6 +40,9 @@ impl AccountPort for AccountService {
         let this = self.clone();
         to_completion(async move {
             let (result, audited) = this.login_now(&request, address).await;
+            if result.is_err() {
+                crate::metrics::login_failed();
+            }
             if audited {
                 let entry = Self::attempt_entry("auth.login", &request.username, address, &result);
                 this.audit_log.record(entry).await;

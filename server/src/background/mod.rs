@@ -3,10 +3,12 @@
 //! server never monitor libvirt or write records behind it).
 //!
 //! - `monitor.rs`: per host, libvirt's events → observed state → the bus;
-//! - `reconciler.rs`: a reconcile at start and every `LIMEN_RECONCILE_SECS`.
+//! - `reconciler.rs`: a reconcile at start and every `LIMEN_RECONCILE_SECS`;
+//! - `collector.rs`: per host, the resource statistics every `LIMEN_STATS_SECS`.
 //!
 //! The monitor also reads every VM's snapshots again every `LIMEN_SNAPSHOT_SWEEP_SECS`.
 
+pub mod collector;
 pub mod monitor;
 pub mod reconciler;
 
@@ -21,6 +23,12 @@ use crate::ops::Sagas;
 /// they stop when `shutdown` is cancelled.
 pub fn start(sagas: &Sagas, periods: Periods, shutdown: &CancellationToken) {
     start_monitors(sagas, periods.snapshot_sweep_secs, shutdown);
+    start_collectors(
+        sagas,
+        periods.stats_secs,
+        periods.stats_retention_days,
+        shutdown,
+    );
     let tasks = &sagas.context().tasks;
     // The decoy hash for unknown usernames, computed before the first login needs it.
     tasks.spawn_blocking(crate::auth::password::warm_up);
@@ -38,6 +46,10 @@ pub struct Periods {
     pub reconcile_secs: u64,
     /// Every VM's snapshots read again (libvirt has no event for some snapshot changes).
     pub snapshot_sweep_secs: u64,
+    /// A statistics round (0: no statistics).
+    pub stats_secs: u64,
+    /// How many days the per-minute statistics are kept.
+    pub stats_retention_days: u32,
 }
 
 /// The monitors alone (what the in-process tests run beside the router: they reconcile when
@@ -52,6 +64,28 @@ pub fn start_monitors(sagas: &Sagas, snapshot_sweep_secs: u64, shutdown: &Cancel
             Arc::clone(host),
             signals,
             sweep,
+            shutdown.clone(),
+        ));
+    }
+}
+
+/// The statistics collector of every host (none when `stats_secs` is 0).
+pub fn start_collectors(
+    sagas: &Sagas,
+    stats_secs: u64,
+    retention_days: u32,
+    shutdown: &CancellationToken,
+) {
+    if stats_secs == 0 {
+        return;
+    }
+    let cx = sagas.context();
+    for host in cx.hosts.iter() {
+        cx.tasks.spawn(collector::run(
+            cx.clone(),
+            Arc::clone(host),
+            Duration::from_secs(stats_secs),
+            retention_days,
             shutdown.clone(),
         ));
     }

@@ -38,6 +38,7 @@ pub async fn run(
     snapshot_sweep: Option<Duration>,
     shutdown: CancellationToken,
 ) {
+    crate::metrics::libvirt_watched(host.key().as_str());
     match cx.db.run(q::vm_max_generation).await {
         Ok(recorded) => host
             .live()
@@ -119,6 +120,7 @@ pub async fn run(
                 tracing::warn!(host = %host.key(), "the libvirt connection closed; reconnecting");
                 host.live().mark_unsynced();
                 resynchronize(&cx, &host, &shutdown).await;
+                crate::metrics::libvirt_reconnected(host.key().as_str());
                 settings_due.extend(records_on(&cx, &host).await);
                 snapshots_due.extend(settings_due.iter().copied());
             }

@@ -93,6 +93,7 @@ pub async fn run<W, E>(
         tracing::info_span!("console", vm = %id, user = %caller.username, kind = kind.as_str());
     async move {
         let _permit = permit;
+        let _open = crate::metrics::console_opened(kind.as_str());
         let opened_at = Instant::now();
         tracing::info!("console connection accepted");
         let outcome = serve(&session, &mut ws, &caller, id, kind, ended).await;

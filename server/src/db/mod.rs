@@ -7,6 +7,7 @@ pub mod models;
 pub mod operations;
 pub mod schema;
 pub mod snapshots;
+pub mod stats;
 pub mod stored;
 pub mod users;
 pub mod vms;

@@ -185,6 +185,16 @@ impl DomainSpec {
                     .write_empty()?;
                 Ok(())
             })?;
+        // The balloon reports the guest's memory use every few seconds (the graphs' "used"),
+        // where the guest has the virtio balloon driver.
+        w.create_element("memballoon")
+            .with_attribute(("model", "virtio"))
+            .write_inner_content(|w| {
+                w.create_element("stats")
+                    .with_attribute(("period", "5"))
+                    .write_empty()?;
+                Ok(())
+            })?;
         Ok(())
     }
 }
@@ -253,6 +263,9 @@ mod tests {
     <console type="pty">
       <target type="serial" port="0"/>
     </console>
+    <memballoon model="virtio">
+      <stats period="5"/>
+    </memballoon>
   </devices>
 </domain>"#;
         assert_eq!(spec().to_xml(), expected);

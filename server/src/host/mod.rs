@@ -13,6 +13,7 @@ pub mod events;
 mod hosts;
 pub mod library;
 pub mod live;
+pub mod node;
 pub mod serial;
 pub mod settings;
 pub mod snapshots;

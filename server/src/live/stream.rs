@@ -1,6 +1,7 @@
 //! One client's event stream: a snapshot first, then the bus's changes that the client may see,
 //! each with its id; a fresh snapshot whenever the client fell behind the bus or the bus asks
-//! for one. The stream ends when the server shuts down.
+//! for one. The stream ends when the server shuts down. After each statistics round it also
+//! carries the cards' gauges of the running VMs the client may see (`vm_gauges`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,11 +12,13 @@ use app::types::Vm;
 use futures::Stream;
 use serde_json::json;
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::bus::{BusEvent, VmChange};
 use super::list_cache::CachedList;
 use crate::access::Viewer;
+use crate::stats::Gauges;
 
 /// How long a browser waits before reconnecting after the stream ends.
 const RETRY: Duration = Duration::from_secs(1);
@@ -41,6 +44,9 @@ struct State<S> {
     snapshot: S,
     viewer: Viewer,
     shutdown: CancellationToken,
+    gauges: Option<watch::Receiver<Arc<Gauges>>>,
+    /// The last gauges sent were none at all (nothing running): say so once, not every round.
+    sent_no_gauges: bool,
 }
 
 /// The events for one client. `snapshot` lists the VMs (the service's list, the same every
@@ -51,6 +57,7 @@ pub fn vm_events<S, F>(
     last_id: u64,
     snapshot: S,
     viewer: Viewer,
+    gauges: Option<watch::Receiver<Arc<Gauges>>>,
     shutdown: CancellationToken,
 ) -> impl Stream<Item = StreamEvent> + Send
 where
@@ -66,6 +73,8 @@ where
         snapshot,
         viewer,
         shutdown,
+        gauges,
+        sent_no_gauges: false,
     };
     futures::stream::unfold(state, |mut state| async move {
         let event = next_event(&mut state).await?;
@@ -114,6 +123,20 @@ where
         let received = tokio::select! {
             () = state.shutdown.cancelled() => return None,
             received = state.receiver.recv() => received,
+            Some(gauges) = changed(&mut state.gauges) => {
+                let data = gauges_data(&gauges, &state.viewer);
+                let none = data == "{}";
+                if none && state.sent_no_gauges {
+                    continue;
+                }
+                state.sent_no_gauges = none;
+                return Some(StreamEvent {
+                    name: "vm_gauges",
+                    id: state.snapshot_id,
+                    data,
+                    retry: None,
+                });
+            }
         };
         match received {
             Ok(event) => {
@@ -135,6 +158,26 @@ where
             Err(RecvError::Closed) => return None,
         }
     }
+}
+
+/// The next gauges (never, without a receiver or once the collector is gone).
+async fn changed(gauges: &mut Option<watch::Receiver<Arc<Gauges>>>) -> Option<Arc<Gauges>> {
+    let receiver = gauges.as_mut()?;
+    if receiver.changed().await.is_err() {
+        *gauges = None;
+        return None;
+    }
+    Some(Arc::clone(&receiver.borrow_and_update()))
+}
+
+/// `{"<uuid>": [cpu, memory|null], …}`: the running VMs this viewer may see.
+fn gauges_data(gauges: &Gauges, viewer: &Viewer) -> String {
+    let visible: serde_json::Map<String, serde_json::Value> = gauges
+        .iter()
+        .filter(|(_, owner, _)| viewer.may_see(owner.as_deref()))
+        .map(|(uuid, _, gauge)| (uuid.to_string(), json!(gauge)))
+        .collect();
+    serde_json::Value::Object(visible).to_string()
 }
 
 /// `{"vms": [...]}` with the VMs this viewer may see; the shared JSON when that is all of them.
@@ -215,6 +258,7 @@ mod tests {
             last_id,
             || async { Ok(CachedList::new(0, Vec::new())) },
             Viewer::system(),
+            None,
             shutdown,
         )
     }
@@ -290,6 +334,7 @@ mod tests {
                 ))
             },
             Viewer::system(),
+            None,
             CancellationToken::new(),
         ));
         let event = stream.next().await.unwrap();

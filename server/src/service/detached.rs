@@ -2,7 +2,8 @@
 //! audit entry written there when it ends. Once started, an operation is neither cut off nor
 //! left unaudited when the client that asked for it goes away (its dropped request would
 //! otherwise stop it between two steps), and a shutdown waits for it. Its error becomes the
-//! wire error here, once (logged once, with its cause chain).
+//! wire error here, once (logged once, with its cause chain), and it is counted (by its audit
+//! action and outcome) in the operation metrics.
 
 use std::future::Future;
 
@@ -30,8 +31,16 @@ impl VmService {
             .tasks
             .spawn(async move {
                 let _guards = guards;
+                let started = std::time::Instant::now();
                 let result = work.await.map_err(report);
-                log.record(audit_entry(&result)).await;
+                let entry = audit_entry(&result);
+                let outcome = if result.is_ok() {
+                    "succeeded"
+                } else {
+                    "failed"
+                };
+                crate::metrics::operation_finished(entry.action(), outcome, started.elapsed());
+                log.record(entry).await;
                 result
             })
             .await

@@ -14,6 +14,7 @@
 //! - `disk.rs`: a VM's disk, and growing it;
 //! - `roles.rs`: roles, and the list filtered by one;
 //! - `snapshots.rs`: a VM's snapshots: list, take, revert, delete;
+//! - `stats.rs`: resource statistics: a VM's and the host's graphs, capacity, `/metrics`;
 //! - `upload.rs`: ISOs uploaded into the library, streamed to disk;
 //! - `console.rs`: who may open a console, the VM made ready for it, tickets, the audit;
 //! - `detached.rs`: where a verb runs (detached from its request, holding its locks) and is
@@ -35,6 +36,7 @@ mod reconciliation;
 mod records;
 mod roles;
 mod snapshots;
+mod stats;
 mod upload;
 
 use app::error::{AppError, ErrorCode};

@@ -1,0 +1,2 @@
+DROP TABLE host_stats;
+DROP TABLE vm_stats;
