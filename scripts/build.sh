@@ -7,23 +7,26 @@ cd "$ROOT"
 log "build: cargo leptos build --release --split"
 cargo leptos build --release --split
 
-# The console page's browser libraries (npm, from vendor/'s lock file; installed when missing or
-# stale), served from the site as they are: noVNC's ES modules need core/ and vendor/ side by
-# side. Copied afresh each time, so an upgrade leaves no old file behind.
+# The browser libraries of the console and graph pages (npm, from vendor/'s lock file; installed
+# when missing or stale), served from the site as they are: noVNC's ES modules need core/ and
+# vendor/ side by side; uPlot is one ES module and its stylesheet. Copied afresh each time, so an
+# upgrade leaves no old file behind.
 bash scripts/deps.sh vendor
 vendor=vendor/node_modules
 novnc="$vendor/@novnc/novnc"
-rm -rf target/site/novnc target/site/xterm
-mkdir -p target/site/novnc target/site/xterm
+rm -rf target/site/novnc target/site/xterm target/site/uplot
+mkdir -p target/site/novnc target/site/xterm target/site/uplot
 cp -R "$novnc/core" "$novnc/vendor" "$novnc/LICENSE.txt" target/site/novnc/
 cp "$vendor/@xterm/xterm/lib/xterm.mjs" "$vendor/@xterm/xterm/css/xterm.css" target/site/xterm/
 cp "$vendor/@xterm/xterm/LICENSE" target/site/xterm/LICENSE-xterm
 cp "$vendor/@xterm/addon-fit/lib/addon-fit.mjs" target/site/xterm/
 cp "$vendor/@xterm/addon-fit/LICENSE" target/site/xterm/LICENSE-addon-fit
+cp "$vendor/uplot/dist/uPlot.esm.js" "$vendor/uplot/dist/uPlot.min.css" "$vendor/uplot/LICENSE" target/site/uplot/
 
 # Precompressed copies, which the server sends as they are to browsers that accept them.
 while IFS= read -r -d '' asset; do
   gzip -9 -k -f "$asset"
   brotli -q 11 -k -f "$asset"
-done < <(find target/site/pkg target/site/novnc target/site/xterm target/site/console.js \
+done < <(find target/site/pkg target/site/novnc target/site/xterm target/site/uplot \
+  target/site/console.js target/site/graphs.js \
   -type f \( -name '*.js' -o -name '*.mjs' -o -name '*.wasm' -o -name '*.css' \) -print0)

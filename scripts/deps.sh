@@ -14,8 +14,9 @@ apt_deps() {
   for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
-  # npm installs wasm-opt, the console's browser libraries and Playwright. Any npm will do: a
-  # machine with Node from elsewhere (e.g. NodeSource, which bundles npm) keeps its own.
+  # npm installs wasm-opt, the browser libraries of the console and graph pages and Playwright.
+  # Any npm will do: a machine with Node from elsewhere (e.g. NodeSource, which bundles npm) keeps
+  # its own.
   command -v npm >/dev/null || missing+=(nodejs npm)
   # qemu-utils must match qemu-system's version: some images ship a newer qemu-utils that
   # "Breaks" Debian 12's qemu-system-common.
@@ -65,13 +66,14 @@ node_deps() {
   fi
 }
 
-# The browser libraries the console page loads (noVNC, xterm.js): pinned in vendor/'s lock file,
-# served by Limen itself from the built site, never a CDN. Inputs of the build like the crates
-# cargo fetches, not tools of the machine: scripts/build.sh installs them (`deps.sh vendor`).
+# The browser libraries the console and graph pages load (noVNC, xterm.js, uPlot): pinned in
+# vendor/'s lock file, served by Limen itself from the built site, never a CDN. Inputs of the
+# build like the crates cargo fetches, not tools of the machine: scripts/build.sh installs them
+# (`deps.sh vendor`).
 vendor_deps() {
   local lock="$ROOT/vendor/package-lock.json" stamp="$ROOT/vendor/node_modules/.limen-lock"
   if [[ ! -f "$stamp" ]] || ! cmp -s "$lock" "$stamp"; then
-    log "npm: installing the console's browser libraries (vendor/)"
+    log "npm: installing the browser libraries of the console and graph pages (vendor/)"
     (cd "$ROOT/vendor" && npm ci --silent --no-audit --no-fund >/dev/null)
     cp "$lock" "$stamp"
   fi

@@ -1,0 +1,263 @@
+// The graph pages' glue to uPlot, a browser library Limen serves itself (scripts/build.sh copies
+// it from vendor/node_modules into the site). Only a page that draws graphs loads this file (as a
+// module script it adds itself), and this file loads uPlot only when graphs are mounted, so no
+// other page pays for it. The page's WASM does everything else: the range, the links, the words.
+//
+// `mount(target, { kind: 'vm' | 'host', history: url, live: url | null })` draws one <figure
+// class="graph" data-graph="…" data-points="N"> per chart into `target` from the history JSON
+// ({range, step_secs, points: [{at, …}]}), then appends each `point` event of the `live` event
+// stream to every chart. It returns `{ ready, destroy() }`: `ready` resolves once the charts are
+// drawn and rejects when they could not be (the target then says so).
+
+const UPLOT = '/uplot/uPlot.esm.js';
+const UPLOT_CSS = '/uplot/uPlot.min.css';
+const HEIGHT = 200;
+// How much time each history range covers: live points older than that are dropped.
+const RANGE_SECS = { '1h': 3600, '24h': 86400, '7d': 7 * 86400, '30d': 30 * 86400 };
+const TEAL = '#0f766e';
+const ORANGE = '#c2410c';
+const SLATE = '#64748b';
+const FAILED = '<p class="muted" role="status">Could not load the graphs.</p>';
+const EMPTY = {
+  vm: 'No data yet: points appear while the VM runs.',
+  host: 'No data yet: points appear as Limen samples the host.',
+};
+
+let uplotLoaded = null;
+function loadUplot() {
+  if (!uplotLoaded) {
+    // The stylesheet is waited for too (its failure only costs the legend's layout), so no chart
+    // is drawn unstyled.
+    let css = document.querySelector(`link[href="${UPLOT_CSS}"]`);
+    let styled = Promise.resolve();
+    if (!css) {
+      css = document.createElement('link');
+      css.rel = 'stylesheet';
+      css.href = UPLOT_CSS;
+      styled = new Promise((resolve) => {
+        css.addEventListener('load', resolve, { once: true });
+        css.addEventListener('error', resolve, { once: true });
+      });
+      document.head.append(css);
+    }
+    uplotLoaded = Promise.all([import(UPLOT), styled]).then(([module]) => module.default);
+    uplotLoaded.catch(() => { uplotLoaded = null; });
+  }
+  return uplotLoaded;
+}
+
+// Numbers in words a person reads: 1024-based byte units, one decimal below 100.
+const short = (n) => String(+n.toFixed(Math.abs(n) >= 100 ? 0 : 1));
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+function bytes(v) {
+  let i = 0;
+  while (Math.abs(v) >= 1024 && i < UNITS.length - 1) { v /= 1024; i += 1; }
+  return `${short(v)} ${UNITS[i]}`;
+}
+const FORMATS = {
+  percent: (v) => `${short(v)} %`,
+  bytes,
+  rate: (v) => `${bytes(v)}/s`,
+};
+// Axis steps in whole binary units (1, 2, 5, 10 … 500 KiB, MiB …) rather than uPlot's decimal
+// ones, which would put ticks at 95.4 MiB.
+const BINARY_INCRS = [0, 1, 2, 3, 4, 5].flatMap((k) => [1, 2, 5, 10, 20, 50, 100, 200, 500].map((m) => m * 1024 ** k));
+
+const field = (key, scale = 1) => (p) => (typeof p[key] === 'number' ? p[key] * scale : null);
+
+// What each page draws: one entry per chart, one series per line.
+const CHARTS = {
+  vm: [
+    { id: 'cpu', title: 'CPU', label: 'CPU usage graph', unit: 'percent',
+      series: [{ label: 'CPU', get: field('cpu_percent'), color: TEAL, fill: true }] },
+    { id: 'memory', title: 'Memory', label: 'Memory usage graph', unit: 'bytes',
+      series: [{ label: 'Assigned', get: field('memory_kib', 1024), color: SLATE, dash: [5, 4] },
+        { label: 'Used', get: field('memory_used_kib', 1024), color: TEAL, fill: true }] },
+    { id: 'disk', title: 'Disk I/O', label: 'Disk I/O graph', unit: 'rate',
+      series: [{ label: 'Read', get: field('disk_read_bps'), color: TEAL },
+        { label: 'Write', get: field('disk_write_bps'), color: ORANGE }] },
+    { id: 'network', title: 'Network', label: 'Network traffic graph', unit: 'rate',
+      series: [{ label: 'Receive', get: field('net_rx_bps'), color: TEAL },
+        { label: 'Transmit', get: field('net_tx_bps'), color: ORANGE }] },
+  ],
+  host: [
+    { id: 'cpu', title: 'CPU', label: 'Host CPU usage graph', unit: 'percent',
+      series: [{ label: 'CPU', get: field('cpu_percent'), color: TEAL, fill: true }] },
+    { id: 'memory', title: 'Memory', label: 'Host memory usage graph', unit: 'bytes',
+      series: [{ label: 'Total', get: field('memory_total_kib', 1024), color: SLATE, dash: [5, 4] },
+        { label: 'Used', get: field('memory_used_kib', 1024), color: TEAL, fill: true }] },
+    { id: 'disk', title: 'Data dir free space', label: 'Data dir free space graph', unit: 'bytes',
+      series: [{ label: 'Free', get: field('disk_free_bytes'), color: TEAL, fill: true }] },
+  ],
+};
+
+// A stretch without samples (the VM was off, Limen was down) is drawn as a gap, not as a line
+// across it; uPlot itself only knows of null values as gaps.
+function timeGaps(step) {
+  return (u, _series, idx0, idx1, nullGaps) => {
+    const xs = u.data[0];
+    const gaps = [...nullGaps];
+    for (let i = idx0; i < idx1; i += 1) {
+      if (step > 0 && xs[i + 1] - xs[i] > step * 2.5) {
+        gaps.push([Math.round(u.valToPos(xs[i], 'x', true)), Math.round(u.valToPos(xs[i + 1], 'x', true))]);
+      }
+    }
+    return gaps.sort((a, b) => a[0] - b[0]);
+  };
+}
+
+// The y axis as wide as its longest label (uPlot's axis-autosize recipe): "1000 KiB/s" needs
+// twice the room of "50 %".
+function axisSize(u, values, axisIdx, cycleNum) {
+  const axis = u.axes[axisIdx];
+  if (cycleNum > 1) return axis._size;
+  const longest = (values ?? []).reduce((a, v) => (v.length > a.length ? v : a), '');
+  u.ctx.font = axis.font[0];
+  return Math.ceil(axis.ticks.size + axis.gap + u.ctx.measureText(longest).width / devicePixelRatio) + 2;
+}
+
+function options(spec, width, step) {
+  const format = FORMATS[spec.unit];
+  const axis = { stroke: '#5b6470', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde1e6' } };
+  return {
+    width,
+    height: HEIGHT,
+    series: [
+      {},
+      ...spec.series.map((s) => ({
+        label: s.label,
+        stroke: s.color,
+        width: 1.5,
+        dash: s.dash,
+        fill: s.fill ? `${s.color}1f` : undefined,
+        value: (_u, v) => (v == null ? '–' : format(v)),
+        gaps: timeGaps(step),
+      })),
+    ],
+    scales: {
+      // From zero; CPU up to 100 % at least (more only if a sample says so).
+      y: { range: (_u, _min, max) => (spec.unit === 'percent'
+        ? [0, Math.max(100, max ?? 0)]
+        : [0, max > 0 ? max * 1.1 : 1024]) },
+    },
+    axes: [
+      axis,
+      { ...axis, size: axisSize,
+        incrs: spec.unit === 'percent' ? undefined : BINARY_INCRS,
+        values: (_u, splits) => splits.map((v) => (v == null ? '' : format(v))) },
+    ],
+  };
+}
+
+async function fetchHistory(url, signal) {
+  const response = await fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' }, signal });
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.json();
+}
+
+export function mount(target, { kind = 'vm', history, live = null } = {}) {
+  const specs = CHARTS[kind] ?? CHARTS.vm;
+  const abort = new AbortController();
+  let destroyed = false;
+  let charts = [];
+  let source = null;
+  let observer = null;
+  let points = [];
+  let step = 0;
+  let span = 0;
+
+  const data = (spec) => [points.map((p) => p.at), ...spec.series.map((s) => points.map(s.get))];
+  function draw(chart) {
+    chart.u.setData(data(chart.spec));
+    chart.figure.dataset.points = String(points.length);
+    chart.empty.hidden = points.length > 0;
+  }
+
+  // A live point: after the newest one (a repeat after a reconnection is ignored), and on a long
+  // range no denser than about its own step.
+  function append(point) {
+    if (typeof point?.at !== 'number') return;
+    const last = points[points.length - 1];
+    if (last && (point.at <= last.at || point.at - last.at < step / 2)) return;
+    points.push(point);
+    const oldest = point.at - span;
+    while (points.length > 1 && points[0].at < oldest) points.shift();
+    charts.forEach(draw);
+  }
+
+  const ready = (async () => {
+    let uPlot;
+    let body;
+    try {
+      [body, uPlot] = await Promise.all([fetchHistory(history, abort.signal), loadUplot()]);
+    } catch (error) {
+      if (destroyed) return;
+      target.innerHTML = FAILED;
+      throw error;
+    }
+    if (destroyed) return;
+    points = (Array.isArray(body?.points) ? body.points : [])
+      .filter((p) => typeof p?.at === 'number')
+      .sort((a, b) => a.at - b.at);
+    step = Number(body?.step_secs) || 0;
+    span = RANGE_SECS[body?.range]
+      ?? (points.length > 1 ? points[points.length - 1].at - points[0].at : 3600);
+
+    target.classList.add('graphs');
+    target.replaceChildren();
+    observer = new ResizeObserver(() => {
+      for (const { u, plot } of charts) {
+        // Hidden (width 0): nothing to fit to.
+        if (plot.clientWidth > 0 && plot.clientWidth !== u.width) u.setSize({ width: plot.clientWidth, height: HEIGHT });
+      }
+    });
+    charts = specs.map((spec) => {
+      const figure = document.createElement('figure');
+      figure.className = 'graph';
+      figure.dataset.graph = spec.id;
+      figure.setAttribute('role', 'img');
+      figure.setAttribute('aria-label', spec.label);
+      const caption = document.createElement('figcaption');
+      caption.textContent = spec.title;
+      const empty = document.createElement('p');
+      empty.className = 'muted';
+      empty.textContent = EMPTY[kind] ?? EMPTY.vm;
+      const plot = document.createElement('div');
+      plot.className = 'graph-plot';
+      figure.append(caption, empty, plot);
+      target.append(figure);
+      const u = new uPlot(options(spec, plot.clientWidth || 600, step), data(spec), plot);
+      const chart = { spec, figure, empty, plot, u };
+      draw(chart);
+      observer.observe(plot);
+      return chart;
+    });
+
+    if (live) {
+      source = new EventSource(live);
+      source.addEventListener('point', (event) => {
+        let point;
+        try { point = JSON.parse(event.data); } catch { return; /* not a point: skipped */ }
+        append(point);
+      });
+    }
+  })();
+
+  return {
+    ready,
+    destroy() {
+      destroyed = true;
+      abort.abort();
+      source?.close();
+      source = null;
+      observer?.disconnect();
+      observer = null;
+      for (const { u } of charts) u.destroy();
+      charts = [];
+      target.replaceChildren();
+    },
+  };
+}
+
+// The page's WASM waits for this module script's `load` event and then finds the API here.
+window.limenGraphs = { mount };
