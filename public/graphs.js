@@ -10,7 +10,7 @@
 // drawn and rejects when they could not be (the target then says so).
 
 const UPLOT = '/uplot/uPlot.esm.js';
-const UPLOT_CSS = '/uplot/uPlot.min.css';
+const STYLESHEETS = ['/uplot/uPlot.min.css', '/graphs.css'];
 const HEIGHT = 200;
 // How much time each history range covers: live points older than that are dropped.
 const RANGE_SECS = { '1h': 3600, '24h': 86400, '7d': 7 * 86400, '30d': 30 * 86400 };
@@ -26,21 +26,21 @@ const EMPTY = {
 let uplotLoaded = null;
 function loadUplot() {
   if (!uplotLoaded) {
-    // The stylesheet is waited for too (its failure only costs the legend's layout), so no chart
-    // is drawn unstyled.
-    let css = document.querySelector(`link[href="${UPLOT_CSS}"]`);
-    let styled = Promise.resolve();
-    if (!css) {
-      css = document.createElement('link');
+    // The stylesheets (uPlot's, and the graphs' layout, kept out of the dashboard's first load)
+    // are waited for too (a failure only costs the layout), so no chart is drawn unstyled.
+    const styled = STYLESHEETS.map((href) => {
+      if (document.querySelector(`link[href="${href}"]`)) return Promise.resolve();
+      const css = document.createElement('link');
       css.rel = 'stylesheet';
-      css.href = UPLOT_CSS;
-      styled = new Promise((resolve) => {
+      css.href = href;
+      const loaded = new Promise((resolve) => {
         css.addEventListener('load', resolve, { once: true });
         css.addEventListener('error', resolve, { once: true });
       });
       document.head.append(css);
-    }
-    uplotLoaded = Promise.all([import(UPLOT), styled]).then(([module]) => module.default);
+      return loaded;
+    });
+    uplotLoaded = Promise.all([import(UPLOT), ...styled]).then(([module]) => module.default);
     uplotLoaded.catch(() => { uplotLoaded = null; });
   }
   return uplotLoaded;

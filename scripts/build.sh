@@ -28,5 +28,5 @@ while IFS= read -r -d '' asset; do
   gzip -9 -k -f "$asset"
   brotli -q 11 -k -f "$asset"
 done < <(find target/site/pkg target/site/novnc target/site/xterm target/site/uplot \
-  target/site/console.js target/site/graphs.js \
+  target/site/console.js target/site/graphs.js target/site/graphs.css \
   -type f \( -name '*.js' -o -name '*.mjs' -o -name '*.wasm' -o -name '*.css' \) -print0)

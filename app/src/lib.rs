@@ -5,6 +5,8 @@ pub mod api;
 pub mod auth;
 pub mod components;
 pub mod error;
+#[cfg(feature = "hydrate")]
+pub mod glue;
 pub mod live;
 pub mod machine;
 pub mod pages;
@@ -136,6 +138,11 @@ pub fn App() -> impl IntoView {
                         ssr=SsrMode::Async
                     />
                     <Route
+                        path=(StaticSegment("admin"), StaticSegment("host"))
+                        view={Lazy::<pages::host::HostRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route
                         path=(StaticSegment("admin"), StaticSegment("reconcile"))
                         view={Lazy::<pages::reconcile::ReconcileRoute>::new()}
                         ssr=SsrMode::Async
@@ -184,6 +191,7 @@ fn TopNav(user: User, live: Live) -> impl IntoView {
             {admin
                 .then(|| {
                     view! {
+                        <A href="/admin/host">"Host"</A>
                         <A href="/admin/users">"Users"</A>
                         <A href="/admin/reconcile">"Reconcile"</A>
                     }

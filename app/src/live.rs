@@ -4,7 +4,9 @@
 
 use leptos::prelude::*;
 
+use crate::stats::Gauge;
 use crate::store::VmStore;
+use crate::types::VmId;
 
 /// What the small indicator in the top bar says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +54,19 @@ pub struct Live {
     /// count that grows with each: the VM page's snapshot list loads again when it names its
     /// VM. After a reconnection the payload is empty: every list loads again.
     pub snapshots: RwSignal<(u64, String)>,
+    /// The stream's last `vm_gauges` payload: the running VMs' CPU and memory gauges, replaced
+    /// whole each statistics round; a card reads its own with [`gauge_in`].
+    pub gauges: RwSignal<String>,
+}
+
+/// The gauge of `id` in a `vm_gauges` payload (`{"<uuid>":[cpu,memory|null],…}`, as the
+/// server writes it), read without a JSON map parser: the dashboard's first load stays small.
+pub fn gauge_in(payload: &str, id: VmId) -> Option<Gauge> {
+    let key = format!("\"{id}\":[");
+    let rest = &payload[payload.find(&key)? + key.len()..];
+    let (cpu, rest) = rest.split_once(',')?;
+    let memory = rest.split(']').next()?;
+    Some((cpu.parse().ok()?, memory.parse().ok()))
 }
 
 /// How many operation events the page keeps.
@@ -95,6 +110,7 @@ pub fn provide_live(logged_in: Signal<bool>) -> Live {
         library: RwSignal::new(0),
         operations: RwSignal::new(Vec::new()),
         snapshots: RwSignal::new((0, String::new())),
+        gauges: RwSignal::new(String::new()),
     };
     provide_context(live);
     // Effects run only in the browser, once hydrated. `logged_in` is a memo: it changes once,
@@ -131,7 +147,7 @@ mod browser {
 
     /// The stream's events, in the order they came; `error` is the browser's own event (the
     /// stream dropped, and it reconnects by itself unless the server refused it).
-    const EVENTS: [&str; 8] = [
+    const EVENTS: [&str; 9] = [
         "snapshot",
         "vm_created",
         "vm_updated",
@@ -139,6 +155,7 @@ mod browser {
         "media_changed",
         "operation_progress",
         "vm_snapshots",
+        "vm_gauges",
         "error",
     ];
 
@@ -191,6 +208,7 @@ mod browser {
             "media_changed" => live.library_changed(),
             "operation_progress" => live.operation_event(data.to_string()),
             "vm_snapshots" => live.snapshots_changed(data.to_string()),
+            "vm_gauges" => live.gauges.set(data.to_string()),
             "vm_created" | "vm_updated" => {
                 if let Ok(vm) = serde_json::from_str::<Vm>(data) {
                     store.streamed(vm);
@@ -203,5 +221,30 @@ mod browser {
             }
             _ => link.set(LinkState::Reconnecting),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_card_finds_its_gauge_in_the_payload() {
+        let (a, b, c) = (
+            VmId(uuid::Uuid::new_v4()),
+            VmId(uuid::Uuid::new_v4()),
+            VmId(uuid::Uuid::new_v4()),
+        );
+        // As the server writes it (serde_json of a map of (u8, Option<u8>)).
+        let payload = serde_json::json!({
+            a.to_string(): (12u8, Some(34u8)),
+            b.to_string(): (100u8, None::<u8>),
+        })
+        .to_string();
+        assert_eq!(gauge_in(&payload, a), Some((12, Some(34))));
+        assert_eq!(gauge_in(&payload, b), Some((100, None)));
+        assert_eq!(gauge_in(&payload, c), None);
+        assert_eq!(gauge_in("{}", a), None);
+        assert_eq!(gauge_in("", a), None);
     }
 }

@@ -43,6 +43,7 @@ pub fn dashboard_routes(router: Router<AppState>, state: &AppState) -> Router<Ap
         // The console and graph pages' glue and libraries (only those pages load them).
         .route_service("/console.js", assets(site.clone()))
         .route_service("/graphs.js", assets(site.clone()))
+        .route_service("/graphs.css", assets(site.clone()))
         .nest_service("/novnc", assets(site.join("novnc")))
         .nest_service("/xterm", assets(site.join("xterm")))
         .nest_service("/uplot", assets(site.join("uplot")))

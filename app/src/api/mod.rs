@@ -7,4 +7,5 @@ pub mod machine;
 pub mod media;
 pub mod reconcile;
 pub mod snapshots;
+pub mod stats;
 pub mod vms;

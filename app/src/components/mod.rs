@@ -1,5 +1,6 @@
 pub mod boot_order_select;
 pub mod create_form;
 pub mod fields;
+pub mod graphs;
 pub mod iso_upload;
 pub mod vm_card;

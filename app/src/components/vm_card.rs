@@ -4,6 +4,7 @@ use leptos::task::spawn_local;
 use crate::api::vms::{act_on_vm, delete_vm};
 use crate::components::create_form::QuotaRefresh;
 use crate::error::AppError;
+use crate::live::{gauge_in, use_live};
 use crate::machine::boot_check;
 use crate::store::VmStore;
 use crate::types::{DeleteReport, Vm, VmAction, VmId, VmStatus};
@@ -20,7 +21,18 @@ async fn delete_lazily(id: VmId) -> Result<DeleteReport, AppError> {
     delete_vm(id).await
 }
 
-/// One VM: its state badge, sizes, and the actions that make sense right now.
+/// A small bar of how much of something a running VM uses (whole percent), with its label.
+fn gauge(what: &'static str, percent: u8, name: String) -> impl IntoView {
+    view! {
+        <label class="gauge-label">
+            {format!("{what} {percent}%")}
+            <meter min="0" max="100" value=percent.to_string() aria-label=format!("{what} use of {name}")></meter>
+        </label>
+    }
+}
+
+/// One VM: its state badge, sizes, its CPU and memory use while it runs, and the actions that
+/// make sense right now.
 #[component]
 pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
     let vm = Memo::new(move |_| store.get(id));
@@ -33,6 +45,7 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
     // What the last action asked of the guest, said in words until the state moves on.
     let requested = RwSignal::new(None::<VmAction>);
     let quota_refresh = use_context::<QuotaRefresh>();
+    let gauges = use_live().gauges;
 
     // The answer goes into the store like everything else: it keeps whichever version of the VM
     // is newer, the answer's or an event's that overtook it.
@@ -143,6 +156,20 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                                 <dt>"Boot"</dt>
                                 <dd>{vm.boot_order.label()}</dd>
                             </dl>
+                        }
+                    })
+            }}
+            {move || {
+                let running = status() == VmStatus::Running;
+                gauges
+                    .with(|payload| gauge_in(payload, id))
+                    .filter(|_| running)
+                    .map(|(cpu, memory)| {
+                        view! {
+                            <div class="vm-gauges">
+                                {gauge("CPU", cpu, name())}
+                                {memory.map(|memory| gauge("Memory", memory, name()))}
+                            </div>
                         }
                     })
             }}

@@ -1,6 +1,7 @@
 pub mod audit;
 pub mod console;
 pub mod dashboard;
+pub mod host;
 pub mod login;
 pub mod media;
 pub mod not_found;

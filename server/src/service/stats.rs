@@ -79,6 +79,15 @@ impl VmService {
         })
     }
 
+    /// The host's capacity now (admins): the host page's figures.
+    pub(super) async fn host_capacity_for(
+        &self,
+        caller: &Principal,
+    ) -> Result<HostCapacity, AppError> {
+        require_admin(caller)?;
+        self.capacity_now().await
+    }
+
     /// Every round from now on (the host page's live graphs; admins).
     pub fn host_stats_live(
         &self,

@@ -1,5 +1,5 @@
-//! The VM page: everything Limen records about one VM, with its actions and a section for each
-//! thing a user changes after create (media, boot order, installation, snapshots, disk, role,
+//! The VM page: everything Limen records about one VM, with its actions, its usage graphs, and
+//! a section for each thing a user changes after create (media, boot order, installation, snapshots, disk, role,
 //! and for admins a base image of its disk).
 
 mod boot;
@@ -17,6 +17,7 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::vms::get_vm;
 use crate::auth::Role;
+use crate::components::graphs::LazyGraphs;
 use crate::components::vm_card::VmCard;
 use crate::error::{AppError, ErrorCode};
 use crate::live::use_live;
@@ -164,6 +165,10 @@ fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
                         }
                     })
             }}
+            <section class="vm-usage" aria-labelledby="usage-heading">
+                <h2 id="usage-heading">"Usage"</h2>
+                <LazyGraphs kind="vm" base=format!("/api/v1/vms/{id}/stats")/>
+            </section>
             <div class="vm-sections">
                 <MediaSection id vm store/>
                 <BootSection id vm store/>
