@@ -65,6 +65,8 @@ export default defineConfig({
       // A snapshot made with virsh of a stopped VM comes with no libvirt event: the sweep finds
       // it (snapshots.spec.ts waits for that on an open page).
       LIMEN_SNAPSHOT_SWEEP_SECS: '2',
+      // Graphs and gauges get a point every second (stats.spec.ts watches them grow).
+      LIMEN_STATS_SECS: '1',
     },
   },
 });

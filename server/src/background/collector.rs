@@ -80,8 +80,9 @@ pub async fn run(
     }
 }
 
-/// One round: the counters of every domain and of the host, and Limen's records of the host.
-async fn collect(
+/// One round: the counters of every domain and of the host, and Limen's records of the host
+/// (public for the benchmark).
+pub async fn collect(
     cx: &Context,
     host: &Arc<Host>,
     sampler: &mut Sampler,
