@@ -5,7 +5,7 @@
 //
 // `mount(target, { kind: 'vm' | 'host', history: url, live: url | null })` draws one <figure
 // class="graph" data-graph="…" data-points="N"> per chart into `target` from the history JSON
-// ({range, step_secs, points: [{at, …}]}), then appends each `point` event of the `live` event
+// ({range, step_secs, stored_until, points: [{at, …}]}), then appends each `point` event of the `live` event
 // stream to every chart. It returns `{ ready, destroy() }`: `ready` resolves once the charts are
 // drawn and rejects when they could not be (the target then says so).
 
@@ -92,12 +92,14 @@ const CHARTS = {
 };
 
 // A stretch without samples (the VM was off, Limen was down) is drawn as a gap, not as a line
-// across it; uPlot itself only knows of null values as gaps.
-function timeGaps(step) {
+// across it; uPlot itself only knows of null values as gaps. Points before `storedUntil` are the
+// database's per-minute means (the hour after a restart): a minute apart is no gap there.
+function timeGaps(timing) {
   return (u, _series, idx0, idx1, nullGaps) => {
     const xs = u.data[0];
     const gaps = [...nullGaps];
     for (let i = idx0; i < idx1; i += 1) {
+      const step = xs[i + 1] <= timing.storedUntil ? Math.max(timing.step, 60) : timing.step;
       if (step > 0 && xs[i + 1] - xs[i] > step * 2.5) {
         gaps.push([Math.round(u.valToPos(xs[i], 'x', true)), Math.round(u.valToPos(xs[i + 1], 'x', true))]);
       }
@@ -116,7 +118,7 @@ function axisSize(u, values, axisIdx, cycleNum) {
   return Math.ceil(axis.ticks.size + axis.gap + u.ctx.measureText(longest).width / devicePixelRatio) + 2;
 }
 
-function options(spec, width, step) {
+function options(spec, width, timing) {
   const format = FORMATS[spec.unit];
   const axis = { stroke: '#5b6470', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde1e6' } };
   return {
@@ -131,7 +133,7 @@ function options(spec, width, step) {
         dash: s.dash,
         fill: s.fill ? `${s.color}1f` : undefined,
         value: (_u, v) => (v == null ? '–' : format(v)),
-        gaps: timeGaps(step),
+        gaps: timeGaps(timing),
       })),
     ],
     scales: {
@@ -200,6 +202,7 @@ export function mount(target, { kind = 'vm', history, live = null } = {}) {
       .filter((p) => typeof p?.at === 'number')
       .sort((a, b) => a.at - b.at);
     step = Number(body?.step_secs) || 0;
+    const timing = { step, storedUntil: Number(body?.stored_until) || 0 };
     span = RANGE_SECS[body?.range]
       ?? (points.length > 1 ? points[points.length - 1].at - points[0].at : 3600);
 
@@ -226,7 +229,7 @@ export function mount(target, { kind = 'vm', history, live = null } = {}) {
       plot.className = 'graph-plot';
       figure.append(caption, empty, plot);
       target.append(figure);
-      const u = new uPlot(options(spec, plot.clientWidth || 600, step), data(spec), plot);
+      const u = new uPlot(options(spec, plot.clientWidth || 600, timing), data(spec), plot);
       const chart = { spec, figure, empty, plot, u };
       draw(chart);
       observer.observe(plot);

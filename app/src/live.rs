@@ -59,14 +59,14 @@ pub struct Live {
     pub gauges: RwSignal<String>,
 }
 
-/// The gauge of `id` in a `vm_gauges` payload (`{"<uuid>":[cpu,memory|null],…}`, as the
+/// The gauge of `id` in a `vm_gauges` payload (`{"<uuid>":[cpu|null,memory|null],…}`, as the
 /// server writes it), read without a JSON map parser: the dashboard's first load stays small.
 pub fn gauge_in(payload: &str, id: VmId) -> Option<Gauge> {
     let key = format!("\"{id}\":[");
     let rest = &payload[payload.find(&key)? + key.len()..];
     let (cpu, rest) = rest.split_once(',')?;
     let memory = rest.split(']').next()?;
-    Some((cpu.parse().ok()?, memory.parse().ok()))
+    Some((cpu.parse().ok(), memory.parse().ok()))
 }
 
 /// How many operation events the page keeps.
@@ -237,12 +237,12 @@ mod tests {
         );
         // As the server writes it (serde_json of a map of (u8, Option<u8>)).
         let payload = serde_json::json!({
-            a.to_string(): (12u8, Some(34u8)),
-            b.to_string(): (100u8, None::<u8>),
+            a.to_string(): (Some(12u8), Some(34u8)),
+            b.to_string(): (None::<u8>, None::<u8>),
         })
         .to_string();
-        assert_eq!(gauge_in(&payload, a), Some((12, Some(34))));
-        assert_eq!(gauge_in(&payload, b), Some((100, None)));
+        assert_eq!(gauge_in(&payload, a), Some((Some(12), Some(34))));
+        assert_eq!(gauge_in(&payload, b), Some((None, None)));
         assert_eq!(gauge_in(&payload, c), None);
         assert_eq!(gauge_in("{}", a), None);
         assert_eq!(gauge_in("", a), None);

@@ -96,6 +96,9 @@ pub struct VmStats {
     pub range: StatsRange,
     /// The collection period (1h: every point) or the bucket the points average.
     pub step_secs: i64,
+    /// Points before this moment (unix seconds) are the stored per-minute means: on the hour
+    /// after a restart, those come before the points of the collection period.
+    pub stored_until: i64,
     /// Oldest first.
     pub points: Vec<VmStatsPoint>,
 }
@@ -105,8 +108,10 @@ pub struct VmStats {
 pub struct HostStats {
     pub range: StatsRange,
     pub step_secs: i64,
+    pub stored_until: i64,
     pub points: Vec<HostStatsPoint>,
-    pub capacity: HostCapacity,
+    /// `None` while libvirt cannot be asked (the history is there all the same).
+    pub capacity: Option<HostCapacity>,
 }
 
 /// What the host has and what Limen's VMs are given of it.
@@ -139,10 +144,11 @@ pub fn disk_is_low(free: u64, total: u64) -> bool {
     free < LOW_DISK_BYTES || free.saturating_mul(100) < total.saturating_mul(LOW_DISK_PERCENT)
 }
 
-/// A card's gauges: CPU and memory in use, whole percent (memory `None` without a balloon
-/// report). The event stream's `vm_gauges` sends `{"<uuid>": [cpu, memory|null], …}` for the
-/// running VMs the viewer may see, once per collection round.
-pub type Gauge = (u8, Option<u8>);
+/// A card's gauges: CPU and memory in use, whole percent (`None`: not known yet — a VM's first
+/// round — or, for memory, no balloon report). The event stream's `vm_gauges` sends
+/// `{"<uuid>": [cpu|null, memory|null], …}` for the running VMs the viewer may see, once per
+/// collection round.
+pub type Gauge = (Option<u8>, Option<u8>);
 
 #[cfg(test)]
 mod tests {

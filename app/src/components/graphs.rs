@@ -107,6 +107,9 @@ mod browser {
         target: NodeRef<Div>,
     ) {
         let current = StoredValue::new_local(None::<Handle>);
+        // Which drawing is the latest: one started before another range was chosen (or the
+        // same one chosen again) while the glue loaded never mounts.
+        let latest = StoredValue::new(0u64);
         let drop_current = move || {
             if let Some(handle) = current.try_update_value(Option::take).flatten() {
                 handle.destroy();
@@ -116,13 +119,17 @@ mod browser {
             let shown = range.get();
             let Some(element) = target.get() else { return };
             drop_current();
+            let mine = latest.try_update_value(|n| {
+                *n += 1;
+                *n
+            });
             let element = SendWrapper::new(element);
             let (history, live) = urls(&base, shown);
             leptos::task::spawn_local(async move {
                 let api =
                     crate::glue::load_global("/graphs.js", "limen-graphs-js", "limenGraphs").await;
-                if range.try_get_untracked() != Some(shown) {
-                    // Another range was chosen (or the page left) while the glue loaded.
+                if mine.is_none() || latest.try_get_value() != mine {
+                    // Another drawing was asked for (or the page left) while the glue loaded.
                     return;
                 }
                 let Ok(api) = api.map(JsCast::unchecked_into::<GraphsApi>) else {
@@ -143,9 +150,12 @@ mod browser {
                 );
                 let handle = api.mount(&element, &options);
                 let ready = handle.ready();
-                if current.try_set_value(Some(handle)).is_some() {
-                    // The page went away meanwhile.
-                    return;
+                let replaced = current.try_update_value(|slot| slot.replace(handle));
+                match replaced {
+                    Some(Some(old)) => old.destroy(),
+                    Some(None) => {}
+                    // The page went away meanwhile: the new one goes too.
+                    None => return,
                 }
                 // Its failure is shown by the glue itself; awaited so it is not "unhandled".
                 let _ = wasm_bindgen_futures::JsFuture::from(ready).await;

@@ -46,6 +46,13 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
     let requested = RwSignal::new(None::<VmAction>);
     let quota_refresh = use_context::<QuotaRefresh>();
     let gauges = use_live().gauges;
+    // Redrawn when this card's numbers change, not on every round.
+    let usage = Memo::new(move |_| {
+        let running = status() == VmStatus::Running;
+        gauges
+            .with(|payload| gauge_in(payload, id))
+            .filter(|_| running)
+    });
 
     // The answer goes into the store like everything else: it keeps whichever version of the VM
     // is newer, the answer's or an event's that overtook it.
@@ -160,14 +167,12 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                     })
             }}
             {move || {
-                let running = status() == VmStatus::Running;
-                gauges
-                    .with(|payload| gauge_in(payload, id))
-                    .filter(|_| running)
+                usage
+                    .get()
                     .map(|(cpu, memory)| {
                         view! {
                             <div class="vm-gauges">
-                                {gauge("CPU", cpu, name())}
+                                {cpu.map(|cpu| gauge("CPU", cpu, name()))}
                                 {memory.map(|memory| gauge("Memory", memory, name()))}
                             </div>
                         }

@@ -16,8 +16,6 @@ use futures::{Stream, StreamExt};
 use super::vms::parse_vm_id;
 use crate::auth::extract::Caller;
 use crate::error::ApiResult;
-use crate::host::HostKey;
-use crate::live::stats_stream::{points, Series};
 use crate::service::VmService;
 use crate::state::AppState;
 
@@ -64,34 +62,33 @@ pub async fn vm_live(
     Path(uuid): Path<String>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     let id = parse_vm_id(&uuid)?;
-    let rounds = state.vms.vm_stats_live(&caller, id).await?;
+    let points = state
+        .vms
+        .vm_stats_live(&caller, id, state.shutdown.clone())
+        .await?;
     let ended = state.accounts.until_credential_ends(&caller).await?;
-    Ok(stream(rounds, Series::Vm(id.0), ended, &state))
+    Ok(stream(points, ended))
 }
 
 pub async fn host_live(
     State(state): State<AppState>,
     Caller(caller): Caller,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    let rounds = state.vms.host_stats_live(&caller)?;
+    let points = state.vms.host_stats_live(&caller, state.shutdown.clone())?;
     let ended = state.accounts.until_credential_ends(&caller).await?;
-    let host = Series::Host(HostKey::LOCAL.to_string());
-    Ok(stream(rounds, host, ended, &state))
+    Ok(stream(points, ended))
 }
 
+/// The `point` events of a series, until the caller's credential ends.
 fn stream(
-    rounds: tokio::sync::broadcast::Receiver<Arc<crate::stats::sampler::Round>>,
-    series: Series,
+    points: impl Stream<Item = String> + Send + 'static,
     ended: impl std::future::Future<Output = ()> + Send + 'static,
-    state: &AppState,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     // Counted as an open stream while the response lives.
     let open = crate::metrics::event_stream_opened();
-    let events = points(rounds, series, state.shutdown.clone())
-        .take_until(ended)
-        .map(move |point| {
-            let _open = &open;
-            Ok(Event::default().event("point").data(point))
-        });
+    let events = points.take_until(ended).map(move |point| {
+        let _open = &open;
+        Ok(Event::default().event("point").data(point))
+    });
     Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
 }

@@ -53,9 +53,11 @@ pub async fn run(
                 crate::metrics::stats_round(started.elapsed());
                 at
             }
-            // An unreachable host is the monitor's to report; its graphs have a gap.
+            // An unreachable host is the monitor's to report; its graphs have a gap, and what
+            // its last round said is not shown as current.
             Err(error) => {
                 tracing::debug!(host = host.key().as_str(), %error, "no statistics this round");
+                cx.stats.forget(host.key().as_str());
                 continue;
             }
         };
@@ -63,16 +65,21 @@ pub async fn run(
         // as a suspended laptop, at most the last hour's, which is what memory holds).
         let minute = at - at.rem_euclid(60);
         let first = written.map_or(minute, |last| (last + 60).max(minute - 3_600));
+        written = Some(first - 60);
         for done in (first..minute).step_by(60) {
-            if let Err(error) = cx
+            match cx
                 .stats
                 .write_minute(&cx.db, host.key().as_str(), done)
                 .await
             {
-                tracing::warn!(error = %chain(&error), "could not store a minute of statistics");
+                Ok(_) => written = Some(done),
+                // Tried again next round (the minute stays in memory for the hour).
+                Err(error) => {
+                    tracing::warn!(error = %chain(&error), "could not store a minute of statistics");
+                    break;
+                }
             }
         }
-        written = Some(minute - 60);
         if pruned.is_none_or(|then| at - then >= PRUNE_EVERY_SECS) {
             pruned = Some(at);
             prune(&cx, at, retention_days).await;
@@ -88,6 +95,10 @@ pub async fn collect(
     sampler: &mut Sampler,
 ) -> Result<crate::stats::sampler::Round, String> {
     let counters = host.domain_counters().await.map_err(|e| chain(&e))?;
+    // The moment the counters were read: rates divide by the time between two of these.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
     let node = host.node_counters().await.ok();
     let key = host.key().as_str().to_string();
     let managed = cx
@@ -112,9 +123,6 @@ pub async fn collect(
         .await
         .map_err(|e| chain(&e))?;
     let space = filesystem_space(cx.disks.dir());
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
     Ok(sampler.round(&key, now, counters, node, space, managed))
 }
 

@@ -28,7 +28,8 @@ fn column(points: &[VmMinute], field: fn(&VmStatsPoint) -> Option<f64>) -> Vec<O
 }
 
 /// Writes the minutes (a minute written again is replaced); rows of VMs no longer recorded are
-/// skipped, not an error (a VM deleted while its last minute was averaged).
+/// skipped, not an error (a VM deleted while its last minute was averaged; the key share lock
+/// holds off a delete between that check and the insert).
 pub fn insert_vm_minutes(conn: &mut PgConnection, rows: &[VmMinute]) -> Result<usize, DbError> {
     if rows.is_empty() {
         return Ok(0);
@@ -40,7 +41,7 @@ pub fn insert_vm_minutes(conn: &mut PgConnection, rows: &[VmMinute]) -> Result<u
              $6::real[], $7::real[], $8::real[], $9::real[], $10::real[], $11::real[]) \
              AS s(vm_uuid, minute, cpu_percent, memory_kib, memory_used_kib, disk_read_bps, \
                   disk_write_bps, disk_read_iops, disk_write_iops, net_rx_bps, net_tx_bps) \
-         WHERE EXISTS (SELECT 1 FROM vms WHERE vms.uuid = s.vm_uuid) \
+         WHERE EXISTS (SELECT 1 FROM vms WHERE vms.uuid = s.vm_uuid FOR KEY SHARE) \
          ON CONFLICT (vm_uuid, minute) DO UPDATE SET cpu_percent = EXCLUDED.cpu_percent, \
              memory_kib = EXCLUDED.memory_kib, memory_used_kib = EXCLUDED.memory_used_kib, \
              disk_read_bps = EXCLUDED.disk_read_bps, disk_write_bps = EXCLUDED.disk_write_bps, \

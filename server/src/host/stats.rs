@@ -114,15 +114,11 @@ fn indexed(rest: &str, name: &str) -> bool {
         .is_some_and(|(index, field)| field == name && index.parse::<u32>().is_ok())
 }
 
-/// The per-second rate of a counter read `before` and `now`, `seconds` apart. A counter that
-/// went down started again from zero (the domain was started again meanwhile): it counts from
-/// zero, so a restart never shows as a negative spike.
-pub fn per_second(before: u64, now: u64, seconds: f64) -> f64 {
-    if seconds <= 0.0 {
-        return 0.0;
-    }
-    let grown = if now >= before { now - before } else { now };
-    grown as f64 / seconds
+/// The per-second rate of a counter read `before` and `now`, `seconds` apart; `None` when no
+/// time passed or the counter went down (a disk or interface left the sum, or the domain
+/// started again unseen): no rate is better than a negative one or a spike.
+pub fn per_second(before: u64, now: u64, seconds: f64) -> Option<f64> {
+    (seconds > 0.0 && now >= before).then(|| (now - before) as f64 / seconds)
 }
 
 /// The statistics groups Limen reads.
@@ -164,7 +160,11 @@ unsafe fn read_param(param: &sys::virTypedParameter) -> Option<(String, StatValu
 fn read_all(conn: &Connect) -> Result<Vec<DomainCounters>, HostError> {
     let mut records: *mut sys::virDomainStatsRecordPtr = std::ptr::null_mut();
     // SAFETY: a live connection; libvirt allocates the NULL-terminated list into `records`.
-    let count = unsafe { sys::virConnectGetAllDomainStats(conn.as_ptr(), GROUPS, &mut records, 0) };
+    // NOWAIT: a domain busy with a long job (a migration, a snapshot) is reported without the
+    // stats that would wait for it, rather than holding up the whole round.
+    let flags = sys::VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT;
+    let count =
+        unsafe { sys::virConnectGetAllDomainStats(conn.as_ptr(), GROUPS, &mut records, flags) };
     if count < 0 {
         return Err(HostError::from_virt(
             "read the VMs' statistics",
@@ -256,13 +256,9 @@ mod tests {
 
     #[test]
     fn rates_never_go_negative_when_counters_start_again() {
-        assert_eq!(per_second(1000, 3000, 2.0), 1000.0);
-        assert_eq!(
-            per_second(5000, 400, 2.0),
-            200.0,
-            "restarted: counted from zero"
-        );
-        assert_eq!(per_second(1, 2, 0.0), 0.0);
+        assert_eq!(per_second(1000, 3000, 2.0), Some(1000.0));
+        assert_eq!(per_second(5000, 400, 2.0), None, "went down: no rate");
+        assert_eq!(per_second(1, 2, 0.0), None);
     }
 
     #[test]

@@ -147,6 +147,7 @@ impl VmService {
         let (sagas, jobs, audit) = (self.sagas.clone(), self.jobs.clone(), self.audit.clone());
         self.cx.tasks.spawn(async move {
             let _guard = guard;
+            let began = std::time::Instant::now();
             let result = sagas.execute(&saga).await;
             let end = match &result {
                 Ok(_) => saga.progress(100, ProgressState::Done, None),
@@ -178,6 +179,12 @@ impl VmService {
                     end.error.clone().unwrap_or_default(),
                 )),
             };
+            let counted = match end.state {
+                ProgressState::Done => "succeeded",
+                ProgressState::Cancelled => "cancelled",
+                _ => "failed",
+            };
+            crate::metrics::operation_finished(entry.action(), counted, began.elapsed());
             audit.record(entry.outcome(&outcome)).await;
         });
         Ok(started)

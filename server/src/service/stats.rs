@@ -10,8 +10,9 @@ use app::error::{AppError, ErrorCode};
 use app::stats::{HostCapacity, HostStats, StatsRange, VmStats};
 use app::types::VmId;
 use chrono::Utc;
+use futures::Stream;
 use prometheus_client::registry::Registry;
-use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use super::reconciliation::require_admin;
 use super::records::visible_row;
@@ -20,8 +21,9 @@ use crate::db::vms as q;
 use crate::error::report;
 use crate::host::node::filesystem_space;
 use crate::host::HostKey;
+use crate::live::stats_stream::{points, Series};
 use crate::stats::exported::Exported;
-use crate::stats::sampler::{capacity, Round, Sampler, VmLabels};
+use crate::stats::sampler::{capacity, Sampler, VmLabels};
 
 impl VmService {
     /// A VM's points over `range`.
@@ -32,7 +34,7 @@ impl VmService {
         range: StatsRange,
     ) -> Result<VmStats, AppError> {
         visible_row(&self.cx, caller, id.0).await.map_err(report)?;
-        let (step_secs, points) = self
+        let (timing, points) = self
             .cx
             .stats
             .vm_points(&self.cx.db, id.0, range, Utc::now())
@@ -40,21 +42,24 @@ impl VmService {
             .map_err(report)?;
         Ok(VmStats {
             range,
-            step_secs,
+            step_secs: timing.step_secs,
+            stored_until: timing.stored_until,
             points,
         })
     }
 
-    /// Every round from now on, for a VM the caller may see (its page's live graph).
+    /// The VM's points from now on, one per round while it runs (its page's live graph), for
+    /// a caller who may see it; until `shutdown`.
     pub async fn vm_stats_live(
         &self,
         caller: &Principal,
         id: VmId,
-    ) -> Result<broadcast::Receiver<Arc<Round>>, AppError> {
+        shutdown: CancellationToken,
+    ) -> Result<impl Stream<Item = String> + Send + 'static, AppError> {
         // Subscribed first: no round falls between the check and the stream.
         let rounds = self.cx.stats.subscribe();
         visible_row(&self.cx, caller, id.0).await.map_err(report)?;
-        Ok(rounds)
+        Ok(points(rounds, Series::Vm(id.0), shutdown))
     }
 
     /// The host's points over `range` and its capacity now (admins).
@@ -65,17 +70,20 @@ impl VmService {
     ) -> Result<HostStats, AppError> {
         require_admin(caller)?;
         let host = HostKey::LOCAL;
-        let (step_secs, points) = self
+        let (timing, points) = self
             .cx
             .stats
             .host_points(&self.cx.db, host, range, Utc::now())
             .await
             .map_err(report)?;
+        // The history is there even while libvirt is not: the capacity is then unknown.
+        let capacity = self.capacity_now().await.ok();
         Ok(HostStats {
             range,
-            step_secs,
+            step_secs: timing.step_secs,
+            stored_until: timing.stored_until,
             points,
-            capacity: self.capacity_now().await?,
+            capacity,
         })
     }
 
@@ -88,13 +96,16 @@ impl VmService {
         self.capacity_now().await
     }
 
-    /// Every round from now on (the host page's live graphs; admins).
+    /// The host's points from now on, one per round (the host page's live graphs; admins).
     pub fn host_stats_live(
         &self,
         caller: &Principal,
-    ) -> Result<broadcast::Receiver<Arc<Round>>, AppError> {
+        shutdown: CancellationToken,
+    ) -> Result<impl Stream<Item = String> + Send + 'static, AppError> {
         require_admin(caller)?;
-        Ok(self.cx.stats.subscribe())
+        let rounds = self.cx.stats.subscribe();
+        let host = Series::Host(HostKey::LOCAL.to_string());
+        Ok(points(rounds, host, shutdown))
     }
 
     /// The host's capacity read now (not from the last round: it is right even with the
@@ -102,6 +113,9 @@ impl VmService {
     async fn capacity_now(&self) -> Result<HostCapacity, AppError> {
         let host = self.cx.hosts.local();
         let counters = host.domain_counters().await.map_err(report)?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         let node = host.node_counters().await.map_err(report)?;
         let key = host.key().as_str().to_string();
         let managed = self
@@ -126,9 +140,6 @@ impl VmService {
             })
             .await
             .map_err(report)?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
         let space = filesystem_space(self.cx.disks.dir());
         let round = Sampler::default().round(&key, now, counters, Some(node), space, managed);
         capacity(&round).ok_or_else(|| {
@@ -140,8 +151,18 @@ impl VmService {
     }
 
     /// The Prometheus text of `GET /metrics`: Limen's own counters, the VMs by state, and the
-    /// latest round's VM and host series. Who may read it is decided at the edge.
-    pub async fn metrics_text(&self) -> Result<String, AppError> {
+    /// latest round's VM and host series. For an admin, or a scraper that presented the scrape
+    /// token (`scraper`, checked at the edge, where the request's headers are).
+    pub async fn metrics_text(
+        &self,
+        caller: Option<&Principal>,
+        scraper: bool,
+    ) -> Result<String, AppError> {
+        match caller {
+            _ if scraper => {}
+            Some(caller) => require_admin(caller)?,
+            None => return Err(AppError::unauthorized()),
+        }
         let list = self.list().await?;
         let mut by_state = std::collections::BTreeMap::<String, i64>::new();
         for vm in list.vms.iter() {

@@ -27,6 +27,14 @@ use sampler::Round;
 /// The cards' gauges of the latest round, with each VM's owner (who may see it).
 pub type Gauges = Vec<(Uuid, Option<String>, Gauge)>;
 
+/// How a range's points are spaced: `step_secs` apart, except those before `stored_until`
+/// (the stored per-minute means, on the hour after a restart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    pub step_secs: i64,
+    pub stored_until: i64,
+}
+
 pub struct Stats {
     period_secs: u64,
     history: Mutex<History>,
@@ -60,13 +68,32 @@ impl Stats {
     pub fn record(&self, round: Round) {
         let round = Arc::new(round);
         self.history().push(&round);
-        self.latest
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(round.host.clone(), Arc::clone(&round));
-        self.gauges.send_replace(Arc::new(round.gauges()));
+        self.latest().insert(round.host.clone(), Arc::clone(&round));
+        self.publish_gauges();
         // Nobody watching is fine.
         let _ = self.rounds.send(round);
+    }
+
+    /// A host's round failed (libvirt unreachable): what its last round said is no longer
+    /// current, for `/metrics` or the cards.
+    pub fn forget(&self, host: &str) {
+        if self.latest().remove(host).is_some() {
+            self.publish_gauges();
+        }
+    }
+
+    fn latest(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Round>>> {
+        self.latest.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every host's latest gauges, as one list.
+    fn publish_gauges(&self) {
+        let gauges = self
+            .latest()
+            .values()
+            .flat_map(|round| round.gauges())
+            .collect();
+        self.gauges.send_replace(Arc::new(gauges));
     }
 
     /// Every round from now on (a VM page's or the host page's live stream).
@@ -79,22 +106,9 @@ impl Stats {
         self.gauges.subscribe()
     }
 
-    pub fn latest(&self, host: &str) -> Option<Arc<Round>> {
-        self.latest
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(host)
-            .cloned()
-    }
-
     /// Every host's latest round.
     pub fn latest_all(&self) -> Vec<Arc<Round>> {
-        self.latest
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        self.latest().values().cloned().collect()
     }
 
     /// (bytes, series) of the in-memory hour.
@@ -104,14 +118,30 @@ impl Stats {
     }
 
     /// The means of the minute starting at `minute` (unix seconds) into the database: every
-    /// VM with points in it, and the host.
+    /// VM of `host` (as its latest round has them) with points in it, and the host.
     pub async fn write_minute(&self, db: &Db, host: &str, minute: i64) -> Result<usize, DbError> {
         let Some(at) = DateTime::<Utc>::from_timestamp(minute, 0) else {
             return Ok(0);
         };
+        let on_host: std::collections::HashSet<Uuid> = self
+            .latest()
+            .get(host)
+            .map(|round| {
+                round
+                    .managed
+                    .iter()
+                    .map(|(labels, _)| labels.uuid)
+                    .collect()
+            })
+            .unwrap_or_default();
         let (vms, host_point) = {
             let history = self.history();
-            (history.vm_minute(minute), history.host_minute(host, minute))
+            let vms: Vec<_> = history
+                .vm_minute(minute)
+                .into_iter()
+                .filter(|(vm, _)| on_host.contains(vm))
+                .collect();
+            (vms, history.host_minute(host, minute))
         };
         let rows: Vec<_> = vms
             .into_iter()
@@ -141,7 +171,7 @@ impl Stats {
         vm: Uuid,
         range: StatsRange,
         now: DateTime<Utc>,
-    ) -> Result<(i64, Vec<VmStatsPoint>), DbError> {
+    ) -> Result<(Timing, Vec<VmStatsPoint>), DbError> {
         let from = now.timestamp() - range.seconds();
         if range == StatsRange::Hour {
             let recent = self.history().vm_since(vm, from);
@@ -152,7 +182,11 @@ impl Stats {
                 })
                 .await?;
             points.extend(recent);
-            return Ok((self.period_secs as i64, points));
+            let timing = Timing {
+                step_secs: self.period_secs as i64,
+                stored_until: until,
+            };
+            return Ok((timing, points));
         }
         let bucket = range.bucket_seconds();
         let points = self
@@ -164,7 +198,11 @@ impl Stats {
                 move |conn, from, to, bucket| minutes::vm_buckets(conn, vm, from, to, bucket),
             )
             .await?;
-        Ok((bucket, points))
+        let timing = Timing {
+            step_secs: bucket,
+            stored_until: now.timestamp(),
+        };
+        Ok((timing, points))
     }
 
     /// The host's points over `range`, like [`Stats::vm_points`].
@@ -174,7 +212,7 @@ impl Stats {
         host: &str,
         range: StatsRange,
         now: DateTime<Utc>,
-    ) -> Result<(i64, Vec<HostStatsPoint>), DbError> {
+    ) -> Result<(Timing, Vec<HostStatsPoint>), DbError> {
         let from = now.timestamp() - range.seconds();
         let key = host.to_string();
         let query = move |conn: &mut diesel::PgConnection, from, to, bucket| {
@@ -185,13 +223,21 @@ impl Stats {
             let until = recent.first().map_or(now.timestamp(), |point| point.at);
             let mut points = self.stored(db, from, until, 60, query).await?;
             points.extend(recent);
-            return Ok((self.period_secs as i64, points));
+            let timing = Timing {
+                step_secs: self.period_secs as i64,
+                stored_until: until,
+            };
+            return Ok((timing, points));
         }
         let bucket = range.bucket_seconds();
         let points = self
             .stored(db, from, now.timestamp(), bucket, query)
             .await?;
-        Ok((bucket, points))
+        let timing = Timing {
+            step_secs: bucket,
+            stored_until: now.timestamp(),
+        };
+        Ok((timing, points))
     }
 
     /// The stored minutes in `[from, to)` (unix seconds), averaged over `bucket` seconds.

@@ -50,7 +50,6 @@ impl Round {
         self.vms
             .iter()
             .map(|sample| {
-                let cpu = sample.point.cpu_percent.unwrap_or(0.0);
                 let memory = match (sample.point.memory_used_kib, sample.point.memory_kib) {
                     (Some(used), Some(all)) if all > 0.0 => Some(percent(used * 100.0 / all)),
                     _ => None,
@@ -58,7 +57,7 @@ impl Round {
                 (
                     sample.labels.uuid,
                     sample.labels.owner.clone(),
-                    (percent(cpu), memory),
+                    (sample.point.cpu_percent.map(percent), memory),
                 )
             })
             .collect()
@@ -75,6 +74,8 @@ pub struct Sampler {
     /// When each running VM was last read (unix seconds, fractional) and its counters.
     last: HashMap<Uuid, (f64, DomainCounters)>,
     last_node: Option<(f64, NodeCounters)>,
+    /// The last round's second: each round gets a later one (points are keyed by it).
+    last_at: i64,
 }
 
 impl Sampler {
@@ -90,6 +91,8 @@ impl Sampler {
         disk_space: Option<(u64, u64)>,
         managed: Vec<VmLabels>,
     ) -> Round {
+        let at = (now as i64).max(self.last_at + 1);
+        self.last_at = at;
         let by_uuid: HashMap<Uuid, DomainCounters> =
             counters.into_iter().map(|c| (c.uuid, c)).collect();
         let mut last = HashMap::with_capacity(self.last.len());
@@ -101,7 +104,7 @@ impl Sampler {
                 continue;
             };
             let before = self.last.get(&labels.uuid);
-            let point = vm_point(now, &labels, before, counters);
+            let point = vm_point(now, at, &labels, before, counters);
             last.insert(labels.uuid, (now, counters.clone()));
             vms.push(VmSample {
                 labels: labels.clone(),
@@ -117,7 +120,7 @@ impl Sampler {
                 .as_ref()
                 .and_then(|(_, before)| node.cpu_percent_since(before));
             HostStatsPoint {
-                at: now as i64,
+                at,
                 cpu_percent: cpu,
                 memory_total_kib: Some(node.memory_total_kib as f64),
                 memory_used_kib: node.memory_used_kib.map(|kib| kib as f64),
@@ -130,7 +133,7 @@ impl Sampler {
         }
         Round {
             host: host.to_string(),
-            at: now as i64,
+            at,
             vms,
             managed: states,
             host_point,
@@ -142,20 +145,22 @@ impl Sampler {
 /// A running VM's point: rates since `before` (none on its first round).
 fn vm_point(
     now: f64,
+    at: i64,
     labels: &VmLabels,
     before: Option<&(f64, DomainCounters)>,
     counters: &DomainCounters,
 ) -> VmStatsPoint {
     let rate = |read: fn(&DomainCounters) -> u64| {
-        before.map(|(then, old)| per_second(read(old), read(counters), now - then))
+        before.and_then(|(then, old)| per_second(read(old), read(counters), now - then))
     };
     let cpu_percent = before.and_then(|(then, old)| {
         let (old, new) = (old.cpu_ns_total?, counters.cpu_ns_total?);
         let seconds = (now - then) * f64::from(labels.vcpus.max(1));
-        (seconds > 0.0).then(|| (per_second(old, new, seconds) / 1e7).min(100.0))
+        // ns per second of vCPU time → percent; a little over 100 is timing noise.
+        per_second(old, new, seconds).map(|ns| (ns / 1e7).min(100.0))
     });
     VmStatsPoint {
-        at: now as i64,
+        at,
         cpu_percent,
         memory_kib: counters.memory_kib.map(|kib| kib as f64),
         memory_used_kib: counters.memory_used_kib.map(|kib| kib as f64),
@@ -257,7 +262,12 @@ mod tests {
         let point = second.vms[0].point;
         assert_eq!(point.cpu_percent, Some(50.0));
         assert_eq!(point.disk_read_bps, Some(1000.0));
-        assert_eq!(second.gauges()[0].2, (50, Some(25)));
+        assert_eq!(second.gauges()[0].2, (Some(50), Some(25)));
+        assert_eq!(
+            first.gauges()[0].2 .0,
+            None,
+            "CPU not known on the first round"
+        );
         // Stopped: no point, counters forgotten.
         let mut stopped = running(vm, 0, 0);
         stopped.running = false;
@@ -265,6 +275,7 @@ mod tests {
         assert!(third.vms.is_empty());
         assert!(!third.managed[0].1);
         // Started again with smaller counters: a first round again, then small positive rates.
+        // (Rounds read in the same second still get later ones.)
         let fourth = sampler.round(
             "local",
             115.0,
