@@ -1,13 +1,16 @@
 // The graph pages' glue to uPlot, a browser library Limen serves itself (scripts/build.sh copies
 // it from vendor/node_modules into the site). Only a page that draws graphs loads this file (as a
 // module script it adds itself), and this file loads uPlot only when graphs are mounted, so no
-// other page pays for it. The page's WASM does everything else: the range, the links, the words.
+// other page pays for it. It draws what the graphs' part of a page shows (kept out of the
+// WASM, whose strings and code would otherwise weigh on the dashboard's first load): the range
+// switch, the charts, and on the host page the capacity.
 //
-// `mount(target, { kind: 'vm' | 'host', history: url, live: url | null })` draws one <figure
+// `drawCharts(target, { kind, history: url, live: url | null })` draws one <figure
 // class="graph" data-graph="…" data-points="N"> per chart into `target` from the history JSON
-// ({range, step_secs, stored_until, points: [{at, …}]}), then appends each `point` event of the `live` event
-// stream to every chart. It returns `{ ready, destroy() }`: `ready` resolves once the charts are
-// drawn and rejects when they could not be (the target then says so).
+// ({range, step_secs, stored_until, points: [{at, …}], capacity?}), then appends each `point`
+// event of the `live` event stream to every chart. It returns `{ ready, destroy() }`: `ready`
+// resolves once the charts are drawn and rejects when they could not be (the target then says
+// so).
 
 const UPLOT = '/uplot/uPlot.esm.js';
 const STYLESHEETS = ['/uplot/uPlot.min.css', '/graphs.css'];
@@ -157,7 +160,7 @@ async function fetchHistory(url, signal) {
   return response.json();
 }
 
-export function mount(target, { kind = 'vm', history, live = null } = {}) {
+function drawCharts(target, { kind = 'vm', history, live = null, onBody = null } = {}) {
   const specs = CHARTS[kind] ?? CHARTS.vm;
   const abort = new AbortController();
   let destroyed = false;
@@ -198,6 +201,7 @@ export function mount(target, { kind = 'vm', history, live = null } = {}) {
       throw error;
     }
     if (destroyed) return;
+    onBody?.(body);
     points = (Array.isArray(body?.points) ? body.points : [])
       .filter((p) => typeof p?.at === 'number')
       .sort((a, b) => a.at - b.at);
@@ -257,6 +261,85 @@ export function mount(target, { kind = 'vm', history, live = null } = {}) {
       observer = null;
       for (const { u } of charts) u.destroy();
       charts = [];
+      target.replaceChildren();
+    },
+  };
+}
+
+// The ranges a page can show, as the API names them.
+const RANGES = [['1h', 'Hour'], ['24h', 'Day'], ['7d', 'Week'], ['30d', 'Month']];
+
+const GIB = 1024 ** 3;
+const gib = (b) => `${(b / GIB).toFixed(1)} GiB`;
+const ratio = (r) => `${r.toFixed(2)}×`;
+
+function element(tag, attributes = {}, text = null) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  if (text !== null) node.textContent = text;
+  return node;
+}
+
+// The host's capacity (the host history's `capacity`): what the VMs are given of what the host
+// has, the data dir's free space, and a warning when it runs low. `null`: libvirt could not be
+// asked just now.
+function renderCapacity(box, capacity) {
+  const heading = element('h2', { id: 'capacity-heading' }, 'Capacity');
+  if (!capacity) {
+    box.replaceChildren(heading, element('p', { class: 'muted', role: 'status' }, 'The host\'s CPUs and memory could not be read just now.'));
+    return;
+  }
+  const c = capacity;
+  const rows = [
+    ['vCPUs allocated', 'vcpus', `${c.vcpus_allocated} of ${c.host_cpus} CPUs (${c.vcpus_running} running) · overcommit ${ratio(c.cpu_overcommit)}`],
+    ['Memory allocated', 'memory', `${c.memory_allocated_mib} MiB of ${c.host_memory_mib} MiB (${c.memory_running_mib} MiB running) · overcommit ${ratio(c.memory_overcommit)}`],
+    ['Data dir', 'disk', `${gib(c.disk_free_bytes)} free of ${gib(c.disk_total_bytes)} (${gib(Math.max(0, c.disk_total_bytes - c.disk_free_bytes))} used)`],
+  ];
+  const list = element('dl', { class: 'capacity', 'aria-label': 'Capacity' });
+  for (const [term, key, text] of rows) list.append(element('dt', {}, term), element('dd', { 'data-field': key }, text));
+  const warning = c.disk_low
+    ? [element('p', { class: 'warning', role: 'alert' }, `The data dir has ${gib(c.disk_free_bytes)} free: new disks, snapshots and uploads may fail. Free some space or grow its filesystem.`)]
+    : [];
+  box.replaceChildren(heading, ...warning, list);
+}
+
+// A page's graphs: a range switch (the last hour is live: each new point of `${base}/live` is
+// added as it comes) and the charts of the chosen range; on the host page, the capacity above.
+// `mount(target, { kind: 'vm' | 'host', base: '/api/v1/…/stats' })` returns `{ ready, destroy() }`.
+export function mount(target, { kind = 'vm', base } = {}) {
+  let shown = null;
+  let destroyed = false;
+  const capacity = kind === 'host' ? element('section', { 'aria-labelledby': 'capacity-heading' }) : null;
+  const bar = element('div', { class: 'graph-ranges', role: 'group', 'aria-label': 'Graph range' });
+  const charts = element('div');
+  const buttons = RANGES.map(([range, label]) => {
+    const button = element('button', { type: 'button', 'aria-pressed': 'false' }, label);
+    // A failure is said in the charts' place.
+    button.addEventListener('click', () => show(range).catch(() => {}));
+    bar.append(button);
+    return [range, button];
+  });
+  target.replaceChildren(...(capacity ? [capacity, element('h2', {}, 'Usage')] : []), bar, charts);
+
+  function show(range) {
+    if (destroyed) return Promise.resolve();
+    for (const [r, button] of buttons) button.setAttribute('aria-pressed', String(r === range));
+    shown?.destroy();
+    shown = drawCharts(charts, {
+      kind,
+      history: `${base}?range=${range}`,
+      live: range === '1h' ? `${base}/live` : null,
+      onBody: capacity ? (body) => renderCapacity(capacity, body?.capacity) : null,
+    });
+    return shown.ready;
+  }
+
+  return {
+    ready: show('1h'),
+    destroy() {
+      destroyed = true;
+      shown?.destroy();
+      shown = null;
       target.replaceChildren();
     },
   };

@@ -132,19 +132,10 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("media") view={Lazy::<pages::media::MediaRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("tokens") view={Lazy::<pages::tokens::TokensRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view={Lazy::<pages::audit::AuditLogRoute>::new()} ssr=SsrMode::Async/>
+                    // Every admin page (users, host, reconcile) in one route and chunk.
                     <Route
-                        path=(StaticSegment("admin"), StaticSegment("users"))
-                        view={Lazy::<pages::users::UsersRoute>::new()}
-                        ssr=SsrMode::Async
-                    />
-                    <Route
-                        path=(StaticSegment("admin"), StaticSegment("host"))
-                        view={Lazy::<pages::host::HostRoute>::new()}
-                        ssr=SsrMode::Async
-                    />
-                    <Route
-                        path=(StaticSegment("admin"), StaticSegment("reconcile"))
-                        view={Lazy::<pages::reconcile::ReconcileRoute>::new()}
+                        path=(StaticSegment("admin"), ParamSegment("page"))
+                        view={Lazy::<pages::admin::AdminRoute>::new()}
                         ssr=SsrMode::Async
                     />
                 </Routes>

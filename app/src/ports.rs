@@ -19,7 +19,6 @@ use crate::machine::{
 };
 use crate::report::{AdoptRequest, ReconcileReport};
 use crate::snapshots::{CreateSnapshotRequest, Snapshot};
-use crate::stats::HostCapacity;
 use crate::types::{BootOrder, CreateVmRequest, DeleteReport, MediaFile, Vm, VmAction, VmId};
 use uuid::Uuid;
 
@@ -95,8 +94,6 @@ pub trait VmPort: Send + Sync + 'static {
     async fn cancel_operation(&self, caller: &Principal, id: Uuid) -> Result<(), AppError>;
     async fn get_vm(&self, caller: &Principal, id: VmId) -> Result<Vm, AppError>;
     async fn snapshots(&self, caller: &Principal, id: VmId) -> Result<Vec<Snapshot>, AppError>;
-    /// What the host has and what the VMs are given of it (admins).
-    async fn host_capacity(&self, caller: &Principal) -> Result<HostCapacity, AppError>;
     async fn create_snapshot(
         &self,
         caller: &Principal,

@@ -365,7 +365,6 @@ fn rules() -> BTreeMap<&'static str, Rule> {
                 admin: 200,
             },
         ),
-        ("POST /rpc/host_capacity", AdminOnly(200)),
         ("POST /rpc/list_roles", AnyUser(200)),
         ("POST /rpc/list_isos", AnyUser(200)),
         ("POST /rpc/delete_iso", AdminOnly(200)),

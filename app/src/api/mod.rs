@@ -7,5 +7,4 @@ pub mod machine;
 pub mod media;
 pub mod reconcile;
 pub mod snapshots;
-pub mod stats;
 pub mod vms;

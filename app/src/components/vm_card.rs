@@ -24,10 +24,15 @@ async fn delete_lazily(id: VmId) -> Result<DeleteReport, AppError> {
 /// A small bar of how much of something a running VM uses (whole percent), with its label.
 fn gauge(what: &'static str, percent: u8, name: String) -> impl IntoView {
     view! {
-        <label class="gauge-label">
-            {format!("{what} {percent}%")}
-            <meter min="0" max="100" value=percent.to_string() aria-label=format!("{what} use of {name}")></meter>
-        </label>
+        <span class="gauge-label">{format!("{what} {percent}%")}</span>
+        <span
+            class="gauge"
+            role="meter"
+            aria-label=format!("{what} use of {name}")
+            aria-valuenow=percent.to_string()
+        >
+            <span class="gauge-fill" style=format!("width: {percent}%")></span>
+        </span>
     }
 }
 
@@ -46,13 +51,6 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
     let requested = RwSignal::new(None::<VmAction>);
     let quota_refresh = use_context::<QuotaRefresh>();
     let gauges = use_live().gauges;
-    // Redrawn when this card's numbers change, not on every round.
-    let usage = Memo::new(move |_| {
-        let running = status() == VmStatus::Running;
-        gauges
-            .with(|payload| gauge_in(payload, id))
-            .filter(|_| running)
-    });
 
     // The answer goes into the store like everything else: it keeps whichever version of the VM
     // is newer, the answer's or an event's that overtook it.
@@ -166,9 +164,12 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                         }
                     })
             }}
+            // Each round patches the numbers in place (the same elements while the VM runs).
             {move || {
-                usage
-                    .get()
+                let running = status() == VmStatus::Running;
+                gauges
+                    .with(|payload| gauge_in(payload, id))
+                    .filter(|_| running)
                     .map(|(cpu, memory)| {
                         view! {
                             <div class="vm-gauges">

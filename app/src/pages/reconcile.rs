@@ -1,24 +1,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::reconcile::{AdoptVm, ForgetVm, Reconcile};
 use crate::report::{AdoptRequest, ReconcileReport};
 use crate::types::VmId;
-
-/// The route: this page's code is split off the main WASM and loaded when the page is visited.
-pub struct ReconcileRoute;
-
-#[lazy_route]
-impl LazyRoute for ReconcileRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <ReconcilePage/> }.into_any()
-    }
-}
 
 /// The reconcile report (SPEC §6): run it, review it, adopt ghosts and remove missing records.
 /// Nothing here is deleted without a click on that very item, and removing a missing VM's

@@ -1,26 +1,11 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::accounts::{list_users, CreateUser, DeleteUser, UpdateUser};
 use crate::auth::{CreateUserRequest, Quota, Role, UpdateUserRequest, UserDetail};
 use crate::components::fields::{PasswordField, UsernameField};
 use crate::pages::{confirm, optional_number, used_of};
 use crate::use_session;
-
-/// The route: this page's code is split off the main WASM and loaded when the page is visited.
-pub struct UsersRoute;
-
-#[lazy_route]
-impl LazyRoute for UsersRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <UsersPage/> }.into_any()
-    }
-}
 
 /// Users and their quotas (admins only; the server functions refuse anyone else anyway).
 #[component]

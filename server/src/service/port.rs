@@ -9,7 +9,6 @@ use app::machine::{
 use app::ports::VmPort;
 use app::report::{AdoptRequest, ReconcileReport};
 use app::snapshots::{CreateSnapshotRequest, Snapshot};
-use app::stats::HostCapacity;
 use app::types::{BootOrder, CreateVmRequest, DeleteReport, MediaFile, Vm, VmAction, VmId};
 use async_trait::async_trait;
 
@@ -246,10 +245,6 @@ impl VmPort for VmService {
 
     async fn get_vm(&self, caller: &Principal, id: VmId) -> Result<Vm, AppError> {
         visible(&self.cx, caller, id.0).await.map_err(report)
-    }
-
-    async fn host_capacity(&self, caller: &Principal) -> Result<HostCapacity, AppError> {
-        self.host_capacity_for(caller).await
     }
 
     async fn snapshots(&self, caller: &Principal, id: VmId) -> Result<Vec<Snapshot>, AppError> {

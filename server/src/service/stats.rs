@@ -87,15 +87,6 @@ impl VmService {
         })
     }
 
-    /// The host's capacity now (admins): the host page's figures.
-    pub(super) async fn host_capacity_for(
-        &self,
-        caller: &Principal,
-    ) -> Result<HostCapacity, AppError> {
-        require_admin(caller)?;
-        self.capacity_now().await
-    }
-
     /// The host's points from now on, one per round (the host page's live graphs; admins).
     pub fn host_stats_live(
         &self,

@@ -17,7 +17,7 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::vms::get_vm;
 use crate::auth::Role;
-use crate::components::graphs::LazyGraphs;
+use crate::components::graphs::Graphs;
 use crate::components::vm_card::VmCard;
 use crate::error::{AppError, ErrorCode};
 use crate::live::use_live;
@@ -167,7 +167,7 @@ fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
             }}
             <section class="vm-usage" aria-labelledby="usage-heading">
                 <h2 id="usage-heading">"Usage"</h2>
-                <LazyGraphs kind="vm" base=format!("/api/v1/vms/{id}/stats")/>
+                <Graphs kind="vm" base=format!("/api/v1/vms/{id}/stats")/>
             </section>
             <div class="vm-sections">
                 <MediaSection id vm store/>
