@@ -1,7 +1,7 @@
 // The graph pages' glue to uPlot, a browser library Limen serves itself (scripts/build.sh copies
-// it from vendor/node_modules into the site). Only a page that draws graphs loads this file (as a
-// module script it adds itself), and this file loads uPlot only when graphs are mounted, so no
-// other page pays for it. It draws what the graphs' part of a page shows (kept out of the
+// it from vendor/node_modules into the site). Only a page that draws graphs loads this file (the
+// module script beside its graph area), and this file loads uPlot only when graphs are mounted,
+// so no other page pays for it. It draws what the graphs' part of a page shows (kept out of the
 // WASM, whose strings and code would otherwise weigh on the dashboard's first load): the range
 // switch, the charts, and on the host page the capacity.
 //
@@ -345,5 +345,24 @@ export function mount(target, { kind = 'vm', base } = {}) {
   };
 }
 
-// The page's WASM waits for this module script's `load` event and then finds the API here.
-window.limenGraphs = { mount };
+// Every `[data-graphs-base]` element of the page gets its graphs, and loses them when it leaves
+// the page (the pages are the dashboard's: elements come and go as it navigates). A module
+// script runs once per page load, however many times the pages add it.
+const mounted = new Map();
+function follow() {
+  for (const area of document.querySelectorAll('[data-graphs-base]')) {
+    if (mounted.has(area)) continue;
+    const graphs = mount(area, { kind: area.dataset.graphsKind, base: area.dataset.graphsBase });
+    // A failure is said in the area itself.
+    graphs.ready.catch(() => {});
+    mounted.set(area, graphs);
+  }
+  for (const [area, graphs] of mounted) {
+    if (!area.isConnected) {
+      graphs.destroy();
+      mounted.delete(area);
+    }
+  }
+}
+new MutationObserver(follow).observe(document.body, { childList: true, subtree: true });
+follow();

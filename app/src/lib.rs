@@ -5,8 +5,6 @@ pub mod api;
 pub mod auth;
 pub mod components;
 pub mod error;
-#[cfg(feature = "hydrate")]
-pub mod glue;
 pub mod live;
 pub mod machine;
 pub mod pages;

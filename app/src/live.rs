@@ -54,9 +54,11 @@ pub struct Live {
     /// count that grows with each: the VM page's snapshot list loads again when it names its
     /// VM. After a reconnection the payload is empty: every list loads again.
     pub snapshots: RwSignal<(u64, String)>,
-    /// The stream's last `vm_gauges` payload: the running VMs' CPU and memory gauges, replaced
-    /// whole each statistics round; a card reads its own with [`gauge_in`].
-    pub gauges: RwSignal<String>,
+    /// The stream's last `vm_gauges` payload (the running VMs' CPU and memory use, replaced whole
+    /// each statistics round) with a count that grows with each, like `snapshots` (the same
+    /// signal type: a new one would cost the first load); a card reads its own with
+    /// [`gauge_in`].
+    pub gauges: RwSignal<(u64, String)>,
 }
 
 /// The gauge of `id` in a `vm_gauges` payload (`{"<uuid>":[cpu|null,memory|null],…}`, as the
@@ -110,7 +112,7 @@ pub fn provide_live(logged_in: Signal<bool>) -> Live {
         library: RwSignal::new(0),
         operations: RwSignal::new(Vec::new()),
         snapshots: RwSignal::new((0, String::new())),
-        gauges: RwSignal::new(String::new()),
+        gauges: RwSignal::new((0, String::new())),
     };
     provide_context(live);
     // Effects run only in the browser, once hydrated. `logged_in` is a memo: it changes once,
@@ -208,7 +210,10 @@ mod browser {
             "media_changed" => live.library_changed(),
             "operation_progress" => live.operation_event(data.to_string()),
             "vm_snapshots" => live.snapshots_changed(data.to_string()),
-            "vm_gauges" => live.gauges.set(data.to_string()),
+            "vm_gauges" => live.gauges.update(|(rounds, payload)| {
+                *rounds += 1;
+                *payload = data.to_string();
+            }),
             "vm_created" | "vm_updated" => {
                 if let Ok(vm) = serde_json::from_str::<Vm>(data) {
                     store.streamed(vm);

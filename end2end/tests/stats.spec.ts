@@ -3,7 +3,7 @@ import { createVmByApi, markPage, openDashboard, vmName, wasNotReloaded, watchEr
 
 // Resource graphs on a real libvirtd: a running VM's page draws its CPU, memory, disk and
 // network graphs from the history and then receives new points without a reload (the server
-// collects every second here, LIMEN_STATS_SECS=1); its card on the dashboard shows a CPU gauge;
+// collects every second here, LIMEN_STATS_SECS=1); its card on the dashboard shows its CPU use;
 // the host page shows the host's capacity and graphs. uPlot is loaded only on graph pages.
 
 /** How many x-values the graph `name` draws now. */
@@ -12,7 +12,7 @@ async function pointsOf(page: import('@playwright/test').Page, name: string): Pr
   return Number(count ?? 0);
 }
 
-test('a running VM: its page draws graphs that grow live, its card shows a CPU gauge', async ({ page }) => {
+test('a running VM: its page draws graphs that grow live, its card shows its CPU use', async ({ page }) => {
   const errors = watchErrors(page);
   await openDashboard(page);
   // The dashboard does not load the graph library.
@@ -26,16 +26,19 @@ test('a running VM: its page draws graphs that grow live, its card shows a CPU g
   const started = await page.request.post(`/api/v1/vms/${uuid}/action`, { data: { action: 'start' } });
   expect(started.status()).toBe(200);
 
-  // The card's gauge comes with the next statistics round, through the event stream.
+  // The card's use (words and a small bar) comes with the statistics rounds, through the event
+  // stream, once the CPU use is known (the second round).
   const card = page.getByRole('listitem', { name: `VM ${name}` });
-  await expect(card.getByRole('meter', { name: `CPU use of ${name}` })).toBeVisible();
+  const usage = card.locator('.vm-gauges');
+  await expect(usage).toContainText(/^CPU \d+%/);
+  expect(await usage.getAttribute('style')).toMatch(/--cpu: \d+%;/);
 
   await page.goto(`/vms/${uuid}`);
   await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
   await markPage(page);
-  const usage = page.getByRole('region', { name: 'Usage' });
+  const graphs = page.getByRole('region', { name: 'Usage' });
   for (const label of ['CPU usage graph', 'Memory usage graph', 'Disk I/O graph', 'Network traffic graph']) {
-    await expect(usage.getByRole('img', { name: label })).toBeVisible();
+    await expect(graphs.getByRole('img', { name: label })).toBeVisible();
   }
   // Points drawn, then more arrive on the open page.
   await expect.poll(() => pointsOf(page, 'cpu')).toBeGreaterThan(0);
@@ -51,9 +54,9 @@ test('a running VM: its page draws graphs that grow live, its card shows a CPU g
   expect(cpuValues.some((value: number | null) => value !== null && value > 0)).toBe(true);
 
   // Another range reads the stored minutes (none yet, or a few): the charts are there either way.
-  await usage.getByRole('button', { name: 'Day' }).click();
-  await expect(usage.getByRole('button', { name: 'Day' })).toHaveAttribute('aria-pressed', 'true');
-  await expect(usage.getByRole('img', { name: 'CPU usage graph' })).toBeVisible();
+  await graphs.getByRole('button', { name: 'Day' }).click();
+  await expect(graphs.getByRole('button', { name: 'Day' })).toHaveAttribute('aria-pressed', 'true');
+  await expect(graphs.getByRole('img', { name: 'CPU usage graph' })).toBeVisible();
 
   const stopped = await page.request.post(`/api/v1/vms/${uuid}/action`, { data: { action: 'stop' } });
   expect(stopped.status()).toBe(200);

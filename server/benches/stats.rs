@@ -153,7 +153,7 @@ fn main() {
             rows.push(NewVmRow {
                 uuid,
                 name,
-                owner: Some("bench".into()),
+                owner: None,
                 vcpus: 1,
                 memory_mib: 64,
                 disk_size_gb: 1,

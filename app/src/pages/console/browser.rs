@@ -3,6 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use futures::channel::oneshot;
 use gloo_net::http::Request;
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
@@ -166,9 +167,51 @@ async fn make_viewer(console: Console, which: Which) -> Result<Viewer, String> {
 
 /// `window.limenConsole`, after adding `console.js` as a module script if it is not there.
 async fn load_api() -> Result<ConsoleApi, ()> {
-    crate::glue::load_global(SCRIPT, SCRIPT_ID, "limenConsole")
-        .await
-        .map(JsCast::unchecked_into::<ConsoleApi>)
+    let window = window();
+    let found = || {
+        js_sys::Reflect::get(&window, &JsValue::from_str("limenConsole"))
+            .ok()
+            .filter(|api| api.is_object())
+            .map(JsCast::unchecked_into::<ConsoleApi>)
+    };
+    if let Some(api) = found() {
+        return Ok(api);
+    }
+    let document = document();
+    let script = match document.get_element_by_id(SCRIPT_ID) {
+        Some(script) => script,
+        None => {
+            let script = document.create_element("script").map_err(|_| ())?;
+            script.set_id(SCRIPT_ID);
+            script.set_attribute("type", "module").map_err(|_| ())?;
+            script.set_attribute("src", SCRIPT).map_err(|_| ())?;
+            let head = document.query_selector("head").ok().flatten().ok_or(())?;
+            head.append_child(&script).map_err(|_| ())?;
+            script
+        }
+    };
+    // A module script's `load` comes after it ran; `error` if it could not be fetched.
+    let (sender, receiver) = oneshot::channel::<bool>();
+    let sender = Rc::new(RefCell::new(Some(sender)));
+    for (event, loaded) in [("load", true), ("error", false)] {
+        let sender = Rc::clone(&sender);
+        let listener = Closure::once_into_js(move || {
+            if let Some(sender) = sender.borrow_mut().take() {
+                let _ = sender.send(loaded);
+            }
+        });
+        script
+            .add_event_listener_with_callback(event, listener.unchecked_ref())
+            .map_err(|_| ())?;
+    }
+    let loaded = receiver.await.unwrap_or(false);
+    let api = if loaded { found() } else { None };
+    if api.is_none() {
+        // Not fetched, or it ran and failed: the next attempt adds it again (and hears its
+        // `load` or `error`, which an element that already fired them would never send).
+        script.remove();
+    }
+    api.ok_or(())
 }
 
 #[derive(Deserialize)]
