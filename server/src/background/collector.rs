@@ -15,11 +15,12 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::Context;
-use crate::db::{stats as minutes, vms as q};
+use crate::db::stats as minutes;
 use crate::error::chain;
 use crate::host::node::filesystem_space;
 use crate::host::Host;
-use crate::stats::sampler::{Sampler, VmLabels};
+use crate::stats::managed_on;
+use crate::stats::sampler::Sampler;
 
 /// Minutes older than the retention are deleted this often.
 const PRUNE_EVERY_SECS: i64 = 3_600;
@@ -101,27 +102,7 @@ pub async fn collect(
         .map_or(0.0, |d| d.as_secs_f64());
     let node = host.node_counters().await.ok();
     let key = host.key().as_str().to_string();
-    let managed = cx
-        .db
-        .run({
-            let key = key.clone();
-            move |conn| {
-                Ok(q::vm_list(conn)?
-                    .into_iter()
-                    .filter(|row| row.host == key)
-                    .map(|row| VmLabels {
-                        uuid: row.uuid,
-                        name: row.name,
-                        owner: row.owner,
-                        role: row.role,
-                        vcpus: u32::try_from(row.vcpus).unwrap_or(1),
-                        memory_mib: u64::try_from(row.memory_mib).unwrap_or(0),
-                    })
-                    .collect::<Vec<_>>())
-            }
-        })
-        .await
-        .map_err(|e| chain(&e))?;
+    let managed = managed_on(&cx.db, &key).await.map_err(|e| chain(&e))?;
     let space = filesystem_space(cx.disks.dir());
     Ok(sampler.round(&key, now, counters, node, space, managed))
 }

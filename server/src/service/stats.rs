@@ -17,13 +17,13 @@ use tokio_util::sync::CancellationToken;
 use super::reconciliation::require_admin;
 use super::records::visible_row;
 use super::VmService;
-use crate::db::vms as q;
 use crate::error::report;
 use crate::host::node::filesystem_space;
 use crate::host::HostKey;
 use crate::live::stats_stream::{points, Series};
 use crate::stats::exported::Exported;
-use crate::stats::sampler::{capacity, Sampler, VmLabels};
+use crate::stats::managed_on;
+use crate::stats::sampler::{capacity, Sampler};
 
 impl VmService {
     /// A VM's points over `range`.
@@ -109,28 +109,7 @@ impl VmService {
             .map_or(0.0, |d| d.as_secs_f64());
         let node = host.node_counters().await.map_err(report)?;
         let key = host.key().as_str().to_string();
-        let managed = self
-            .cx
-            .db
-            .run({
-                let key = key.clone();
-                move |conn| {
-                    Ok(q::vm_list(conn)?
-                        .into_iter()
-                        .filter(|row| row.host == key)
-                        .map(|row| VmLabels {
-                            uuid: row.uuid,
-                            name: row.name,
-                            owner: row.owner,
-                            role: row.role,
-                            vcpus: u32::try_from(row.vcpus).unwrap_or(1),
-                            memory_mib: u64::try_from(row.memory_mib).unwrap_or(0),
-                        })
-                        .collect::<Vec<_>>())
-                }
-            })
-            .await
-            .map_err(report)?;
+        let managed = managed_on(&self.cx.db, &key).await.map_err(report)?;
         let space = filesystem_space(self.cx.disks.dir());
         let round = Sampler::default().round(&key, now, counters, Some(node), space, managed);
         capacity(&round).ok_or_else(|| {

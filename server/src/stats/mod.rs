@@ -24,6 +24,26 @@ use crate::db::{stats as minutes, Db, DbError};
 use history::History;
 use sampler::Round;
 
+/// What Limen records of the VMs on `host` that their statistics need (owner, role, vCPUs…).
+pub async fn managed_on(db: &Db, host: &str) -> Result<Vec<sampler::VmLabels>, DbError> {
+    let host = host.to_string();
+    db.run(move |conn| {
+        Ok(crate::db::vms::vm_list(conn)?
+            .into_iter()
+            .filter(|row| row.host == host)
+            .map(|row| sampler::VmLabels {
+                uuid: row.uuid,
+                name: row.name,
+                owner: row.owner,
+                role: row.role,
+                vcpus: u32::try_from(row.vcpus).unwrap_or(1),
+                memory_mib: u64::try_from(row.memory_mib).unwrap_or(0),
+            })
+            .collect())
+    })
+    .await
+}
+
 /// The cards' gauges of the latest round, with each VM's owner (who may see it).
 pub type Gauges = Vec<(Uuid, Option<String>, Gauge)>;
 
