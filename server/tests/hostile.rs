@@ -321,7 +321,7 @@ async fn hostile_requests_get_sentences_for_users_and_leave_nothing_half_made() 
 #[tokio::test]
 async fn unknown_pages_are_not_found_in_words() {
     let app = TestApp::spawn().await;
-    for path in ["/nope", "/metrics", "/vms/x/y/z"] {
+    for path in ["/nope", "/admin/nope", "/vms/x/y/z"] {
         let response = app.get(path).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
         let page = response.text().await.unwrap();
