@@ -165,16 +165,16 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                         }
                     })
             }}
-            // Each round patches the words and bars in place (the same element while it runs).
+            // Always there (empty until the VM runs and its use is known), so nothing on the card
+            // moves when the numbers come; each round patches the words and bars in place.
             {move || {
                 let running = status() == VmStatus::Running;
-                gauges
+                let (cpu, memory) = gauges
                     .with(|(_, payload)| gauge_in(payload, id))
-                    .filter(|(cpu, _)| running && cpu.is_some())
-                    .map(|(cpu, memory)| {
-                        let (words, style) = usage_line(cpu, memory);
-                        view! { <p class="vm-gauges" style=style>{words}</p> }
-                    })
+                    .filter(|_| running)
+                    .unwrap_or_default();
+                let (words, style) = usage_line(cpu, memory);
+                view! { <p class="vm-gauges" style=style>{words}</p> }
             }}
             {move || {
                 vm.with(|vm| {
