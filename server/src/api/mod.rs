@@ -17,6 +17,7 @@ mod snapshots;
 mod stats;
 mod tokens;
 mod users;
+mod version;
 mod vms;
 
 use std::convert::Infallible;
@@ -96,6 +97,7 @@ pub fn routes() -> ApiRoutes {
         .add(M::POST, "/auth/logout", auth::logout)
         .add(M::POST, "/auth/setup", auth::setup)
         .add(M::GET, "/me", auth::me)
+        .add(M::GET, "/version", version::version)
         .add(M::GET, "/vms", vms::list_vms)
         .add(M::POST, "/vms", vms::create_vm)
         .add(M::GET, "/vms/{uuid}", vms::get_vm)

@@ -3,6 +3,7 @@
 //! waits on the database, and we use diesel's mature sync API rather than a second async stack.
 
 pub mod audit;
+pub mod migrations;
 pub mod models;
 pub mod operations;
 pub mod schema;
@@ -17,9 +18,8 @@ use std::time::{Duration, Instant};
 
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, HandleError, Pool, PooledConnection};
-use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+pub use migrations::MIGRATIONS;
 
 pub type PgPool = Pool<ConnectionManager<PgConnection>>;
 pub type DbConn = PooledConnection<ConnectionManager<PgConnection>>;
@@ -170,15 +170,15 @@ impl Db {
         .await?
     }
 
-    /// Applies pending migrations; returns the versions applied.
+    /// Applies pending migrations in one transaction, refusing a database a newer Limen
+    /// migrated; returns the versions applied.
     pub async fn migrate(&self) -> Result<Vec<String>, DbError> {
-        self.run(|conn| {
-            let applied = conn
-                .run_pending_migrations(MIGRATIONS)
-                .map_err(DbError::Migration)?;
-            Ok(applied.iter().map(ToString::to_string).collect())
-        })
-        .await
+        self.run(migrations::migrate).await
+    }
+
+    /// Where the database's schema stands against this binary.
+    pub async fn schema_state(&self) -> Result<migrations::SchemaState, DbError> {
+        self.run(migrations::SchemaState::read).await
     }
 
     /// Takes the lock that says "a Limen server works on this database", held by a connection
