@@ -44,6 +44,8 @@ fn main() {
         public_url: None,
         trusted_proxies: Vec::new(),
             site_root: data_dir.join("site"),
+            tls: server::config::TlsSetting::Off,
+            log_format: server::config::LogFormat::Text,
             failpoint: None,
             file: None,
         };

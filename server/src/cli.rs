@@ -29,6 +29,23 @@ pub enum Command {
     /// missing VMs, finish cut-off operations, and print the report as JSON. Beside a running
     /// server it only reports (the server corrects). Nothing is deleted.
     Reconcile,
+    /// Check what Limen needs of this host (libvirt, KVM, the data dir, the database, disk
+    /// space, the clock, the listen address, the certificate) and say what to do about each
+    /// problem. Exit status 1 when a check failed.
+    Doctor {
+        /// One JSON object on stdout, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the database and every managed VM's definition to one archive (not the disks:
+    /// those are in the data dir's disks/). Safe beside a running server.
+    Backup {
+        /// The archive to write (a gzip'd tar; `-` is not supported).
+        file: PathBuf,
+    },
+    /// Load an archive made by `limen backup` into an empty database, define the VMs the host
+    /// no longer has, and reconcile. Stop the server first.
+    Restore { file: PathBuf },
     /// Manage users (the first admin of a fresh install: `limen user add NAME --admin`).
     #[command(subcommand)]
     User(UserCommand),

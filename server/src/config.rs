@@ -16,6 +16,9 @@
 //! | `LIMEN_PUBLIC_URL`      | none                   | the origin browsers use (behind a proxy)   |
 //! | `LIMEN_TRUSTED_PROXIES` | none                   | proxies whose `X-Forwarded-For` is believed |
 //! | `LIMEN_SITE_ROOT`       | `<binary dir>/../site`, then `/usr/share/limen/site` | dashboard assets |
+//! | `LIMEN_TLS`             | `off`                  | `off`, `self-signed` or `files` (HTTPS)     |
+//! | `LIMEN_TLS_CERT`, `LIMEN_TLS_KEY` | none         | PEM files for `tls = "files"`               |
+//! | `LIMEN_LOG_FORMAT`      | `text`                 | `text` or `json` log lines                  |
 //! | `LIMEN_FAILPOINT`       | none                   | tests' build only: `KIND.STEP:error|abort` (see `ops::failpoints`); ignored by the product build |
 
 use std::net::SocketAddr;
@@ -72,6 +75,35 @@ impl FromStr for DomainTypeSetting {
     }
 }
 
+/// How Limen serves HTTPS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSetting {
+    /// Plain HTTP (loopback, or behind a reverse proxy that does TLS).
+    Off,
+    /// A certificate Limen makes on first start and keeps in `<data_dir>/tls/`.
+    SelfSigned,
+    /// A certificate chain and its private key, PEM files (e.g. from Let's Encrypt).
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+/// The shape of the log lines on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err("expected text or json".into()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -104,6 +136,8 @@ pub struct Config {
     pub public_url: Option<String>,
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub site_root: PathBuf,
+    pub tls: TlsSetting,
+    pub log_format: LogFormat,
     /// Tests only: a saga step to fail or crash at (env only, never from the file).
     pub failpoint: Option<String>,
     /// The file the settings were read from, if any (logged at start).
@@ -133,6 +167,10 @@ struct FileConfig {
     public_url: Option<String>,
     trusted_proxies: Option<Vec<String>>,
     site_root: Option<PathBuf>,
+    tls: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    log_format: Option<String>,
 }
 
 fn parse<T: FromStr>(name: &'static str, value: String) -> Result<T, ConfigError>
@@ -289,8 +327,36 @@ impl Config {
             .into_iter()
             .map(|proxy| parse("LIMEN_TRUSTED_PROXIES", proxy))
             .collect::<Result<Vec<_>, _>>()?;
+        let tls_cert = env("LIMEN_TLS_CERT").map(PathBuf::from).or(file.tls_cert);
+        let tls_key = env("LIMEN_TLS_KEY").map(PathBuf::from).or(file.tls_key);
+        let tls = match env("LIMEN_TLS").or(file.tls).as_deref().unwrap_or("off") {
+            "off" => TlsSetting::Off,
+            "self-signed" => TlsSetting::SelfSigned,
+            "files" => match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => TlsSetting::Files { cert, key },
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "LIMEN_TLS",
+                        value: "files".into(),
+                        reason: "needs both LIMEN_TLS_CERT and LIMEN_TLS_KEY (PEM files)".into(),
+                    })
+                }
+            },
+            other => {
+                return Err(ConfigError::Invalid {
+                    name: "LIMEN_TLS",
+                    value: other.into(),
+                    reason: "expected off, self-signed or files".into(),
+                })
+            }
+        };
+        let log_format = env("LIMEN_LOG_FORMAT")
+            .or(file.log_format)
+            .unwrap_or_else(|| "text".into());
         Ok(Self {
             listen: parse("LIMEN_LISTEN", listen)?,
+            tls,
+            log_format: parse("LIMEN_LOG_FORMAT", log_format)?,
             session_hours,
             secure_cookie,
             public_url,
@@ -320,6 +386,19 @@ impl Config {
             failpoint: env("LIMEN_FAILPOINT"),
             file: file_path,
         })
+    }
+}
+
+impl Config {
+    /// Whether browsers reach Limen over HTTPS (directly, or through a proxy named by
+    /// `public_url`): the session cookie is then `Secure` whatever `secure_cookie` says.
+    pub fn cookies_secure(&self) -> bool {
+        self.secure_cookie
+            || self.tls != TlsSetting::Off
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|url| url.starts_with("https://"))
     }
 }
 

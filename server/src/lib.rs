@@ -6,11 +6,13 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod background;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod console;
 pub mod context;
 pub mod db;
+pub mod doctor;
 pub mod error;
 pub mod host;
 mod keyed_locks;
@@ -23,6 +25,7 @@ pub mod recorded;
 pub mod service;
 pub mod state;
 pub mod stats;
+pub mod tls;
 pub mod web;
 
 use std::sync::Arc;
@@ -97,7 +100,7 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         audit,
         SessionSettings {
             lifetime: chrono::TimeDelta::hours(config.session_hours.into()),
-            secure_cookie: config.secure_cookie,
+            secure_cookie: config.cookies_secure(),
         },
     ));
     let leptos_options = LeptosOptions::builder()
@@ -118,6 +121,10 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         }),
         bus,
         metrics_token: config.metrics_token.as_deref().map(Arc::from),
+        readiness: Arc::new(doctor::ReadinessConfig {
+            data_dir: config.data_dir.clone(),
+            libvirt_uri: config.libvirt_uri.clone(),
+        }),
         shutdown: CancellationToken::new(),
         tasks,
     })

@@ -5,7 +5,7 @@ use axum::serve::ListenerExt;
 use clap::Parser;
 use server::audit::{AuditLog, Entry};
 use server::cli::{Cli, Command, UserCommand};
-use server::config::Config;
+use server::config::{Config, LogFormat};
 use server::db::{Db, DbError};
 use server::error::chain;
 use server::reconcile::Mode;
@@ -30,13 +30,6 @@ fn main() -> ! {
 
 fn run() -> i32 {
     let cli = Cli::parse();
-    // Logs go to stderr: stdout is for what a command prints (`limen reconcile`'s report).
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_env("LIMEN_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
@@ -44,6 +37,7 @@ fn run() -> i32 {
             return 1;
         }
     };
+    init_logging(config.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -53,6 +47,9 @@ fn run() -> i32 {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await.map(drop),
             Command::Reconcile => reconcile(config).await,
+            Command::Doctor { json } => doctor(config, json).await,
+            Command::Backup { file } => backup(config, file).await,
+            Command::Restore { file } => restore(config, file).await,
             Command::User(UserCommand::Add {
                 name,
                 admin,
@@ -67,9 +64,24 @@ fn run() -> i32 {
     match result {
         Ok(()) => 0,
         Err(message) => {
-            eprintln!("limen: {message}");
+            if !message.is_empty() {
+                eprintln!("limen: {message}");
+            }
             1
         }
+    }
+}
+
+/// Logs go to stderr (stdout is for what a command prints: `limen reconcile`'s report, `limen
+/// doctor --json`), as text lines or one JSON object per line.
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("LIMEN_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let lines = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter);
+    match format {
+        LogFormat::Text => lines.init(),
+        LogFormat::Json => lines.json().flatten_event(true).init(),
     }
 }
 
@@ -90,12 +102,13 @@ async fn migrate_within(config: Config, patience: Duration) -> Result<Db, String
                 // The pool retries by itself; this only paces the next attempt.
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            Err(e) => {
+            Err(e @ DbError::Unavailable(_)) => {
                 return Err(format!(
-                    "{} (is the database at LIMEN_DATABASE_URL up?)",
+                    "{} (is the database at LIMEN_DATABASE_URL up? `limen doctor` checks)",
                     chain(&e)
                 ))
             }
+            Err(e) => return Err(chain(&e)),
         }
     };
     for version in &applied {
@@ -143,6 +156,15 @@ async fn serve(config: Config) -> Result<(), String> {
             }
         }
     }
+    let certificate = server::tls::load(&config).map_err(|e| chain(&e))?;
+    if let Some(certificate) = &certificate {
+        tracing::info!(
+            certificate = %certificate.cert_path.display(),
+            self_signed = certificate.self_signed,
+            "HTTPS certificate SHA-256 fingerprint {} (compare it with the one your browser shows)",
+            certificate.fingerprint
+        );
+    }
     let setup_token = state
         .accounts
         .issue_setup_token()
@@ -150,24 +172,27 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.message)?;
     if let Some(token) = setup_token {
         tracing::warn!(
-            "No admin exists yet. Open http://{}/setup and enter the one-time setup token {token} \
+            "No admin exists yet. Open {}://{}/setup and enter the one-time setup token {token} \
              (or run `limen user add NAME --admin`). The token changes at every start until an \
              admin exists.",
+            if certificate.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             config.listen
         );
     }
-    let listener = tokio::net::TcpListener::bind(config.listen)
+    let tcp = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?
-        // Consoles are interactive: without this, the tail of a screen update or an echoed
-        // key can wait for the browser's delayed acknowledgement (up to 40 ms) behind Nagle.
-        .tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!("TCP_NODELAY not set on a connection: {error}");
-            }
-        });
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let scheme = if certificate.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     tracing::info!(
-        "Limen is serving http://{} (data in {}, libvirt {})",
+        "Limen is serving {scheme}://{} (data in {}, libvirt {})",
         config.listen,
         config.data_dir.display(),
         config.libvirt_uri
@@ -183,14 +208,44 @@ async fn serve(config: Config) -> Result<(), String> {
     };
     server::background::start(state.vms.sagas(), periods, &shutdown);
     let app = server::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
+    let graceful = {
+        let shutdown = shutdown.clone();
+        async move {
             shutdown_signal().await;
             // Ends event streams and background tasks, so open connections can finish.
             shutdown.cancel();
-        })
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+        }
+    };
+    let served = match certificate {
+        Some(certificate) => {
+            let listener = server::tls::TlsListener::start(
+                tcp,
+                certificate.server_config,
+                config.public_url.clone(),
+                shutdown.clone(),
+            )
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?
+            // Nothing to tap (the listener set TCP_NODELAY); axum gives the peer address to
+            // handlers for tapped listeners of any kind.
+            .tap_io(|_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await
+        }
+        None => {
+            // Consoles are interactive: without this, the tail of a screen update or an echoed
+            // key can wait for the browser's delayed acknowledgement (up to 40 ms) behind Nagle.
+            let listener = tcp.tap_io(|tcp| {
+                if let Err(error) = tcp.set_nodelay(true) {
+                    tracing::debug!("TCP_NODELAY not set on a connection: {error}");
+                }
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await
+        }
+    };
+    served.map_err(|e| format!("server error: {e}"))?;
     stop_background(&background).await;
     drop(_server_lock);
     tracing::info!("Limen stopped");
@@ -246,6 +301,84 @@ async fn reconcile(config: Config) -> Result<(), String> {
     drop(lock);
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     println!("{json}");
+    Ok(())
+}
+
+/// `limen doctor`: every check, as lines for a person or one JSON object; exit 1 on a failure.
+async fn doctor(config: Config, json: bool) -> Result<(), String> {
+    let report = server::doctor::run(&config).await;
+    if json {
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        println!("{text}");
+    } else {
+        print!("{}", report.to_text());
+    }
+    if report.ok {
+        Ok(())
+    } else if json {
+        // The JSON said it all; only the exit status is left to tell.
+        Err(String::new())
+    } else {
+        Err("some checks failed (see above)".into())
+    }
+}
+
+/// `limen backup FILE`: beside a running server too (the rows are read in one snapshot).
+async fn backup(config: Config, file: std::path::PathBuf) -> Result<(), String> {
+    let db = Db::connect(&config.database_url).map_err(|e| chain(&e))?;
+    let state = db.schema_state().await.map_err(|e| chain(&e))?;
+    if let Some(refusal) = state.ahead() {
+        return Err(refusal);
+    }
+    let state = server::build_state(&config, db)?;
+    let manifest = server::backup::create(&state.db, &state.hosts, &file)
+        .await
+        .map_err(|e| format!("the backup failed: {}", chain(&e)))?;
+    let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
+    println!(
+        "wrote {}: {rows} rows in {} tables, {} VM definitions (schema {}). The VMs' disks are not in it: back up {} with the host's tools.",
+        file.display(),
+        manifest.tables.len(),
+        manifest.domains.len(),
+        manifest.schema,
+        config.data_dir.join("disks").display()
+    );
+    let entry = Entry::anonymous(None, "backup.create")
+        .detail(format!("by `limen backup` (system user {})", system_user()));
+    AuditLog::new(state.db.clone()).record(entry).await;
+    stop_background(&state).await;
+    Ok(())
+}
+
+/// `limen restore FILE`: onto an empty database with no server running, then a reconcile.
+async fn restore(config: Config, file: std::path::PathBuf) -> Result<(), String> {
+    let db = Db::connect(&config.database_url).map_err(|e| chain(&e))?;
+    let lock = db
+        .try_server_lock()
+        .await
+        .map_err(|e| chain(&e))?
+        .ok_or("a Limen server is using this database: stop it first")?;
+    let state = server::build_state(&config, db)?;
+    let report = server::backup::restore(&state.db, &state.hosts, &file)
+        .await
+        .map_err(|e| format!("the restore failed, nothing was written: {}", chain(&e)))?;
+    let reconciled = server::reconcile::reconcile(state.vms.sagas(), Mode::Repair)
+        .await
+        .map_err(|e| format!("restored, but the reconcile failed: {}", chain(&e)))?;
+    let entry = Entry::anonymous(None, "backup.restore").detail(format!(
+        "by `limen restore` (system user {}), from Limen {} (schema {})",
+        system_user(),
+        report.limen_version,
+        report.schema
+    ));
+    AuditLog::new(state.db.clone()).record(entry).await;
+    stop_background(&state).await;
+    drop(lock);
+    let json = serde_json::json!({ "restore": report, "reconcile": reconciled });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
+    );
     Ok(())
 }
 

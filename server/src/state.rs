@@ -24,6 +24,8 @@ pub struct AppState {
     pub bus: Arc<EventBus>,
     /// The token Prometheus may scrape `/metrics` with (`LIMEN_METRICS_TOKEN`).
     pub metrics_token: Option<Arc<str>>,
+    /// What `/readyz` checks besides the connections (the data dir).
+    pub readiness: Arc<crate::doctor::ReadinessConfig>,
     /// Cancelled when the server shuts down: event streams end, background tasks stop.
     pub shutdown: CancellationToken,
     /// Detached work (operations, the monitors, the reconciler): awaited after `shutdown`

@@ -16,6 +16,10 @@ const LAYERS: &[(&str, &str)] = &[
         "HTTP edge: the dashboard's pages and server functions",
     ),
     ("api", "HTTP edge: the REST handlers"),
+    (
+        "tls",
+        "HTTPS: the certificate and the listener that also redirects plain HTTP",
+    ),
     ("state", "what every handler can reach"),
     (
         "console",

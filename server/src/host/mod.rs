@@ -6,6 +6,7 @@
 
 pub mod definition;
 pub mod definition_edit;
+mod definitions;
 pub mod disk;
 pub mod domain_type;
 pub mod domain_xml;
@@ -14,6 +15,7 @@ mod hosts;
 pub mod library;
 pub mod live;
 pub mod node;
+pub mod probe;
 pub mod serial;
 pub mod settings;
 pub mod snapshots;

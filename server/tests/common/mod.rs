@@ -223,6 +223,8 @@ pub fn test_config(database_url: &str, data_dir: &TempDir, libvirt_uri: &str) ->
         public_url: None,
         trusted_proxies: Vec::new(),
         site_root: data_dir.0.join("site"),
+        tls: server::config::TlsSetting::Off,
+        log_format: server::config::LogFormat::Text,
         failpoint: None,
         file: None,
     }
