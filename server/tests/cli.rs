@@ -80,9 +80,27 @@ fn help_names_every_subcommand() {
         .unwrap();
     assert!(output.status.success());
     let text = String::from_utf8(output.stdout).unwrap();
-    for word in ["serve", "migrate", "reconcile", "user", "--config"] {
+    for word in [
+        "serve",
+        "migrate",
+        "reconcile",
+        "user",
+        "doctor",
+        "backup",
+        "restore",
+        "--config",
+        "--version",
+    ] {
         assert!(text.contains(word), "{word} missing from:\n{text}");
     }
+    let output = Command::new(env!("CARGO_BIN_EXE_limen"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap().trim(),
+        format!("limen {}", env!("CARGO_PKG_VERSION"))
+    );
     let output = Command::new(env!("CARGO_BIN_EXE_limen"))
         .args(["migrate", "--help"])
         .output()

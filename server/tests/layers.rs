@@ -16,10 +16,6 @@ const LAYERS: &[(&str, &str)] = &[
         "HTTP edge: the dashboard's pages and server functions",
     ),
     ("api", "HTTP edge: the REST handlers"),
-    (
-        "tls",
-        "HTTPS: the certificate and the listener that also redirects plain HTTP",
-    ),
     ("state", "what every handler can reach"),
     (
         "console",
@@ -28,6 +24,14 @@ const LAYERS: &[(&str, &str)] = &[
     (
         "background",
         "monitors and the periodic reconciler, started by `serve` only",
+    ),
+    (
+        "doctor",
+        "the host's checks in words (limen doctor, /readyz)",
+    ),
+    (
+        "backup",
+        "limen backup / restore: the database and the domain definitions",
     ),
     ("service", "the VM service: who may do what, now; audit"),
     (
@@ -53,6 +57,10 @@ const LAYERS: &[(&str, &str)] = &[
     ("error", "layer errors → the wire error"),
     ("db", "PostgreSQL"),
     ("host", "libvirt, disks, libraries"),
+    (
+        "tls",
+        "HTTPS: the certificate and the listener that also redirects plain HTTP",
+    ),
     ("config", "settings"),
     (
         "metrics",

@@ -127,9 +127,19 @@ fn release(conn: &mut PgConnection) -> Result<Option<String>, DbError> {
         #[diesel(sql_type = Nullable<Text>)]
         version: Option<String>,
     }
+    #[derive(diesel::QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = Nullable<Text>)]
+        table: Option<String>,
+    }
+    let exists: Exists =
+        diesel::sql_query("SELECT to_regclass('limen_release')::text AS table").get_result(conn)?;
+    if exists.table.is_none() {
+        return Ok(None);
+    }
+    // Read through JSON: a table of that name in another shape gives no release, not an error.
     let row: Release = diesel::sql_query(
-        "SELECT CASE WHEN to_regclass('limen_release') IS NULL THEN NULL \
-         ELSE (SELECT version FROM limen_release) END AS version",
+        "SELECT (SELECT to_jsonb(r) ->> 'version' FROM limen_release r LIMIT 1) AS version",
     )
     .get_result(conn)?;
     Ok(row.version)

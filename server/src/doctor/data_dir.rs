@@ -110,14 +110,23 @@ impl QemuUser {
 
     fn lookup(name: &str) -> Option<Self> {
         let c_name = CString::new(name).ok()?;
-        // SAFETY: getpwnam returns a pointer into static storage, read at once; the group list
-        // is filled into a buffer of the size we pass.
+        // SAFETY: the reentrant lookups fill our own buffers (readyz may run this on several
+        // threads at once); the pointers are read only while the buffers live.
         unsafe {
-            let entry = libc::getpwnam(c_name.as_ptr());
-            if entry.is_null() {
+            let mut entry: libc::passwd = std::mem::zeroed();
+            let mut found: *mut libc::passwd = std::ptr::null_mut();
+            let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+            let status = libc::getpwnam_r(
+                c_name.as_ptr(),
+                &mut entry,
+                buffer.as_mut_ptr(),
+                buffer.len(),
+                &mut found,
+            );
+            if status != 0 || found.is_null() {
                 return None;
             }
-            let (uid, gid) = ((*entry).pw_uid, (*entry).pw_gid);
+            let (uid, gid) = (entry.pw_uid, entry.pw_gid);
             let mut count: libc::c_int = 64;
             let mut groups = vec![0 as libc::gid_t; count as usize];
             if libc::getgrouplist(c_name.as_ptr(), gid, groups.as_mut_ptr(), &mut count) < 0 {
