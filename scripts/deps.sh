@@ -8,10 +8,15 @@ BINARYEN_VERSION=132.0.0   # Debian's binaryen 108 makes a WASM that fails to hy
 APT_PACKAGES=(libvirt-daemon-system libvirt-dev libvirt-clients qemu-system-x86 qemu-utils
   postgresql libpq-dev chromium chromium-driver pkg-config xorriso grub-pc-bin mtools
   busybox-static brotli cpio)
+# Only the end-to-end tests need these: nginx as the reverse proxy of README's snippet (started by
+# scripts/e2e.sh with a config, ports and pid file of its own, never the system's nginx) and
+# openssl for its test certificate.
+TEST_APT_PACKAGES=(nginx openssl)
 
+# apt_deps [PACKAGE...]: APT_PACKAGES and the given ones, those not installed yet.
 apt_deps() {
   local missing=()
-  for pkg in "${APT_PACKAGES[@]}"; do
+  for pkg in "${APT_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
   done
   # npm installs wasm-opt, the browser libraries of the console and graph pages and Playwright.
@@ -90,7 +95,7 @@ e2e_deps() {
 
 case "${1:-all}" in
   run) apt_deps; rust_deps; node_deps ;;
-  all) apt_deps; rust_deps; node_deps; e2e_deps ;;
+  all) apt_deps "${TEST_APT_PACKAGES[@]}"; rust_deps; node_deps; e2e_deps ;;
   vendor) vendor_deps ;;
   *) die "usage: deps.sh [run|all|vendor]" ;;
 esac
