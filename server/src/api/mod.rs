@@ -67,6 +67,19 @@ impl ApiRoutes {
         self.push(method, path, route)
     }
 
+    /// A WebSocket route: `GET` + `Upgrade` over HTTP/1.1, or an extended `CONNECT` over
+    /// HTTP/2 (RFC 8441), which browsers use once an HTTPS connection speaks HTTP/2. Listed as
+    /// the `GET` it is to callers.
+    fn add_websocket<H, T>(self, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let route = on(MethodFilter::GET.or(MethodFilter::CONNECT), handler)
+            .layer::<_, Infallible>(DefaultBodyLimit::max(API_BODY_LIMIT));
+        self.push(Method::GET, path, route)
+    }
+
     /// A route whose handler streams its body and enforces its own limit (an upload).
     fn add_streamed<H, T>(self, method: Method, path: &'static str, handler: H) -> Self
     where
@@ -103,8 +116,8 @@ pub fn routes() -> ApiRoutes {
         .add(M::GET, "/vms/{uuid}", vms::get_vm)
         .add(M::DELETE, "/vms/{uuid}", vms::delete_vm)
         .add(M::POST, "/vms/{uuid}/action", vms::act_on_vm)
-        .add(M::GET, "/vms/{uuid}/console", console::vnc)
-        .add(M::GET, "/vms/{uuid}/serial", console::serial)
+        .add_websocket("/vms/{uuid}/console", console::vnc)
+        .add_websocket("/vms/{uuid}/serial", console::serial)
         .add(M::POST, "/vms/{uuid}/console/ticket", console::ticket)
         .add(M::POST, "/vms/{uuid}/media/attach", machine::attach_media)
         .add(M::POST, "/vms/{uuid}/media/detach", machine::detach_media)
