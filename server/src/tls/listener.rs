@@ -17,10 +17,14 @@ use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
-/// A connection must show what it speaks and finish its handshake within this.
+/// A connection must say what it speaks (its first byte) within this…
+const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(3);
+/// …and finish its TLS handshake (or its plain-HTTP request) within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Handshakes in progress at once: a flood of half-open connections cannot take all memory.
-const HANDSHAKES_AT_ONCE: usize = 256;
+/// Connections not yet handed to the server at once (an idle one costs a few KiB). Past this, a
+/// new connection is closed at once instead of waiting: the accept loop never blocks, so idle
+/// connections cannot keep everyone else out for long.
+const HANDSHAKES_AT_ONCE: usize = 4096;
 /// The first byte of a TLS record carrying a handshake.
 const TLS_HANDSHAKE: u8 = 0x16;
 
@@ -60,8 +64,10 @@ impl TlsListener {
                         continue;
                     }
                 };
-                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-                    return;
+                let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                    tracing::debug!(%peer, "too many connections in their handshake: one closed");
+                    drop(stream);
+                    continue;
                 };
                 let (acceptor, sender) = (acceptor.clone(), sender.clone());
                 let public_url = public_url.clone();
@@ -94,7 +100,10 @@ async fn open(
     public_url: Option<Arc<str>>,
 ) -> Option<TlsStream<TcpStream>> {
     let mut first = [0u8; 1];
-    let seen = stream.peek(&mut first).await.ok()?;
+    let seen = tokio::time::timeout(FIRST_BYTE_TIMEOUT, stream.peek(&mut first))
+        .await
+        .ok()?
+        .ok()?;
     if seen == 0 {
         return None;
     }

@@ -190,7 +190,8 @@ fn generate(config: &Config, cert_path: &Path, key_path: &Path) -> Result<(), Tl
         names.push(config.listen.ip().to_string());
     }
     if let Some(url) = &config.public_url {
-        let authority = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+        let authority = rest.split('/').next().unwrap_or(rest);
         let host = authority
             .rsplit_once(':')
             .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
