@@ -61,6 +61,9 @@ fn run() -> i32 {
             }
         }
     });
+    // A blocking call still waiting (libvirt or PostgreSQL that never answered `limen doctor`)
+    // must not keep the process from exiting once the command is done.
+    runtime.shutdown_timeout(Duration::from_secs(1));
     match result {
         Ok(()) => 0,
         Err(message) => {
@@ -359,7 +362,7 @@ async fn restore(config: Config, file: std::path::PathBuf) -> Result<(), String>
         .map_err(|e| chain(&e))?
         .ok_or("a Limen server is using this database: stop it first")?;
     let state = server::build_state(&config, db)?;
-    let report = server::backup::restore(&state.db, &state.hosts, &file)
+    let report = server::backup::restore(&state.db, &state.hosts, &config.data_dir, &file)
         .await
         .map_err(|e| format!("the restore failed, nothing was written: {}", chain(&e)))?;
     let reconciled = server::reconcile::reconcile(state.vms.sagas(), Mode::Repair)
@@ -374,11 +377,17 @@ async fn restore(config: Config, file: std::path::PathBuf) -> Result<(), String>
     AuditLog::new(state.db.clone()).record(entry).await;
     stop_background(&state).await;
     drop(lock);
+    let failed = report.domains_failed.len();
     let json = serde_json::json!({ "restore": report, "reconcile": reconciled });
     println!(
         "{}",
         serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
     );
+    if failed > 0 {
+        return Err(format!(
+            "the database is restored, but {failed} VM(s) could not be defined again (see              domains_failed above): their definitions are in the archive as domains/<uuid>.xml;              read them, then `virsh define` them and run `limen reconcile`"
+        ));
+    }
     Ok(())
 }
 

@@ -100,6 +100,17 @@ async fn backup_wipe_restore_reconcile_brings_every_vm_back_with_its_owner_role_
         )
         .await;
     assert!(installed.status().is_success());
+    let snapshot = app
+        .post_json(
+            &format!("/api/v1/vms/{mine}/snapshots"),
+            json!({"name": "s1"}),
+        )
+        .await;
+    assert!(
+        snapshot.status().is_success(),
+        "{}",
+        snapshot.text().await.unwrap()
+    );
     let before = all_rows(&app.db);
 
     let file = app.data_dir.0.join("limen.backup");
@@ -114,16 +125,25 @@ async fn backup_wipe_restore_reconcile_brings_every_vm_back_with_its_owner_role_
 
     // The host lost one definition meanwhile (a reinstalled host, say).
     let lost = app.libvirt().lookup_domain_by_name("bk-admin-vm").unwrap();
-    lost.undefine().unwrap();
+    lost.undefine_flags(virt::sys::VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+        .unwrap();
 
     // A new, empty database.
     let fresh = TestDb::empty();
     let pool = Db::connect(&fresh.url).unwrap();
-    let report = backup::restore(&pool, &app.cx().hosts, &file)
+    let report = backup::restore(&pool, &app.cx().hosts, &app.data_dir.0, &file)
         .await
         .unwrap();
     assert_eq!(report.domains_defined, ["bk-admin-vm"]);
     assert!(report.domains_failed.is_empty(), "{report:?}");
+    // …with its snapshot, which libvirt knows of again.
+    let names = app
+        .host()
+        .snapshot_names(mine.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(names.names, ["s1"]);
+    assert_eq!(names.current.as_deref(), Some("s1"));
     assert_eq!(all_rows(&fresh), before, "every row is back as it was");
 
     // A reconcile on the restored database finds every record's domain.
@@ -172,7 +192,7 @@ async fn backup_wipe_restore_reconcile_brings_every_vm_back_with_its_owner_role_
     state.shutdown.cancel();
 
     // The restored database is not empty any more: a second restore is refused.
-    let again = backup::restore(&pool, &app.cx().hosts, &file)
+    let again = backup::restore(&pool, &app.cx().hosts, &app.data_dir.0, &file)
         .await
         .unwrap_err();
     assert!(again.to_string().contains("not empty"), "{again}");
@@ -219,7 +239,7 @@ async fn a_backup_taken_while_the_server_writes_is_one_consistent_picture() {
 
     let fresh = TestDb::empty();
     let pool = Db::connect(&fresh.url).unwrap();
-    backup::restore(&pool, &app.cx().hosts, &file)
+    backup::restore(&pool, &app.cx().hosts, &app.data_dir.0, &file)
         .await
         .expect("a consistent picture loads with every foreign key intact");
     let users = fresh.count("SELECT count(*) AS n FROM users WHERE username LIKE 'c-%'");
@@ -249,7 +269,7 @@ async fn a_damaged_or_cut_off_archive_is_refused_and_nothing_is_written() {
     for (archive, words) in [(&cut, "cut off"), (&junk, "not a Limen backup")] {
         let fresh = TestDb::empty();
         let pool = Db::connect(&fresh.url).unwrap();
-        let error = backup::restore(&pool, &app.cx().hosts, archive)
+        let error = backup::restore(&pool, &app.cx().hosts, &app.data_dir.0, archive)
             .await
             .unwrap_err();
         assert!(error.to_string().contains(words), "{error}");

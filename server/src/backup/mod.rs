@@ -5,14 +5,18 @@
 //!   every table with its row count, every domain definition;
 //! - `database/<table>.jsonl`, parents before children: the rows, one JSON object per line, read
 //!   in one repeatable-read transaction (consistent beside a running server);
-//! - `domains/<uuid>.xml`: the persistent definition of every VM Limen manages.
+//! - `domains/<uuid>.xml`: the persistent definition of every VM Limen manages, and
+//!   `snapshots/<uuid>/<n>.xml` its snapshots' descriptions, parents first (their data is inside
+//!   the disks; libvirt must be told of them again on a new host).
 //!
 //! Disks are not in it: they are the data dir's `disks/` (back that up with the host's tools).
 //!
 //! A restore goes onto an empty database, in one transaction: the schema the archive was made
 //! with, its rows, then the migrations since. Domains the host no longer has are defined again
-//! from their XML; a reconcile afterwards matches records and domains.
+//! from their XML (only what Limen itself would define: `domains.rs`), with their snapshots; a
+//! reconcile afterwards matches records and domains.
 
+mod domains;
 mod dump;
 
 use std::collections::BTreeMap;
@@ -31,6 +35,7 @@ use uuid::Uuid;
 use crate::db::migrations::{self, known_versions, SchemaState, RELEASE};
 use crate::db::{Db, DbError};
 use crate::error::chain;
+use crate::host::definitions::SnapshotDefinition;
 use crate::host::{HostError, Hosts};
 
 /// The archive layout this binary writes and reads.
@@ -76,7 +81,17 @@ pub struct DomainEntry {
     pub uuid: Uuid,
     pub name: String,
     pub host: String,
+    /// Its snapshots' names, parents first (`snapshots/<uuid>/<n>.xml` is the n-th).
+    #[serde(default)]
+    pub snapshots: Vec<String>,
+    /// The snapshot libvirt calls current (the parent of the next one).
+    #[serde(default)]
+    pub current_snapshot: Option<String>,
 }
+
+/// The largest manifest, domain or snapshot description a restore reads (a damaged or hostile
+/// archive cannot make it read a gigabyte into memory).
+const DOCUMENT_LIMIT: u64 = 4 << 20;
 
 /// What a restore did.
 #[derive(Debug, Clone, Serialize)]
@@ -118,20 +133,31 @@ async fn create_in(
         .await
         .map_err(from_db)?;
     let mut domains = Vec::new();
-    let mut definitions = Vec::new();
-    for vm in vms {
+    let mut documents = Vec::new();
+    for mut vm in vms {
         let Ok(host) = hosts.get(&vm.host) else {
             continue;
         };
-        match host.persistent_xml(vm.uuid).await {
-            Ok(xml) => {
-                definitions.push((vm.uuid, xml));
-                domains.push(vm);
-            }
+        let xml = match host.persistent_xml(vm.uuid).await {
+            Ok(xml) => xml,
             // A record whose domain is gone (missing): nothing to keep.
-            Err(HostError::NoDomain) => {}
+            Err(HostError::NoDomain) => continue,
             Err(error) => return Err(error.into()),
+        };
+        documents.push((format!("domains/{}.xml", vm.uuid), xml));
+        let snapshots = match host.snapshot_definitions(vm.uuid).await {
+            Ok(snapshots) => snapshots,
+            Err(HostError::NoDomain) => continue,
+            Err(error) => return Err(error.into()),
+        };
+        for (index, snapshot) in snapshots.into_iter().enumerate() {
+            documents.push((format!("snapshots/{}/{index}.xml", vm.uuid), snapshot.xml));
+            if snapshot.current {
+                vm.current_snapshot = Some(snapshot.name.clone());
+            }
+            vm.snapshots.push(snapshot.name);
         }
+        domains.push(vm);
     }
     let manifest = Manifest {
         format: FORMAT,
@@ -141,13 +167,12 @@ async fn create_in(
         tables,
         domains,
     };
-    let partial = path.with_extension("partial");
-    let written = write_archive(&partial, &manifest, work, &definitions);
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&partial);
-        return Err(error);
-    }
+    let partial = work.join("archive.partial");
+    write_archive(&partial, &manifest, work, &documents)?;
     std::fs::rename(&partial, path)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        File::open(dir)?.sync_all()?;
+    }
     Ok(manifest)
 }
 
@@ -176,14 +201,20 @@ fn dump_all(
         #[diesel(sql_type = Text)]
         host: String,
     }
-    let vms: Vec<Vm> =
-        diesel::sql_query("SELECT uuid, name, host FROM vms ORDER BY name").load(conn)?;
+    // Read through JSON: a database older than the host column (any schema this binary can
+    // migrate) is backed up too.
+    let vms: Vec<Vm> = diesel::sql_query(
+        "SELECT uuid, name, COALESCE(to_jsonb(v) ->> 'host', 'local') AS host FROM vms v ORDER BY name",
+    )
+    .load(conn)?;
     let vms = vms
         .into_iter()
         .map(|vm| DomainEntry {
             uuid: vm.uuid,
             name: vm.name,
             host: vm.host,
+            snapshots: Vec::new(),
+            current_snapshot: None,
         })
         .collect();
     Ok((schema, tables, vms))
@@ -193,14 +224,14 @@ fn write_archive(
     path: &Path,
     manifest: &Manifest,
     tables_dir: &Path,
-    definitions: &[(Uuid, String)],
+    documents: &[(String, String)],
 ) -> Result<(), BackupError> {
     use std::os::unix::fs::OpenOptionsExt;
-    // Password hashes and token hashes are in it: the owner's alone.
+    // Password hashes and token hashes are in it: the owner's alone, made new (in our private
+    // scratch directory) and renamed into place when complete.
     let file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(path)?;
     let gzip = flate2::write::GzEncoder::new(BufWriter::new(file), flate2::Compression::default());
@@ -222,8 +253,8 @@ fn write_archive(
         let source = tables_dir.join(format!("{}.jsonl", table.name));
         tar.append_path_with_name(&source, format!("database/{}.jsonl", table.name))?;
     }
-    for (uuid, xml) in definitions {
-        append_bytes(&mut tar, &format!("domains/{uuid}.xml"), xml.as_bytes())?;
+    for (name, xml) in documents {
+        append_bytes(&mut tar, name, xml.as_bytes())?;
     }
     let gzip = tar.into_inner()?;
     let file = gzip.finish()?;
@@ -248,10 +279,21 @@ fn scratch_dir(path: &Path) -> Result<PathBuf, BackupError> {
 }
 
 /// Loads the archive at `path` into `db`, which must hold no rows, and defines the domains the
-/// hosts lack. Nothing is written to the database unless everything loads.
-pub async fn restore(db: &Db, hosts: &Hosts, path: &Path) -> Result<RestoreReport, BackupError> {
+/// hosts lack (those Limen itself would define), with their snapshots. Nothing is written to
+/// the database unless everything loads; libvirt must answer first, so that a committed
+/// database is never left without its domains for want of a daemon. A domain that cannot be
+/// defined is reported, not fatal: the rows are in, and the archive still holds its XML.
+pub async fn restore(
+    db: &Db,
+    hosts: &Hosts,
+    data_dir: &Path,
+    path: &Path,
+) -> Result<RestoreReport, BackupError> {
+    for host in hosts.iter() {
+        host.ping().await?;
+    }
     let file = File::open(path)?;
-    let (manifest, rows, migrations_applied, definitions) = db
+    let (manifest, rows, migrations_applied, documents) = db
         .run(move |conn| {
             conn.transaction(|conn| load_archive(conn, file))
                 .map_err(into_db)
@@ -267,32 +309,60 @@ pub async fn restore(db: &Db, hosts: &Hosts, path: &Path) -> Result<RestoreRepor
         domains_failed: Vec::new(),
     };
     for domain in &manifest.domains {
-        let Some(xml) = definitions.get(&domain.uuid) else {
-            continue;
-        };
-        let host = match hosts.get(&domain.host) {
-            Ok(host) => host,
-            Err(_) => {
-                report
-                    .domains_failed
-                    .push((domain.name.clone(), "its host is not configured".into()));
-                continue;
-            }
-        };
-        if host.domain_exists(domain.uuid).await? {
-            continue;
-        }
-        match host.define_xml(xml.clone()).await {
-            Ok(()) => report.domains_defined.push(domain.name.clone()),
-            Err(error) => report
-                .domains_failed
-                .push((domain.name.clone(), chain(&error))),
+        if let Err(reason) = define_again(hosts, data_dir, domain, &documents, &mut report).await {
+            report.domains_failed.push((domain.name.clone(), reason));
         }
     }
     Ok(report)
 }
 
-type Loaded = (Manifest, u64, Vec<String>, BTreeMap<Uuid, String>);
+/// Defines one archived domain (and its snapshots) if its host lacks it.
+async fn define_again(
+    hosts: &Hosts,
+    data_dir: &Path,
+    domain: &DomainEntry,
+    documents: &BTreeMap<String, String>,
+    report: &mut RestoreReport,
+) -> Result<(), String> {
+    let Some(xml) = documents.get(&format!("domains/{}.xml", domain.uuid)) else {
+        return Err("its definition is not in the archive".into());
+    };
+    let host = hosts
+        .get(&domain.host)
+        .map_err(|_| "its host is not configured".to_string())?;
+    if host
+        .domain_exists(domain.uuid)
+        .await
+        .map_err(|e| chain(&e))?
+    {
+        return Ok(());
+    }
+    domains::check(xml, domain, data_dir)?;
+    let mut snapshots = Vec::new();
+    for (index, name) in domain.snapshots.iter().enumerate() {
+        let Some(xml) = documents.get(&format!("snapshots/{}/{index}.xml", domain.uuid)) else {
+            return Err(format!(
+                "the description of its snapshot {name} is not in the archive"
+            ));
+        };
+        domains::check_snapshot(xml, domain, data_dir)?;
+        snapshots.push(SnapshotDefinition {
+            name: name.clone(),
+            current: domain.current_snapshot.as_ref() == Some(name),
+            xml: xml.clone(),
+        });
+    }
+    host.define_xml(xml.clone()).await.map_err(|e| chain(&e))?;
+    report.domains_defined.push(domain.name.clone());
+    if !snapshots.is_empty() {
+        host.redefine_snapshots(domain.uuid, snapshots)
+            .await
+            .map_err(|e| format!("defined, but its snapshots were not: {}", chain(&e)))?;
+    }
+    Ok(())
+}
+
+type Loaded = (Manifest, u64, Vec<String>, BTreeMap<String, String>);
 
 /// Inside one transaction: checks the database is empty, brings its schema to the archive's,
 /// loads the rows, resets the sequences, migrates to this binary's schema.
@@ -309,7 +379,9 @@ fn load_archive(conn: &mut PgConnection, file: File) -> Result<Loaded, BackupErr
             return Err(invalid("the archive does not start with a Limen manifest"));
         }
         let mut text = String::new();
-        first.read_to_string(&mut text)?;
+        (&mut first)
+            .take(DOCUMENT_LIMIT)
+            .read_to_string(&mut text)?;
         serde_json::from_str(&text)?
     };
     if manifest.format != FORMAT {
@@ -339,7 +411,7 @@ fn load_archive(conn: &mut PgConnection, file: File) -> Result<Loaded, BackupErr
     }
     let mut next_table = manifest.tables.iter();
     let mut rows = 0u64;
-    let mut definitions = BTreeMap::new();
+    let mut documents = BTreeMap::new();
     for entry in entries {
         let entry = entry.map_err(|_| invalid("the archive is cut off or damaged"))?;
         let name = entry.path()?.to_string_lossy().into_owned();
@@ -362,16 +434,10 @@ fn load_archive(conn: &mut PgConnection, file: File) -> Result<Loaded, BackupErr
                 )));
             }
             rows += loaded;
-        } else if let Some(uuid) = name
-            .strip_prefix("domains/")
-            .and_then(|n| n.strip_suffix(".xml"))
-        {
-            let uuid: Uuid = uuid
-                .parse()
-                .map_err(|_| invalid("the archive names a domain file that is not a UUID"))?;
+        } else if is_document(&name) {
             let mut xml = String::new();
-            BufReader::new(entry).read_to_string(&mut xml)?;
-            definitions.insert(uuid, xml);
+            entry.take(DOCUMENT_LIMIT).read_to_string(&mut xml)?;
+            documents.insert(name, xml);
         } else {
             return Err(invalid(&format!(
                 "the archive holds an unexpected file {name:?}"
@@ -383,7 +449,8 @@ fn load_archive(conn: &mut PgConnection, file: File) -> Result<Loaded, BackupErr
     }
     dump::reset_sequences(conn)?;
     let applied = migrations::migrate(conn)?;
-    Ok((manifest, rows, applied, definitions))
+    migrations::record_release(conn)?;
+    Ok((manifest, rows, applied, documents))
 }
 
 /// Brings an empty database to exactly `schema`: migrations forward, or (a database some newer
@@ -409,6 +476,21 @@ fn prepare_schema(conn: &mut PgConnection, schema: &str) -> Result<(), BackupErr
     }
     migrations::migrate_to(conn, schema)?;
     Ok(())
+}
+
+/// `domains/<uuid>.xml` or `snapshots/<uuid>/<n>.xml`: nothing else is read from an archive.
+fn is_document(name: &str) -> bool {
+    let uuid = |text: &str| text.parse::<Uuid>().is_ok();
+    if let Some(rest) = name
+        .strip_prefix("domains/")
+        .and_then(|n| n.strip_suffix(".xml"))
+    {
+        return uuid(rest);
+    }
+    name.strip_prefix("snapshots/")
+        .and_then(|n| n.strip_suffix(".xml"))
+        .and_then(|n| n.split_once('/'))
+        .is_some_and(|(id, index)| uuid(id) && index.parse::<u32>().is_ok())
 }
 
 /// `Db::run` carries `DbError`s: ours travel inside one and come out as they went in.

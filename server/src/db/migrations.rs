@@ -170,15 +170,21 @@ pub fn migrate(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
             .map(ToString::to_string)
             .collect();
         if !applied.is_empty() {
-            diesel::sql_query(
-                "INSERT INTO limen_release (version) VALUES ($1) \
-                 ON CONFLICT (singleton) DO UPDATE SET version = $1, migrated_at = now()",
-            )
-            .bind::<Text, _>(RELEASE)
-            .execute(conn)?;
+            record_release(conn)?;
         }
         Ok(applied)
     })
+}
+
+/// Records this binary as the release that last migrated the database.
+pub fn record_release(conn: &mut PgConnection) -> Result<(), DbError> {
+    diesel::sql_query(
+        "INSERT INTO limen_release (version) VALUES ($1) \
+         ON CONFLICT (singleton) DO UPDATE SET version = $1, migrated_at = now()",
+    )
+    .bind::<Text, _>(RELEASE)
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Applies the migrations up to and including `version`, no further (tests build a database

@@ -6,7 +6,7 @@
 
 pub mod definition;
 pub mod definition_edit;
-mod definitions;
+pub mod definitions;
 pub mod disk;
 pub mod domain_type;
 pub mod domain_xml;
