@@ -281,6 +281,7 @@ setup_database() {
       password=$(new_password)
       psql_admin <<SQL
 SET log_statement = 'none';
+SET log_min_duration_statement = -1;
 ALTER ROLE limen WITH LOGIN PASSWORD '$password';
 SQL
       log "install: role limen existed; gave it a new password for the new $CONFIG"
@@ -289,6 +290,7 @@ SQL
     [[ -n $password ]] || password=$(new_password)
     psql_admin <<SQL
 SET log_statement = 'none';
+SET log_min_duration_statement = -1;
 CREATE ROLE limen LOGIN PASSWORD '$password';
 SQL
     log "install: created role limen on PostgreSQL $PG_CLUSTER"

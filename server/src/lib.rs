@@ -121,10 +121,10 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         }),
         bus,
         metrics_token: config.metrics_token.as_deref().map(Arc::from),
-        readiness: Arc::new(doctor::ReadinessConfig {
-            data_dir: config.data_dir.clone(),
-            libvirt_uri: config.libvirt_uri.clone(),
-        }),
+        readiness: Arc::new(doctor::ReadinessConfig::new(
+            config.data_dir.clone(),
+            config.libvirt_uri.clone(),
+        )),
         shutdown: CancellationToken::new(),
         tasks,
     })

@@ -97,7 +97,14 @@ pub async fn check(url: &str) -> Findings {
 }
 
 fn inspect(url: &str) -> Result<(SchemaState, f64, bool), String> {
-    let mut conn = PgConnection::establish(url).map_err(|e| e.to_string())?;
+    // A host that drops packets would hold libpq for minutes without a connect timeout.
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let bounded = if url.contains("connect_timeout=") {
+        url.to_string()
+    } else {
+        format!("{url}{separator}connect_timeout=10")
+    };
+    let mut conn = PgConnection::establish(&bounded).map_err(|e| scrub(&e.to_string(), url))?;
     let state = SchemaState::read(&mut conn).map_err(|e| chain(&e))?;
     #[derive(diesel::QueryableByName)]
     struct Row {
@@ -112,10 +119,12 @@ fn inspect(url: &str) -> Result<(SchemaState, f64, bool), String> {
     let row: Row = diesel::sql_query(
         "SELECT extract(epoch FROM clock_timestamp())::float8 AS skew, \
          EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = 108 \
-                 AND objid = 1768777070 AND objsubid = 1 AND granted) AS running",
+                 AND objid = 1768777070 AND objsubid = 1 AND granted \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())) \
+         AS running",
     )
     .get_result(&mut conn)
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| scrub(&e.to_string(), url))?;
     let after = chrono::Utc::now();
     let ours = (before.timestamp_micros() + after.timestamp_micros()) as f64 / 2e6;
     Ok((state, row.skew - ours, row.running))
@@ -157,18 +166,56 @@ fn explain(message: &str) -> (String, String) {
     }
 }
 
-/// A database URL with its password hidden (for the detail line).
+/// A database URL with its password hidden (for the detail line): in the user part and in a
+/// `password=` parameter.
 pub fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((userinfo, host)) => {
-                let user = userinfo.split(':').next().unwrap_or("");
-                format!("{scheme}://{user}:***@{host}")
-            }
-            None => url.to_string(),
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "(not a URL)".into();
+    };
+    let rest = match rest.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
         },
-        None => "(not a URL)".into(),
-    }
+        None => rest.to_string(),
+    };
+    let rest = match rest.split_once('?') {
+        Some((place, query)) => {
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                    _ => pair.to_string(),
+                })
+                .collect();
+            format!("{place}?{}", query.join("&"))
+        }
+        None => rest,
+    };
+    format!("{scheme}://{rest}")
+}
+
+/// libpq's message with any piece of the URL's password taken out (a parse error can quote it).
+fn scrub(message: &str, url: &str) -> String {
+    let secrets = url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .into_iter()
+        .flat_map(|rest| {
+            let userinfo = rest.rsplit_once('@').map(|(u, _)| u).unwrap_or("");
+            let from_user = userinfo.split_once(':').map(|(_, p)| p.to_string());
+            let from_query = rest.split_once('?').and_then(|(_, q)| {
+                q.split('&')
+                    .filter_map(|pair| pair.split_once('='))
+                    .find(|(k, _)| k.eq_ignore_ascii_case("password"))
+                    .map(|(_, v)| v.to_string())
+            });
+            from_user.into_iter().chain(from_query)
+        })
+        .filter(|secret| !secret.is_empty());
+    secrets.fold(message.to_string(), |text, secret| {
+        text.replace(&secret, "***")
+    })
 }
 
 /// The server's own pool answers, and the schema is not ahead of it.
@@ -196,6 +243,14 @@ mod tests {
             "postgres://limen:***@127.0.0.1:5432/limen"
         );
         assert!(!redact("postgres://a:b:c@d/e").contains("b:c"));
+        assert_eq!(
+            redact("postgres://limen@h/limen?password=s3cret&sslmode=require"),
+            "postgres://limen@h/limen?password=***&sslmode=require"
+        );
+        assert_eq!(
+            scrub("invalid token \"s3cret%\"", "postgres://u:s3cret%@h/d"),
+            "invalid token \"***\""
+        );
         assert_eq!(
             explain("connection refused").0,
             "PostgreSQL does not accept connections (is it running?)"

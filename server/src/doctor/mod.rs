@@ -12,6 +12,8 @@ mod kvm;
 mod libvirt;
 mod system;
 
+use std::time::Instant;
+
 use serde::Serialize;
 
 use crate::config::Config;
@@ -136,20 +138,61 @@ pub async fn run(config: &Config) -> Report {
 }
 
 /// The checks a running server answers `/readyz` with: its database and libvirt connections,
-/// the data dir and its free space.
+/// the data dir and its free space. One computation at a time (the file checks run on the
+/// blocking pool): callers that arrive meanwhile share the next result, which was begun after
+/// they asked — a flood of probes costs one round at a time, and no answer is older than its
+/// question.
 pub async fn readiness(db: &Db, hosts: &Hosts, config: &ReadinessConfig) -> Report {
-    let (database, libvirt) = tokio::join!(database::readiness(db), libvirt::readiness(hosts));
-    Report::of(vec![
-        database,
-        libvirt,
-        data_dir::check(&config.data_dir, &config.libvirt_uri),
-        system::disk_space(&config.data_dir),
-    ])
+    let asked = Instant::now();
+    let mut latest = config.latest.lock().await;
+    if let Some((started, report)) = latest.as_ref() {
+        if *started >= asked {
+            return report.clone();
+        }
+    }
+    let started = Instant::now();
+    let files = {
+        let (data_dir, uri) = (config.data_dir.clone(), config.libvirt_uri.clone());
+        tokio::task::spawn_blocking(move || {
+            (
+                data_dir::check(&data_dir, &uri),
+                system::disk_space(&data_dir),
+            )
+        })
+    };
+    let (database, libvirt, files) =
+        tokio::join!(database::readiness(db), libvirt::readiness(hosts), files);
+    let (data_dir, mut disk_space) = files.unwrap_or_else(|_| {
+        let lost = || Check::failed("data_dir", "the data directory could not be checked");
+        (
+            lost(),
+            Check::warning("disk_space", "the free space could not be read"),
+        )
+    });
+    // A full disk is for the admin to fix through the dashboard (delete VMs, ISOs): it does not
+    // make the server unready.
+    if disk_space.status == Status::Failed {
+        disk_space.status = Status::Warning;
+    }
+    let report = Report::of(vec![database, libvirt, data_dir, disk_space]);
+    *latest = Some((started, report.clone()));
+    report
 }
 
-/// What `/readyz` needs of the configuration.
-#[derive(Debug, Clone)]
+/// What `/readyz` needs of the configuration, and its latest answer.
+#[derive(Debug)]
 pub struct ReadinessConfig {
     pub data_dir: std::path::PathBuf,
     pub libvirt_uri: String,
+    latest: tokio::sync::Mutex<Option<(Instant, Report)>>,
+}
+
+impl ReadinessConfig {
+    pub fn new(data_dir: std::path::PathBuf, libvirt_uri: String) -> Self {
+        Self {
+            data_dir,
+            libvirt_uri,
+            latest: tokio::sync::Mutex::new(None),
+        }
+    }
 }
