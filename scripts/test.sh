@@ -21,6 +21,8 @@ bash scripts/build.sh
 refusal=$(target/release/limen saga-example vm_create 2>&1) && die "the release binary ran saga-example"
 [[ "$refusal" == *"unrecognized subcommand"* ]] \
   || die "the release binary has the tests' failpoints (see server/Cargo.toml): $refusal"
+log "test: make install / make uninstall into a staging root"
+bash scripts/test-install.sh
 log "test: the dashboard's first load stays within its budget"
 bash scripts/first-load.sh
 log "test: end-to-end (Playwright)"

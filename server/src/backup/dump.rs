@@ -4,7 +4,7 @@
 //! needed, and the rows come back through PostgreSQL's own JSON conversions.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 
 use diesel::pg::PgConnection;
 use diesel::sql_types::{BigInt, Text};
@@ -14,6 +14,8 @@ use super::BackupError;
 
 /// Rows fetched or inserted per statement.
 const BATCH: i64 = 1_000;
+/// The longest row a restore reads (a damaged archive cannot make it read without end).
+const ROW_LIMIT: u64 = 64 << 20;
 
 /// Tables the migrations own: never dumped or loaded.
 const BOOKKEEPING: [&str; 2] = ["__diesel_schema_migrations", "limen_release"];
@@ -120,7 +122,7 @@ pub fn dump_table(
 pub fn load_table(
     conn: &mut PgConnection,
     table: &str,
-    input: impl BufRead,
+    mut input: impl BufRead,
 ) -> Result<u64, BackupError> {
     let statement = format!(
         "INSERT INTO {0} SELECT * FROM json_populate_recordset(NULL::{0}, $1::json)",
@@ -139,11 +141,25 @@ pub fn load_table(
         batch.clear();
         Ok(())
     };
-    for line in input.lines() {
-        let line = line?;
+    loop {
+        let mut line = Vec::new();
+        let read = (&mut input).take(ROW_LIMIT).read_until(b'\n', &mut line)?;
+        if read == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        } else if read as u64 == ROW_LIMIT {
+            return Err(BackupError::Invalid(format!(
+                "a row of {table} is larger than {} MiB: the archive is damaged",
+                ROW_LIMIT >> 20
+            )));
+        }
         if line.is_empty() {
             continue;
         }
+        let line = String::from_utf8(line)
+            .map_err(|_| BackupError::Invalid(format!("a row of {table} is not UTF-8")))?;
         batch.push(line);
         if batch.len() as i64 >= BATCH {
             flush(&mut batch, conn)?;
