@@ -228,6 +228,27 @@ fn limen_reconcile_finishes_an_operation_a_crash_cut_off() {
         .json()
         .unwrap();
     let id = vm["uuid"].as_str().unwrap().to_string();
+    // The server writes what libvirt's events about the new domain said, a moment after the
+    // create answered: the drift is made only once the record has caught up with them, or
+    // that write would (rightly) undo it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let seen: Value = node
+            .client()
+            .get(node.url(&format!("/api/v1/vms/{id}")))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let recorded = node.db.count(&format!(
+            "SELECT generation AS n FROM vms WHERE uuid = '{id}'"
+        ));
+        if recorded >= seen["generation"].as_i64().unwrap() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the record never caught up");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     diesel::sql_query(format!(
         "UPDATE vms SET status = 'paused' WHERE uuid = '{id}'"
     ))
