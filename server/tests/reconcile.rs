@@ -246,7 +246,10 @@ fn limen_reconcile_finishes_an_operation_a_crash_cut_off() {
         if recorded >= seen["generation"].as_i64().unwrap() {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the record never caught up");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the record never caught up"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     diesel::sql_query(format!(
