@@ -2,7 +2,7 @@ import { test, expect, type Page } from '@playwright/test';
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { openDashboard, virsh, vmName, watchErrors } from './helpers';
+import { canvasColours, openDashboard, virsh, vmName, watchErrors } from './helpers';
 import { adminPage } from './accounts';
 
 // The consoles of one real guest (scripts/test-guest.sh: a Linux kernel that logs to its screen
@@ -14,20 +14,6 @@ const dataDir = (): string => process.env.LIMEN_E2E_DATA_DIR ?? '';
 const screenStatus = (page: Page) => page.getByRole('status', { name: 'Screen connection' });
 const serialStatus = (page: Page) => page.getByRole('status', { name: 'Serial connection' });
 const terminal = (page: Page, name: string) => page.getByRole('region', { name: `Serial console of ${name}` });
-
-/** How many different colours the noVNC canvas shows (1 when it is blank). */
-async function canvasColours(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    const canvas = document.querySelector<HTMLCanvasElement>('.console-screen canvas');
-    if (!canvas || canvas.width === 0 || canvas.height === 0) return 0;
-    const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-    const colours = new Set<number>();
-    for (let i = 0; i < pixels.length && colours.size < 16; i += 4 * 7) {
-      colours.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
-    }
-    return colours.size;
-  });
-}
 
 /** What the serial port has sent so far, through the page's own Save log button. */
 async function savedSerialLog(page: Page): Promise<string> {

@@ -77,3 +77,17 @@ export async function markPage(page: Page): Promise<void> {
 export async function wasNotReloaded(page: Page): Promise<boolean> {
   return page.evaluate(() => (window as unknown as { limenMark?: boolean }).limenMark === true);
 }
+
+/** How many different colours the noVNC canvas shows (1 when it is blank). */
+export async function canvasColours(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const canvas = document.querySelector<HTMLCanvasElement>('.console-screen canvas');
+    if (!canvas || canvas.width === 0 || canvas.height === 0) return 0;
+    const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    const colours = new Set<number>();
+    for (let i = 0; i < pixels.length && colours.size < 16; i += 4 * 7) {
+      colours.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
+    }
+    return colours.size;
+  });
+}

@@ -3,7 +3,7 @@
 // terminates it. These projects log in by themselves (no saved session of the `login` project).
 import { test, expect, request as apiRequest, type APIRequestContext, type Page } from '@playwright/test';
 import { admin, logIn } from './accounts';
-import { markPage, vmName, wasNotReloaded, watchErrors } from './helpers';
+import { canvasColours, markPage, vmName, wasNotReloaded, watchErrors } from './helpers';
 
 const screenStatus = (page: Page) => page.getByRole('status', { name: 'Screen connection' });
 const serialStatus = (page: Page) => page.getByRole('status', { name: 'Serial connection' });
@@ -108,20 +108,6 @@ export async function consolesOverWss(page: Page, origin: string, uuid: string, 
   });
   expect(paths).toContain(`/api/v1/vms/${uuid}/console`);
   expect(paths).toContain(`/api/v1/vms/${uuid}/serial`);
-}
-
-/** How many different colours the noVNC canvas shows (1 when it is blank). */
-async function canvasColours(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    const canvas = document.querySelector<HTMLCanvasElement>('.console-screen canvas');
-    if (!canvas || canvas.width === 0 || canvas.height === 0) return 0;
-    const pixels = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-    const colours = new Set<number>();
-    for (let i = 0; i < pixels.length && colours.size < 16; i += 4 * 7) {
-      colours.add((pixels[i] << 16) | (pixels[i + 1] << 8) | pixels[i + 2]);
-    }
-    return colours.size;
-  });
 }
 
 /** An API client of `baseURL` logged in as the admin with a bearer token (for clean-up). */
