@@ -96,16 +96,22 @@ impl SchemaState {
     }
 }
 
-fn applied_versions(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
+/// Whether the table exists (PostgreSQL plans a query on a missing one as an error, so each
+/// optional table is asked about first).
+fn table_exists(conn: &mut PgConnection, table: &str) -> Result<bool, DbError> {
     #[derive(diesel::QueryableByName)]
     struct Exists {
         #[diesel(sql_type = Nullable<Text>)]
         table: Option<String>,
     }
-    let exists: Exists =
-        diesel::sql_query("SELECT to_regclass('__diesel_schema_migrations')::text AS table")
-            .get_result(conn)?;
-    if exists.table.is_none() {
+    let exists: Exists = diesel::sql_query("SELECT to_regclass($1)::text AS table")
+        .bind::<Text, _>(table)
+        .get_result(conn)?;
+    Ok(exists.table.is_some())
+}
+
+fn applied_versions(conn: &mut PgConnection) -> Result<Vec<String>, DbError> {
+    if !table_exists(conn, "__diesel_schema_migrations")? {
         return Ok(Vec::new());
     }
     // Read directly: diesel's own `applied_migrations` creates its table first, which a
@@ -127,14 +133,7 @@ fn release(conn: &mut PgConnection) -> Result<Option<String>, DbError> {
         #[diesel(sql_type = Nullable<Text>)]
         version: Option<String>,
     }
-    #[derive(diesel::QueryableByName)]
-    struct Exists {
-        #[diesel(sql_type = Nullable<Text>)]
-        table: Option<String>,
-    }
-    let exists: Exists =
-        diesel::sql_query("SELECT to_regclass('limen_release')::text AS table").get_result(conn)?;
-    if exists.table.is_none() {
+    if !table_exists(conn, "limen_release")? {
         return Ok(None);
     }
     // Read through JSON: a table of that name in another shape gives no release, not an error.
