@@ -167,13 +167,19 @@ async fn create_in(
         tables,
         domains,
     };
-    let partial = work.join("archive.partial");
-    write_archive(&partial, &manifest, work, &documents)?;
-    std::fs::rename(&partial, path)?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        File::open(dir)?.sync_all()?;
-    }
-    Ok(manifest)
+    // Compressing the tables (gigabytes of statistics, perhaps) is blocking work.
+    let (work, path) = (work.to_path_buf(), path.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let partial = work.join("archive.partial");
+        write_archive(&partial, &manifest, &work, &documents)?;
+        std::fs::rename(&partial, &path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(manifest)
+    })
+    .await
+    .map_err(|e| BackupError::Db(DbError::Join(e)))?
 }
 
 /// Reads everything inside one transaction: the schema, every table into `dir`, the VMs.
