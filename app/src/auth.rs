@@ -49,6 +49,8 @@ pub struct Principal {
     pub expires_at: Option<DateTime<Utc>>,
     /// The client's address, for the audit log and the login rate limit.
     pub address: Option<std::net::IpAddr>,
+    /// The dashboard language the user chose, if any: pages are rendered in it.
+    pub language: Option<String>,
 }
 
 impl Principal {
@@ -68,6 +70,15 @@ pub struct User {
     pub role: Role,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    /// The dashboard language the user chose (`en`, `ko`); `null`: none, the browser's decides.
+    #[serde(default)]
+    pub language: Option<String>,
+}
+
+/// `PUT /api/v1/me/language`: the caller's dashboard language (`null` forgets the choice).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetLanguageRequest {
+    pub language: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

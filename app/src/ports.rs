@@ -143,6 +143,14 @@ pub trait AccountPort: Send + Sync + 'static {
     fn session_cookie(&self, session: &LoginResponse) -> String;
     /// The `Set-Cookie` value that removes the session cookie.
     fn cleared_cookie(&self) -> String;
+    /// The `Set-Cookie` value that carries a language choice to this browser (`None` clears it).
+    fn language_cookie(&self, language: Option<&str>) -> String;
+    /// Stores (or, with `None`, forgets) the caller's dashboard language.
+    async fn set_language(
+        &self,
+        caller: &Principal,
+        language: Option<String>,
+    ) -> Result<User, AppError>;
     /// Ends the caller's session (a token caller has none: nothing happens).
     async fn logout(&self, caller: &Principal) -> Result<(), AppError>;
     async fn me(&self, caller: &Principal) -> Result<User, AppError>;

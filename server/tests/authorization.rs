@@ -76,6 +76,7 @@ fn rules() -> BTreeMap<&'static str, Rule> {
         ("POST /api/v1/auth/setup", Public(403)),
         ("POST /api/v1/auth/logout", AnyUser(204)),
         ("GET /api/v1/me", AnyUser(200)),
+        ("PUT /api/v1/me/language", AnyUser(200)),
         ("GET /api/v1/vms", AnyUser(200)),
         ("POST /api/v1/vms", AnyUser(201)),
         (
@@ -272,6 +273,8 @@ fn rules() -> BTreeMap<&'static str, Rule> {
         // `me` tells an anonymous visitor "nobody" (the login page asks).
         ("POST /rpc/me", Public(200)),
         ("POST /rpc/setup_needed", Public(200)),
+        // A visitor's choice goes into a cookie only (the login page has the switch too).
+        ("POST /rpc/set_language", Public(200)),
         ("POST /rpc/setup_admin", Public(403)),
         ("POST /rpc/list_vms", AnyUser(200)),
         (
@@ -417,6 +420,7 @@ fn body_for(route: &str, f: &Fixture) -> Option<Value> {
     Some(match path {
         "/api/v1/auth/login" => login,
         "/rpc/login" => json!({ "request": login }),
+        "/api/v1/me/language" | "/rpc/set_language" => json!({ "language": "en" }),
         "/api/v1/auth/setup" => setup,
         "/rpc/setup_admin" => json!({ "request": setup }),
         "/api/v1/vms" if route.starts_with("POST") => vm_body(&unique_name("m")),

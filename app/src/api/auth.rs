@@ -16,6 +16,13 @@ pub async fn login(request: LoginRequest) -> Result<User, AppError> {
             let accounts = account_port()?;
             let session = accounts.login(request, client_address()).await?;
             set_response_header(http::header::SET_COOKIE, &accounts.session_cookie(&session));
+            // The user's own choice follows them to this browser (and its login page).
+            if let Some(language) = &session.user.language {
+                set_response_header(
+                    http::header::SET_COOKIE,
+                    &accounts.language_cookie(Some(language)),
+                );
+            }
             Ok(session.user)
         }
         .await,
@@ -63,6 +70,39 @@ pub async fn setup_admin(request: SetupRequest) -> Result<User, AppError> {
             let session = accounts.setup_admin(request, client_address()).await?;
             set_response_header(http::header::SET_COOKIE, &accounts.session_cookie(&session));
             Ok(session.user)
+        }
+        .await,
+    )
+}
+
+/// Chooses the dashboard's language: stored for the logged-in user, and in this browser's
+/// cookie (all a visitor on the login page has). The page is then loaded again in it.
+#[server(prefix = "/rpc", endpoint = "set_language", input = Json)]
+pub async fn set_language(language: String) -> Result<(), AppError> {
+    with_status(
+        async {
+            let accounts = account_port()?;
+            let chosen = match caller() {
+                Ok(caller) => {
+                    accounts
+                        .set_language(&caller, Some(language))
+                        .await?
+                        .language
+                }
+                Err(_) => Some(
+                    crate::language::from_code(&language)
+                        .map(crate::language::code)
+                        .ok_or_else(|| {
+                            AppError::validation("The dashboard does not speak that language.")
+                        })?
+                        .to_string(),
+                ),
+            };
+            set_response_header(
+                http::header::SET_COOKIE,
+                &accounts.language_cookie(chosen.as_deref()),
+            );
+            Ok(())
         }
         .await,
     )

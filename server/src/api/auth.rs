@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use app::auth::{LoginRequest, LoginResponse, SetupRequest, User};
+use app::auth::{LoginRequest, LoginResponse, SetLanguageRequest, SetupRequest, User};
 use app::ports::{AccountPort, ClientAddress};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -24,9 +24,19 @@ pub async fn login(
     Ok(with_cookie(&accounts, session))
 }
 
+/// The session cookie, and the user's language choice (if they made one) for this browser.
 fn with_cookie(accounts: &AccountService, session: LoginResponse) -> impl IntoResponse {
     let cookie = accounts.session_cookie(&session);
-    (AppendHeaders([(header::SET_COOKIE, cookie)]), Json(session))
+    let language = session
+        .user
+        .language
+        .as_deref()
+        .map(|code| (header::SET_COOKIE, accounts.language_cookie(Some(code))));
+    (
+        AppendHeaders([(header::SET_COOKIE, cookie)]),
+        AppendHeaders(language),
+        Json(session),
+    )
 }
 
 pub async fn logout(
@@ -45,6 +55,18 @@ pub async fn me(
     Caller(caller): Caller,
 ) -> ApiResult<Json<User>> {
     Ok(Json(accounts.me(&caller).await?))
+}
+
+/// Stores the caller's dashboard language (`{"language": "ko"}`; `null` forgets it) and sets
+/// the language cookie to match.
+pub async fn set_language(
+    State(accounts): State<Arc<AccountService>>,
+    Caller(caller): Caller,
+    ApiJson(request): ApiJson<SetLanguageRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let user = accounts.set_language(&caller, request.language).await?;
+    let cookie = accounts.language_cookie(user.language.as_deref());
+    Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), Json(user)))
 }
 
 /// The first admin, with the one-time setup token from the log; logged in at once.

@@ -110,6 +110,7 @@ pub fn routes() -> ApiRoutes {
         .add(M::POST, "/auth/logout", auth::logout)
         .add(M::POST, "/auth/setup", auth::setup)
         .add(M::GET, "/me", auth::me)
+        .add(M::PUT, "/me/language", auth::set_language)
         .add(M::GET, "/version", version::version)
         .add(M::GET, "/vms", vms::list_vms)
         .add(M::POST, "/vms", vms::create_vm)

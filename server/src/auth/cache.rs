@@ -23,6 +23,8 @@ pub struct CachedCredential {
     pub is_session: bool,
     /// When the session or token stops working, if it does.
     pub expires_at: Option<DateTime<Utc>>,
+    /// The user's dashboard language (a change forgets the user's entries).
+    pub language: Option<String>,
     cached_at: Instant,
 }
 
@@ -32,12 +34,14 @@ impl CachedCredential {
         role: Role,
         is_session: bool,
         expires_at: Option<DateTime<Utc>>,
+        language: Option<String>,
     ) -> Self {
         Self {
             username,
             role,
             is_session,
             expires_at,
+            language,
             cached_at: Instant::now(),
         }
     }
@@ -137,19 +141,20 @@ mod tests {
     #[test]
     fn entries_expire_and_are_forgotten_per_user() {
         let cache = CredentialCache::default();
-        let alice = CachedCredential::new("alice".into(), Role::User, true, None);
+        let alice = CachedCredential::new("alice".into(), Role::User, true, None, None);
         put(&cache, "a1", alice.clone());
         put(&cache, "a2", alice);
         put(
             &cache,
             "b1",
-            CachedCredential::new("bob".into(), Role::User, false, None),
+            CachedCredential::new("bob".into(), Role::User, false, None, None),
         );
         let expired = CachedCredential::new(
             "carol".into(),
             Role::User,
             true,
             Some(Utc::now() - chrono::TimeDelta::seconds(1)),
+            None,
         );
         put(&cache, "c1", expired);
         assert!(cache.get("a1").is_some());
@@ -171,7 +176,7 @@ mod tests {
         // Meanwhile the session is logged out…
         cache.forget("a1");
         // …so what the lookup read before that must not be cached.
-        let alice = CachedCredential::new("alice".into(), Role::User, true, None);
+        let alice = CachedCredential::new("alice".into(), Role::User, true, None, None);
         cache.put_unless_removed_since(stamp, "a1".into(), alice);
         assert!(cache.get("a1").is_none());
     }

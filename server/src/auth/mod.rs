@@ -26,6 +26,7 @@ use std::sync::Arc;
 
 use app::auth::{LoginResponse, Principal, User};
 use app::error::{AppError, ErrorCode};
+use app::language::LANGUAGE_COOKIE;
 use chrono::{DateTime, Utc};
 
 use crate::audit::AuditLog;
@@ -41,6 +42,8 @@ pub use users::{create_user_directly, quota_report};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "limen_session";
+/// A language choice is kept for a year (and renewed by every choice and login).
+const LANGUAGE_COOKIE_SECONDS: u32 = 365 * 24 * 3600;
 /// A token's "last used" is written at most this often (not on every request).
 const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
@@ -88,6 +91,7 @@ fn to_user(row: &UserRow) -> User {
         role: row.role,
         disabled: row.disabled,
         created_at: row.created_at,
+        language: row.language.clone(),
     }
 }
 
@@ -97,6 +101,7 @@ fn cached(credential: &Credential, is_session: bool) -> CachedCredential {
         credential.user.role,
         is_session,
         credential.expires_at,
+        credential.user.language.clone(),
     )
 }
 
@@ -162,6 +167,7 @@ impl AccountService {
                 by_session: credential.is_session,
                 expires_at: credential.expires_at,
                 address,
+                language: credential.language,
             },
             renewed_cookie,
         }))
@@ -287,6 +293,22 @@ impl AccountService {
             ""
         };
         format!("{SESSION_COOKIE}={secret}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}")
+    }
+
+    /// The cookie that carries a language choice to the login page (and to pages rendered
+    /// before the choice is stored); `None` clears it. Not secret, but only the server sets it.
+    fn language_cookie_value(&self, language: Option<&str>) -> String {
+        let secure = if self.settings.secure_cookie {
+            "; Secure"
+        } else {
+            ""
+        };
+        match language {
+            Some(code) => format!(
+                "{LANGUAGE_COOKIE}={code}; Path=/; HttpOnly; SameSite=Lax; Max-Age={LANGUAGE_COOKIE_SECONDS}{secure}"
+            ),
+            None => format!("{LANGUAGE_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        }
     }
 
     fn cleared_cookie_value(&self) -> String {

@@ -60,6 +60,35 @@ impl AccountPort for AccountService {
         self.cleared_cookie_value()
     }
 
+    fn language_cookie(&self, language: Option<&str>) -> String {
+        self.language_cookie_value(language)
+    }
+
+    async fn set_language(
+        &self,
+        caller: &Principal,
+        language: Option<String>,
+    ) -> Result<User, AppError> {
+        let (this, caller) = (self.clone(), caller.clone());
+        to_completion(async move {
+            let result = this.set_language_now(&caller, language.as_deref()).await;
+            let detail = match &result {
+                Ok(user) => user.language.clone().unwrap_or_else(|| "none".into()),
+                Err(_) => String::new(),
+            };
+            this.audit_log
+                .record(
+                    Entry::by(&caller, "user.language")
+                        .target(caller.username.clone())
+                        .detail(detail)
+                        .outcome(&result),
+                )
+                .await;
+            result
+        })
+        .await
+    }
+
     async fn logout(&self, caller: &Principal) -> Result<(), AppError> {
         let (this, caller) = (self.clone(), caller.clone());
         to_completion(async move {

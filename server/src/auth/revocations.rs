@@ -70,6 +70,7 @@ mod tests {
             by_session: true,
             expires_at: None,
             address: None,
+            language: None,
         }
     }
 

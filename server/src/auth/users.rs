@@ -3,7 +3,7 @@
 
 use app::auth::{
     ApiToken, CreateTokenRequest, CreateUserRequest, NewApiToken, Principal, Quota, QuotaReport,
-    Role, UpdateUserRequest, Usage, UserDetail,
+    Role, UpdateUserRequest, Usage, User, UserDetail,
 };
 use app::error::{AppError, ErrorCode};
 use app::validate::validate_label;
@@ -250,6 +250,47 @@ impl AccountService {
             .map_err(report)?;
         self.account_changed(username, deleted.is_ok());
         deleted.map_err(|error| change_error(username, error))
+    }
+
+    pub(super) async fn set_language_now(
+        &self,
+        caller: &Principal,
+        language: Option<&str>,
+    ) -> Result<User, AppError> {
+        let language = language
+            .map(|code| {
+                app::language::from_code(code)
+                    .map(app::language::code)
+                    .ok_or_else(|| {
+                        let known: Vec<_> = app::language::all_languages()
+                            .iter()
+                            .map(|&l| app::language::code(l))
+                            .collect();
+                        AppError::validation(format!(
+                            "The dashboard speaks these languages: {}.",
+                            known.join(", ")
+                        ))
+                    })
+            })
+            .transpose()?;
+        let name = caller.username.clone();
+        // Forgotten before and after, like any account change: the next page is rendered in
+        // the new language, never the cached old one.
+        self.account_changed(&caller.username, false);
+        let changed = self
+            .db
+            .run(move |conn| {
+                if !q::user_set_language(conn, &name, language)? {
+                    return Ok(None);
+                }
+                q::user_fetch(conn, &name)
+            })
+            .await
+            .map_err(report)?;
+        self.account_changed(&caller.username, false);
+        changed
+            .map(|row| to_user(&row))
+            .ok_or_else(AppError::unauthorized)
     }
 
     pub(super) async fn create_token_now(

@@ -56,6 +56,7 @@ diesel::table! {
         role -> Text,
         disabled -> Bool,
         created_at -> Timestamptz,
+        language -> Nullable<Text>,
     }
 }
 

@@ -24,6 +24,8 @@ pub struct UserRow {
     pub role: Role,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    /// The dashboard language the user chose, if any (a code the dashboard speaks).
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Queryable, Selectable, Insertable, AsChangeset)]
@@ -204,6 +206,18 @@ pub fn user_update(
         }
         user_fetch(conn, username)?.ok_or(UserChangeError::NoSuchUser)
     })
+}
+
+/// Stores the dashboard language a user chose (`None`: none). `false`: no such user.
+pub fn user_set_language(
+    conn: &mut PgConnection,
+    username: &str,
+    language: Option<&str>,
+) -> Result<bool, DbError> {
+    Ok(diesel::update(users::table.find(username))
+        .set(users::language.eq(language))
+        .execute(conn)?
+        == 1)
 }
 
 /// Deletes a user (their sessions, tokens and quota go with them). Fails with

@@ -611,6 +611,7 @@ mod tests {
             by_session: true,
             expires_at: None,
             address: None,
+            language: None,
         };
         let (mine, other) = (VmId(uuid::Uuid::new_v4()), VmId(uuid::Uuid::new_v4()));
         let issued = tickets.issue(holder.clone(), mine);
