@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod language;
 pub mod live;
 pub mod machine;
 pub mod pages;
@@ -17,6 +18,9 @@ pub mod store;
 pub mod types;
 pub mod validate;
 
+// The generated `i18n` module (app/build.rs): `Locale`, the keys, `t!` and the context provider.
+include!(concat!(env!("OUT_DIR"), "/i18n/mod.rs"));
+
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -26,14 +30,19 @@ use leptos_router::{
 
 use crate::api::auth::{logout, me};
 use crate::auth::{Role, User};
+use crate::components::language_switch::LanguageSwitch;
 use crate::error::{AppError, ErrorCode};
+use crate::i18n::td_string;
+use crate::language::{use_locale, Label};
 use crate::live::{provide_live, Live};
 
 /// The HTML document around the app (server-side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The WASM reads the page's language back from here.
+    let lang = language::code(language::resolve());
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang=lang>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
@@ -73,6 +82,7 @@ pub fn use_session() -> Session {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    language::provide_locale();
     let session = Session {
         me: Resource::new(|| (), |_| me()),
     };
@@ -89,16 +99,21 @@ pub fn App() -> impl IntoView {
             <header class="topbar">
                 <a class="brand" href="/">"Limen"</a>
                 <Transition fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        match session.me.await {
-                            Ok(Some(user)) => view! { <TopNav user live/> }.into_any(),
-                            Ok(None) => ().into_any(),
-                            Err(error) => {
-                                view! { <span class="topbar-error" role="alert">{error.message}</span> }
-                                    .into_any()
+                    {move || {
+                        let locale = use_locale();
+                        Suspend::new(async move {
+                            match session.me.await {
+                                Ok(Some(user)) => view! { <TopNav user live/> }.into_any(),
+                                // The login and setup pages: only the language.
+                                Ok(None) => view! { <LanguageSwitch/> }.into_any(),
+                                Err(error) => {
+                                    let sentence = language::error_sentence(locale, &error);
+                                    view! { <span class="topbar-error" role="alert">{sentence}</span> }
+                                        .into_any()
+                                }
                             }
-                        }
-                    })}
+                        })
+                    }}
                 </Transition>
             </header>
             // "true" once hydration has finished (see `mark_hydrated`).
@@ -153,6 +168,7 @@ async fn log_out_lazily() -> Result<(), AppError> {
 #[component]
 fn TopNav(user: User, live: Live) -> impl IntoView {
     let admin = user.role == Role::Admin;
+    let locale = use_locale();
     let logging_out = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let log_out = move || {
@@ -165,42 +181,48 @@ fn TopNav(user: User, live: Live) -> impl IntoView {
                 Err(failure) if failure.code == ErrorCode::Unauthorized => pages::go_to("/login"),
                 Err(failure) => {
                     logging_out.set(false);
-                    error.set(Some(failure.message));
+                    error.set(Some(language::error_sentence(locale, &failure)));
                 }
             }
         });
     };
 
     view! {
-        <nav aria-label="Main">
-            <A href="/">"Machines"</A>
-            <A href="/media">"Media"</A>
-            <A href="/tokens">"Tokens"</A>
-            <A href="/audit">"Audit"</A>
+        <nav aria-label=td_string!(locale, common.nav_label)>
+            <A href="/">{td_string!(locale, common.nav_machines)}</A>
+            <A href="/media">{td_string!(locale, common.nav_media)}</A>
+            <A href="/tokens">{td_string!(locale, common.nav_tokens)}</A>
+            <A href="/audit">{td_string!(locale, common.nav_audit)}</A>
             {admin
                 .then(|| {
                     view! {
-                        <A href="/admin/host">"Host"</A>
-                        <A href="/admin/users">"Users"</A>
-                        <A href="/admin/reconcile">"Reconcile"</A>
+                        <A href="/admin/host">{td_string!(locale, common.nav_host)}</A>
+                        <A href="/admin/users">{td_string!(locale, common.nav_users)}</A>
+                        <A href="/admin/reconcile">{td_string!(locale, common.nav_reconcile)}</A>
                     }
                 })}
         </nav>
         <span
             class=move || format!("live-indicator live-{}", live.link.get().as_str())
             role="status"
-            aria-label="Live updates"
+            aria-label=td_string!(locale, common.live_updates)
         >
-            {move || live.link.get().label()}
+            {move || live.link.get().label_in(locale)}
         </span>
-        <span class="whoami">{format!("{} ({})", user.username, user.role.as_str())}</span>
+        <span class="whoami">
+            {td_string!(
+                locale, common.whoami, username = user.username.as_str(), role = user.role.label_in(locale)
+            )
+                .to_string()}
+        </span>
+        <LanguageSwitch/>
         <button
             type="button"
             class="logout"
             disabled=move || logging_out.get()
             on:click=move |_| log_out()
         >
-            "Log out"
+            {td_string!(locale, common.log_out)}
         </button>
         {move || {
             error.get().map(|message| view! { <span class="topbar-error" role="alert">{message}</span> })

@@ -12,7 +12,7 @@ pub mod tokens;
 pub mod users;
 pub mod vm_detail;
 
-use chrono::{DateTime, Utc};
+use crate::i18n::{td_string, Locale};
 
 /// A full page load of `path` (browser only): after logging in or out the server renders the
 /// next page with the new session, and the one event stream opens (or closes) with it.
@@ -23,6 +23,15 @@ pub fn go_to(path: &str) {
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = path;
+}
+
+/// Loads the current page again (browser only): after a language is chosen, the server renders
+/// it in that language.
+pub fn reload() {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = leptos::prelude::window().location().reload();
+    }
 }
 
 /// The browser's own "are you sure?" dialog; `false` outside a browser.
@@ -56,27 +65,31 @@ pub fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
-/// A moment as the tables show it.
-pub fn format_time(at: &DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-/// An optional whole number typed in a form: empty is `None`.
-pub fn optional_number<T: std::str::FromStr>(field: &str, raw: &str) -> Result<Option<T>, String> {
+/// An optional whole number typed in a form: empty is `None`. The error names `field` (as the
+/// form shows it) in the page's language.
+pub fn optional_number<T: std::str::FromStr>(
+    locale: Locale,
+    field: &str,
+    raw: &str,
+) -> Result<Option<T>, String> {
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
     }
     raw.parse::<T>()
         .map(Some)
-        .map_err(|_| format!("{field} must be a whole number, or empty for no limit."))
+        .map_err(|_| td_string!(locale, admin.not_a_limit, field = field).to_string())
 }
 
-/// "used / limit", or "used / no limit".
-pub fn used_of<U: std::fmt::Display, L: std::fmt::Display>(used: U, limit: Option<L>) -> String {
+/// "used / limit", or "used / no limit" (in the page's language).
+pub fn used_of<U: std::fmt::Display, L: std::fmt::Display>(
+    locale: Locale,
+    used: U,
+    limit: Option<L>,
+) -> String {
     match limit {
         Some(limit) => format!("{used} / {limit}"),
-        None => format!("{used} / no limit"),
+        None => format!("{used} / {}", td_string!(locale, admin.no_limit)),
     }
 }
 
@@ -99,15 +112,25 @@ mod tests {
 
     #[test]
     fn optional_numbers() {
-        assert_eq!(optional_number::<u32>("Max VMs", " "), Ok(None));
-        assert_eq!(optional_number::<u32>("Max VMs", " 3 "), Ok(Some(3)));
-        assert!(optional_number::<u32>("Max VMs", "-1").is_err());
-        assert!(optional_number::<u64>("Max disk", "1.5").is_err());
+        let english = Locale::en;
+        assert_eq!(optional_number::<u32>(english, "Max VMs", " "), Ok(None));
+        assert_eq!(
+            optional_number::<u32>(english, "Max VMs", " 3 "),
+            Ok(Some(3))
+        );
+        assert_eq!(
+            optional_number::<u32>(english, "Max VMs", "-1"),
+            Err("Max VMs must be a whole number, or empty for no limit.".to_string())
+        );
+        assert!(optional_number::<u64>(english, "Max disk", "1.5").is_err());
+        let korean = optional_number::<u32>(Locale::ko, "최대 VM 수", "x").unwrap_err();
+        assert!(korean.starts_with("최대 VM 수:"), "{korean}");
     }
 
     #[test]
     fn used_of_limits() {
-        assert_eq!(used_of(1, Some(2)), "1 / 2");
-        assert_eq!(used_of(1, None::<u32>), "1 / no limit");
+        assert_eq!(used_of(Locale::en, 1, Some(2)), "1 / 2");
+        assert_eq!(used_of(Locale::en, 1, None::<u32>), "1 / no limit");
+        assert_eq!(used_of(Locale::ko, 1, None::<u32>), "1 / 제한 없음");
     }
 }

@@ -1,0 +1,195 @@
+//! The language a page is shown in, and what depends on it besides the translation files
+//! (`app/locales/<language>/<part>.json`, compiled into the generated `crate::i18n`):
+//!
+//! - which language a request gets (here): the user's stored choice, else the `limen_language`
+//!   cookie (the login page's choice), else `Accept-Language`, else English;
+//! - `format.rs`: dates, numbers and sizes as the language writes them;
+//! - `errors.rs`: an error's code as a sentence in the language;
+//! - `labels.rs`: the words for states and actions.
+//!
+//! A page's language is fixed for the page's life: choosing another stores the choice and loads
+//! the page again, so the server renders it whole in the new language and nothing of the old one
+//! is left (and no text needs to be reactive, which keeps the WASM small). The translations come
+//! from leptos_i18n's generated code (`td_string!` on the page's `Locale`); its runtime context
+//! is not used, so its language matching stays on the server.
+
+mod errors;
+mod format;
+mod labels;
+
+pub use errors::error_sentence;
+pub use format::{format_count, format_time, size_words};
+pub use labels::Label;
+
+pub use crate::i18n::Locale;
+
+/// The cookie that carries a browser's language choice (set by the server when the language is
+/// chosen and at login).
+pub const LANGUAGE_COOKIE: &str = "limen_language";
+
+/// The page's language, as `App` provided it.
+#[derive(Debug, Clone, Copy)]
+struct PageLocale(Locale);
+
+/// Works out the page's language (see [`resolve`]) and provides it to every component.
+pub fn provide_locale() -> Locale {
+    let locale = resolve();
+    leptos::prelude::provide_context(PageLocale(locale));
+    locale
+}
+
+/// The language of the page being rendered.
+pub fn use_locale() -> Locale {
+    leptos::prelude::use_context::<PageLocale>()
+        .map(|page| page.0)
+        .unwrap_or_default()
+}
+
+/// The page's language. On the server: [`for_request`]. In the
+/// browser: the one the server wrote into `<html lang>` (no language matching in the WASM: the
+/// locale parser it takes would weigh more than all the translations).
+pub fn resolve() -> Locale {
+    #[cfg(feature = "ssr")]
+    {
+        leptos::prelude::use_context::<http::request::Parts>()
+            .map(|parts| for_request(&parts))
+            .unwrap_or_default()
+    }
+    #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+    {
+        leptos::prelude::document()
+            .document_element()
+            .and_then(|html| html.get_attribute("lang"))
+            .and_then(|lang| from_code(&lang))
+            .unwrap_or_default()
+    }
+    #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+    {
+        Locale::default()
+    }
+}
+
+/// An `Accept-Language` value's language ranges, most preferred first (by `q`, then by order);
+/// ranges with `q=0` are refused ones.
+pub fn preferred(accept_language: &str) -> Vec<String> {
+    let mut ranges: Vec<(u16, usize, String)> = accept_language
+        .split(',')
+        .enumerate()
+        .filter_map(|(order, item)| {
+            let mut parts = item.split(';');
+            let range = parts.next()?.trim();
+            let quality =
+                parts
+                    .find_map(|p| p.trim().strip_prefix("q="))
+                    .map_or(Some(1000), |q| {
+                        q.trim()
+                            .parse::<f32>()
+                            .ok()
+                            .map(|q| (q.clamp(0.0, 1.0) * 1000.0) as u16)
+                    })?;
+            (!range.is_empty() && quality > 0).then(|| (quality, order, range.to_string()))
+        })
+        .collect();
+    ranges.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    ranges.into_iter().map(|(_, _, range)| range).collect()
+}
+
+/// Every language the dashboard speaks, the default first.
+pub fn all_languages() -> &'static [Locale] {
+    <Locale as leptos_i18n::Locale>::get_all()
+}
+
+/// A language's code (`en`, `ko`): what the API, the cookie and `<html lang>` say.
+pub fn code(locale: Locale) -> &'static str {
+    <Locale as leptos_i18n::Locale>::as_str(locale)
+}
+
+/// The language with this code, if the dashboard speaks it.
+pub fn from_code(code: &str) -> Option<Locale> {
+    code.parse().ok()
+}
+
+/// The language the server renders a request in: the logged-in user's stored choice, else the
+/// cookie's, else the best match for the browser's `Accept-Language`, else the default. A
+/// choice the dashboard does not speak (an old cookie, a removed language) is passed over.
+#[cfg(feature = "ssr")]
+pub fn for_request(parts: &http::request::Parts) -> Locale {
+    let stored = parts
+        .extensions
+        .get::<crate::auth::Principal>()
+        .and_then(|principal| principal.language.as_deref())
+        .and_then(from_code);
+    stored
+        .or_else(|| cookie(&parts.headers, LANGUAGE_COOKIE).and_then(|c| from_code(&c)))
+        .unwrap_or_else(|| {
+            let accepted = parts
+                .headers
+                .get(http::header::ACCEPT_LANGUAGE)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default();
+            <Locale as leptos_i18n::Locale>::find_locale(&preferred(accepted))
+        })
+}
+
+/// A cookie's value from a request's headers.
+pub fn cookie(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for &locale in all_languages() {
+            assert_eq!(from_code(code(locale)), Some(locale));
+        }
+        assert_eq!(all_languages()[0], Locale::default());
+        assert_eq!(code(Locale::default()), "en");
+        assert_eq!(from_code("ko"), Some(Locale::ko));
+        assert_eq!(from_code("xx"), None);
+        assert_eq!(from_code("../en"), None);
+    }
+
+    #[test]
+    fn accept_language_is_ordered_by_quality() {
+        assert_eq!(
+            preferred("ko-KR,ko;q=0.9,en-US;q=0.8"),
+            ["ko-KR", "ko", "en-US"]
+        );
+        assert_eq!(preferred("en;q=0.5, ko"), ["ko", "en"]);
+        assert_eq!(preferred("ko;q=0, en"), ["en"]);
+        assert_eq!(preferred(""), Vec::<String>::new());
+        assert_eq!(preferred("ko;q=bogus, en"), ["en"]);
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_best_language_is_chosen() {
+        let best = |header: &str| <Locale as leptos_i18n::Locale>::find_locale(&preferred(header));
+        assert_eq!(best("ko-KR,ko;q=0.9,en-US;q=0.8"), Locale::ko);
+        assert_eq!(best("en-US,ko;q=0.5"), Locale::en);
+        assert_eq!(best("fr-FR,de"), Locale::en);
+        assert_eq!(best("fr, ko;q=0.3"), Locale::ko);
+        assert_eq!(best(""), Locale::en);
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let mut headers = http::HeaderMap::new();
+        headers.append(
+            http::header::COOKIE,
+            "limen_session=abc; limen_language=ko".parse().unwrap(),
+        );
+        assert_eq!(cookie(&headers, LANGUAGE_COOKIE).as_deref(), Some("ko"));
+        assert_eq!(cookie(&headers, "limen_languag"), None);
+    }
+}
