@@ -2,14 +2,19 @@
 // them from vendor/node_modules into the site): noVNC's RFB client for the screen and xterm.js
 // for the serial port. Only the console page loads this file (as a module script it adds
 // itself), and this file loads the libraries only when a console is opened, so no other page
-// pays for them. The page's WASM does everything else: the ticket, the state, the words.
+// pays for them. The page's WASM does everything else: the ticket, the state, the words (in the
+// page's language: nothing this file reports is shown as it is, so it holds no sentences).
 //
 // Each console reports to the WASM through `emit(kind, code, text)`:
 //   'open'      the server accepted the WebSocket (it may still be starting the VM)
 //   'connected' the VNC handshake finished (screen only)
 //   'failure'   the server's one JSON text message before it closes ({"error", "code"})
-//   'vnc-error' the VNC session failed on this side (text: what happened, in words)
-//   'library'   a library could not be loaded (text: the browser's error)
+//   'vnc-error' the VNC session failed on this side; text says how, and the page says it in words:
+//                 'handshake'         the VNC handshake did not finish
+//                 'session'           the screen data could not be read
+//                 'refused:<reason>'  the VNC server refused (its own reason, maybe empty)
+//                 'password'          the VNC server asks for a password
+//   'library'   a library could not be loaded (text: the browser's error, not shown)
 //   'closed'    the WebSocket closed (code: its close code, text: its reason)
 // A console closed by the page itself (reconnect, leaving the page) reports nothing more.
 // Each viewer's `ready()` loads its library first: a promise, resolved once it can connect.
@@ -129,20 +134,15 @@ function vncSession(RFB, target, path, emit) {
   rfb.addEventListener('disconnect', (event) => {
     // A disconnect nobody asked for: the VNC session failed on this side.
     if (reporting && !ending && !event.detail.clean) {
-      emit('vnc-error', 0, connected
-        ? 'The VNC session failed: the screen data could not be read.'
-        : 'The VNC handshake with the VM failed.');
+      emit('vnc-error', 0, connected ? 'session' : 'handshake');
     }
     ending = true;
   });
   rfb.addEventListener('securityfailure', (event) => {
-    const why = event.detail.reason ? `: ${event.detail.reason}` : '.';
-    if (reporting) emit('vnc-error', 0, `The VM's VNC server refused the connection${why}`);
+    if (reporting) emit('vnc-error', 0, `refused:${event.detail.reason ?? ''}`);
   });
   rfb.addEventListener('credentialsrequired', () => {
-    if (reporting) {
-      emit('vnc-error', 0, "The VM's VNC server asks for a password, which Limen's console does not support.");
-    }
+    if (reporting) emit('vnc-error', 0, 'password');
     finish();
   });
   return {

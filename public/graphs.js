@@ -11,6 +11,10 @@
 // event of the `live` event stream to every chart. It returns `{ ready, destroy() }`: `ready`
 // resolves once the charts are drawn and rejects when they could not be (the target then says
 // so).
+//
+// Every word shown is the page's language's: the graph area's `data-graphs-words` holds them (a
+// JSON object by name, from the translation files; a sentence has `{name}` where a value goes).
+// Dates follow the page's `<html lang>`.
 
 const UPLOT = '/uplot/uPlot.esm.js';
 const STYLESHEETS = ['/uplot/uPlot.min.css', '/graphs.css'];
@@ -20,11 +24,46 @@ const RANGE_SECS = { '1h': 3600, '24h': 86400, '7d': 7 * 86400, '30d': 30 * 8640
 const TEAL = '#0f766e';
 const ORANGE = '#c2410c';
 const SLATE = '#64748b';
-const FAILED = '<p class="muted" role="status">Could not load the graphs.</p>';
-const EMPTY = {
-  vm: 'No data yet: points appear while the VM runs.',
-  host: 'No data yet: points appear as Limen samples the host.',
-};
+
+// The words of a graph area's `data-graphs-words`; a word it lacks is shown by its name.
+function wordsOf(json) {
+  let words = {};
+  try { words = JSON.parse(json || '{}') ?? {}; } catch { /* none: names are shown */ }
+  return new Proxy(words, { get: (w, name) => (typeof w[name] === 'string' ? w[name] : String(name)) });
+}
+// A sentence with its `{name}`s replaced by `values`' (a name without a value stays).
+const fill = (sentence, values) => sentence.replace(/\{(\w+)\}/g, (all, name) => (name in values ? String(values[name]) : all));
+
+// Dates as uPlot writes them (its axis and legend templates), in the page's language: English
+// keeps uPlot's own; another language gets its month and day names from the browser and a
+// 24-hour clock instead of am/pm.
+const LANG = document.documentElement.lang || 'en';
+let localDates;
+function fmtDate() {
+  if (localDates === undefined) {
+    localDates = null;
+    if (!/^en\b/i.test(LANG)) {
+      const names = (options, count, date) => {
+        const format = new Intl.DateTimeFormat(LANG, { ...options, timeZone: 'UTC' });
+        return Array.from({ length: count }, (_, i) => format.format(date(i)));
+      };
+      const month = (i) => new Date(Date.UTC(2021, i, 15));
+      // 2021-01-03 was a Sunday (uPlot's day 0).
+      const day = (i) => new Date(Date.UTC(2021, 0, 3 + i));
+      const table = {
+        MMMM: names({ month: 'long' }, 12, month),
+        MMM: names({ month: 'short' }, 12, month),
+        WWWW: names({ weekday: 'long' }, 7, day),
+        WWW: names({ weekday: 'short' }, 7, day),
+      };
+      localDates = (tpl, uPlot) => uPlot.fmtDate(
+        tpl.replace(/\{h\}:\{mm\}\{aa\}/g, '{HH}:{mm}').replace(/\{h\}\{aa\}/g, '{HH}:00'),
+        table,
+      );
+    }
+  }
+  return localDates;
+}
 
 let uplotLoaded = null;
 function loadUplot() {
@@ -68,31 +107,33 @@ const BINARY_INCRS = [0, 1, 2, 3, 4, 5].flatMap((k) => [1, 2, 5, 10, 20, 50, 100
 
 const field = (key, scale = 1) => (p) => (typeof p[key] === 'number' ? p[key] * scale : null);
 
-// What each page draws: one entry per chart, one series per line.
-const CHARTS = {
+// What each page draws: one entry per chart, one series per line (`w`: the page's words).
+const CHARTS = (w) => ({
   vm: [
-    { id: 'cpu', title: 'CPU', label: 'CPU usage graph', unit: 'percent',
-      series: [{ label: 'CPU', get: field('cpu_percent'), color: TEAL, fill: true }] },
-    { id: 'memory', title: 'Memory', label: 'Memory usage graph', unit: 'bytes',
-      series: [{ label: 'Assigned', get: field('memory_kib', 1024), color: SLATE, dash: [5, 4] },
-        { label: 'Used', get: field('memory_used_kib', 1024), color: TEAL, fill: true }] },
-    { id: 'disk', title: 'Disk I/O', label: 'Disk I/O graph', unit: 'rate',
-      series: [{ label: 'Read', get: field('disk_read_bps'), color: TEAL },
-        { label: 'Write', get: field('disk_write_bps'), color: ORANGE }] },
-    { id: 'network', title: 'Network', label: 'Network traffic graph', unit: 'rate',
-      series: [{ label: 'Receive', get: field('net_rx_bps'), color: TEAL },
-        { label: 'Transmit', get: field('net_tx_bps'), color: ORANGE }] },
+    { id: 'cpu', title: w.cpu, label: w.cpu_graph, unit: 'percent',
+      series: [{ label: w.cpu, get: field('cpu_percent'), color: TEAL, fill: true }] },
+    { id: 'memory', title: w.memory, label: w.memory_graph, unit: 'bytes',
+      series: [{ label: w.assigned, get: field('memory_kib', 1024), color: SLATE, dash: [5, 4] },
+        { label: w.used, get: field('memory_used_kib', 1024), color: TEAL, fill: true }] },
+    { id: 'disk', title: w.disk_io, label: w.disk_io_graph, unit: 'rate',
+      series: [{ label: w.read, get: field('disk_read_bps'), color: TEAL },
+        { label: w.write, get: field('disk_write_bps'), color: ORANGE }] },
+    { id: 'network', title: w.network, label: w.network_graph, unit: 'rate',
+      series: [{ label: w.receive, get: field('net_rx_bps'), color: TEAL },
+        { label: w.transmit, get: field('net_tx_bps'), color: ORANGE }] },
   ],
   host: [
-    { id: 'cpu', title: 'CPU', label: 'Host CPU usage graph', unit: 'percent',
-      series: [{ label: 'CPU', get: field('cpu_percent'), color: TEAL, fill: true }] },
-    { id: 'memory', title: 'Memory', label: 'Host memory usage graph', unit: 'bytes',
-      series: [{ label: 'Total', get: field('memory_total_kib', 1024), color: SLATE, dash: [5, 4] },
-        { label: 'Used', get: field('memory_used_kib', 1024), color: TEAL, fill: true }] },
-    { id: 'disk', title: 'Data dir free space', label: 'Data dir free space graph', unit: 'bytes',
-      series: [{ label: 'Free', get: field('disk_free_bytes'), color: TEAL, fill: true }] },
+    { id: 'cpu', title: w.cpu, label: w.host_cpu_graph, unit: 'percent',
+      series: [{ label: w.cpu, get: field('cpu_percent'), color: TEAL, fill: true }] },
+    { id: 'memory', title: w.memory, label: w.host_memory_graph, unit: 'bytes',
+      series: [{ label: w.total, get: field('memory_total_kib', 1024), color: SLATE, dash: [5, 4] },
+        { label: w.used, get: field('memory_used_kib', 1024), color: TEAL, fill: true }] },
+    { id: 'disk', title: w.data_dir_free, label: w.data_dir_free_graph, unit: 'bytes',
+      series: [{ label: w.free, get: field('disk_free_bytes'), color: TEAL, fill: true }] },
   ],
-};
+});
+// The empty charts' words, by page.
+const EMPTY = { vm: 'empty_vm', host: 'empty_host' };
 
 // A stretch without samples (the VM was off, Limen was down) is drawn as a gap, not as a line
 // across it; uPlot itself only knows of null values as gaps. Points before `storedUntil` are the
@@ -121,12 +162,14 @@ function axisSize(u, values, axisIdx, cycleNum) {
   return Math.ceil(axis.ticks.size + axis.gap + u.ctx.measureText(longest).width / devicePixelRatio) + 2;
 }
 
-function options(spec, width, timing) {
+function options(spec, width, timing, uPlot) {
   const format = FORMATS[spec.unit];
   const axis = { stroke: '#5b6470', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde1e6' } };
+  const dates = fmtDate();
   return {
     width,
     height: HEIGHT,
+    ...(dates ? { fmtDate: (tpl) => dates(tpl, uPlot) } : {}),
     series: [
       {},
       ...spec.series.map((s) => ({
@@ -160,8 +203,9 @@ async function fetchHistory(url, signal) {
   return response.json();
 }
 
-function drawCharts(target, { kind = 'vm', history, live = null, onBody = null } = {}) {
-  const specs = CHARTS[kind] ?? CHARTS.vm;
+function drawCharts(target, { kind = 'vm', history, live = null, onBody = null, words = wordsOf() } = {}) {
+  const byKind = CHARTS(words);
+  const specs = byKind[kind] ?? byKind.vm;
   const abort = new AbortController();
   let destroyed = false;
   let charts = [];
@@ -197,7 +241,7 @@ function drawCharts(target, { kind = 'vm', history, live = null, onBody = null }
       [body, uPlot] = await Promise.all([fetchHistory(history, abort.signal), loadUplot()]);
     } catch (error) {
       if (destroyed) return;
-      target.innerHTML = FAILED;
+      target.replaceChildren(element('p', { class: 'muted', role: 'status' }, words.failed));
       throw error;
     }
     if (destroyed) return;
@@ -228,12 +272,12 @@ function drawCharts(target, { kind = 'vm', history, live = null, onBody = null }
       caption.textContent = spec.title;
       const empty = document.createElement('p');
       empty.className = 'muted';
-      empty.textContent = EMPTY[kind] ?? EMPTY.vm;
+      empty.textContent = words[EMPTY[kind] ?? EMPTY.vm];
       const plot = document.createElement('div');
       plot.className = 'graph-plot';
       figure.append(caption, empty, plot);
       target.append(figure);
-      const u = new uPlot(options(spec, plot.clientWidth || 600, timing), data(spec), plot);
+      const u = new uPlot(options(spec, plot.clientWidth || 600, timing, uPlot), data(spec), plot);
       const chart = { spec, figure, empty, plot, u };
       draw(chart);
       observer.observe(plot);
@@ -267,7 +311,7 @@ function drawCharts(target, { kind = 'vm', history, live = null, onBody = null }
 }
 
 // The ranges a page can show, as the API names them.
-const RANGES = [['1h', 'Hour'], ['24h', 'Day'], ['7d', 'Week'], ['30d', 'Month']];
+const RANGES = [['1h', 'range_hour'], ['24h', 'range_day'], ['7d', 'range_week'], ['30d', 'range_month']];
 
 const GIB = 1024 ** 3;
 const gib = (b) => `${(b / GIB).toFixed(1)} GiB`;
@@ -283,43 +327,47 @@ function element(tag, attributes = {}, text = null) {
 // The host's capacity (the host history's `capacity`): what the VMs are given of what the host
 // has, the data dir's free space, and a warning when it runs low. `null`: libvirt could not be
 // asked just now.
-function renderCapacity(box, capacity) {
-  const heading = element('h2', { id: 'capacity-heading' }, 'Capacity');
+function renderCapacity(box, capacity, w) {
+  const heading = element('h2', { id: 'capacity-heading' }, w.capacity);
   if (!capacity) {
-    box.replaceChildren(heading, element('p', { class: 'muted', role: 'status' }, 'The host\'s CPUs and memory could not be read just now.'));
+    box.replaceChildren(heading, element('p', { class: 'muted', role: 'status' }, w.capacity_unreadable));
     return;
   }
   const c = capacity;
   const rows = [
-    ['vCPUs allocated', 'vcpus', `${c.vcpus_allocated} of ${c.host_cpus} CPUs (${c.vcpus_running} running) · overcommit ${ratio(c.cpu_overcommit)}`],
-    ['Memory allocated', 'memory', `${c.memory_allocated_mib} MiB of ${c.host_memory_mib} MiB (${c.memory_running_mib} MiB running) · overcommit ${ratio(c.memory_overcommit)}`],
-    ['Data dir', 'disk', `${gib(c.disk_free_bytes)} free of ${gib(c.disk_total_bytes)} (${gib(Math.max(0, c.disk_total_bytes - c.disk_free_bytes))} used)`],
+    [w.vcpus_allocated, 'vcpus', fill(w.vcpus_value, {
+      allocated: c.vcpus_allocated, host: c.host_cpus, running: c.vcpus_running, overcommit: ratio(c.cpu_overcommit) })],
+    [w.memory_allocated, 'memory', fill(w.memory_value, {
+      allocated: c.memory_allocated_mib, host: c.host_memory_mib, running: c.memory_running_mib, overcommit: ratio(c.memory_overcommit) })],
+    [w.data_dir, 'disk', fill(w.disk_value, {
+      free: gib(c.disk_free_bytes), total: gib(c.disk_total_bytes), used: gib(Math.max(0, c.disk_total_bytes - c.disk_free_bytes)) })],
   ];
-  const list = element('dl', { class: 'capacity', 'aria-label': 'Capacity' });
+  const list = element('dl', { class: 'capacity', 'aria-label': w.capacity });
   for (const [term, key, text] of rows) list.append(element('dt', {}, term), element('dd', { 'data-field': key }, text));
   const warning = c.disk_low
-    ? [element('p', { class: 'warning', role: 'alert' }, `The data dir has ${gib(c.disk_free_bytes)} free: new disks, snapshots and uploads may fail. Free some space or grow its filesystem.`)]
+    ? [element('p', { class: 'warning', role: 'alert' }, fill(w.disk_low, { free: gib(c.disk_free_bytes) }))]
     : [];
   box.replaceChildren(heading, ...warning, list);
 }
 
 // A page's graphs: a range switch (the last hour is live: each new point of `${base}/live` is
 // added as it comes) and the charts of the chosen range; on the host page, the capacity above.
-// `mount(target, { kind: 'vm' | 'host', base: '/api/v1/…/stats' })` returns `{ ready, destroy() }`.
-export function mount(target, { kind = 'vm', base } = {}) {
+// `mount(target, { kind: 'vm' | 'host', base: '/api/v1/…/stats', words })` (`words`: from
+// `wordsOf`) returns `{ ready, destroy() }`.
+export function mount(target, { kind = 'vm', base, words = wordsOf() } = {}) {
   let shown = null;
   let destroyed = false;
   const capacity = kind === 'host' ? element('section', { 'aria-labelledby': 'capacity-heading' }) : null;
-  const bar = element('div', { class: 'graph-ranges', role: 'group', 'aria-label': 'Graph range' });
+  const bar = element('div', { class: 'graph-ranges', role: 'group', 'aria-label': words.range_group });
   const charts = element('div');
   const buttons = RANGES.map(([range, label]) => {
-    const button = element('button', { type: 'button', 'aria-pressed': 'false' }, label);
+    const button = element('button', { type: 'button', 'aria-pressed': 'false' }, words[label]);
     // A failure is said in the charts' place.
     button.addEventListener('click', () => show(range).catch(() => {}));
     bar.append(button);
     return [range, button];
   });
-  target.replaceChildren(...(capacity ? [capacity, element('h2', {}, 'Usage')] : []), bar, charts);
+  target.replaceChildren(...(capacity ? [capacity, element('h2', {}, words.usage)] : []), bar, charts);
 
   function show(range) {
     if (destroyed) return Promise.resolve();
@@ -329,7 +377,8 @@ export function mount(target, { kind = 'vm', base } = {}) {
       kind,
       history: `${base}?range=${range}`,
       live: range === '1h' ? `${base}/live` : null,
-      onBody: capacity ? (body) => renderCapacity(capacity, body?.capacity) : null,
+      onBody: capacity ? (body) => renderCapacity(capacity, body?.capacity, words) : null,
+      words,
     });
     return shown.ready;
   }
@@ -352,7 +401,11 @@ const mounted = new Map();
 function follow() {
   for (const area of document.querySelectorAll('[data-graphs-base]')) {
     if (mounted.has(area)) continue;
-    const graphs = mount(area, { kind: area.dataset.graphsKind, base: area.dataset.graphsBase });
+    const graphs = mount(area, {
+      kind: area.dataset.graphsKind,
+      base: area.dataset.graphsBase,
+      words: wordsOf(area.dataset.graphsWords),
+    });
     // A failure is said in the area itself.
     graphs.ready.catch(() => {});
     mounted.set(area, graphs);

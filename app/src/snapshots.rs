@@ -118,26 +118,6 @@ pub fn memory_rule(status: VmStatus, memory: Option<bool>) -> Result<bool, Strin
     }
 }
 
-/// What a revert to `snapshot` throws away, and what the VM will be afterwards: the sentence
-/// the VM page asks to confirm.
-pub fn revert_warning(snapshot: &Snapshot, vm_status: VmStatus) -> String {
-    let memory_lost = if matches!(vm_status, VmStatus::Running | VmStatus::Paused) {
-        " and its memory (unsaved work in the running VM)"
-    } else {
-        ""
-    };
-    let after = match snapshot.state {
-        SnapshotState::Running if snapshot.memory => "running, where it was",
-        SnapshotState::Paused if snapshot.memory => "paused, where it was",
-        _ => "stopped",
-    };
-    format!(
-        "Revert to \"{}\"? Everything written to the VM's disk since that snapshot{memory_lost} \
-         will be lost. The VM will be {after}.",
-        snapshot.name
-    )
-}
-
 /// The snapshots in tree order: each after its parent, siblings oldest first, with its depth
 /// (0 for a root). A snapshot whose parent is not in the list counts as a root.
 pub fn tree_order(snapshots: &[Snapshot]) -> Vec<(usize, &Snapshot)> {
@@ -212,18 +192,6 @@ mod tests {
         assert_eq!(memory_rule(VmStatus::Stopped, None), Ok(false));
         assert!(memory_rule(VmStatus::Running, Some(false)).is_err());
         assert!(memory_rule(VmStatus::Stopped, Some(true)).is_err());
-    }
-
-    #[test]
-    fn the_revert_warning_names_what_is_lost() {
-        let mut s = snapshot("pre-upgrade", None, 1);
-        let stopped = revert_warning(&s, VmStatus::Stopped);
-        assert!(stopped.contains("\"pre-upgrade\"") && stopped.contains("will be stopped"));
-        assert!(!stopped.contains("memory"));
-        s.state = SnapshotState::Running;
-        s.memory = true;
-        let running = revert_warning(&s, VmStatus::Running);
-        assert!(running.contains("its memory") && running.contains("running, where it was"));
     }
 
     #[test]

@@ -7,6 +7,8 @@ use crate::api::vms::create_vm;
 use crate::auth::{QuotaReport, Role};
 use crate::components::boot_order_select::BootOrderSelect;
 use crate::components::iso_upload::IsoUpload;
+use crate::i18n::{td_string, Locale};
+use crate::language::{error_sentence, use_locale};
 use crate::live::use_live;
 use crate::store::VmStore;
 use crate::types::{BootOrder, CreateVmRequest, Vm};
@@ -34,21 +36,40 @@ impl QuotaRefresh {
 }
 
 /// "Quota: 1 of 2 VMs, 2 of 4 vCPUs, 1024 of 4096 MiB, 10 of 50 GiB" ("… (no limit)" where none).
-pub fn quota_line(report: &QuotaReport) -> String {
-    fn part(used: u64, limit: Option<u64>, unit: &str) -> String {
-        match limit {
-            Some(limit) => format!("{used} of {limit} {unit}"),
-            None => format!("{used} {unit} (no limit)"),
-        }
-    }
+pub fn quota_line(locale: Locale, report: &QuotaReport) -> String {
     let (limits, used) = (&report.limits, &report.used);
-    format!(
-        "Quota: {}, {}, {}, {}",
-        part(used.vms.into(), limits.max_vms.map(u64::from), "VMs"),
-        part(used.vcpus.into(), limits.max_vcpus.map(u64::from), "vCPUs"),
-        part(used.memory_mib, limits.max_memory_mib, "MiB"),
-        part(used.disk_gb, limits.max_disk_gb, "GiB"),
-    )
+    let vms = match limits.max_vms {
+        Some(limit) => td_string!(locale, dashboard.quota_vms, used = used.vms, limit).to_string(),
+        None => td_string!(locale, dashboard.quota_vms_unlimited, used = used.vms).to_string(),
+    };
+    let vcpus = match limits.max_vcpus {
+        Some(limit) => {
+            td_string!(locale, dashboard.quota_vcpus, used = used.vcpus, limit).to_string()
+        }
+        None => td_string!(locale, dashboard.quota_vcpus_unlimited, used = used.vcpus).to_string(),
+    };
+    let memory = match limits.max_memory_mib {
+        Some(limit) => td_string!(
+            locale,
+            dashboard.quota_memory,
+            used = used.memory_mib,
+            limit
+        )
+        .to_string(),
+        None => td_string!(
+            locale,
+            dashboard.quota_memory_unlimited,
+            used = used.memory_mib
+        )
+        .to_string(),
+    };
+    let disk = match limits.max_disk_gb {
+        Some(limit) => {
+            td_string!(locale, dashboard.quota_disk, used = used.disk_gb, limit).to_string()
+        }
+        None => td_string!(locale, dashboard.quota_disk_unlimited, used = used.disk_gb).to_string(),
+    };
+    td_string!(locale, dashboard.quota_line, vms, vcpus, memory, disk).to_string()
 }
 
 /// What the form's fields say, as typed.
@@ -64,31 +85,39 @@ struct CreateFormValues {
 
 impl CreateFormValues {
     /// The request, checked as the server will check it; `Err` says what is wrong.
-    fn request(self, quota: Option<&QuotaReport>) -> Result<CreateVmRequest, String> {
+    fn request(
+        self,
+        locale: Locale,
+        quota: Option<&QuotaReport>,
+    ) -> Result<CreateVmRequest, String> {
         let parse = |field: &str, value: &str| {
             value
                 .trim()
                 .parse::<u64>()
-                .map_err(|_| format!("{field} must be a whole number."))
+                .map_err(|_| td_string!(locale, dashboard.not_whole_number, field).to_string())
         };
-        let cpu = parse("vCPUs", &self.cpu)?;
+        let cpu = parse(td_string!(locale, dashboard.vcpus), &self.cpu)?;
         let request = CreateVmRequest {
             name: self.name.trim().to_string(),
-            cpu: u32::try_from(cpu).map_err(|_| "vCPUs is too large.".to_string())?,
-            memory: parse("Memory", &self.memory)?,
-            disk_size: parse("Disk size", &self.disk)?,
+            cpu: u32::try_from(cpu)
+                .map_err(|_| td_string!(locale, dashboard.vcpus_too_large).to_string())?,
+            memory: parse(td_string!(locale, dashboard.memory), &self.memory)?,
+            disk_size: parse(td_string!(locale, dashboard.disk_size), &self.disk)?,
             os_type: None,
             iso: Some(self.iso).filter(|name| !name.is_empty()),
             image: Some(self.image).filter(|name| !name.is_empty()),
             boot_order: self.boot_order.parse().ok(),
             start: false,
         };
-        validate_create(&request).map_err(|e| e.message)?;
+        validate_create(&request).map_err(|e| error_sentence(locale, &e))?;
         // The server enforces the quota; this only says it early. Unknown quota: let it decide.
         match quota
             .and_then(|report| report.refusal(request.cpu, request.memory, request.disk_size))
         {
-            Some(sentence) => Err(sentence),
+            Some(sentence) => Err(error_sentence(
+                locale,
+                &crate::error::AppError::new(crate::error::ErrorCode::QuotaExceeded, sentence),
+            )),
             None => Ok(request),
         }
     }
@@ -98,17 +127,21 @@ impl CreateFormValues {
 /// rules it checks).
 #[leptos::lazy]
 async fn create_from_form(
+    locale: Locale,
     form: CreateFormValues,
     quota: Option<QuotaReport>,
 ) -> Result<Vm, String> {
-    let request = form.request(quota.as_ref())?;
-    create_vm(request).await.map_err(|failure| failure.message)
+    let request = form.request(locale, quota.as_ref())?;
+    create_vm(request)
+        .await
+        .map_err(|failure| error_sentence(locale, &failure))
 }
 
 /// Name, vCPUs, memory, disk, install ISO or base image, boot order; the server's answer (the new VM) goes straight into the store.
 /// The caller's quota is shown, and a VM it would not allow is explained before it is sent.
 #[component]
 pub fn CreateVmForm(store: VmStore) -> impl IntoView {
+    let locale = use_locale();
     let name = RwSignal::new(String::new());
     let cpu = RwSignal::new("1".to_string());
     let memory = RwSignal::new("512".to_string());
@@ -142,7 +175,7 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
         let report = quota_report.get_untracked().and_then(Result::ok);
         creating.set(true);
         spawn_local(async move {
-            let answer = create_from_form(form, report).await;
+            let answer = create_from_form(locale, form, report).await;
             creating.set(false);
             match answer {
                 Ok(vm) => {
@@ -157,18 +190,25 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
     };
 
     view! {
-        <form class="create-form" aria-label="Create a virtual machine" on:submit=on_submit>
+        <form
+            class="create-form"
+            aria-label=td_string!(locale, dashboard.create_form_label)
+            on:submit=on_submit
+        >
             // The line and the selects below keep their place while their data loads (a
             // client-side visit; the server renders them filled in): nothing moves when it comes.
-            <p class="quota" role="status" aria-label="Quota">
-                <Transition fallback=|| "Quota: …">
+            <p class="quota" role="status" aria-label=td_string!(locale, dashboard.quota_label)>
+                <Transition fallback=move || td_string!(locale, dashboard.quota_loading)>
                     {move || Suspend::new(async move {
-                        quota_report.await.map(|report| quota_line(&report)).unwrap_or_default()
+                        quota_report
+                            .await
+                            .map(|report| quota_line(locale, &report))
+                            .unwrap_or_default()
                     })}
                 </Transition>
             </p>
             <label>
-                "Name"
+                {td_string!(locale, dashboard.name)}
                 <input
                     type="text"
                     name="name"
@@ -178,9 +218,16 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                     bind:value=name
                 />
             </label>
-            <NumberField label="vCPUs" name="cpu" min=CPU_MIN.into() max=CPU_MAX.into() step=1 value=cpu/>
             <NumberField
-                label="Memory (MiB)"
+                label=td_string!(locale, dashboard.vcpus)
+                name="cpu"
+                min=CPU_MIN.into()
+                max=CPU_MAX.into()
+                step=1
+                value=cpu
+            />
+            <NumberField
+                label=td_string!(locale, dashboard.memory_mib)
                 name="memory"
                 min=MEMORY_MIN_MIB
                 max=MEMORY_MAX_MIB
@@ -188,7 +235,7 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                 value=memory
             />
             <NumberField
-                label="Disk (GiB)"
+                label=td_string!(locale, dashboard.disk_gib)
                 name="disk_size"
                 min=DISK_MIN_GIB
                 max=DISK_MAX_GIB
@@ -197,8 +244,18 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
             />
             <Suspense fallback=move || {
                 view! {
-                    <MediaSelect label="Install ISO" none="No ISO" names=Vec::new() value=iso/>
-                    <MediaSelect label="Base image" none="Blank disk" names=Vec::new() value=image/>
+                    <MediaSelect
+                        label=td_string!(locale, dashboard.install_iso)
+                        none=td_string!(locale, dashboard.no_iso)
+                        names=Vec::new()
+                        value=iso
+                    />
+                    <MediaSelect
+                        label=td_string!(locale, dashboard.base_image)
+                        none=td_string!(locale, dashboard.blank_disk)
+                        names=Vec::new()
+                        value=image
+                    />
                 }
             }>
                 {move || Suspend::new(async move {
@@ -208,12 +265,22 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                             .unwrap_or_default()
                     };
                     view! {
-                        <MediaSelect label="Install ISO" none="No ISO" names=names(isos) value=iso/>
-                        <MediaSelect label="Base image" none="Blank disk" names=names(images) value=image/>
+                        <MediaSelect
+                            label=td_string!(locale, dashboard.install_iso)
+                            none=td_string!(locale, dashboard.no_iso)
+                            names=names(isos)
+                            value=iso
+                        />
+                        <MediaSelect
+                            label=td_string!(locale, dashboard.base_image)
+                            none=td_string!(locale, dashboard.blank_disk)
+                            names=names(images)
+                            value=image
+                        />
                     }
                 })}
             </Suspense>
-            <BootOrderSelect label="Boot order" value=boot_order/>
+            <BootOrderSelect label=td_string!(locale, dashboard.boot_order) value=boot_order/>
             // Admins may bring an ISO right here; it is chosen once it is in the library.
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -222,7 +289,13 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                 })}
             </Transition>
             <button type="submit" disabled=move || creating.get()>
-                {move || if creating.get() { "Creating…" } else { "Create VM" }}
+                {move || {
+                    if creating.get() {
+                        td_string!(locale, dashboard.creating)
+                    } else {
+                        td_string!(locale, dashboard.create_button)
+                    }
+                }}
             </button>
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
         </form>
@@ -282,6 +355,7 @@ fn MediaSelect(
 mod tests {
     use super::quota_line;
     use crate::auth::{Quota, QuotaReport, Usage};
+    use crate::i18n::Locale;
 
     #[test]
     fn quota_line_says_used_of_limit() {
@@ -300,8 +374,13 @@ mod tests {
             },
         };
         assert_eq!(
-            quota_line(&report),
+            quota_line(Locale::en, &report),
             "Quota: 1 of 2 VMs, 2 of 4 vCPUs, 1024 MiB (no limit), 10 of 50 GiB"
+        );
+        assert_eq!(
+            quota_line(Locale::ko, &report),
+            "할당량: 가상 머신 2개 중 1개, vCPU 4개 중 2개, 메모리 1024 MiB(제한 없음), \
+             디스크 50 GiB 중 10 GiB"
         );
     }
 }

@@ -3,13 +3,17 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::td_string;
+use crate::language::use_locale;
+
 /// "Username". `autocomplete` is `username` for one's own account, `off` when naming someone
 /// else's.
 #[component]
 pub fn UsernameField(value: RwSignal<String>, autocomplete: &'static str) -> impl IntoView {
+    let locale = use_locale();
     view! {
         <label>
-            "Username"
+            {td_string!(locale, dashboard.username)}
             <input
                 type="text"
                 name="username"

@@ -4,11 +4,15 @@
 
 use leptos::prelude::*;
 
+use crate::i18n::td_string;
+use crate::language::use_locale;
+
 /// "Upload an ISO…": opens the browser's file picker and uploads the chosen ISO, with a
 /// progress bar; `on_uploaded` hears its library name. Only the button and the bar are in the
 /// page's code: the picker and the upload load with the first click.
 #[component]
 pub fn IsoUpload(#[prop(optional, into)] on_uploaded: Option<Callback<String>>) -> impl IntoView {
+    let locale = use_locale();
     // Percent sent while an upload runs (whole: float formatting is big in WASM).
     let percent = RwSignal::new(None::<u32>);
     let outcome = RwSignal::new(None::<Result<String, String>>);
@@ -16,7 +20,7 @@ pub fn IsoUpload(#[prop(optional, into)] on_uploaded: Option<Callback<String>>) 
         outcome.set(None);
         #[cfg(feature = "hydrate")]
         leptos::task::spawn_local(async move {
-            let answer = upload::pick_and_send_lazily(percent).await;
+            let answer = upload::pick_and_send_lazily(locale, percent).await;
             percent.set(None);
             // The dialog that asked may have closed meanwhile.
             if let (Ok(Some(name)), Some(on_uploaded)) = (&answer, on_uploaded) {
@@ -34,44 +38,36 @@ pub fn IsoUpload(#[prop(optional, into)] on_uploaded: Option<Callback<String>>) 
     view! {
         <div class="iso-upload">
             <button type="button" class="secondary" disabled=move || percent.get().is_some() on:click=start>
-                "Upload an ISO…"
+                {td_string!(locale, dashboard.upload_iso)}
             </button>
             {move || {
                 percent.get().map(|done| {
                     view! {
-                        <progress max="100" value=done aria-label="Upload progress"></progress>
-                        <span class="muted">{format!("{done} %")}</span>
+                        <progress
+                            max="100"
+                            value=done
+                            aria-label=td_string!(locale, dashboard.upload_progress)
+                        ></progress>
+                        <span class="muted">
+                            {td_string!(locale, dashboard.upload_percent, percent = done).to_string()}
+                        </span>
                     }
                 })
             }}
             {move || {
                 outcome.get().map(|outcome| match outcome {
-                    Ok(name) => view! { <p class="notice" role="status">{format!("Uploaded {name}.")}</p> }.into_any(),
+                    Ok(name) => {
+                        view! {
+                            <p class="notice" role="status">
+                                {td_string!(locale, dashboard.uploaded, name).to_string()}
+                            </p>
+                        }
+                            .into_any()
+                    }
                     Err(message) => view! { <p class="error" role="alert">{message}</p> }.into_any(),
                 })
             }}
         </div>
-    }
-}
-
-/// A size as people read it: "3.2 GiB", "640 MiB", "12 KiB". Integer arithmetic only (float
-/// formatting would add kilobytes to the dashboard's WASM).
-pub fn size_words(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-    let mut unit = 0;
-    while unit + 1 < UNITS.len() && bytes >> (10 * (unit + 1)) > 0 {
-        unit += 1;
-    }
-    if unit == 0 {
-        return format!("{bytes} bytes");
-    }
-    let scale = 1u128 << (10 * unit);
-    // Tenths, rounded.
-    let tenths = (u128::from(bytes) * 10 + scale / 2) / scale;
-    if tenths < 100 {
-        format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
-    } else {
-        format!("{} {}", (tenths + 5) / 10, UNITS[unit])
     }
 }
 
@@ -86,23 +82,24 @@ mod upload {
     use web_sys::{File, HtmlInputElement, ProgressEvent, XmlHttpRequest};
 
     use crate::error::AppError;
+    use crate::i18n::{td_string, Locale};
+    use crate::language::error_sentence;
     use crate::types::MediaFile;
-
-    fn failed(_: wasm_bindgen::JsValue) -> String {
-        "The browser could not send the file.".into()
-    }
 
     /// Opens the file picker; once a file is chosen, POSTs it as the body of
     /// `/api/v1/isos?name=…` (the session cookie goes with it). `Ok(None)`: nothing was chosen.
     #[leptos::lazy]
     pub async fn pick_and_send_lazily(
+        locale: Locale,
         percent: RwSignal<Option<u32>>,
     ) -> Result<Option<String>, String> {
         let Some(file) = pick().await else {
             return Ok(None);
         };
         percent.set(Some(0));
-        send(file, percent).await.map(|file| Some(file.name))
+        send(locale, file, percent)
+            .await
+            .map(|file| Some(file.name))
     }
 
     /// The file chosen in the browser's picker (an input made for it, never in the page).
@@ -127,7 +124,14 @@ mod upload {
         input.files()?.get(0)
     }
 
-    async fn send(file: File, percent: RwSignal<Option<u32>>) -> Result<MediaFile, String> {
+    async fn send(
+        locale: Locale,
+        file: File,
+        percent: RwSignal<Option<u32>>,
+    ) -> Result<MediaFile, String> {
+        let failed = |_: wasm_bindgen::JsValue| {
+            td_string!(locale, dashboard.upload_browser_failed).to_string()
+        };
         let xhr = XmlHttpRequest::new().map_err(failed)?;
         let name = String::from(web_sys::js_sys::encode_uri_component(&file.name()));
         xhr.open("POST", &format!("/api/v1/isos?name={name}"))
@@ -156,23 +160,10 @@ mod upload {
         let body = xhr.response_text().ok().flatten().unwrap_or_default();
         match xhr.status().unwrap_or(0) {
             201 => serde_json::from_str(&body).map_err(|e| e.to_string()),
-            0 => Err("The upload was cut off (the connection to Limen was lost).".into()),
+            0 => Err(td_string!(locale, dashboard.upload_cut_off).to_string()),
             _ => Err(serde_json::from_str::<AppError>(&body)
-                .map(|error| error.message)
-                .unwrap_or_else(|_| "The upload failed.".into())),
+                .map(|error| error_sentence(locale, &error))
+                .unwrap_or_else(|_| td_string!(locale, dashboard.upload_failed).to_string())),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::size_words;
-
-    #[test]
-    fn sizes_read_as_people_say_them() {
-        assert_eq!(size_words(512), "512 bytes");
-        assert_eq!(size_words(3 << 20), "3.0 MiB");
-        assert_eq!(size_words(640 << 20), "640 MiB");
-        assert_eq!(size_words(5 << 30), "5.0 GiB");
     }
 }

@@ -4,6 +4,8 @@ use leptos::task::spawn_local;
 use crate::api::vms::{act_on_vm, delete_vm};
 use crate::components::create_form::QuotaRefresh;
 use crate::error::AppError;
+use crate::i18n::{td_string, Locale};
+use crate::language::{error_sentence, use_locale, Label};
 use crate::live::{gauge_in, use_live};
 use crate::machine::boot_check;
 use crate::store::VmStore;
@@ -23,15 +25,15 @@ async fn delete_lazily(id: VmId) -> Result<DeleteReport, AppError> {
 
 /// A running VM's use, as its card says it ("CPU 12% · memory 40%") and the CSS variables the
 /// card's two small bars are drawn from: one element, so it costs the first load little.
-fn usage_line(cpu: Option<u8>, memory: Option<u8>) -> (String, String) {
+fn usage_line(locale: Locale, cpu: Option<u8>, memory: Option<u8>) -> (String, String) {
     let mut words = Vec::new();
     let mut style = String::new();
     if let Some(cpu) = cpu {
-        words.push(format!("CPU {cpu}%"));
+        words.push(td_string!(locale, dashboard.usage_cpu, percent = cpu).to_string());
         style.push_str(&format!("--cpu: {cpu}%;"));
     }
     if let Some(memory) = memory {
-        words.push(format!("memory {memory}%"));
+        words.push(td_string!(locale, dashboard.usage_memory, percent = memory).to_string());
         style.push_str(&format!("--memory: {memory}%;"));
     }
     (words.join(" · "), style)
@@ -41,6 +43,7 @@ fn usage_line(cpu: Option<u8>, memory: Option<u8>) -> (String, String) {
 /// make sense right now.
 #[component]
 pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
+    let locale = use_locale();
     let vm = Memo::new(move |_| store.get(id));
     let name = move || vm.with(|vm| vm.as_ref().map(|vm| vm.name.clone()).unwrap_or_default());
     let status = move || vm.with(|vm| vm.as_ref().map_or(VmStatus::Unknown, |vm| vm.status));
@@ -66,7 +69,7 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                     requested.set(Some(action).filter(|action| action.needs_guest()));
                     store.apply(updated);
                 }
-                Err(failure) => error.set(Some(failure.message)),
+                Err(failure) => error.set(Some(error_sentence(locale, &failure))),
             }
         });
     };
@@ -85,7 +88,7 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                 }
                 Err(failure) => {
                     confirming_delete.set(false);
-                    error.set(Some(failure.message));
+                    error.set(Some(error_sentence(locale, &failure)));
                 }
             }
         });
@@ -111,7 +114,7 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
     view! {
         <li
             class="vm-card"
-            aria-label=move || format!("VM {}", name())
+            aria-label=move || td_string!(locale, dashboard.card_label, name = name()).to_string()
             tabindex="-1"
             node_ref=card
             on:focusin=move |ev| {
@@ -132,7 +135,7 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                     vm.with(|vm| vm.as_ref().and_then(|vm| vm.role.clone()))
                         .map(|role| {
                             view! {
-                                <span class="role-tag" aria-label=move || format!("Role of {}", name())>
+                                <span class="role-tag" aria-label=move || td_string!(locale, dashboard.role_of, name = name()).to_string()>
                                     {role}
                                 </span>
                             }
@@ -141,9 +144,9 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                 <span
                     class=move || format!("badge badge-{}", status().as_str())
                     role="status"
-                    aria-label=move || format!("Status of {}", name())
+                    aria-label=move || td_string!(locale, dashboard.status_of, name = name()).to_string()
                 >
-                    {move || status().label()}
+                    {move || status().label_in(locale)}
                 </span>
             </div>
             {move || {
@@ -151,16 +154,20 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                     .map(|vm| {
                         view! {
                             <dl class="vm-specs">
-                                <dt>"vCPU"</dt>
+                                <dt>{td_string!(locale, dashboard.spec_vcpu)}</dt>
                                 <dd>{vm.cpu}</dd>
-                                <dt>"Memory"</dt>
+                                <dt>{td_string!(locale, dashboard.memory)}</dt>
                                 <dd>{format!("{} MiB", vm.memory)}</dd>
-                                <dt>"Disk"</dt>
+                                <dt>{td_string!(locale, dashboard.spec_disk)}</dt>
                                 <dd>{format!("{} GiB", vm.disk_size)}</dd>
-                                <dt>"Media"</dt>
-                                <dd>{vm.current_media.unwrap_or_else(|| "none".into())}</dd>
-                                <dt>"Boot"</dt>
-                                <dd>{vm.boot_order.label()}</dd>
+                                <dt>{td_string!(locale, dashboard.spec_media)}</dt>
+                                <dd>
+                                    {vm
+                                        .current_media
+                                        .unwrap_or_else(|| td_string!(locale, dashboard.media_none).into())}
+                                </dd>
+                                <dt>{td_string!(locale, dashboard.spec_boot)}</dt>
+                                <dd>{vm.boot_order.label_in(locale)}</dd>
                             </dl>
                         }
                     })
@@ -173,13 +180,13 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                     .with(|(_, payload)| gauge_in(payload, id))
                     .filter(|_| running)
                     .unwrap_or_default();
-                let (words, style) = usage_line(cpu, memory);
+                let (words, style) = usage_line(locale, cpu, memory);
                 view! { <p class="vm-gauges" style=style>{words}</p> }
             }}
             {move || {
                 vm.with(|vm| {
                         vm.as_ref()
-                            .and_then(|vm| boot_warning(vm.boot_order, vm.current_media.as_deref()))
+                            .and_then(|vm| boot_warning(locale, vm.boot_order, vm.current_media.as_deref()))
                     })
                     .map(|warning| view! { <p class="warning">{warning}</p> })
             }}
@@ -189,9 +196,9 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                 <a
                     class="console-link"
                     href=format!("/vms/{id}/console")
-                    aria-label=move || format!("Console of {}", name())
+                    aria-label=move || td_string!(locale, dashboard.console_of, name = name()).to_string()
                 >
-                    "Console"
+                    {td_string!(locale, dashboard.console)}
                 </a>
                 {VmAction::ALL
                     .into_iter()
@@ -199,11 +206,16 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                         view! {
                             <button
                                 type="button"
-                                aria-label=move || format!("{} {}", action.label(), name())
+                                aria-label=move || {
+                                    td_string!(
+                                        locale, dashboard.action_on_vm, action = action.label_in(locale), name = name()
+                                    )
+                                    .to_string()
+                                }
                                 disabled=move || busy() || !action.allowed_in(status())
                                 on:click=move |_| act(action)
                             >
-                                {action.label()}
+                                {action.label_in(locale)}
                             </button>
                         }
                     })
@@ -215,11 +227,11 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                             <button
                                 type="button"
                                 class="danger"
-                                aria-label=move || format!("Delete {}", name())
+                                aria-label=move || td_string!(locale, dashboard.delete_vm, name = name()).to_string()
                                 disabled=busy
                                 on:click=move |_| confirming_delete.set(true)
                             >
-                                "Delete"
+                                {td_string!(locale, dashboard.delete)}
                             </button>
                         }
                     }
@@ -227,14 +239,14 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                     <button
                         type="button"
                         class="danger"
-                        aria-label=move || format!("Confirm delete {}", name())
+                        aria-label=move || td_string!(locale, dashboard.confirm_delete_vm, name = name()).to_string()
                         disabled=busy
                         on:click=move |_| delete()
                     >
-                        "Confirm delete"
+                        {td_string!(locale, dashboard.confirm_delete)}
                     </button>
                     <button type="button" on:click=move |_| confirming_delete.set(false)>
-                        "Cancel"
+                        {td_string!(locale, dashboard.cancel)}
                     </button>
                 </Show>
             </div>
@@ -246,7 +258,7 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                     .map(|action| {
                         view! {
                             <p class="notice" role="note">
-                                {guest_request_notice(action)}
+                                {guest_request_notice(locale, action)}
                             </p>
                         }
                     })
@@ -348,44 +360,56 @@ mod browser_focus {
     }
 }
 
-/// What the card warns of about how the VM will boot, if anything.
-fn boot_warning(order: crate::types::BootOrder, media: Option<&str>) -> Option<String> {
+/// What the card warns of about how the VM will boot, if anything (the VM page's words).
+fn boot_warning(
+    locale: Locale,
+    order: crate::types::BootOrder,
+    media: Option<&str>,
+) -> Option<&'static str> {
     match boot_check(order, media) {
-        Ok(warning) => warning,
-        Err(refusal) => Some(refusal),
+        Err(_) => Some(td_string!(locale, vm.boot_cannot_boot)),
+        Ok(Some(_)) => Some(td_string!(locale, vm.boot_drive_empty)),
+        Ok(None) => None,
     }
 }
 
 /// Shutdown and reboot are requests to the guest's OS; say so, and what to do if it ignores them.
-fn guest_request_notice(action: VmAction) -> &'static str {
+fn guest_request_notice(locale: Locale, action: VmAction) -> &'static str {
     match action {
-        VmAction::Reboot => {
-            "Reboot requested: the guest's operating system must restart itself. If it does not \
-             respond, use Reset."
-        }
-        _ => {
-            "Shutdown requested: the guest's operating system must power itself off. If it does \
-             not respond (no OS, or still booting), use Stop."
-        }
+        VmAction::Reboot => td_string!(locale, dashboard.notice_reboot_requested),
+        _ => td_string!(locale, dashboard.notice_shutdown_requested),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::usage_line;
+    use super::{guest_request_notice, usage_line};
+    use crate::i18n::Locale;
+    use crate::types::VmAction;
 
     #[test]
     fn the_usage_line_says_what_is_known() {
         assert_eq!(
-            usage_line(Some(12), Some(40)),
+            usage_line(Locale::en, Some(12), Some(40)),
             (
                 "CPU 12% · memory 40%".into(),
                 "--cpu: 12%;--memory: 40%;".into()
             )
         );
         assert_eq!(
-            usage_line(Some(3), None),
+            usage_line(Locale::en, Some(3), None),
             ("CPU 3%".into(), "--cpu: 3%;".into())
         );
+        assert_eq!(
+            usage_line(Locale::ko, Some(12), Some(40)).0,
+            "CPU 12% · 메모리 40%"
+        );
+    }
+
+    #[test]
+    fn guest_requests_say_what_to_do_if_ignored() {
+        assert!(guest_request_notice(Locale::en, VmAction::Reboot).ends_with("use Reset."));
+        assert!(guest_request_notice(Locale::en, VmAction::Shutdown).ends_with("use Stop."));
+        assert!(guest_request_notice(Locale::ko, VmAction::Shutdown).contains("강제 종료"));
     }
 }

@@ -4,6 +4,8 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::accounts::{audit, Audit};
 use crate::auth::{AuditEntry, AuditPage, AuditQuery, Outcome};
+use crate::i18n::{td_string, Locale};
+use crate::language::{error_sentence, use_locale, Label};
 
 /// Entries per page.
 const PAGE: u32 = 50;
@@ -25,6 +27,7 @@ impl LazyRoute for AuditLogRoute {
 /// The audit log, newest first (an admin sees everyone's entries, a user their own).
 #[component]
 pub fn AuditLogPage() -> impl IntoView {
+    let locale = use_locale();
     let first = Resource::new(
         || (),
         |_| {
@@ -36,14 +39,17 @@ pub fn AuditLogPage() -> impl IntoView {
     );
     view! {
         <section class="audit">
-            <Title text="Audit log · Limen"/>
-            <h1>"Audit log"</h1>
-            <Suspense fallback=|| view! { <p class="muted">"Loading the audit log…"</p> }>
+            <Title text=td_string!(locale, admin.audit_title)/>
+            <h1>{td_string!(locale, admin.audit_log)}</h1>
+            <Suspense fallback=move || {
+                view! { <p class="muted">{td_string!(locale, admin.loading_audit)}</p> }
+            }>
                 {move || Suspend::new(async move {
                     match first.await {
                         Ok(page) => view! { <AuditLog first=page/> }.into_any(),
                         Err(error) => {
-                            view! { <p class="error" role="alert">{error.message}</p> }.into_any()
+                            view! { <p class="error" role="alert">{error_sentence(locale, &error)}</p> }
+                                .into_any()
                         }
                     }
                 })}
@@ -55,8 +61,9 @@ pub fn AuditLogPage() -> impl IntoView {
 /// The first page as loaded with the page, then older pages appended below it on request.
 #[component]
 fn AuditLog(first: AuditPage) -> impl IntoView {
+    let locale = use_locale();
     if first.entries.is_empty() {
-        return view! { <p class="muted">"No entries yet."</p> }.into_any();
+        return view! { <p class="muted">{td_string!(locale, admin.no_entries)}</p> }.into_any();
     }
     let older = RwSignal::new(Vec::<AuditEntry>::new());
     let next = RwSignal::new(first.next_before);
@@ -69,28 +76,38 @@ fn AuditLog(first: AuditPage) -> impl IntoView {
             older.update(|entries| entries.extend(page.entries));
             next.set(page.next_before);
         }
-        Some(Err(failure)) => error.set(Some(failure.message)),
+        Some(Err(failure)) => error.set(Some(error_sentence(locale, &failure))),
         None => {}
     });
 
-    let rows = first.entries.into_iter().map(entry_row).collect_view();
+    let rows = first
+        .entries
+        .into_iter()
+        .map(|entry| entry_row(locale, entry))
+        .collect_view();
     view! {
         <div class="table-wrap">
-            <table class="data-table audit-table" aria-label="Audit log">
+            <table class="data-table audit-table" aria-label=td_string!(locale, admin.audit_log)>
                 <thead>
                     <tr>
-                        <th scope="col">"Time"</th>
-                        <th scope="col">"User"</th>
-                        <th scope="col">"Address"</th>
-                        <th scope="col">"Action"</th>
-                        <th scope="col">"Target"</th>
-                        <th scope="col">"Outcome"</th>
-                        <th scope="col">"Detail"</th>
+                        <th scope="col">{td_string!(locale, admin.column_time)}</th>
+                        <th scope="col">{td_string!(locale, admin.column_user)}</th>
+                        <th scope="col">{td_string!(locale, admin.column_address)}</th>
+                        <th scope="col">{td_string!(locale, admin.column_action)}</th>
+                        <th scope="col">{td_string!(locale, admin.column_target)}</th>
+                        <th scope="col">{td_string!(locale, admin.column_outcome)}</th>
+                        <th scope="col">{td_string!(locale, admin.column_detail)}</th>
                     </tr>
                 </thead>
                 <tbody>
                     {rows}
-                    {move || older.get().into_iter().map(entry_row).collect_view()}
+                    {move || {
+                        older
+                            .get()
+                            .into_iter()
+                            .map(|entry| entry_row(locale, entry))
+                            .collect_view()
+                    }}
                 </tbody>
             </table>
         </div>
@@ -108,7 +125,13 @@ fn AuditLog(first: AuditPage) -> impl IntoView {
                     });
                 }
             >
-                {move || if load.pending().get() { "Loading…" } else { "Older entries" }}
+                {move || {
+                    if load.pending().get() {
+                        td_string!(locale, admin.loading)
+                    } else {
+                        td_string!(locale, admin.older_entries)
+                    }
+                }}
             </button>
         </Show>
         {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
@@ -116,15 +139,33 @@ fn AuditLog(first: AuditPage) -> impl IntoView {
     .into_any()
 }
 
-fn entry_row(entry: AuditEntry) -> AnyView {
+/// A moment of the log, to the second, in UTC (`2026-11-30 19:51:07 UTC`).
+fn entry_time(locale: Locale, at: &chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    td_string!(
+        locale,
+        admin.audit_time,
+        year = at.year(),
+        month = format!("{:02}", at.month()),
+        day = format!("{:02}", at.day()),
+        hour = format!("{:02}", at.hour()),
+        minute = format!("{:02}", at.minute()),
+        second = format!("{:02}", at.second()),
+    )
+    .to_string()
+}
+
+/// One entry; its action (`vm.create`) is the log's own code and stays as it is.
+fn entry_row(locale: Locale, entry: AuditEntry) -> AnyView {
     let dash = || "—".to_string();
-    let (outcome, class) = match entry.outcome {
-        Outcome::Success => ("success", "outcome-success"),
-        Outcome::Failure => ("failure", "outcome-failure"),
+    let class = match entry.outcome {
+        Outcome::Success => "outcome-success",
+        Outcome::Failure => "outcome-failure",
     };
+    let outcome = entry.outcome.label_in(locale);
     view! {
         <tr>
-            <td class="nowrap">{entry.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</td>
+            <td class="nowrap">{entry_time(locale, &entry.at)}</td>
             <td>{entry.username.unwrap_or_else(dash)}</td>
             <td>{entry.address.unwrap_or_else(dash)}</td>
             <td>{entry.action}</td>
@@ -134,4 +175,19 @@ fn entry_row(entry: AuditEntry) -> AnyView {
         </tr>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn entries_are_timed_to_the_second() {
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 30, 19, 51, 7)
+            .unwrap();
+        assert_eq!(entry_time(Locale::en, &at), "2026-11-30 19:51:07 UTC");
+        assert_eq!(entry_time(Locale::ko, &at), "2026년 11월 30일 19:51:07 UTC");
+    }
 }

@@ -5,6 +5,8 @@ use leptos_router::hooks::use_query_map;
 use crate::api::vms::list_vms;
 use crate::components::create_form::{CreateVmForm, QuotaRefresh};
 use crate::components::vm_card::VmCard;
+use crate::i18n::td_string;
+use crate::language::{error_sentence, use_locale};
 use crate::live::use_live;
 use crate::store::VmStore;
 
@@ -18,6 +20,7 @@ async fn create_dialog_lazily(store: VmStore) -> AnyView {
 /// by the live event stream.
 #[component]
 pub fn DashboardPage() -> impl IntoView {
+    let locale = use_locale();
     let store = use_live().store;
     // Deleting a VM (on its card) frees quota the create form shows.
     QuotaRefresh::provide();
@@ -31,23 +34,27 @@ pub fn DashboardPage() -> impl IntoView {
     view! {
         <section class="dashboard">
             <div class="dashboard-head">
-                <Title text="Virtual machines · Limen"/>
-                <h1>"Virtual machines"</h1>
+                <Title text=td_string!(locale, dashboard.title)/>
+                <h1>{td_string!(locale, dashboard.virtual_machines)}</h1>
                 <button
                     type="button"
                     aria-expanded=move || if open_create.get() { "true" } else { "false" }
                     on:click=move |_| open_create.update(|open| *open = !*open)
                 >
-                    "New virtual machine"
+                    {td_string!(locale, dashboard.new_vm_button)}
                 </button>
             </div>
             // The create dialog's code loads when it is first opened: the first load is the list.
             <Show when=move || open_create.get()>
-                <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                <Suspense fallback=move || {
+                    view! { <p class="muted">{td_string!(locale, dashboard.loading)}</p> }
+                }>
                     {move || Suspend::new(create_dialog_lazily(store))}
                 </Suspense>
             </Show>
-            <Suspense fallback=|| view! { <p class="muted">"Loading virtual machines…"</p> }>
+            <Suspense fallback=move || {
+                view! { <p class="muted">{td_string!(locale, dashboard.loading_vms)}</p> }
+            }>
                 {move || Suspend::new(async move {
                     match initial.await {
                         Ok(vms) => {
@@ -59,7 +66,7 @@ pub fn DashboardPage() -> impl IntoView {
                             .into_any()
                         }
                         Err(error) => {
-                            view! { <p class="error" role="alert">{error.message}</p> }.into_any()
+                            view! { <p class="error" role="alert">{error_sentence(locale, &error)}</p> }.into_any()
                         }
                     }
                 })}
@@ -73,6 +80,7 @@ pub fn DashboardPage() -> impl IntoView {
 /// is part of the dashboard's first load.
 #[component]
 fn RoleFilter(store: VmStore, role: Memo<Option<String>>) -> impl IntoView {
+    let locale = use_locale();
     let roles = Memo::new(move |_| store.roles());
     move || {
         let roles = roles.get();
@@ -80,8 +88,8 @@ fn RoleFilter(store: VmStore, role: Memo<Option<String>>) -> impl IntoView {
             let current = role.get();
             let all = current.is_none().then_some("true");
             view! {
-                <nav class="role-filter" aria-label="Filter by role">
-                    <a href="/" aria-current=all>"All"</a>
+                <nav class="role-filter" aria-label=td_string!(locale, dashboard.role_filter_label)>
+                    <a href="/" aria-current=all>{td_string!(locale, dashboard.role_filter_all)}</a>
                     {roles
                         .into_iter()
                         .map(|count| {
@@ -90,7 +98,7 @@ fn RoleFilter(store: VmStore, role: Memo<Option<String>>) -> impl IntoView {
                                 <a
                                     href=format!("/?role={}", count.role)
                                     aria-current=here
-                                    aria-label=format!("Role {}", count.role)
+                                    aria-label=td_string!(locale, dashboard.role_filter_link, role = &count.role).to_string()
                                 >
                                     {format!("{} ({})", count.role, count.count)}
                                 </a>
@@ -105,13 +113,12 @@ fn RoleFilter(store: VmStore, role: Memo<Option<String>>) -> impl IntoView {
 
 #[component]
 fn VmList(store: VmStore, role: Memo<Option<String>>) -> impl IntoView {
+    let locale = use_locale();
     let ids = Memo::new(move |_| role.with(|role| store.ids_with_role(role.as_deref())));
     // Nothing to list: no VM at all, or none with the chosen role.
     let empty = move || match role.get() {
-        _ if store.is_empty() => {
-            "No virtual machines yet: create one with \"New virtual machine\".".to_string()
-        }
-        Some(role) => format!("No virtual machine has the role \"{role}\"."),
+        _ if store.is_empty() => td_string!(locale, dashboard.empty_no_vms).to_string(),
+        Some(role) => td_string!(locale, dashboard.empty_no_vm_with_role, role).to_string(),
         None => String::new(),
     };
     view! {
@@ -119,7 +126,7 @@ fn VmList(store: VmStore, role: Memo<Option<String>>) -> impl IntoView {
             when=move || !ids.with(Vec::is_empty)
             fallback=move || view! { <p class="muted">{empty}</p> }
         >
-            <ul class="vm-grid" aria-label="Virtual machines">
+            <ul class="vm-grid" aria-label=td_string!(locale, dashboard.virtual_machines)>
                 <For each=move || ids.get() key=|id| *id let:id>
                     <VmCard id store/>
                 </For>

@@ -6,6 +6,8 @@ use leptos_router::{lazy_route, LazyRoute};
 use crate::api::auth::{setup_needed, Login};
 use crate::auth::LoginRequest;
 use crate::components::fields::{PasswordField, UsernameField};
+use crate::i18n::td_string;
+use crate::language::{error_sentence, use_locale};
 use crate::pages::{go_to, safe_next};
 
 /// The route: this page's code is split off the main WASM and loaded when the page is visited.
@@ -26,6 +28,7 @@ impl LazyRoute for LoginRoute {
 /// so the server renders it with the new session.
 #[component]
 pub fn LoginPage() -> impl IntoView {
+    let locale = use_locale();
     let query = use_query_map();
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -40,11 +43,9 @@ pub fn LoginPage() -> impl IntoView {
     });
     let succeeded = move || matches!(login.value().get(), Some(Ok(_)));
     let error = move || {
-        login
-            .value()
-            .get()
-            .and_then(Result::err)
-            .map(|error| view! { <p class="error" role="alert">{error.message}</p> })
+        login.value().get().and_then(Result::err).map(
+            |error| view! { <p class="error" role="alert">{error_sentence(locale, &error)}</p> },
+        )
     };
 
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
@@ -59,14 +60,20 @@ pub fn LoginPage() -> impl IntoView {
 
     view! {
         <section class="auth-page">
-            <Title text="Log in · Limen"/>
-            <h1>"Log in"</h1>
+            <Title text=td_string!(locale, account.login_title)/>
+            <h1>{td_string!(locale, account.log_in)}</h1>
             // POST: a submit before the page is interactive must not put the password in a URL.
-            <form class="stack-form" method="post" aria-label="Log in" on:submit=on_submit>
+            <form class="stack-form" method="post" aria-label=td_string!(locale, account.log_in) on:submit=on_submit>
                 <UsernameField value=username autocomplete="username"/>
-                <PasswordField value=password label="Password" name="password" new=false/>
+                <PasswordField value=password label=td_string!(locale, account.password) name="password" new=false/>
                 <button type="submit" disabled=move || login.pending().get() || succeeded()>
-                    {move || if login.pending().get() { "Logging in…" } else { "Log in" }}
+                    {move || {
+                        if login.pending().get() {
+                            td_string!(locale, account.logging_in)
+                        } else {
+                            td_string!(locale, account.log_in)
+                        }
+                    }}
                 </button>
                 {error}
             </form>
@@ -76,8 +83,9 @@ pub fn LoginPage() -> impl IntoView {
                         .then(|| {
                             view! {
                                 <p class="notice" role="note">
-                                    "No admin exists yet. "
-                                    <a href="/setup">"Set up the first admin"</a>
+                                    {td_string!(locale, account.no_admin_yet)}
+                                    " "
+                                    <a href="/setup">{td_string!(locale, account.set_up_first_admin)}</a>
                                 </p>
                             }
                         })

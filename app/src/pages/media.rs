@@ -10,8 +10,10 @@ use crate::api::media::{
     cancel_operation, delete_image, delete_iso, list_images, list_isos, list_operations,
 };
 use crate::auth::Role;
-use crate::components::iso_upload::{size_words, IsoUpload};
+use crate::components::iso_upload::IsoUpload;
 use crate::error::AppError;
+use crate::i18n::td_string;
+use crate::language::{error_sentence, size_words, use_locale};
 use crate::live::use_live;
 use crate::machine::{
     latest_operations, percent_of, progress_payload, OperationKind, ProgressState,
@@ -41,6 +43,7 @@ enum Kind {
 
 #[component]
 pub fn MediaPage() -> impl IntoView {
+    let locale = use_locale();
     let live = use_live();
     let me = use_session().me;
     // Both lists load again whenever a library changes (an upload, a delete, a new image).
@@ -59,16 +62,16 @@ pub fn MediaPage() -> impl IntoView {
             };
             match answer {
                 Ok(()) => live.library_changed(),
-                Err(failure) => error.set(Some(failure.message)),
+                Err(failure) => error.set(Some(error_sentence(locale, &failure))),
             }
         });
     };
     view! {
         <section class="media">
-            <Title text="Media · Limen"/>
-            <h1>"Media"</h1>
+            <Title text=td_string!(locale, media.title)/>
+            <h1>{td_string!(locale, media.media)}</h1>
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
-            <h2>"ISO images"</h2>
+            <h2>{td_string!(locale, media.iso_images)}</h2>
             // Outside the lists' boundary: a list loading again (an upload finished) must not
             // make a new upload control and lose what it says.
             <Transition fallback=|| ()>
@@ -77,7 +80,9 @@ pub fn MediaPage() -> impl IntoView {
                     admin.then(|| view! { <IsoUpload/> })
                 })}
             </Transition>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=move || {
+                view! { <p class="muted">{td_string!(locale, media.loading)}</p> }
+            }>
                 {move || Suspend::new(async move {
                     let admin = matches!(me.await, Ok(Some(user)) if user.role == Role::Admin);
                     // Once: this boundary runs again whenever a library changes.
@@ -92,8 +97,8 @@ pub fn MediaPage() -> impl IntoView {
                     let (isos, images) = (isos.await, images.await);
                     view! {
                         <Library kind=Kind::Iso files=isos admin remove/>
-                        <h2>"Base images"</h2>
-                        <p class="muted">"Made from a stopped VM's disk on its page; new VMs are built on them copy-on-write."</p>
+                        <h2>{td_string!(locale, media.base_images)}</h2>
+                        <p class="muted">{td_string!(locale, media.base_images_explanation)}</p>
                         <Library kind=Kind::Image files=images admin remove/>
                     }
                 })}
@@ -110,22 +115,27 @@ fn Library(
     admin: bool,
     remove: impl Fn(Kind, String) + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
+    let locale = use_locale();
     let label = match kind {
-        Kind::Iso => "ISO images",
-        Kind::Image => "Base images",
+        Kind::Iso => td_string!(locale, media.iso_images),
+        Kind::Image => td_string!(locale, media.base_images),
     };
     match files {
-        Err(error) => view! { <p class="error" role="alert">{error.message}</p> }.into_any(),
-        Ok(files) if files.is_empty() => view! { <p class="muted">"None yet."</p> }.into_any(),
+        Err(error) => {
+            view! { <p class="error" role="alert">{error_sentence(locale, &error)}</p> }.into_any()
+        }
+        Ok(files) if files.is_empty() => {
+            view! { <p class="muted">{td_string!(locale, media.none_yet)}</p> }.into_any()
+        }
         Ok(files) => view! {
             <div class="table-wrap">
             <table class="data-table" aria-label=label>
                 <thead>
                     <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Size"</th>
-                        <th scope="col">"Used by"</th>
-                        {admin.then(|| view! { <th scope="col"><span class="visually-hidden">"Actions"</span></th> })}
+                        <th scope="col">{td_string!(locale, media.column_name)}</th>
+                        <th scope="col">{td_string!(locale, media.column_size)}</th>
+                        <th scope="col">{td_string!(locale, media.column_used_by)}</th>
+                        {admin.then(|| view! { <th scope="col"><span class="visually-hidden">{td_string!(locale, media.actions)}</span></th> })}
                     </tr>
                 </thead>
                 <tbody>
@@ -137,19 +147,23 @@ fn Library(
                             view! {
                                 <tr>
                                     <td>{file.name.clone()}</td>
-                                    <td>{size_words(file.size)}</td>
-                                    <td>{if used { file.used_by.join(", ") } else { "nothing".into() }}</td>
+                                    <td>{size_words(locale, file.size)}</td>
+                                    <td>{if used {
+                                        file.used_by.join(", ")
+                                    } else {
+                                        td_string!(locale, media.used_by_nothing).into()
+                                    }}</td>
                                     {admin.then(|| view! {
                                         <td>
                                             <button
                                                 type="button"
                                                 class="danger"
-                                                aria-label=format!("Delete {}", file.name)
-                                                title=used.then_some("In use: it cannot be deleted")
+                                                aria-label=td_string!(locale, media.delete_named, name = file.name.as_str()).to_string()
+                                                title=used.then_some(td_string!(locale, media.in_use))
                                                 disabled=used
                                                 on:click=move |_| remove(kind, name.clone())
                                             >
-                                                "Delete"
+                                                {td_string!(locale, media.delete)}
                                             </button>
                                         </td>
                                     })}
@@ -168,6 +182,7 @@ fn Library(
 /// Base images being made, with their progress as the stream reports it.
 #[component]
 fn Operations() -> impl IntoView {
+    let locale = use_locale();
     let live = use_live();
     // The stream also reports snapshot work on VMs (shown on their pages): base images only.
     let operations = Memo::new(move |_| {
@@ -187,14 +202,14 @@ fn Operations() -> impl IntoView {
     };
     view! {
         <Show when=move || !running().is_empty()>
-            <h2>"In progress"</h2>
+            <h2>{td_string!(locale, media.in_progress)}</h2>
             // Keyed by operation: its Cancel button stays the same button while the percent moves.
             <For each=running key=|op| op.id let:op>
-                <div class="operation" role="group" aria-label=format!("Making {}", op.target)>
+                <div class="operation" role="group" aria-label=td_string!(locale, media.making, name = op.target.as_str()).to_string()>
                     <progress
                         max="100"
                         value=move || operations.try_with(|all| percent_of(all, op.id)).unwrap_or(0)
-                        aria-label=format!("Progress of {}", op.target)
+                        aria-label=td_string!(locale, media.progress_of, name = op.target.as_str()).to_string()
                     ></progress>
                     <span class="muted">
                         {
@@ -211,7 +226,7 @@ fn Operations() -> impl IntoView {
                             });
                         }
                     >
-                        "Cancel"
+                        {td_string!(locale, media.cancel)}
                     </button>
                 </div>
             </For>
@@ -221,7 +236,13 @@ fn Operations() -> impl IntoView {
                 .with(|all| all.iter().rev().find(|op| op.state == ProgressState::Failed).cloned())
                 .map(|op| view! {
                     <p class="error" role="alert">
-                        {format!("Making {} failed: {}", op.target, op.error.unwrap_or_default())}
+                        {td_string!(
+                            locale,
+                            media.making_failed,
+                            name = op.target.as_str(),
+                            error = op.error.unwrap_or_default(),
+                        )
+                            .to_string()}
                     </p>
                 })
         }}

@@ -1,20 +1,24 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::i18n::td_string;
+use crate::language::use_locale;
+
 /// What an unknown address shows: said in words, with the way back, and answered with HTTP 404.
 #[component]
 pub fn NotFoundPage() -> impl IntoView {
+    let locale = use_locale();
     #[cfg(feature = "ssr")]
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
-        <Title text="Page not found · Limen"/>
+        <Title text=td_string!(locale, dashboard.not_found_title)/>
         <section class="not-found">
-            <h1>"Page not found"</h1>
-            <p>"There is no page at this address: the link may be mistyped, or the page has moved."</p>
+            <h1>{td_string!(locale, dashboard.not_found_heading)}</h1>
+            <p>{td_string!(locale, dashboard.not_found_text)}</p>
             <p>
-                <a href="/">"Back to the virtual machines"</a>
+                <a href="/">{td_string!(locale, dashboard.not_found_back)}</a>
             </p>
         </section>
     }

@@ -2,6 +2,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::reconcile::{AdoptVm, ForgetVm, Reconcile};
+use crate::i18n::td_string;
+use crate::language::{error_sentence, format_count, use_locale, Label};
 use crate::report::{AdoptRequest, ReconcileReport};
 use crate::types::VmId;
 
@@ -10,14 +12,15 @@ use crate::types::VmId;
 /// record removes only the record.
 #[component]
 pub fn ReconcilePage() -> impl IntoView {
+    let locale = use_locale();
     let run = ServerAction::<Reconcile>::new();
     let report = move || run.value().get();
 
     view! {
         <section class="reconcile">
             <div class="dashboard-head">
-                <Title text="Reconcile · Limen"/>
-                <h1>"Reconcile"</h1>
+                <Title text=td_string!(locale, admin.reconcile_title)/>
+                <h1>{td_string!(locale, admin.reconcile)}</h1>
                 <button
                     type="button"
                     disabled=move || run.pending().get()
@@ -25,17 +28,25 @@ pub fn ReconcilePage() -> impl IntoView {
                         run.dispatch(Reconcile {});
                     }
                 >
-                    {move || if run.pending().get() { "Reconciling…" } else { "Run reconcile" }}
+                    {move || {
+                        if run.pending().get() {
+                            td_string!(locale, admin.reconciling)
+                        } else {
+                            td_string!(locale, admin.run_reconcile)
+                        }
+                    }}
                 </button>
             </div>
             <p class="muted">
-                "Compares libvirt, the database and the disk directory. Status drift is corrected \
-                 and cut-off operations are finished; everything else is listed here for you to decide."
+                {td_string!(locale, admin.reconcile_explanation)}
             </p>
             {move || match report() {
                 None => None,
                 Some(Err(error)) => {
-                    Some(view! { <p class="error" role="alert">{error.message}</p> }.into_any())
+                    Some(
+                        view! { <p class="error" role="alert">{error_sentence(locale, &error)}</p> }
+                            .into_any(),
+                    )
                 }
                 Some(Ok(report)) => Some(view! { <Report report/> }.into_any()),
             }}
@@ -45,74 +56,117 @@ pub fn ReconcilePage() -> impl IntoView {
 
 #[component]
 fn Report(report: ReconcileReport) -> impl IntoView {
+    let locale = use_locale();
+    let ms = format_count(locale, report.duration_ms);
     let summary = if report.is_clean() {
-        format!("Everything agrees (checked in {} ms).", report.duration_ms)
+        td_string!(locale, admin.everything_agrees, ms = ms).to_string()
     } else {
-        format!("Checked in {} ms.", report.duration_ms)
+        td_string!(locale, admin.checked_in, ms = ms).to_string()
     };
     view! {
-        <div class="report" aria-label="Reconcile report">
-            <p role="status" aria-label="Reconcile summary">{summary}</p>
-            <ReportSection title="Ghost VMs: in libvirt, not in Limen" empty=report.ghosts.is_empty()>
+        <div class="report" aria-label=td_string!(locale, admin.reconcile_report)>
+            <p role="status" aria-label=td_string!(locale, admin.reconcile_summary)>
+                {summary}
+            </p>
+            <ReportSection
+                title=td_string!(locale, admin.ghosts_title)
+                empty=report.ghosts.is_empty()
+            >
                 {report
                     .ghosts
                     .into_iter()
                     .map(|ghost| {
-                        let label = format!("{} ({})", ghost.name, ghost.status.label());
+                        let label = format!("{} ({})", ghost.name, ghost.status.label_in(locale));
                         view! { <GhostRow id=ghost.uuid name=ghost.name label/> }
                     })
                     .collect_view()}
             </ReportSection>
-            <ReportSection title="Missing VMs: in Limen, not in libvirt" empty=report.missing.is_empty()>
+            <ReportSection
+                title=td_string!(locale, admin.missing_title)
+                empty=report.missing.is_empty()
+            >
                 {report
                     .missing
                     .into_iter()
                     .map(|missing| view! { <MissingRow id=missing.uuid name=missing.name/> })
                     .collect_view()}
             </ReportSection>
-            <ReportSection title="Status corrected" empty=report.drift.is_empty()>
+            <ReportSection title=td_string!(locale, admin.drift_title) empty=report.drift.is_empty()>
                 {report
                     .drift
                     .into_iter()
                     .map(|drift| {
                         view! {
                             <li>
-                                {format!(
-                                    "{}: recorded {}, libvirt says {}",
-                                    drift.name,
-                                    drift.recorded.label().to_lowercase(),
-                                    drift.observed.label().to_lowercase(),
-                                )}
+                                {td_string!(
+                                    locale,
+                                    admin.drift_line,
+                                    name = drift.name.as_str(),
+                                    recorded = drift.recorded.label_in(locale).to_lowercase(),
+                                    observed = drift.observed.label_in(locale).to_lowercase(),
+                                )
+                                    .to_string()}
                             </li>
                         }
                     })
                     .collect_view()}
             </ReportSection>
-            <ReportSection title="Orphan disks: files no VM uses" empty=report.orphan_disks.is_empty()>
+            <ReportSection
+                title=td_string!(locale, admin.orphans_title)
+                empty=report.orphan_disks.is_empty()
+            >
                 {report
                     .orphan_disks
                     .into_iter()
-                    .map(|disk| view! { <li>{format!("{} ({} bytes)", disk.file, disk.size)}</li> })
-                    .collect_view()}
-            </ReportSection>
-            <ReportSection title="Cut-off operations" empty=report.operations.is_empty()>
-                {report
-                    .operations
-                    .into_iter()
-                    .map(|op| view! { <li>{format!("{} of {}: {}", op.kind, op.vm, op.outcome)}</li> })
+                    .map(|disk| {
+                        let line = td_string!(
+                            locale,
+                            admin.orphan_line,
+                            file = disk.file.as_str(),
+                            size = format_count(locale, disk.size),
+                        )
+                        .to_string();
+                        view! { <li>{line}</li> }
+                    })
                     .collect_view()}
             </ReportSection>
             <ReportSection
-                title="Snapshot records without a snapshot"
+                title=td_string!(locale, admin.cut_off_title)
+                empty=report.operations.is_empty()
+            >
+                {report
+                    .operations
+                    .into_iter()
+                    .map(|op| {
+                        let line = td_string!(
+                            locale,
+                            admin.cut_off_line,
+                            kind = op.kind.as_str(),
+                            vm = op.vm,
+                            outcome = op.outcome.as_str(),
+                        )
+                        .to_string();
+                        view! { <li>{line}</li> }
+                    })
+                    .collect_view()}
+            </ReportSection>
+            <ReportSection
+                title=td_string!(locale, admin.stale_snapshots_title)
                 empty=report.stale_snapshots.is_empty()
             >
                 {report
                     .stale_snapshots
                     .into_iter()
                     .map(|stale| {
-                        view! {
-                            <li>{format!("\"{}\" of {}: {}", stale.name, stale.vm_name, stale.reason)}</li>
-                        }
+                        let line = td_string!(
+                            locale,
+                            admin.stale_snapshot_line,
+                            name = stale.name.as_str(),
+                            vm = stale.vm_name.as_str(),
+                            reason = stale.reason.as_str(),
+                        )
+                        .to_string();
+                        view! { <li>{line}</li> }
                     })
                     .collect_view()}
             </ReportSection>
@@ -123,11 +177,12 @@ fn Report(report: ReconcileReport) -> impl IntoView {
 
 #[component]
 fn ReportSection(title: &'static str, empty: bool, children: Children) -> impl IntoView {
+    let locale = use_locale();
     view! {
         <section class="report-section" aria-label=title>
             <h2>{title}</h2>
             {if empty {
-                view! { <p class="muted">"None."</p> }.into_any()
+                view! { <p class="muted">{td_string!(locale, admin.none)}</p> }.into_any()
             } else {
                 view! { <ul>{children()}</ul> }.into_any()
             }}
@@ -137,14 +192,18 @@ fn ReportSection(title: &'static str, empty: bool, children: Children) -> impl I
 
 #[component]
 fn GhostRow(id: VmId, name: String, label: String) -> impl IntoView {
+    let locale = use_locale();
     let adopt = ServerAction::<AdoptVm>::new();
     let outcome = move || {
         adopt.value().get().map(|result| match result {
             Ok(vm) => {
-                view! { <span role="note">{format!("Adopted as {}.", vm.name)}</span> }.into_any()
+                let note =
+                    td_string!(locale, admin.adopted_as, name = vm.name.as_str()).to_string();
+                view! { <span role="note">{note}</span> }.into_any()
             }
             Err(error) => {
-                view! { <span class="error" role="alert">{error.message}</span> }.into_any()
+                view! { <span class="error" role="alert">{error_sentence(locale, &error)}</span> }
+                    .into_any()
             }
         })
     };
@@ -155,7 +214,7 @@ fn GhostRow(id: VmId, name: String, label: String) -> impl IntoView {
             " "
             <button
                 type="button"
-                aria-label=format!("Adopt {name}")
+                aria-label=td_string!(locale, admin.adopt_named, name = name.as_str()).to_string()
                 disabled=move || adopt.pending().get() || done()
                 on:click=move |_| {
                     adopt.dispatch(AdoptVm {
@@ -163,7 +222,7 @@ fn GhostRow(id: VmId, name: String, label: String) -> impl IntoView {
                     });
                 }
             >
-                "Adopt"
+                {td_string!(locale, admin.adopt)}
             </button>
             " "
             {outcome}
@@ -173,13 +232,16 @@ fn GhostRow(id: VmId, name: String, label: String) -> impl IntoView {
 
 #[component]
 fn MissingRow(id: VmId, name: String) -> impl IntoView {
+    let locale = use_locale();
     let remove = ServerAction::<ForgetVm>::new();
     let done = move || matches!(remove.value().get(), Some(Ok(_)));
     let outcome = move || {
         remove.value().get().map(|result| match result {
-            Ok(_) => view! { <span role="note">"Record removed."</span> }.into_any(),
+            Ok(_) => view! { <span role="note">{td_string!(locale, admin.record_removed)}</span> }
+                .into_any(),
             Err(error) => {
-                view! { <span class="error" role="alert">{error.message}</span> }.into_any()
+                view! { <span class="error" role="alert">{error_sentence(locale, &error)}</span> }
+                    .into_any()
             }
         })
     };
@@ -190,13 +252,13 @@ fn MissingRow(id: VmId, name: String) -> impl IntoView {
             <button
                 type="button"
                 class="danger"
-                aria-label=format!("Remove record of {name}")
+                aria-label=td_string!(locale, admin.remove_record_of, name = name.as_str()).to_string()
                 disabled=move || remove.pending().get() || done()
                 on:click=move |_| {
                     remove.dispatch(ForgetVm { id });
                 }
             >
-                "Remove record"
+                {td_string!(locale, admin.remove_record)}
             </button>
             " "
             {outcome}

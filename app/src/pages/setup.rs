@@ -5,6 +5,8 @@ use leptos_router::{lazy_route, LazyRoute};
 use crate::api::auth::{setup_needed, SetupAdmin};
 use crate::auth::SetupRequest;
 use crate::components::fields::{PasswordField, UsernameField};
+use crate::i18n::td_string;
+use crate::language::{error_sentence, use_locale};
 use crate::pages::go_to;
 
 /// The route: this page's code is split off the main WASM and loaded when the page is visited.
@@ -24,6 +26,7 @@ impl LazyRoute for SetupRoute {
 /// The first admin of a fresh install, authorised by the one-time token in the server's log.
 #[component]
 pub fn SetupPage() -> impl IntoView {
+    let locale = use_locale();
     let token = RwSignal::new(String::new());
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -37,7 +40,7 @@ pub fn SetupPage() -> impl IntoView {
             error.set(None);
             go_to("/");
         }
-        Some(Err(failure)) => error.set(Some(failure.message)),
+        Some(Err(failure)) => error.set(Some(error_sentence(locale, &failure))),
         None => {}
     });
     let succeeded = move || matches!(setup.value().get(), Some(Ok(_)));
@@ -46,7 +49,7 @@ pub fn SetupPage() -> impl IntoView {
         ev.prevent_default();
         let password = password.get_untracked();
         if password != repeat.get_untracked() {
-            error.set(Some("The two passwords differ.".into()));
+            error.set(Some(td_string!(locale, account.passwords_differ).into()));
             return;
         }
         error.set(None);
@@ -61,10 +64,10 @@ pub fn SetupPage() -> impl IntoView {
 
     view! {
         <section class="auth-page">
-            <Title text="Set up · Limen"/>
-            <h1>"Set up the first admin"</h1>
+            <Title text=td_string!(locale, account.setup_title)/>
+            <h1>{td_string!(locale, account.set_up_first_admin)}</h1>
             <p class="muted">
-                "While no admin exists, the server prints a one-time setup token in its log when it starts; paste it here."
+                {td_string!(locale, account.setup_explanation)}
             </p>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -72,23 +75,30 @@ pub fn SetupPage() -> impl IntoView {
                         .then(|| {
                             view! {
                                 <p class="notice" role="note">
-                                    "An admin exists already. "
-                                    <a href="/login">"Log in"</a>
+                                    {td_string!(locale, account.admin_exists)}
+                                    " "
+                                    <a href="/login">{td_string!(locale, account.log_in)}</a>
                                 </p>
                             }
                         })
                 })}
             </Suspense>
-            <form class="stack-form" method="post" aria-label="Set up the first admin" on:submit=on_submit>
+            <form class="stack-form" method="post" aria-label=td_string!(locale, account.set_up_first_admin) on:submit=on_submit>
                 <label>
-                    "Setup token"
+                    {td_string!(locale, account.setup_token)}
                     <input type="text" name="setup_token" autocomplete="off" required bind:value=token/>
                 </label>
                 <UsernameField value=username autocomplete="username"/>
-                <PasswordField value=password label="Password" name="password" new=true/>
-                <PasswordField value=repeat label="Repeat password" name="repeat_password" new=true/>
+                <PasswordField value=password label=td_string!(locale, account.password) name="password" new=true/>
+                <PasswordField value=repeat label=td_string!(locale, account.repeat_password) name="repeat_password" new=true/>
                 <button type="submit" disabled=move || setup.pending().get() || succeeded()>
-                    {move || if setup.pending().get() { "Creating…" } else { "Create admin" }}
+                    {move || {
+                        if setup.pending().get() {
+                            td_string!(locale, account.creating)
+                        } else {
+                            td_string!(locale, account.create_admin)
+                        }
+                    }}
                 </button>
                 {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
             </form>

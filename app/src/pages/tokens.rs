@@ -4,7 +4,9 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::accounts::{list_tokens, CreateToken, RevokeToken};
 use crate::auth::{ApiToken, CreateTokenRequest};
-use crate::pages::{format_time, optional_number};
+use crate::i18n::td_string;
+use crate::language::{error_sentence, format_time, use_locale};
+use crate::pages::optional_number;
 
 /// The route: this page's code is split off the main WASM and loaded when the page is visited.
 pub struct TokensRoute;
@@ -23,6 +25,7 @@ impl LazyRoute for TokensRoute {
 /// The caller's API tokens: create one (its secret shown once, here), list them, revoke them.
 #[component]
 pub fn TokensPage() -> impl IntoView {
+    let locale = use_locale();
     let create = ServerAction::<CreateToken>::new();
     let revoke = ServerAction::<RevokeToken>::new();
     let tokens = Resource::new(
@@ -39,7 +42,7 @@ pub fn TokensPage() -> impl IntoView {
             name.set(String::new());
             days.set(String::new());
         }
-        Some(Err(failure)) => error.set(Some(failure.message)),
+        Some(Err(failure)) => error.set(Some(error_sentence(locale, &failure))),
         None => {}
     });
 
@@ -47,17 +50,14 @@ pub fn TokensPage() -> impl IntoView {
         ev.prevent_default();
         let token_name = name.get_untracked().trim().to_string();
         if token_name.is_empty() {
-            error.set(Some("Give the token a name.".into()));
+            error.set(Some(td_string!(locale, account.name_the_token).into()));
             return;
         }
-        let expires_in_days = match optional_number::<u32>("Expires in days", &days.get_untracked())
-        {
+        let field = td_string!(locale, account.expires_in_days);
+        let expires_in_days = match optional_number::<u32>(locale, field, &days.get_untracked()) {
             Ok(days) => days,
             Err(_) => {
-                error.set(Some(
-                    "Expires in days must be a whole number, or empty for a token that does not expire."
-                        .into(),
-                ));
+                error.set(Some(td_string!(locale, account.expiry_not_a_number).into()));
                 return;
             }
         };
@@ -73,14 +73,16 @@ pub fn TokensPage() -> impl IntoView {
     let secret = move || {
         create.value().get().and_then(Result::ok).map(|new| {
             view! {
-                <div class="new-secret" role="region" aria-label="New API token">
+                <div class="new-secret" role="region" aria-label=td_string!(locale, account.new_api_token)>
                     <label>
-                        "New token"
+                        {td_string!(locale, account.new_token)}
                         <input type="text" readonly value=new.secret.clone() prop:value=new.secret/>
                     </label>
                     <p>
-                        {format!("Copy the token \u{201c}{}\u{201d} now: it will not be shown again. ", new.token.name)}
-                        "Send it with each API request in the header "
+                        {td_string!(locale, account.copy_token_now, name = new.token.name.as_str()).to_string()}
+                        " "
+                        {td_string!(locale, account.send_token_in_header)}
+                        " "
                         <code>"Authorization: Bearer …"</code>
                         "."
                     </p>
@@ -91,29 +93,35 @@ pub fn TokensPage() -> impl IntoView {
 
     view! {
         <section class="tokens">
-            <Title text="API tokens · Limen"/>
-            <h1>"API tokens"</h1>
+            <Title text=td_string!(locale, account.tokens_title)/>
+            <h1>{td_string!(locale, account.api_tokens)}</h1>
             <p class="muted">
-                "Tokens let scripts use the REST API as you. They can do everything you can."
+                {td_string!(locale, account.tokens_explanation)}
             </p>
-            <form class="create-form" aria-label="Create an API token" on:submit=on_submit>
+            <form class="create-form" aria-label=td_string!(locale, account.create_token_form) on:submit=on_submit>
                 <label>
-                    "Token name"
+                    {td_string!(locale, account.token_name)}
                     <input type="text" name="token_name" autocomplete="off" required bind:value=name/>
                 </label>
                 <label>
-                    "Expires in days"
+                    {td_string!(locale, account.expires_in_days)}
                     <input
                         type="number"
                         name="expires_in_days"
                         min=1
                         step=1
-                        placeholder="never"
+                        placeholder=td_string!(locale, account.never_expires)
                         bind:value=days
                     />
                 </label>
                 <button type="submit" disabled=move || create.pending().get()>
-                    {move || if create.pending().get() { "Creating…" } else { "Create token" }}
+                    {move || {
+                        if create.pending().get() {
+                            td_string!(locale, account.creating)
+                        } else {
+                            td_string!(locale, account.create_token)
+                        }
+                    }}
                 </button>
                 {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
             </form>
@@ -123,17 +131,20 @@ pub fn TokensPage() -> impl IntoView {
                     .value()
                     .get()
                     .and_then(Result::err)
-                    .map(|error| view! { <p class="error" role="alert">{error.message}</p> })
+                    .map(|error| view! { <p class="error" role="alert">{error_sentence(locale, &error)}</p> })
             }}
-            <Transition fallback=|| view! { <p class="muted">"Loading tokens…"</p> }>
+            <Transition fallback=move || {
+                view! { <p class="muted">{td_string!(locale, account.loading_tokens)}</p> }
+            }>
                 {move || Suspend::new(async move {
                     match tokens.await {
                         Ok(list) if list.is_empty() => {
-                            view! { <p class="muted">"No API tokens yet."</p> }.into_any()
+                            view! { <p class="muted">{td_string!(locale, account.no_tokens)}</p> }.into_any()
                         }
                         Ok(list) => view! { <TokenTable tokens=list revoke/> }.into_any(),
                         Err(error) => {
-                            view! { <p class="error" role="alert">{error.message}</p> }.into_any()
+                            view! { <p class="error" role="alert">{error_sentence(locale, &error)}</p> }
+                                .into_any()
                         }
                     }
                 })}
@@ -144,18 +155,21 @@ pub fn TokensPage() -> impl IntoView {
 
 #[component]
 fn TokenTable(tokens: Vec<ApiToken>, revoke: ServerAction<RevokeToken>) -> impl IntoView {
-    let never = || "never".to_string();
+    let locale = use_locale();
+    let never_expires = move || td_string!(locale, account.never_expires).to_string();
+    let never_used = move || td_string!(locale, account.never_used).to_string();
+    let time = move |at: &chrono::DateTime<chrono::Utc>| format_time(locale, at);
     view! {
         <div class="table-wrap">
-            <table class="data-table" aria-label="API tokens">
+            <table class="data-table" aria-label=td_string!(locale, account.api_tokens)>
                 <thead>
                     <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col">"Expires"</th>
-                        <th scope="col">"Last used"</th>
+                        <th scope="col">{td_string!(locale, account.column_name)}</th>
+                        <th scope="col">{td_string!(locale, account.column_created)}</th>
+                        <th scope="col">{td_string!(locale, account.column_expires)}</th>
+                        <th scope="col">{td_string!(locale, account.column_last_used)}</th>
                         <th scope="col">
-                            <span class="visually-hidden">"Actions"</span>
+                            <span class="visually-hidden">{td_string!(locale, account.actions)}</span>
                         </th>
                     </tr>
                 </thead>
@@ -167,20 +181,20 @@ fn TokenTable(tokens: Vec<ApiToken>, revoke: ServerAction<RevokeToken>) -> impl 
                             view! {
                                 <tr>
                                     <td>{token.name.clone()}</td>
-                                    <td>{format_time(&token.created_at)}</td>
-                                    <td>{token.expires_at.as_ref().map_or_else(never, format_time)}</td>
-                                    <td>{token.last_used_at.as_ref().map_or_else(never, format_time)}</td>
+                                    <td>{time(&token.created_at)}</td>
+                                    <td>{token.expires_at.as_ref().map_or_else(never_expires, time)}</td>
+                                    <td>{token.last_used_at.as_ref().map_or_else(never_used, time)}</td>
                                     <td>
                                         <button
                                             type="button"
                                             class="danger"
-                                            aria-label=format!("Revoke {}", token.name)
+                                            aria-label=td_string!(locale, account.revoke_named, name = token.name.as_str()).to_string()
                                             disabled=move || revoke.pending().get()
                                             on:click=move |_| {
                                                 revoke.dispatch(RevokeToken { id });
                                             }
                                         >
-                                            "Revoke"
+                                            {td_string!(locale, account.revoke)}
                                         </button>
                                     </td>
                                 </tr>

@@ -4,12 +4,15 @@ use leptos_meta::Title;
 use crate::api::accounts::{list_users, CreateUser, DeleteUser, UpdateUser};
 use crate::auth::{CreateUserRequest, Quota, Role, UpdateUserRequest, UserDetail};
 use crate::components::fields::{PasswordField, UsernameField};
+use crate::i18n::{td_string, Locale};
+use crate::language::{error_sentence, use_locale, Label};
 use crate::pages::{confirm, optional_number, used_of};
 use crate::use_session;
 
 /// Users and their quotas (admins only; the server functions refuse anyone else anyway).
 #[component]
 pub fn UsersPage() -> impl IntoView {
+    let locale = use_locale();
     let session = use_session();
     // Bumped after every change that succeeded: the list is then loaded again.
     let refresh = RwSignal::new(0_u64);
@@ -17,9 +20,11 @@ pub fn UsersPage() -> impl IntoView {
 
     view! {
         <section class="users">
-            <Title text="Users · Limen"/>
-            <h1>"Users"</h1>
-            <Suspense fallback=|| view! { <p class="muted">"Loading users…"</p> }>
+            <Title text=td_string!(locale, admin.users_title)/>
+            <h1>{td_string!(locale, admin.users)}</h1>
+            <Suspense fallback=move || {
+                view! { <p class="muted">{td_string!(locale, admin.loading_users)}</p> }
+            }>
                 {move || Suspend::new(async move {
                     let admin = matches!(
                         session.me.await, Ok(Some(user)) if user.role == Role::Admin
@@ -27,8 +32,10 @@ pub fn UsersPage() -> impl IntoView {
                     if admin {
                         view! { <UsersAdmin users refresh/> }.into_any()
                     } else {
-                        view! { <p class="notice" role="note">"Only admins can see this page."</p> }
-                            .into_any()
+                        view! {
+                            <p class="notice" role="note">{td_string!(locale, admin.admins_only)}</p>
+                        }
+                        .into_any()
                     }
                 })}
             </Suspense>
@@ -40,17 +47,21 @@ type UsersResource = Resource<Result<Vec<UserDetail>, crate::error::AppError>>;
 
 #[component]
 fn UsersAdmin(users: UsersResource, refresh: RwSignal<u64>) -> impl IntoView {
+    let locale = use_locale();
     view! {
         <NewUserForm refresh/>
-        <Transition fallback=|| view! { <p class="muted">"Loading users…"</p> }>
+        <Transition fallback=move || {
+            view! { <p class="muted">{td_string!(locale, admin.loading_users)}</p> }
+        }>
             {move || Suspend::new(async move {
                 match users.await {
                     Ok(list) if list.is_empty() => {
-                        view! { <p class="muted">"No users."</p> }.into_any()
+                        view! { <p class="muted">{td_string!(locale, admin.no_users)}</p> }.into_any()
                     }
                     Ok(list) => view! { <UserTable users=list refresh/> }.into_any(),
                     Err(error) => {
-                        view! { <p class="error" role="alert">{error.message}</p> }.into_any()
+                        view! { <p class="error" role="alert">{error_sentence(locale, &error)}</p> }
+                            .into_any()
                     }
                 }
             })}
@@ -87,12 +98,28 @@ impl QuotaFields {
         }
     }
 
-    fn parse(&self) -> Result<Quota, String> {
+    fn parse(&self, locale: Locale) -> Result<Quota, String> {
         Ok(Quota {
-            max_vms: optional_number("Max VMs", &self.vms.get_untracked())?,
-            max_vcpus: optional_number("Max vCPUs", &self.vcpus.get_untracked())?,
-            max_memory_mib: optional_number("Max memory (MiB)", &self.memory.get_untracked())?,
-            max_disk_gb: optional_number("Max disk (GiB)", &self.disk.get_untracked())?,
+            max_vms: optional_number(
+                locale,
+                td_string!(locale, admin.max_vms),
+                &self.vms.get_untracked(),
+            )?,
+            max_vcpus: optional_number(
+                locale,
+                td_string!(locale, admin.max_vcpus),
+                &self.vcpus.get_untracked(),
+            )?,
+            max_memory_mib: optional_number(
+                locale,
+                td_string!(locale, admin.max_memory),
+                &self.memory.get_untracked(),
+            )?,
+            max_disk_gb: optional_number(
+                locale,
+                td_string!(locale, admin.max_disk),
+                &self.disk.get_untracked(),
+            )?,
         })
     }
 }
@@ -100,6 +127,7 @@ impl QuotaFields {
 /// A number input for one limit; `label` is its accessible name, `shown` the visible text.
 #[component]
 fn LimitInput(label: String, shown: &'static str, value: RwSignal<String>) -> impl IntoView {
+    let locale = use_locale();
     view! {
         <label>
             {shown}
@@ -107,7 +135,7 @@ fn LimitInput(label: String, shown: &'static str, value: RwSignal<String>) -> im
                 type="number"
                 min=0
                 step=1
-                placeholder="no limit"
+                placeholder=td_string!(locale, admin.no_limit)
                 aria-label=label
                 value=value.get_untracked()
                 bind:value=value
@@ -118,6 +146,7 @@ fn LimitInput(label: String, shown: &'static str, value: RwSignal<String>) -> im
 
 #[component]
 fn NewUserForm(refresh: RwSignal<u64>) -> impl IntoView {
+    let locale = use_locale();
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let role = RwSignal::new("user".to_string());
@@ -129,7 +158,14 @@ fn NewUserForm(refresh: RwSignal<u64>) -> impl IntoView {
     Effect::new(move |_| match create.value().get() {
         Some(Ok(detail)) => {
             error.set(None);
-            created.set(Some(format!("Created user {}.", detail.user.username)));
+            created.set(Some(
+                td_string!(
+                    locale,
+                    admin.user_created,
+                    name = detail.user.username.as_str()
+                )
+                .to_string(),
+            ));
             username.set(String::new());
             password.set(String::new());
             role.set("user".into());
@@ -138,7 +174,7 @@ fn NewUserForm(refresh: RwSignal<u64>) -> impl IntoView {
         }
         Some(Err(failure)) => {
             created.set(None);
-            error.set(Some(failure.message));
+            error.set(Some(error_sentence(locale, &failure)));
         }
         None => {}
     });
@@ -151,7 +187,7 @@ fn NewUserForm(refresh: RwSignal<u64>) -> impl IntoView {
                 username: username.get_untracked().trim().to_string(),
                 password: password.get_untracked(),
                 role: role.get_untracked().parse::<Role>()?,
-                quota: quota.parse()?,
+                quota: quota.parse(locale)?,
             })
         })();
         match request {
@@ -164,27 +200,54 @@ fn NewUserForm(refresh: RwSignal<u64>) -> impl IntoView {
     };
 
     view! {
-        <form class="create-form" method="post" aria-label="New user" on:submit=on_submit>
-            <h2 class="form-title">"New user"</h2>
+        <form
+            class="create-form"
+            method="post"
+            aria-label=td_string!(locale, admin.new_user)
+            on:submit=on_submit
+        >
+            <h2 class="form-title">{td_string!(locale, admin.new_user)}</h2>
             <UsernameField value=username autocomplete="off"/>
-            <PasswordField value=password label="Password" name="password" new=true/>
+            <PasswordField value=password label=td_string!(locale, admin.password) name="password" new=true/>
             <label>
-                "Role"
+                {td_string!(locale, admin.role)}
                 <select
                     name="role"
                     on:change=move |ev| role.set(event_target_value(&ev))
                     prop:value=role
                 >
-                    <option value="user">"user"</option>
-                    <option value="admin">"admin"</option>
+                    <option value="user">{Role::User.label_in(locale)}</option>
+                    <option value="admin">{Role::Admin.label_in(locale)}</option>
                 </select>
             </label>
-            <LimitInput label="Max VMs".into() shown="Max VMs" value=quota.vms/>
-            <LimitInput label="Max vCPUs".into() shown="Max vCPUs" value=quota.vcpus/>
-            <LimitInput label="Max memory (MiB)".into() shown="Max memory (MiB)" value=quota.memory/>
-            <LimitInput label="Max disk (GiB)".into() shown="Max disk (GiB)" value=quota.disk/>
+            <LimitInput
+                label=td_string!(locale, admin.max_vms).into()
+                shown=td_string!(locale, admin.max_vms)
+                value=quota.vms
+            />
+            <LimitInput
+                label=td_string!(locale, admin.max_vcpus).into()
+                shown=td_string!(locale, admin.max_vcpus)
+                value=quota.vcpus
+            />
+            <LimitInput
+                label=td_string!(locale, admin.max_memory).into()
+                shown=td_string!(locale, admin.max_memory)
+                value=quota.memory
+            />
+            <LimitInput
+                label=td_string!(locale, admin.max_disk).into()
+                shown=td_string!(locale, admin.max_disk)
+                value=quota.disk
+            />
             <button type="submit" disabled=move || create.pending().get()>
-                {move || if create.pending().get() { "Creating…" } else { "Create user" }}
+                {move || {
+                if create.pending().get() {
+                    td_string!(locale, admin.creating)
+                } else {
+                    td_string!(locale, admin.create_user)
+                }
+            }}
             </button>
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
             {move || created.get().map(|message| view! { <p class="ok" role="status">{message}</p> })}
@@ -195,20 +258,21 @@ fn NewUserForm(refresh: RwSignal<u64>) -> impl IntoView {
 
 #[component]
 fn UserTable(users: Vec<UserDetail>, refresh: RwSignal<u64>) -> impl IntoView {
+    let locale = use_locale();
     view! {
         <div class="table-wrap">
-            <table class="data-table" aria-label="Users">
+            <table class="data-table" aria-label=td_string!(locale, admin.users)>
                 <thead>
                     <tr>
-                        <th scope="col">"Username"</th>
-                        <th scope="col">"Role"</th>
-                        <th scope="col">"Disabled"</th>
-                        <th scope="col">"VMs"</th>
-                        <th scope="col">"vCPUs"</th>
-                        <th scope="col">"Memory (MiB)"</th>
-                        <th scope="col">"Disk (GiB)"</th>
+                        <th scope="col">{td_string!(locale, admin.column_username)}</th>
+                        <th scope="col">{td_string!(locale, admin.role)}</th>
+                        <th scope="col">{td_string!(locale, admin.column_disabled)}</th>
+                        <th scope="col">{td_string!(locale, admin.column_vms)}</th>
+                        <th scope="col">{td_string!(locale, admin.column_vcpus)}</th>
+                        <th scope="col">{td_string!(locale, admin.column_memory)}</th>
+                        <th scope="col">{td_string!(locale, admin.column_disk)}</th>
                         <th scope="col">
-                            <span class="visually-hidden">"Actions"</span>
+                            <span class="visually-hidden">{td_string!(locale, admin.actions)}</span>
                         </th>
                     </tr>
                 </thead>
@@ -225,6 +289,7 @@ fn UserTable(users: Vec<UserDetail>, refresh: RwSignal<u64>) -> impl IntoView {
 /// One user: a row of facts and actions, and a row to edit the quota and reset the password.
 #[component]
 fn UserRows(detail: UserDetail, refresh: RwSignal<u64>) -> impl IntoView {
+    let locale = use_locale();
     let UserDetail {
         user,
         quota: report,
@@ -247,20 +312,20 @@ fn UserRows(detail: UserDetail, refresh: RwSignal<u64>) -> impl IntoView {
             error.set(None);
             if password_change.get_untracked() {
                 new_password.set(String::new());
-                note.set(Some("Password changed.".into()));
+                note.set(Some(td_string!(locale, admin.password_changed).into()));
             } else {
                 refresh.update(|n| *n += 1);
             }
         }
         Some(Err(failure)) => {
             note.set(None);
-            error.set(Some(failure.message));
+            error.set(Some(error_sentence(locale, &failure)));
         }
         None => {}
     });
     Effect::new(move |_| match delete.value().get() {
         Some(Ok(())) => refresh.update(|n| *n += 1),
-        Some(Err(failure)) => error.set(Some(failure.message)),
+        Some(Err(failure)) => error.set(Some(error_sentence(locale, &failure))),
         None => {}
     });
     let busy = move || update.pending().get() || delete.pending().get();
@@ -289,8 +354,12 @@ fn UserRows(detail: UserDetail, refresh: RwSignal<u64>) -> impl IntoView {
     };
     let delete_name = user.username.clone();
     let on_delete = move |_| {
-        let question =
-            format!("Delete the user {delete_name}? Their sessions and API tokens stop working.");
+        let question = td_string!(
+            locale,
+            admin.confirm_delete_user,
+            name = delete_name.as_str()
+        )
+        .to_string();
         if confirm(&question) {
             error.set(None);
             delete.dispatch(DeleteUser {
@@ -300,7 +369,7 @@ fn UserRows(detail: UserDetail, refresh: RwSignal<u64>) -> impl IntoView {
     };
     let on_quota = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        match fields.parse() {
+        match fields.parse(locale) {
             Ok(quota) => send_quota(
                 UpdateUserRequest {
                     quota: Some(quota),
@@ -315,7 +384,9 @@ fn UserRows(detail: UserDetail, refresh: RwSignal<u64>) -> impl IntoView {
         ev.prevent_default();
         let password = new_password.get_untracked();
         if password.is_empty() {
-            error.set(Some("Type the new password first.".into()));
+            error.set(Some(
+                td_string!(locale, admin.type_new_password_first).into(),
+            ));
             return;
         }
         send_password(
@@ -332,29 +403,43 @@ fn UserRows(detail: UserDetail, refresh: RwSignal<u64>) -> impl IntoView {
         <tbody class="user">
             <tr>
                 <th scope="row">{u.clone()}</th>
-                <td>{user.role.as_str()}</td>
-                <td>{if disabled { "yes" } else { "no" }}</td>
-                <td>{used_of(used.vms, limits.max_vms)}</td>
-                <td>{used_of(used.vcpus, limits.max_vcpus)}</td>
-                <td>{used_of(used.memory_mib, limits.max_memory_mib)}</td>
-                <td>{used_of(used.disk_gb, limits.max_disk_gb)}</td>
+                <td>{user.role.label_in(locale)}</td>
+                <td>
+                    {if disabled {
+                        td_string!(locale, admin.yes)
+                    } else {
+                        td_string!(locale, admin.no)
+                    }}
+                </td>
+                <td>{used_of(locale, used.vms, limits.max_vms)}</td>
+                <td>{used_of(locale, used.vcpus, limits.max_vcpus)}</td>
+                <td>{used_of(locale, used.memory_mib, limits.max_memory_mib)}</td>
+                <td>{used_of(locale, used.disk_gb, limits.max_disk_gb)}</td>
                 <td class="row-actions">
                     <button
                         type="button"
-                        aria-label=format!("{} {u}", if disabled { "Enable" } else { "Disable" })
+                        aria-label=if disabled {
+                            td_string!(locale, admin.enable_named, name = u.as_str()).to_string()
+                        } else {
+                            td_string!(locale, admin.disable_named, name = u.as_str()).to_string()
+                        }
                         disabled=busy
                         on:click=on_toggle
                     >
-                        {if disabled { "Enable" } else { "Disable" }}
+                        {if disabled {
+                            td_string!(locale, admin.enable)
+                        } else {
+                            td_string!(locale, admin.disable)
+                        }}
                     </button>
                     <button
                         type="button"
                         class="danger"
-                        aria-label=format!("Delete {u}")
+                        aria-label=td_string!(locale, admin.delete_named, name = u.as_str()).to_string()
                         disabled=busy
                         on:click=on_delete
                     >
-                        "Delete"
+                        {td_string!(locale, admin.delete)}
                     </button>
                 </td>
             </tr>
@@ -362,50 +447,58 @@ fn UserRows(detail: UserDetail, refresh: RwSignal<u64>) -> impl IntoView {
                 <td colspan="8">
                     <form
                         class="inline-form"
-                        aria-label=format!("Edit quota of {u}")
+                        aria-label=td_string!(locale, admin.edit_quota_of, name = u.as_str()).to_string()
                         on:submit=on_quota
                     >
-                        <LimitInput label=format!("Max VMs for {u}") shown="Max VMs" value=fields.vms/>
-                        <LimitInput label=format!("Max vCPUs for {u}") shown="Max vCPUs" value=fields.vcpus/>
                         <LimitInput
-                            label=format!("Max memory (MiB) for {u}")
-                            shown="Max memory (MiB)"
+                            label=td_string!(locale, admin.max_vms_for, name = u.as_str()).to_string()
+                            shown=td_string!(locale, admin.max_vms)
+                            value=fields.vms
+                        />
+                        <LimitInput
+                            label=td_string!(locale, admin.max_vcpus_for, name = u.as_str()).to_string()
+                            shown=td_string!(locale, admin.max_vcpus)
+                            value=fields.vcpus
+                        />
+                        <LimitInput
+                            label=td_string!(locale, admin.max_memory_for, name = u.as_str()).to_string()
+                            shown=td_string!(locale, admin.max_memory)
                             value=fields.memory
                         />
                         <LimitInput
-                            label=format!("Max disk (GiB) for {u}")
-                            shown="Max disk (GiB)"
+                            label=td_string!(locale, admin.max_disk_for, name = u.as_str()).to_string()
+                            shown=td_string!(locale, admin.max_disk)
                             value=fields.disk
                         />
                         <button
                             type="submit"
-                            aria-label=format!("Save quota for {u}")
+                            aria-label=td_string!(locale, admin.save_quota_for, name = u.as_str()).to_string()
                             disabled=busy
                         >
-                            "Save quota"
+                            {td_string!(locale, admin.save_quota)}
                         </button>
                     </form>
                     <form
                         class="inline-form"
                         method="post"
-                        aria-label=format!("Password of {u}")
+                        aria-label=td_string!(locale, admin.password_of, name = u.as_str()).to_string()
                         on:submit=on_password
                     >
                         <label>
-                            "New password"
+                            {td_string!(locale, admin.new_password)}
                             <input
                                 type="password"
                                 autocomplete="new-password"
-                                aria-label=format!("New password for {u}")
+                                aria-label=td_string!(locale, admin.new_password_for, name = u.as_str()).to_string()
                                 bind:value=new_password
                             />
                         </label>
                         <button
                             type="submit"
-                            aria-label=format!("Reset password of {u}")
+                            aria-label=td_string!(locale, admin.reset_password_of, name = u.as_str()).to_string()
                             disabled=busy
                         >
-                            "Reset password"
+                            {td_string!(locale, admin.reset_password)}
                         </button>
                     </form>
                     {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}

@@ -13,7 +13,8 @@ use wasm_bindgen::JsCast;
 use web_sys::js_sys;
 
 use super::connection::Console;
-use super::words::{Refusal, Scaling, Which};
+use super::words::{not_loaded, Refusal, Scaling, Which};
+use crate::i18n::{td_string, Locale};
 use crate::types::VmId;
 
 /// Where the page's glue is (`public/console.js`, copied to the site root).
@@ -106,9 +107,6 @@ fn viewer(console: Console, which: Which) -> Option<Viewer> {
     })?
 }
 
-const NOT_LOADED: &str =
-    "The console viewer could not be loaded from Limen; reload the page to try again.";
-
 /// Makes sure `console.js` is loaded, `which`'s viewer exists and has loaded its library
 /// (before a ticket is asked for: a ticket is valid for 30 s, loading may take longer).
 pub async fn prepare(console: Console, which: Which) -> Result<(), String> {
@@ -119,18 +117,20 @@ pub async fn prepare(console: Console, which: Which) -> Result<(), String> {
     wasm_bindgen_futures::JsFuture::from(viewer.ready())
         .await
         .map(|_| ())
-        .map_err(|_| NOT_LOADED.into())
+        .map_err(|_| not_loaded(console.locale))
 }
 
 /// `which`'s viewer, made now.
 async fn make_viewer(console: Console, which: Which) -> Result<Viewer, String> {
-    let api = load_api().await.map_err(|_| NOT_LOADED.to_string())?;
+    let locale = console.locale;
+    let api = load_api().await.map_err(|_| not_loaded(locale))?;
+    let page_closed = || td_string!(locale, console.page_closed).to_string();
     let Some(viewers) = console.viewers.try_get_value() else {
-        return Err("The page was closed.".into());
+        return Err(page_closed());
     };
     let mut inner = viewers.0.borrow_mut();
     if inner.gone {
-        return Err("The page was closed.".into());
+        return Err(page_closed());
     }
     let existing = match which {
         Which::Screen => inner.screen.clone(),
@@ -140,7 +140,7 @@ async fn make_viewer(console: Console, which: Which) -> Result<Viewer, String> {
         return Ok(viewer);
     }
     let Some((screen, serial)) = inner.targets.clone() else {
-        return Err("The console is not on the page yet.".into());
+        return Err(td_string!(locale, console.not_on_page_yet).into());
     };
     // Queued, not handled here: whatever a callback from JS reaches is kept in the main
     // WASM module by the splitter (its data, at least), so this callback stays small and
@@ -221,11 +221,8 @@ struct Ticket {
 
 /// A single-use console ticket for this VM. Asked for first because a refusal here can be
 /// read (a refused WebSocket upgrade cannot).
-pub async fn ticket(id: VmId) -> Result<String, Refusal> {
-    let unreachable = || Refusal {
-        error: "Limen could not be reached to open the console.".into(),
-        code: String::new(),
-    };
+pub async fn ticket(locale: Locale, id: VmId) -> Result<String, Refusal> {
+    let unreachable = || Refusal::unreachable(locale);
     let request = Request::post(&format!("/api/v1/vms/{id}/console/ticket"))
         .header("content-type", "application/json")
         .body("{}")
@@ -236,12 +233,9 @@ pub async fn ticket(id: VmId) -> Result<String, Refusal> {
     if (200..300).contains(&status) {
         serde_json::from_str::<Ticket>(&body)
             .map(|ticket| ticket.ticket)
-            .map_err(|_| Refusal {
-                error: "Limen's answer to the console ticket request could not be read.".into(),
-                code: String::new(),
-            })
+            .map_err(|_| Refusal::unreadable(locale))
     } else {
-        Err(Refusal::from_response(status, &body))
+        Err(Refusal::from_response(locale, status, &body))
     }
 }
 

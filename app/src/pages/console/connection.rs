@@ -5,7 +5,10 @@ use leptos::prelude::*;
 
 #[cfg(feature = "hydrate")]
 use super::browser;
-use super::words::{close_words, CloseKind, Closed, Link, Refusal, Scaling, Seen, Which};
+use super::words::{
+    close_words, not_loaded, vnc_failure, CloseKind, Closed, Link, Refusal, Scaling, Seen, Which,
+};
+use crate::i18n::Locale;
 use crate::store::VmStore;
 use crate::types::VmId;
 
@@ -33,6 +36,8 @@ impl Conn {
 pub(super) struct Console {
     pub(super) id: VmId,
     pub(super) store: VmStore,
+    /// The page's language: what the consoles say is said in it.
+    pub(super) locale: Locale,
     pub(super) screen: Conn,
     pub(super) serial: Conn,
     /// Reports from `console.js`, handled by an effect of the page (see `browser::prepare`).
@@ -47,10 +52,11 @@ pub(super) struct Console {
 pub(super) type Report = (Which, String, u16, String);
 
 impl Console {
-    pub(super) fn new(id: VmId, store: VmStore) -> Self {
+    pub(super) fn new(id: VmId, store: VmStore, locale: Locale) -> Self {
         Self {
             id,
             store,
+            locale,
             // The screen connects as soon as the page is interactive.
             screen: Conn::new(Link::Connecting { accepted: false }),
             serial: Conn::new(Link::Idle),
@@ -106,7 +112,7 @@ impl Console {
                 Err(problem) if current() => return self.close(which, CloseKind::Failed, problem),
                 Err(_) => return,
             }
-            let ticket = browser::ticket(self.id).await;
+            let ticket = browser::ticket(self.locale, self.id).await;
             if !current() {
                 return;
             }
@@ -136,19 +142,15 @@ impl Console {
                 conn.link.try_set(Link::Connected);
             }
             "failure" => {
-                let refusal = Refusal::from_text(&text);
+                let refusal = Refusal::from_text(self.locale, &text);
                 conn.seen.try_update_value(|seen| seen.refusal = refusal);
             }
             "vnc-error" => {
+                let words = vnc_failure(self.locale, &text);
                 conn.seen
-                    .try_update_value(|seen| seen.vnc_error = Some(text));
+                    .try_update_value(|seen| seen.vnc_error = Some(words));
             }
-            "library" => self.close(
-                which,
-                CloseKind::Failed,
-                "The console viewer could not be loaded from Limen; reload the page to try again."
-                    .into(),
-            ),
+            "library" => self.close(which, CloseKind::Failed, not_loaded(self.locale)),
             "closed" => {
                 let seen = conn.seen.try_get_value().unwrap_or_default();
                 // Refused at the upgrade, after a ticket was given (the VM changed meanwhile,
@@ -158,19 +160,19 @@ impl Console {
                 if code == 1006 && !seen.accepted && seen.refusal.is_none() {
                     let attempt = conn.attempt.get_value();
                     leptos::task::spawn_local(async move {
-                        let refusal = browser::ticket(self.id).await.err();
+                        let refusal = browser::ticket(self.locale, self.id).await.err();
                         if conn.attempt.try_get_value() != Some(attempt) {
                             return;
                         }
                         let (kind, reason) = match refusal {
                             Some(refusal) => (refusal.kind(), refusal.error),
-                            None => close_words(&seen, code, &text),
+                            None => close_words(self.locale, &seen, code, &text),
                         };
                         self.close(which, kind, reason);
                     });
                     return;
                 }
-                let (kind, reason) = close_words(&seen, code, &text);
+                let (kind, reason) = close_words(self.locale, &seen, code, &text);
                 self.close(which, kind, reason);
             }
             _ => {}

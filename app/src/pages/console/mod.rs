@@ -24,6 +24,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{lazy_route, LazyRoute};
 
+use crate::i18n::td_string;
+use crate::language::use_locale;
 use crate::live::use_live;
 use crate::pages::vm_detail::route_vm_page;
 use view::ConsoleView;
@@ -46,12 +48,14 @@ impl LazyRoute for ConsoleRoute {
 #[component]
 pub fn ConsolePage() -> impl IntoView {
     let store = use_live().store;
+    let locale = use_locale();
     view! {
         <section class="console-page">
             {route_vm_page(move |vm| {
                 let (id, name) = (vm.uuid, vm.name);
+                let title = td_string!(locale, console.page_title, name = name.as_str()).to_string();
                 view! {
-                    <Title text=format!("Console of {name} · Limen")/>
+                    <Title text=title/>
                     <ConsoleView id name store/>
                 }
                 .into_any()

@@ -10,6 +10,8 @@ use super::words::{
     paste_problem, reconnects, status_line, CloseKind, Link, Scaling, Which, PASTE_LIMIT,
 };
 use crate::api::vms::act_on_vm;
+use crate::i18n::td_string;
+use crate::language::{error_sentence, use_locale, Label};
 use crate::live::{use_live, LinkState};
 use crate::store::VmStore;
 use crate::types::{Vm, VmAction, VmId, VmStatus};
@@ -19,9 +21,10 @@ use crate::types::{Vm, VmAction, VmId, VmStatus};
 #[component]
 pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoView {
     let live = use_live();
+    let locale = use_locale();
     let vm = Memo::new(move |_| store.get(id));
     let status = Memo::new(move |_| vm.with(|vm| vm.as_ref().map(|vm| vm.status)));
-    let console = Console::new(id, store);
+    let console = Console::new(id, store, locale);
     let tab = RwSignal::new(Which::Screen);
     let scaling = console.scaling;
     let fullscreen = RwSignal::new(false);
@@ -93,13 +96,15 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
                 }
                 match status {
                     Some(VmStatus::Running) => console.connect(which),
-                    Some(VmStatus::Paused) => {
-                        console.close(which, CloseKind::VmNotRunning, "The VM is paused.".into())
-                    }
+                    Some(VmStatus::Paused) => console.close(
+                        which,
+                        CloseKind::VmNotRunning,
+                        td_string!(locale, console.vm_paused).into(),
+                    ),
                     _ => console.close(
                         which,
                         CloseKind::VmNotRunning,
-                        "The VM is not running.".into(),
+                        td_string!(locale, console.vm_not_running).into(),
                     ),
                 }
             }
@@ -146,10 +151,10 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
         <p class="console-back">
             <a href=format!("/vms/{id}")>{format!("← {name}")}</a>
         </p>
-        <h1>{format!("Console of {name}")}</h1>
+        <h1>{td_string!(locale, console.heading, name = name.as_str()).to_string()}</h1>
         <div class="console-layout">
             <div class="console-frame" node_ref=frame>
-                <div class="console-tabs" role="tablist" aria-label="Consoles">
+                <div class="console-tabs" role="tablist" aria-label=td_string!(locale, console.tabs)>
                     {[Which::Screen, Which::Serial]
                         .into_iter()
                         .map(|which| {
@@ -175,7 +180,7 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
                                         }
                                     }
                                 >
-                                    {which.tab_label()}
+                                    {which.tab_label(locale)}
                                 </button>
                             }
                             .into_any()
@@ -190,11 +195,17 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
                     hidden=move || tab.get() != Which::Screen
                 >
                     <ScreenToolbar console scaling fullscreen toggle_fullscreen/>
-                    <StatusLine console which=Which::Screen status label="Screen connection"/>
+                    <StatusLine
+                        console
+                        which=Which::Screen
+                        status
+                        label=td_string!(locale, console.screen_connection)
+                    />
                     <div
                         class="console-screen"
                         role="application"
-                        aria-label=format!("Screen of {vm_name}")
+                        aria-label=td_string!(locale, console.screen_of_vm, name = vm_name.as_str())
+                            .to_string()
                         node_ref=screen_target
                     ></div>
                 </div>
@@ -206,11 +217,17 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
                     hidden=move || tab.get() != Which::Serial
                 >
                     <SerialToolbar console name=vm_name.clone() fullscreen toggle_fullscreen/>
-                    <StatusLine console which=Which::Serial status label="Serial connection"/>
+                    <StatusLine
+                        console
+                        which=Which::Serial
+                        status
+                        label=td_string!(locale, console.serial_connection)
+                    />
                     <div
                         class="console-terminal"
                         role="region"
-                        aria-label=format!("Serial console of {vm_name}")
+                        aria-label=td_string!(locale, console.serial_console_of_vm, name = vm_name.as_str())
+                            .to_string()
                         node_ref=serial_target
                     ></div>
                 </div>
@@ -229,8 +246,12 @@ fn StatusLine(
     status: Memo<Option<VmStatus>>,
     label: &'static str,
 ) -> impl IntoView {
+    let locale = console.locale;
     let conn = console.conn(which);
-    let text = move || conn.link.with(|link| status_line(link, status.get()));
+    let text = move || {
+        conn.link
+            .with(|link| status_line(locale, link, status.get()))
+    };
     let state = move || {
         conn.link.with(|link| match link {
             Link::Idle => "idle",
@@ -249,7 +270,7 @@ fn StatusLine(
         <div class=move || format!("console-status console-{}", state())>
             <p role="status" aria-label=label>{text}</p>
             <Show when=session_ended>
-                <a href=login.clone()>"Log in again"</a>
+                <a href=login.clone()>{td_string!(locale, console.log_in_again)}</a>
             </Show>
         </div>
     }
@@ -264,6 +285,7 @@ fn ScreenToolbar(
     fullscreen: RwSignal<bool>,
     toggle_fullscreen: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
+    let locale = console.locale;
     let connected = move || console.screen.link.with(|link| *link == Link::Connected);
     let keys_open = RwSignal::new(false);
     let paste_open = RwSignal::new(false);
@@ -273,22 +295,31 @@ fn ScreenToolbar(
 
     let type_text = move || {
         let text = paste_text.get_untracked();
-        if let Some(problem) = paste_problem(&text) {
+        if let Some(problem) = paste_problem(locale, &text) {
             paste_state.set(Some(Err(problem)));
             return;
         }
         let count = text.chars().count();
         typing.set(true);
-        paste_state.set(Some(Ok(format!("Typing {count} characters…"))));
+        paste_state.set(Some(Ok(td_string!(
+            locale,
+            console.paste_typing,
+            count = count
+        )
+        .to_string())));
         let done = move |typed: u32| {
             typing.try_set(false);
             let typed = typed as usize;
             paste_state.try_set(Some(if typed == count {
-                Ok(format!("Typed {count} characters."))
+                Ok(td_string!(locale, console.paste_typed, count = count).to_string())
             } else {
-                Err(format!(
-                    "Typed {typed} of {count} characters: the console closed meanwhile."
-                ))
+                Err(td_string!(
+                    locale,
+                    console.paste_typed_partly,
+                    typed = typed,
+                    count = count
+                )
+                .to_string())
             }));
         };
         #[cfg(feature = "hydrate")]
@@ -298,12 +329,12 @@ fn ScreenToolbar(
     };
 
     view! {
-        <div class="console-toolbar" role="toolbar" aria-label="Screen controls">
+        <div class="console-toolbar" role="toolbar" aria-label=td_string!(locale, console.screen_controls)>
             <button type="button" on:click=move |_| toggle_fullscreen()>
-                {move || if fullscreen.get() { "Exit fullscreen" } else { "Fullscreen" }}
+                {move || fullscreen_label(locale, fullscreen.get())}
             </button>
             <label class="console-scaling">
-                "Scaling"
+                {td_string!(locale, console.scaling)}
                 <select
                     on:change=move |ev| {
                         let value = event_target_value(&ev);
@@ -319,7 +350,7 @@ fn ScreenToolbar(
                         .map(|mode| {
                             view! {
                                 <option value=mode.as_str() selected=move || scaling.get() == mode>
-                                    {mode.label()}
+                                    {mode.label(locale)}
                                 </option>
                             }
                         })
@@ -328,7 +359,7 @@ fn ScreenToolbar(
             </label>
             <button
                 type="button"
-                aria-label="Send Ctrl+Alt+Del"
+                aria-label=td_string!(locale, console.send_ctrl_alt_del)
                 disabled=move || !connected()
                 on:click=move |_| {
                     #[cfg(feature = "hydrate")]
@@ -351,17 +382,17 @@ fn ScreenToolbar(
                 aria-controls="console-paste"
                 on:click=move |_| paste_open.update(|open| *open = !*open)
             >
-                "Paste text"
+                {td_string!(locale, console.paste_text)}
             </button>
             <button type="button" on:click=move |_| console.connect(Which::Screen)>
-                "Reconnect"
+                {td_string!(locale, console.reconnect)}
             </button>
         </div>
         <div
             class="console-keys"
             id="console-function-keys"
             role="group"
-            aria-label="Function keys"
+            aria-label=td_string!(locale, console.function_keys)
             hidden=move || !keys_open.get()
         >
             {(1..=12u8)
@@ -369,7 +400,7 @@ fn ScreenToolbar(
                     view! {
                         <button
                             type="button"
-                            aria-label=format!("Send Ctrl+Alt+F{n}")
+                            aria-label=td_string!(locale, console.send_ctrl_alt_fn, n = n).to_string()
                             disabled=move || !connected()
                             on:click=move |_| {
                                 #[cfg(feature = "hydrate")]
@@ -385,7 +416,7 @@ fn ScreenToolbar(
         <form
             class="console-paste"
             id="console-paste"
-            aria-label="Paste text as keystrokes"
+            aria-label=td_string!(locale, console.paste_form)
             hidden=move || !paste_open.get()
             on:submit=move |ev| {
                 ev.prevent_default();
@@ -393,7 +424,7 @@ fn ScreenToolbar(
             }
         >
             <label>
-                "Text to type"
+                {td_string!(locale, console.paste_text_to_type)}
                 <textarea
                     rows="3"
                     prop:value=move || paste_text.get()
@@ -404,12 +435,10 @@ fn ScreenToolbar(
                 ></textarea>
             </label>
             <p class="muted">
-                {format!(
-                    "Typed into the VM key by key, on a US keyboard layout: at most {PASTE_LIMIT} characters."
-                )}
+                {td_string!(locale, console.paste_hint, limit = PASTE_LIMIT).to_string()}
             </p>
             <button type="submit" disabled=move || !connected() || typing.get()>
-                "Type text"
+                {td_string!(locale, console.paste_type_text)}
             </button>
             {move || {
                 paste_state
@@ -432,16 +461,17 @@ fn SerialToolbar(
     fullscreen: RwSignal<bool>,
     toggle_fullscreen: impl Fn() + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
+    let locale = console.locale;
     let opened = move || console.serial.link.with(|link| *link != Link::Idle);
     let filename = format!("{name}-serial.log");
     view! {
-        <div class="console-toolbar" role="toolbar" aria-label="Serial console controls">
+        <div class="console-toolbar" role="toolbar" aria-label=td_string!(locale, console.serial_controls)>
             <button type="button" on:click=move |_| toggle_fullscreen()>
-                {move || if fullscreen.get() { "Exit fullscreen" } else { "Fullscreen" }}
+                {move || fullscreen_label(locale, fullscreen.get())}
             </button>
             <button
                 type="button"
-                aria-label="Save the serial log"
+                aria-label=td_string!(locale, console.save_serial_log)
                 disabled=move || !opened()
                 on:click=move |_| {
                     #[cfg(feature = "hydrate")]
@@ -450,14 +480,23 @@ fn SerialToolbar(
                     let _ = &filename;
                 }
             >
-                "Save log"
+                {td_string!(locale, console.save_log)}
             </button>
             <button type="button" on:click=move |_| console.connect(Which::Serial)>
-                "Reconnect"
+                {td_string!(locale, console.reconnect)}
             </button>
         </div>
     }
     .into_any()
+}
+
+/// The fullscreen button's words.
+fn fullscreen_label(locale: crate::i18n::Locale, fullscreen: bool) -> &'static str {
+    if fullscreen {
+        td_string!(locale, console.exit_fullscreen)
+    } else {
+        td_string!(locale, console.fullscreen)
+    }
 }
 
 /// Starting (or resuming) the VM from the console page.
@@ -471,6 +510,7 @@ async fn act_lazily(id: VmId, action: VmAction) -> Result<Vm, crate::error::AppE
 #[component]
 fn VmSide(id: VmId, name: String, vm: Memo<Option<Vm>>) -> impl IntoView {
     let store = use_live().store;
+    let locale = use_locale();
     let status = move || vm.with(|vm| vm.as_ref().map_or(VmStatus::Unknown, |vm| vm.status));
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
@@ -488,17 +528,21 @@ fn VmSide(id: VmId, name: String, vm: Memo<Option<Vm>>) -> impl IntoView {
             match answer {
                 Ok(vm) => store.apply(vm),
                 Err(failure) => {
-                    error.try_set(Some(failure.message));
+                    error.try_set(Some(error_sentence(locale, &failure)));
                 }
             }
         });
     };
-    let label_name = name.clone();
+    let status_label = td_string!(locale, console.status_of_vm, name = name.as_str()).to_string();
     view! {
-        <aside class="console-side" aria-label="Virtual machine">
+        <aside class="console-side" aria-label=td_string!(locale, console.vm_side)>
             <Show
                 when=move || vm.with(Option::is_some)
-                fallback=|| view! { <p class="notice" role="note">"This virtual machine was deleted."</p> }
+                fallback=move || {
+                    view! {
+                        <p class="notice" role="note">{td_string!(locale, console.vm_deleted)}</p>
+                    }
+                }
             >
                 <div class="vm-card-head">
                     <h2 class="vm-name">
@@ -507,9 +551,9 @@ fn VmSide(id: VmId, name: String, vm: Memo<Option<Vm>>) -> impl IntoView {
                     <span
                         class=move || format!("badge badge-{}", status().as_str())
                         role="status"
-                        aria-label=format!("Status of {label_name}")
+                        aria-label=status_label.clone()
                     >
-                        {move || status().label()}
+                        {move || status().label_in(locale)}
                     </span>
                 </div>
                 {move || {
@@ -517,12 +561,16 @@ fn VmSide(id: VmId, name: String, vm: Memo<Option<Vm>>) -> impl IntoView {
                         .map(|vm| {
                             view! {
                                 <dl class="vm-specs">
-                                    <dt>"vCPU"</dt>
+                                    <dt>{td_string!(locale, console.spec_vcpu)}</dt>
                                     <dd>{vm.cpu}</dd>
-                                    <dt>"Memory"</dt>
+                                    <dt>{td_string!(locale, console.spec_memory)}</dt>
                                     <dd>{format!("{} MiB", vm.memory)}</dd>
-                                    <dt>"Media"</dt>
-                                    <dd>{vm.current_media.unwrap_or_else(|| "none".into())}</dd>
+                                    <dt>{td_string!(locale, console.spec_media)}</dt>
+                                    <dd>
+                                        {vm
+                                            .current_media
+                                            .unwrap_or_else(|| td_string!(locale, console.spec_media_none).into())}
+                                    </dd>
                                 </dl>
                             }
                         })
@@ -534,18 +582,23 @@ fn VmSide(id: VmId, name: String, vm: Memo<Option<Vm>>) -> impl IntoView {
                         action()
                             .map(move |action| {
                                 let note = match action {
-                                    VmAction::Resume => "The VM is paused.",
-                                    _ => "The VM is not running.",
+                                    VmAction::Resume => td_string!(locale, console.vm_paused),
+                                    _ => td_string!(locale, console.vm_not_running),
                                 };
+                                let label = action.label_in(locale);
+                                let aria = td_string!(
+                                    locale, console.act_on_vm, action = label, name = name.as_str()
+                                )
+                                    .to_string();
                                 view! {
                                     <p class="notice" role="note">{note}</p>
                                     <button
                                         type="button"
-                                        aria-label=format!("{} {name}", action.label())
+                                        aria-label=aria
                                         disabled=move || busy.get()
                                         on:click=move |_| act(action)
                                     >
-                                        {action.label()}
+                                        {label}
                                     </button>
                                 }
                             })

@@ -3,6 +3,9 @@
 
 use serde::Deserialize;
 
+use crate::error::{AppError, ErrorCode};
+use crate::i18n::{td_string, Locale};
+use crate::language::error_sentence;
 use crate::types::{Vm, VmStatus};
 
 /// The most text "Paste text" types at once: typing is paced (a keyboard queue overflows
@@ -27,10 +30,10 @@ impl Which {
         }
     }
 
-    pub fn tab_label(self) -> &'static str {
+    pub fn tab_label(self, locale: Locale) -> &'static str {
         match self {
-            Which::Screen => "Screen",
-            Which::Serial => "Serial console",
+            Which::Screen => td_string!(locale, console.tab_screen),
+            Which::Serial => td_string!(locale, console.tab_serial),
         }
     }
 
@@ -93,11 +96,22 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// The server's refusal as the page says it in `locale`: its own sentence in the default
+    /// language (it often says more), else its code's sentence (`errors.json`). A code the
+    /// dashboard does not know keeps the server's sentence.
+    fn in_language(mut self, locale: Locale) -> Refusal {
+        let code = serde_json::Value::String(self.code.clone());
+        if let Ok(code) = serde_json::from_value::<ErrorCode>(code) {
+            self.error = error_sentence(locale, &AppError::new(code, self.error));
+        }
+        self
+    }
+
     /// A text message from the server: JSON `{"error", "code"}`, or (never expected) any other
     /// text, which is then the sentence itself.
-    pub fn from_text(text: &str) -> Option<Refusal> {
+    pub fn from_text(locale: Locale, text: &str) -> Option<Refusal> {
         match serde_json::from_str::<Refusal>(text) {
-            Ok(refusal) if !refusal.error.trim().is_empty() => Some(refusal),
+            Ok(refusal) if !refusal.error.trim().is_empty() => Some(refusal.in_language(locale)),
             _ if !text.trim().is_empty() && !text.trim_start().starts_with('{') => Some(Refusal {
                 error: text.trim().to_string(),
                 code: String::new(),
@@ -108,16 +122,19 @@ impl Refusal {
 
     /// An HTTP error answer (the ticket request): its body if it is ours, else the status in
     /// words.
-    pub fn from_response(status: u16, body: &str) -> Refusal {
+    pub fn from_response(locale: Locale, status: u16, body: &str) -> Refusal {
         serde_json::from_str::<Refusal>(body)
             .ok()
             .filter(|refusal| !refusal.error.trim().is_empty())
+            .map(|refusal| refusal.in_language(locale))
             .unwrap_or_else(|| Refusal {
                 error: match status {
-                    401 => "Log in again to open the console.".into(),
-                    404 => "No such virtual machine.".into(),
-                    502..=504 => "Limen could not be reached to open the console.".into(),
-                    _ => format!("Limen refused to open the console (HTTP status {status})."),
+                    401 => td_string!(locale, console.log_in_to_open).into(),
+                    404 => td_string!(locale, console.no_such_vm).into(),
+                    502..=504 => unreachable_words(locale).into(),
+                    _ => {
+                        td_string!(locale, console.refused_with_status, status = status).to_string()
+                    }
                 },
                 code: match status {
                     401 => "UNAUTHORIZED".into(),
@@ -127,12 +144,56 @@ impl Refusal {
             })
     }
 
+    /// The ticket request did not reach Limen (or its answer did not come back).
+    pub fn unreachable(locale: Locale) -> Refusal {
+        Refusal {
+            error: unreachable_words(locale).into(),
+            code: String::new(),
+        }
+    }
+
+    /// Limen answered the ticket request with something that is not a ticket.
+    pub fn unreadable(locale: Locale) -> Refusal {
+        Refusal {
+            error: td_string!(locale, console.ticket_unreadable).into(),
+            code: String::new(),
+        }
+    }
+
     pub fn kind(&self) -> CloseKind {
         match self.code.as_str() {
             "VM_NOT_RUNNING" => CloseKind::VmNotRunning,
             "UNAUTHORIZED" => CloseKind::SessionEnded,
             _ => CloseKind::Failed,
         }
+    }
+}
+
+fn unreachable_words(locale: Locale) -> &'static str {
+    td_string!(locale, console.limen_unreachable)
+}
+
+/// The console viewer (`console.js` or its library) could not be loaded.
+pub fn not_loaded(locale: Locale) -> String {
+    td_string!(locale, console.viewer_not_loaded).into()
+}
+
+/// What `console.js` reports as a `vnc-error` (the VNC session failed on the browser's side),
+/// in words: `text` says which failure; `refused:` is followed by the VNC server's own reason,
+/// if it gave one.
+pub fn vnc_failure(locale: Locale, text: &str) -> String {
+    if let Some(reason) = text.strip_prefix("refused:").map(str::trim) {
+        return if reason.is_empty() {
+            td_string!(locale, console.vnc_refused).into()
+        } else {
+            td_string!(locale, console.vnc_refused_because, reason = reason).to_string()
+        };
+    }
+    match text {
+        "session" => td_string!(locale, console.vnc_session_failed).into(),
+        "password" => td_string!(locale, console.vnc_password_required).into(),
+        // "handshake" (and nothing else is sent).
+        _ => td_string!(locale, console.vnc_handshake_failed).into(),
     }
 }
 
@@ -151,14 +212,19 @@ pub struct Seen {
 
 /// Why a WebSocket closed, in words: the server's own sentence when it sent one (the text
 /// message, else the close reason), else what the close code means. Never "unknown reason".
-pub fn close_words(seen: &Seen, code: u16, reason: &str) -> (CloseKind, String) {
+/// The server's close reason is English: in another language the code's meaning is said.
+pub fn close_words(locale: Locale, seen: &Seen, code: u16, reason: &str) -> (CloseKind, String) {
     if let Some(refusal) = &seen.refusal {
         return (refusal.kind(), refusal.error.clone());
     }
     if let Some(error) = &seen.vnc_error {
         return (CloseKind::Failed, error.clone());
     }
-    let reason = reason.trim();
+    let reason = if locale == Locale::default() {
+        reason.trim()
+    } else {
+        ""
+    };
     let given = |fallback: &str| {
         if reason.is_empty() {
             fallback.to_string()
@@ -167,51 +233,54 @@ pub fn close_words(seen: &Seen, code: u16, reason: &str) -> (CloseKind, String) 
         }
     };
     match code {
-        1000 => (CloseKind::Failed, given("Limen closed the console.")),
+        1000 => (
+            CloseKind::Failed,
+            given(td_string!(locale, console.closed_by_limen)),
+        ),
         1001 => (
             CloseKind::LimenAway,
-            given("Limen is shutting down or restarting; the console reconnects when it is back."),
+            given(td_string!(locale, console.limen_going_away)),
         ),
         1008 => (
             CloseKind::SessionEnded,
-            given(
-                "Your session ended (logged out, token revoked or account disabled): log in again.",
-            ),
+            given(td_string!(locale, console.session_ended)),
         ),
         1011 => (
             CloseKind::Failed,
-            given("The console failed on the server (its log says why)."),
+            given(td_string!(locale, console.failed_on_server)),
         ),
         // The browser's own code: the connection broke without a close frame, or the upgrade
         // was refused (a browser cannot read why).
         1006 if !seen.accepted => (
             CloseKind::Failed,
-            "Could not connect to the console: Limen refused or did not answer the connection."
-                .into(),
+            td_string!(locale, console.could_not_connect).into(),
         ),
         1006 => (
             CloseKind::LimenAway,
-            "The connection to Limen was lost.".into(),
+            td_string!(locale, console.connection_lost).into(),
         ),
         code => (
             CloseKind::Failed,
-            given(&format!("The console connection closed (code {code}).")),
+            given(&td_string!(locale, console.closed_with_code, code = code).to_string()),
         ),
     }
 }
 
 /// What the status line says for a console in `link`, given the VM's status in the store.
-pub fn status_line(link: &Link, vm: Option<VmStatus>) -> String {
+pub fn status_line(locale: Locale, link: &Link, vm: Option<VmStatus>) -> String {
     let not_running = matches!(vm, Some(VmStatus::Stopped | VmStatus::Crashed));
+    let paused = vm == Some(VmStatus::Paused);
     match link {
-        Link::Idle => "Not connected.".into(),
-        Link::Connecting { .. } if not_running => "Starting the VM…".into(),
-        Link::Connecting { .. } if vm == Some(VmStatus::Paused) => "Resuming the VM…".into(),
-        Link::Connecting { .. } => "Connecting…".into(),
+        Link::Idle => td_string!(locale, console.status_not_connected).into(),
+        Link::Connecting { .. } if not_running => {
+            td_string!(locale, console.status_starting_vm).into()
+        }
+        Link::Connecting { .. } if paused => td_string!(locale, console.status_resuming_vm).into(),
+        Link::Connecting { .. } => td_string!(locale, console.status_connecting).into(),
         // The serial socket opens before the server has started the VM.
-        Link::Connected if not_running => "Starting the VM…".into(),
-        Link::Connected if vm == Some(VmStatus::Paused) => "Connected; the VM is paused.".into(),
-        Link::Connected => "Connected.".into(),
+        Link::Connected if not_running => td_string!(locale, console.status_starting_vm).into(),
+        Link::Connected if paused => td_string!(locale, console.status_connected_paused).into(),
+        Link::Connected => td_string!(locale, console.status_connected).into(),
         Link::Closed(closed) => closed.reason.clone(),
     }
 }
@@ -231,25 +300,27 @@ pub fn reconnects(link: &Link, vm: Option<&Vm>) -> bool {
 }
 
 /// Why `text` cannot be typed, in words; `None` if it can.
-pub fn paste_problem(text: &str) -> Option<String> {
+pub fn paste_problem(locale: Locale, text: &str) -> Option<String> {
     let count = text.chars().count();
     if count == 0 {
-        Some("There is no text to type.".into())
+        Some(td_string!(locale, console.paste_nothing).into())
     } else if let Some(char) = text.chars().find(|c| !typeable(*c)) {
         let shown = if char.is_control() {
             format!("U+{:04X}", u32::from(char))
         } else {
             format!("\"{char}\"")
         };
-        Some(format!(
-            "{shown} cannot be typed: only what a US keyboard types (letters, digits, \
-             punctuation, spaces, tabs and new lines)."
-        ))
+        Some(td_string!(locale, console.paste_untypeable, character = shown).to_string())
     } else if count > PASTE_LIMIT {
-        Some(format!(
-            "That is {count} characters; at most {PASTE_LIMIT} can be typed at once. Paste a \
-             shorter text."
-        ))
+        Some(
+            td_string!(
+                locale,
+                console.paste_too_long,
+                count = count,
+                limit = PASTE_LIMIT
+            )
+            .to_string(),
+        )
     } else {
         None
     }
@@ -284,11 +355,11 @@ impl Scaling {
         }
     }
 
-    pub fn label(self) -> &'static str {
+    pub fn label(self, locale: Locale) -> &'static str {
         match self {
-            Scaling::Fit => "Fit to the page",
-            Scaling::Actual => "Actual size (1:1)",
-            Scaling::Remote => "Resize the guest's screen",
+            Scaling::Fit => td_string!(locale, console.scaling_fit),
+            Scaling::Actual => td_string!(locale, console.scaling_actual),
+            Scaling::Remote => td_string!(locale, console.scaling_remote),
         }
     }
 }
@@ -313,11 +384,17 @@ mod tests {
         let seen = Seen {
             accepted: true,
             refusal: Refusal::from_text(
+                Locale::en,
                 r#"{"error":"libvirt could not start the VM: a disk image or ISO file it uses is missing.","code":"VM_START_FAILED"}"#,
             ),
             ..Seen::default()
         };
-        let (kind, words) = close_words(&seen, 1011, "libvirt could not start the VM: a disk");
+        let (kind, words) = close_words(
+            Locale::en,
+            &seen,
+            1011,
+            "libvirt could not start the VM: a disk",
+        );
         assert_eq!(kind, CloseKind::Failed);
         assert_eq!(
             words,
@@ -330,16 +407,20 @@ mod tests {
         let seen = Seen {
             accepted: true,
             refusal: Refusal::from_text(
+                Locale::en,
                 r#"{"error":"The VM is not running.","code":"VM_NOT_RUNNING"}"#,
             ),
             ..Seen::default()
         };
         assert_eq!(
-            close_words(&seen, 1000, ""),
+            close_words(Locale::en, &seen, 1000, ""),
             (CloseKind::VmNotRunning, "The VM is not running.".into())
         );
-        let unauthorized =
-            Refusal::from_response(401, r#"{"error":"Log in first.","code":"UNAUTHORIZED"}"#);
+        let unauthorized = Refusal::from_response(
+            Locale::en,
+            401,
+            r#"{"error":"Log in first.","code":"UNAUTHORIZED"}"#,
+        );
         assert_eq!(unauthorized.kind(), CloseKind::SessionEnded);
         assert_eq!(unauthorized.error, "Log in first.");
     }
@@ -348,35 +429,38 @@ mod tests {
     fn every_close_code_is_said_in_words() {
         // The browser's 1006 before the socket opened: a refused upgrade, whose body it cannot
         // read.
-        let (kind, words) = close_words(&seen(), 1006, "");
+        let (kind, words) = close_words(Locale::en, &seen(), 1006, "");
         assert_eq!(kind, CloseKind::Failed);
         assert!(words.starts_with("Could not connect"), "{words}");
         assert_eq!(
-            close_words(&accepted(), 1006, ""),
+            close_words(Locale::en, &accepted(), 1006, ""),
             (
                 CloseKind::LimenAway,
                 "The connection to Limen was lost.".into()
             )
         );
-        assert_eq!(close_words(&accepted(), 1001, "").0, CloseKind::LimenAway);
         assert_eq!(
-            close_words(&accepted(), 1008, "").0,
+            close_words(Locale::en, &accepted(), 1001, "").0,
+            CloseKind::LimenAway
+        );
+        assert_eq!(
+            close_words(Locale::en, &accepted(), 1008, "").0,
             CloseKind::SessionEnded
         );
         assert_eq!(
-            close_words(&accepted(), 1008, "The session ended.").1,
+            close_words(Locale::en, &accepted(), 1008, "The session ended.").1,
             "The session ended."
         );
-        assert!(close_words(&accepted(), 1011, "")
+        assert!(close_words(Locale::en, &accepted(), 1011, "")
             .1
             .contains("failed on the server"));
         assert_eq!(
-            close_words(&accepted(), 4000, "").1,
+            close_words(Locale::en, &accepted(), 4000, "").1,
             "The console connection closed (code 4000)."
         );
         for code in [1000, 1001, 1005, 1006, 1008, 1011, 1015, 4999] {
             for seen in [seen(), accepted()] {
-                let words = close_words(&seen, code, "").1;
+                let words = close_words(Locale::en, &seen, code, "").1;
                 assert!(!words.is_empty());
                 assert!(!words.to_lowercase().contains("unknown"), "{code}: {words}");
             }
@@ -391,7 +475,7 @@ mod tests {
             ..Seen::default()
         };
         assert_eq!(
-            close_words(&seen, 1005, ""),
+            close_words(Locale::en, &seen, 1005, ""),
             (
                 CloseKind::Failed,
                 "The VNC handshake with the VM failed.".into()
@@ -401,51 +485,55 @@ mod tests {
 
     #[test]
     fn refusals_are_read_from_json_or_said_from_the_status() {
-        assert_eq!(Refusal::from_text(""), None);
-        assert_eq!(Refusal::from_text("{not json"), None);
+        assert_eq!(Refusal::from_text(Locale::en, ""), None);
+        assert_eq!(Refusal::from_text(Locale::en, "{not json"), None);
         assert_eq!(
-            Refusal::from_text("plain words").map(|r| r.error),
+            Refusal::from_text(Locale::en, "plain words").map(|r| r.error),
             Some("plain words".into())
         );
         let refusal = Refusal::from_response(
+            Locale::en,
             409,
             r#"{"error":"The VM is not running and console autostart is off.","code":"VM_NOT_RUNNING"}"#,
         );
         assert_eq!(refusal.kind(), CloseKind::VmNotRunning);
-        let bare = Refusal::from_response(502, "<html>Bad gateway</html>");
+        let bare = Refusal::from_response(Locale::en, 502, "<html>Bad gateway</html>");
         assert_eq!(
             bare.error,
             "Limen could not be reached to open the console."
         );
-        let other = Refusal::from_response(418, "");
+        let other = Refusal::from_response(Locale::en, 418, "");
         assert_eq!(
             other.error,
             "Limen refused to open the console (HTTP status 418)."
         );
-        assert_eq!(Refusal::from_response(404, "").kind(), CloseKind::Failed);
+        assert_eq!(
+            Refusal::from_response(Locale::en, 404, "").kind(),
+            CloseKind::Failed
+        );
     }
 
     #[test]
     fn the_status_line_follows_the_link_and_the_vms_state() {
         let connecting = Link::Connecting { accepted: true };
         assert_eq!(
-            status_line(&connecting, Some(VmStatus::Stopped)),
+            status_line(Locale::en, &connecting, Some(VmStatus::Stopped)),
             "Starting the VM…"
         );
         assert_eq!(
-            status_line(&connecting, Some(VmStatus::Paused)),
+            status_line(Locale::en, &connecting, Some(VmStatus::Paused)),
             "Resuming the VM…"
         );
         assert_eq!(
-            status_line(&connecting, Some(VmStatus::Running)),
+            status_line(Locale::en, &connecting, Some(VmStatus::Running)),
             "Connecting…"
         );
         assert_eq!(
-            status_line(&Link::Connected, Some(VmStatus::Running)),
+            status_line(Locale::en, &Link::Connected, Some(VmStatus::Running)),
             "Connected."
         );
         assert_eq!(
-            status_line(&Link::Connected, Some(VmStatus::Stopped)),
+            status_line(Locale::en, &Link::Connected, Some(VmStatus::Stopped)),
             "Starting the VM…"
         );
         let closed = Link::Closed(Closed {
@@ -454,10 +542,10 @@ mod tests {
             generation: 3,
         });
         assert_eq!(
-            status_line(&closed, Some(VmStatus::Stopped)),
+            status_line(Locale::en, &closed, Some(VmStatus::Stopped)),
             "The VM stopped."
         );
-        assert_eq!(status_line(&Link::Idle, None), "Not connected.");
+        assert_eq!(status_line(Locale::en, &Link::Idle, None), "Not connected.");
     }
 
     fn vm(status: VmStatus, generation: u64) -> Vm {
@@ -500,17 +588,84 @@ mod tests {
 
     #[test]
     fn paste_has_a_limit_said_in_words() {
-        assert_eq!(paste_problem("echo hi\n"), None);
-        assert_eq!(paste_problem(&"~".repeat(PASTE_LIMIT)), None);
-        assert_eq!(paste_problem("a\tb\r\n"), None);
+        assert_eq!(paste_problem(Locale::en, "echo hi\n"), None);
+        assert_eq!(paste_problem(Locale::en, &"~".repeat(PASTE_LIMIT)), None);
+        assert_eq!(paste_problem(Locale::en, "a\tb\r\n"), None);
         // What QEMU's US keymap has no key for would be dropped while "typed": refused.
-        let accent = paste_problem("café").unwrap();
+        let accent = paste_problem(Locale::en, "café").unwrap();
         assert!(accent.contains("\"é\""), "{accent}");
-        assert!(paste_problem("한글").unwrap().contains("\"한\""));
-        assert!(paste_problem("bell\u{7}").is_some());
-        let too_long = paste_problem(&"x".repeat(PASTE_LIMIT + 1)).unwrap();
+        assert!(paste_problem(Locale::en, "한글")
+            .unwrap()
+            .contains("\"한\""));
+        assert!(paste_problem(Locale::en, "bell\u{7}").is_some());
+        let too_long = paste_problem(Locale::en, &"x".repeat(PASTE_LIMIT + 1)).unwrap();
         assert!(too_long.contains("4097 characters"), "{too_long}");
         assert!(too_long.contains("at most 4096"), "{too_long}");
-        assert!(paste_problem("").is_some());
+        assert!(paste_problem(Locale::en, "").is_some());
+    }
+
+    #[test]
+    fn vnc_failures_are_said_in_words() {
+        assert_eq!(
+            vnc_failure(Locale::en, "handshake"),
+            "The VNC handshake with the VM failed."
+        );
+        assert_eq!(
+            vnc_failure(Locale::en, "session"),
+            "The VNC session failed: the screen data could not be read."
+        );
+        assert_eq!(
+            vnc_failure(Locale::en, "refused:"),
+            "The VM's VNC server refused the connection."
+        );
+        assert_eq!(
+            vnc_failure(Locale::en, "refused:Authentication failure"),
+            "The VM's VNC server refused the connection: Authentication failure"
+        );
+        assert!(vnc_failure(Locale::en, "password").contains("asks for a password"));
+        assert!(vnc_failure(Locale::ko, "password").contains("비밀번호"));
+        assert!(vnc_failure(Locale::ko, "refused:Too many").ends_with("Too many"));
+    }
+
+    #[test]
+    fn korean_words() {
+        assert_eq!(Which::Screen.tab_label(Locale::ko), "화면");
+        assert_eq!(Which::Serial.tab_label(Locale::ko), "시리얼 콘솔");
+        assert_eq!(Which::Serial.tab_label(Locale::en), "Serial console");
+        assert_eq!(Scaling::Fit.label(Locale::en), "Fit to the page");
+        assert_eq!(
+            status_line(Locale::ko, &Link::Connected, Some(VmStatus::Running)),
+            "연결되었습니다."
+        );
+        assert_eq!(
+            status_line(Locale::ko, &Link::Idle, None),
+            "연결되지 않았습니다."
+        );
+        // The server's refusal is said by its code; its English sentence stays English.
+        let text = r#"{"error":"The VM stopped.","code":"VM_NOT_RUNNING"}"#;
+        let refusal = Refusal::from_text(Locale::ko, text).unwrap();
+        assert_eq!(refusal.error, "가상 머신이 실행 중이 아닙니다.");
+        assert_eq!(refusal.kind(), CloseKind::VmNotRunning);
+        assert_eq!(
+            Refusal::from_text(Locale::en, text).unwrap().error,
+            "The VM stopped."
+        );
+        assert_eq!(
+            Refusal::from_response(Locale::ko, 418, "").error,
+            "Limen이 콘솔 열기를 거부했습니다(HTTP 상태 418)."
+        );
+        // A close reason from the server is English: in Korean the code is said.
+        let (kind, words) = close_words(Locale::ko, &accepted(), 1008, "The session ended.");
+        assert_eq!(kind, CloseKind::SessionEnded);
+        assert!(words.contains("다시 로그인하세요"), "{words}");
+        assert_eq!(
+            close_words(Locale::ko, &accepted(), 4000, "").1,
+            "콘솔 연결이 닫혔습니다(코드 4000)."
+        );
+        let accent = paste_problem(Locale::ko, "café").unwrap();
+        assert!(accent.starts_with("\"é\" 문자는"), "{accent}");
+        let too_long = paste_problem(Locale::ko, &"x".repeat(PASTE_LIMIT + 1)).unwrap();
+        assert!(too_long.contains("4097자"), "{too_long}");
+        assert!(too_long.contains("최대 4096자"), "{too_long}");
     }
 }

@@ -7,12 +7,15 @@ use super::section::Call;
 use super::snapshots::take_installed_snapshot;
 use crate::api::machine::{change_media, complete_installation, set_boot_order};
 use crate::components::boot_order_select::BootOrderSelect;
+use crate::i18n::{td_string, Locale};
+use crate::language::{use_locale, Label};
 use crate::machine::{boot_check, Suggestion};
 use crate::store::VmStore;
 use crate::types::{BootOrder, InstallationStatus, Vm, VmId, VmStatus};
 
 #[component]
 pub fn BootSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoView {
+    let locale = use_locale();
     let current = move || vm.with(|vm| vm.as_ref().map(|vm| vm.boot_order).unwrap_or_default());
     let chosen = RwSignal::new(current().as_str().to_string());
     // The record changes (here, elsewhere, behind Limen's back): the choice follows it.
@@ -22,10 +25,10 @@ pub fn BootSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
     let warning = move || {
         vm.with(|vm| {
             vm.as_ref().and_then(|vm| {
-                match boot_check(vm.boot_order, vm.current_media.as_deref()) {
-                    Ok(warning) => warning,
-                    Err(refusal) => Some(refusal),
-                }
+                boot_words(
+                    locale,
+                    boot_check(vm.boot_order, vm.current_media.as_deref()),
+                )
             })
         })
     };
@@ -37,9 +40,9 @@ pub fn BootSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
     };
     view! {
         <section class="vm-section" aria-labelledby="boot-heading">
-            <h2 id="boot-heading">"Boot order"</h2>
+            <h2 id="boot-heading">{td_string!(locale, vm.boot_heading)}</h2>
             <div class="section-row">
-                <BootOrderSelect label="Boot from" value=chosen/>
+                <BootOrderSelect label=td_string!(locale, vm.boot_from) value=chosen/>
                 <button
                     type="button"
                     disabled=move || {
@@ -47,13 +50,11 @@ pub fn BootSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
                     }
                     on:click=save
                 >
-                    "Save boot order"
+                    {td_string!(locale, vm.boot_save)}
                 </button>
             </div>
             <Show when=running>
-                <p class="notice" role="note">
-                    "The VM is running: it reads its boot order when it starts, so a change applies at its next cold boot (Stop, then Start — not Reboot)."
-                </p>
+                <p class="notice" role="note">{td_string!(locale, vm.boot_running_note)}</p>
             </Show>
             {move || warning().map(|warning| view! { <p class="warning">{warning}</p> })}
             {call.error_view()}
@@ -65,6 +66,7 @@ pub fn BootSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
 
 #[component]
 pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoView {
+    let locale = use_locale();
     let status = move || {
         vm.with(|vm| {
             vm.as_ref()
@@ -95,25 +97,27 @@ pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> im
     };
     view! {
         <section class="vm-section" aria-labelledby="install-heading">
-            <h2 id="install-heading">"Installation"</h2>
-            <p role="status" aria-label="Installation status">{move || status().label()}</p>
+            <h2 id="install-heading">{td_string!(locale, vm.installation)}</h2>
+            <p role="status" aria-label=td_string!(locale, vm.installation_status)>
+                {move || status().label_in(locale)}
+            </p>
             <div class="section-row">
                 <Show when=move || status() != InstallationStatus::Installed>
                     <button type="button" disabled=move || call.busy() on:click=move |_| complete(false)>
-                        "Mark installed"
+                        {td_string!(locale, vm.mark_installed)}
                     </button>
                 </Show>
                 <Show when=move || {
                     matches!(status(), InstallationStatus::NotInstalled | InstallationStatus::Installing)
                 }>
                     <button type="button" disabled=move || call.busy() on:click=move |_| complete(true)>
-                        "Mark installation failed"
+                        {td_string!(locale, vm.mark_installation_failed)}
                     </button>
                 </Show>
             </div>
             <Show when=move || !suggestions().is_empty()>
-                <div class="suggestions" role="group" aria-label="Next steps">
-                    <p>"Installed. Next:"</p>
+                <div class="suggestions" role="group" aria-label=td_string!(locale, vm.next_steps)>
+                    <p>{td_string!(locale, vm.installed_next)}</p>
                     {move || {
                         suggestions()
                             .into_iter()
@@ -124,7 +128,7 @@ pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> im
                                         disabled=move || call.busy()
                                         on:click=move |_| follow(suggestion)
                                     >
-                                        {suggestion.label()}
+                                        {suggestion.label_in(locale)}
                                     </button>
                                 }
                             })
@@ -133,14 +137,15 @@ pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> im
                 </div>
             </Show>
             <Show when=move || offer_snapshot.try_get().unwrap_or(false)>
-                <div class="suggestions" role="group" aria-label="Snapshot">
+                <div class="suggestions" role="group" aria-label=td_string!(locale, vm.snapshot_offer_group)>
                     {move || {
                         if snapshot_taken.try_get().unwrap_or(false) {
-                            view! { <p role="status">"Snapshot \"installed\" taken."</p> }.into_any()
+                            view! { <p role="status">{td_string!(locale, vm.installed_snapshot_taken)}</p> }
+                                .into_any()
                         } else {
                             view! {
                                 <span class="suggestions">
-                                    <p>"Take a snapshot now, to come back to a fresh installation at any time."</p>
+                                    <p>{td_string!(locale, vm.snapshot_offer)}</p>
                                     <button
                                         type="button"
                                         disabled=move || call.busy()
@@ -148,7 +153,7 @@ pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> im
                                             take_installed_snapshot(call, store, id, snapshot_taken)
                                         }
                                     >
-                                        "Take a snapshot now"
+                                        {td_string!(locale, vm.take_snapshot_now)}
                                     </button>
                                 </span>
                             }
@@ -162,4 +167,39 @@ pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> im
     }
     // Erasing the type keeps the page's view type shallow enough for the release build.
     .into_any()
+}
+
+/// What `boot_check` says of the boot order and the drive, in the page's language: the refusal
+/// (it cannot boot) or the warning, if any.
+fn boot_words(locale: Locale, check: Result<Option<String>, String>) -> Option<&'static str> {
+    match check {
+        Err(_) => Some(td_string!(locale, vm.boot_cannot_boot)),
+        Ok(Some(_)) => Some(td_string!(locale, vm.boot_drive_empty)),
+        Ok(None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn boot_words_say_what_boot_check_says() {
+        for order in BootOrder::ALL {
+            for media in [None, Some("debian.iso")] {
+                let check = boot_check(order, media);
+                let english = match check.clone() {
+                    Ok(warning) => warning,
+                    Err(refusal) => Some(refusal),
+                };
+                assert_eq!(
+                    boot_words(Locale::en, check.clone()).map(str::to_string),
+                    english
+                );
+                assert_eq!(boot_words(Locale::ko, check).is_some(), english.is_some());
+            }
+        }
+        assert!(boot_words(Locale::ko, boot_check(BootOrder::Cdrom, None))
+            .is_some_and(|words| words.contains("CD-ROM만")));
+    }
 }

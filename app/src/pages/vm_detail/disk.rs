@@ -4,13 +4,15 @@ use leptos::prelude::*;
 
 use super::section::Call;
 use crate::api::machine::{resize_disk, vm_disk};
-use crate::components::iso_upload::size_words;
+use crate::i18n::td_string;
+use crate::language::{error_sentence, size_words, use_locale};
 use crate::store::VmStore;
 use crate::types::{Vm, VmId, VmStatus};
 use crate::validate::DISK_MAX_GIB;
 
 #[component]
 pub fn DiskSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoView {
+    let locale = use_locale();
     // The recorded size, kept while the VM goes away (no read of a deleted VM's disk).
     let recorded = Memo::new(move |last: Option<&u64>| {
         vm.with(|vm| vm.as_ref().map(|vm| vm.disk_size))
@@ -29,38 +31,47 @@ pub fn DiskSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
         }),
         Err(_) => call
             .error
-            .set(Some("The new size must be a whole number of GiB.".into())),
+            .set(Some(td_string!(locale, vm.disk_not_whole).into())),
     };
     view! {
         <section class="vm-section" aria-labelledby="disk-heading">
-            <h2 id="disk-heading">"Disk"</h2>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <h2 id="disk-heading">{td_string!(locale, vm.disk_heading)}</h2>
+            <Transition fallback=move || view! { <p class="muted">{td_string!(locale, vm.loading)}</p> }>
                 {move || Suspend::new(async move {
                     match disk.await {
                         Ok(disk) => {
                             view! {
-                                <dl class="vm-facts" aria-label="Disk">
-                                    <dt>"Size"</dt>
-                                    <dd aria-label="Disk size">{size_words(disk.virtual_size)}</dd>
-                                    <dt>"On the host"</dt>
-                                    <dd>{size_words(disk.allocated_size)}</dd>
-                                    <dt>"Format"</dt>
+                                <dl class="vm-facts" aria-label=td_string!(locale, vm.disk_heading)>
+                                    <dt>{td_string!(locale, vm.disk_size)}</dt>
+                                    <dd aria-label=td_string!(locale, vm.disk_size_label)>
+                                        {size_words(locale, disk.virtual_size)}
+                                    </dd>
+                                    <dt>{td_string!(locale, vm.disk_on_host)}</dt>
+                                    <dd>{size_words(locale, disk.allocated_size)}</dd>
+                                    <dt>{td_string!(locale, vm.disk_format)}</dt>
                                     <dd>{disk.format}</dd>
-                                    <dt>"Built on"</dt>
-                                    <dd>{disk.backing_image.unwrap_or_else(|| "nothing (a disk of its own)".into())}</dd>
-                                    <dt>"File"</dt>
+                                    <dt>{td_string!(locale, vm.disk_built_on)}</dt>
+                                    <dd>
+                                        {disk
+                                            .backing_image
+                                            .unwrap_or_else(|| td_string!(locale, vm.disk_own).into())}
+                                    </dd>
+                                    <dt>{td_string!(locale, vm.disk_file)}</dt>
                                     <dd>{disk.path}</dd>
                                 </dl>
                             }
                             .into_any()
                         }
-                        Err(error) => view! { <p class="error" role="alert">{error.message}</p> }.into_any(),
+                        Err(error) => {
+                            view! { <p class="error" role="alert">{error_sentence(locale, &error)}</p> }
+                                .into_any()
+                        }
                     }
                 })}
             </Transition>
             <div class="section-row">
                 <label>
-                    "New size (GiB)"
+                    {td_string!(locale, vm.disk_new_size)}
                     <input
                         type="number"
                         name="size_gb"
@@ -77,14 +88,14 @@ pub fn DiskSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
                     }
                     on:click=grow
                 >
-                    "Grow disk"
+                    {td_string!(locale, vm.disk_grow)}
                 </button>
             </div>
             <p class="muted">
                 {move || if running() {
-                    "The running VM sees the new size at once; grow its partition and filesystem inside it."
+                    td_string!(locale, vm.disk_running_hint)
                 } else {
-                    "A disk only grows: a smaller size would cut off the end of its filesystem."
+                    td_string!(locale, vm.disk_stopped_hint)
                 }}
             </p>
             {call.error_view()}

@@ -6,6 +6,8 @@ use leptos::prelude::*;
 use super::section::Call;
 use crate::api::machine::change_media;
 use crate::api::media::list_isos;
+use crate::i18n::td_string;
+use crate::language::use_locale;
 use crate::live::use_live;
 use crate::store::VmStore;
 use crate::types::{Vm, VmId};
@@ -13,6 +15,7 @@ use crate::types::{Vm, VmId};
 #[component]
 pub fn MediaSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoView {
     let library = use_live().library;
+    let locale = use_locale();
     let isos = Resource::new(move || library.get(), |_| list_isos());
     let chosen = RwSignal::new(String::new());
     let call = Call::new();
@@ -26,16 +29,16 @@ pub fn MediaSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl Into
     let eject = move |_| call.run(store, id, change_media(id, None), |_| {});
     view! {
         <section class="vm-section" aria-labelledby="media-heading">
-            <h2 id="media-heading">"Install media"</h2>
-            <p role="status" aria-label="Media in the drive">
+            <h2 id="media-heading">{td_string!(locale, vm.media_heading)}</h2>
+            <p role="status" aria-label=td_string!(locale, vm.media_in_drive_label)>
                 {move || match media() {
-                    Some(iso) => format!("In the CD-ROM drive: {iso}"),
-                    None => "The CD-ROM drive is empty.".to_string(),
+                    Some(iso) => td_string!(locale, vm.media_in_drive, iso = iso).to_string(),
+                    None => td_string!(locale, vm.media_drive_empty).to_string(),
                 }}
             </p>
             <div class="section-row">
                 <label>
-                    "ISO"
+                    {td_string!(locale, vm.media_iso)}
                     <Transition fallback=|| view! { <select disabled=true></select> }>
                         {move || Suspend::new(async move {
                             let names: Vec<String> = isos
@@ -47,7 +50,7 @@ pub fn MediaSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl Into
                                     on:change=move |ev| chosen.set(event_target_value(&ev))
                                     prop:value=chosen
                                 >
-                                    <option value="">"Choose an ISO"</option>
+                                    <option value="">{td_string!(locale, vm.media_choose_iso)}</option>
                                     {names
                                         .into_iter()
                                         .map(|name| view! { <option value=name.clone()>{name.clone()}</option> })
@@ -62,17 +65,17 @@ pub fn MediaSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl Into
                     disabled=move || call.busy() || chosen.try_with(String::is_empty).unwrap_or(true)
                     on:click=insert
                 >
-                    "Insert ISO"
+                    {td_string!(locale, vm.media_insert)}
                 </button>
                 <button
                     type="button"
                     disabled=move || call.busy() || media().is_none()
                     on:click=eject
                 >
-                    "Eject ISO"
+                    {td_string!(locale, vm.media_eject)}
                 </button>
             </div>
-            <p class="muted">"A running VM sees the new disc at once; the change is kept for its next start too."</p>
+            <p class="muted">{td_string!(locale, vm.media_hint)}</p>
             {call.error_view()}
         </section>
     }

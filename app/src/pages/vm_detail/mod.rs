@@ -20,11 +20,14 @@ use crate::auth::Role;
 use crate::components::graphs::Graphs;
 use crate::components::vm_card::VmCard;
 use crate::error::{AppError, ErrorCode};
+use crate::i18n::{td_string, Locale};
+use crate::language::{error_sentence, format_time, use_locale, Label};
 use crate::live::use_live;
 use crate::store::VmStore;
 use crate::types::{Vm, VmId};
 use crate::use_session;
 use boot::{BootSection, InstallationSection};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use disk::DiskSection;
 use media::MediaSection;
 use role::RoleSection;
@@ -51,10 +54,11 @@ impl LazyRoute for VmDetailRoute {
 #[component]
 pub fn VmDetailPage() -> impl IntoView {
     let store = use_live().store;
+    let locale = use_locale();
     view! {
         <section class="vm-detail">
             <p>
-                <a href="/">"← All virtual machines"</a>
+                <a href="/">{td_string!(locale, vm.back_to_all)}</a>
             </p>
             {route_vm_page(move |vm| {
                 let (id, name) = (vm.uuid, vm.name);
@@ -75,9 +79,10 @@ pub(crate) fn route_vm_page(
     render: impl Fn(Vm) -> AnyView + Clone + Send + Sync + 'static,
 ) -> impl IntoView {
     let store = use_live().store;
+    let locale = use_locale();
     let initial = vm_of_route();
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Suspense fallback=move || view! { <p class="muted">{td_string!(locale, vm.loading)}</p> }>
             {move || {
                 let render = render.clone();
                 Suspend::new(async move {
@@ -86,10 +91,14 @@ pub(crate) fn route_vm_page(
                             store.apply(vm.clone());
                             render(vm)
                         }
-                        Ok(None) => unavailable(true, "No such virtual machine.".into()),
-                        Err(error) => {
-                            unavailable(error.code == ErrorCode::VmNotFound, error.message)
+                        Ok(None) => {
+                            unavailable(locale, true, td_string!(locale, vm.no_such_vm).into())
                         }
+                        Err(error) => unavailable(
+                            locale,
+                            error.code == ErrorCode::VmNotFound,
+                            error_sentence(locale, &error),
+                        ),
                     }
                 })
             }}
@@ -116,11 +125,11 @@ fn vm_of_route() -> Resource<Result<Option<Vm>, AppError>> {
 
 /// No VM to show: an unknown or malformed UUID, one the caller may not see, or a failure to load
 /// it; said in words.
-fn unavailable(not_found: bool, message: String) -> AnyView {
+fn unavailable(locale: Locale, not_found: bool, message: String) -> AnyView {
     let heading = if not_found {
-        "Virtual machine not found"
+        td_string!(locale, vm.not_found)
     } else {
-        "Virtual machine"
+        td_string!(locale, vm.virtual_machine)
     };
     view! {
         <Title text=format!("{heading} · Limen")/>
@@ -134,39 +143,42 @@ fn unavailable(not_found: bool, message: String) -> AnyView {
 fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
     let vm = Memo::new(move |_| store.get(id));
     let me = use_session().me;
+    let locale = use_locale();
     view! {
         <Show
             when=move || vm.with(Option::is_some)
-            fallback=|| view! { <p class="notice" role="note">"This virtual machine was deleted."</p> }
+            fallback=move || {
+                view! { <p class="notice" role="note">{td_string!(locale, vm.deleted)}</p> }
+            }
         >
-            <ul class="vm-grid single" aria-label="Virtual machine">
+            <ul class="vm-grid single" aria-label=td_string!(locale, vm.virtual_machine)>
                 <VmCard id store/>
             </ul>
             {move || {
                 vm.get()
                     .map(|vm| {
                         view! {
-                            <dl class="vm-facts" aria-label="Details">
+                            <dl class="vm-facts" aria-label=td_string!(locale, vm.details)>
                                 <dt>"UUID"</dt>
                                 <dd>{vm.uuid.to_string()}</dd>
-                                <dt>"Operating system"</dt>
+                                <dt>{td_string!(locale, vm.operating_system)}</dt>
                                 <dd>{vm.os_type}</dd>
-                                <dt>"Installation"</dt>
-                                <dd>{vm.installation_status.label()}</dd>
-                                <dt>"Role"</dt>
-                                <dd>{vm.role.unwrap_or_else(|| "none".into())}</dd>
-                                <dt>"Owner"</dt>
-                                <dd>{vm.owner.unwrap_or_else(|| "none".into())}</dd>
-                                <dt>"Created"</dt>
-                                <dd>{vm.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</dd>
-                                <dt>"Updated"</dt>
-                                <dd>{vm.updated_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()}</dd>
+                                <dt>{td_string!(locale, vm.installation)}</dt>
+                                <dd>{vm.installation_status.label_in(locale)}</dd>
+                                <dt>{td_string!(locale, vm.role)}</dt>
+                                <dd>{vm.role.unwrap_or_else(|| td_string!(locale, vm.none).into())}</dd>
+                                <dt>{td_string!(locale, vm.owner)}</dt>
+                                <dd>{vm.owner.unwrap_or_else(|| td_string!(locale, vm.none).into())}</dd>
+                                <dt>{td_string!(locale, vm.created)}</dt>
+                                <dd>{format_time(locale, &vm.created_at)}</dd>
+                                <dt>{td_string!(locale, vm.updated)}</dt>
+                                <dd>{format_time_seconds(locale, &vm.updated_at)}</dd>
                             </dl>
                         }
                     })
             }}
             <section class="vm-usage" aria-labelledby="usage-heading">
-                <h2 id="usage-heading">"Usage"</h2>
+                <h2 id="usage-heading">{td_string!(locale, vm.usage)}</h2>
                 <Graphs kind="vm" base=format!("/api/v1/vms/{id}/stats")/>
             </section>
             <div class="vm-sections">
@@ -186,4 +198,42 @@ fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
         </Show>
     }
     .into_any()
+}
+
+/// A moment to the second, in UTC (`2026-11-30 19:51:07 UTC`): when the VM's record last changed.
+fn format_time_seconds(locale: Locale, at: &DateTime<Utc>) -> String {
+    td_string!(
+        locale,
+        vm.date_time_seconds,
+        year = at.year(),
+        month = format!("{:02}", at.month()),
+        day = format!("{:02}", at.day()),
+        hour = format!("{:02}", at.hour()),
+        minute = format!("{:02}", at.minute()),
+        second = format!("{:02}", at.second()),
+    )
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn times_to_the_second() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 7, 9, 5, 4).unwrap();
+        assert_eq!(
+            format_time_seconds(Locale::en, &at),
+            "2026-03-07 09:05:04 UTC"
+        );
+        assert_eq!(
+            format_time_seconds(Locale::ko, &at),
+            "2026년 03월 07일 09:05:04 UTC"
+        );
+        assert_eq!(
+            format_time_seconds(Locale::en, &at),
+            at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        );
+    }
 }

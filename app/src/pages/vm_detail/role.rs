@@ -4,12 +4,15 @@ use leptos::prelude::*;
 
 use super::section::Call;
 use crate::api::machine::set_role;
+use crate::i18n::td_string;
+use crate::language::use_locale;
 use crate::store::VmStore;
 use crate::types::{Vm, VmId};
 use crate::validate::{validate_label, NAME_MAX_LEN};
 
 #[component]
 pub fn RoleSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoView {
+    let locale = use_locale();
     let current = move || vm.with(|vm| vm.as_ref().and_then(|vm| vm.role.clone()));
     let role = RwSignal::new(current().unwrap_or_default());
     Effect::new(move |_| role.set(current().unwrap_or_default()));
@@ -22,20 +25,20 @@ pub fn RoleSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
         }
         match validate_label("The role", &value) {
             Ok(()) => call.run(store, id, set_role(id, Some(value)), |_| {}),
-            Err(error) => call.error.set(Some(error.message)),
+            Err(error) => call.fail(&error),
         }
     };
     view! {
         <section class="vm-section" aria-labelledby="role-heading">
-            <h2 id="role-heading">"Role"</h2>
+            <h2 id="role-heading">{td_string!(locale, vm.role)}</h2>
             <div class="section-row">
                 <label>
-                    "Role"
+                    {td_string!(locale, vm.role)}
                     <input
                         type="text"
                         name="role"
                         maxlength=NAME_MAX_LEN
-                        placeholder="e.g. web, db"
+                        placeholder=td_string!(locale, vm.role_placeholder)
                         autocomplete="off"
                         bind:value=role
                     />
@@ -50,10 +53,10 @@ pub fn RoleSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
                     }
                     on:click=save
                 >
-                    "Save role"
+                    {td_string!(locale, vm.save_role)}
                 </button>
             </div>
-            <p class="muted">"Letters, digits, '.', '_' and '-'. Empty clears it. The dashboard filters by role."</p>
+            <p class="muted">{td_string!(locale, vm.role_hint)}</p>
             {call.error_view()}
         </section>
     }

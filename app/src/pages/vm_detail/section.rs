@@ -8,6 +8,7 @@ use leptos::task::spawn_local;
 
 use crate::api::vms::get_vm;
 use crate::error::AppError;
+use crate::language::{error_sentence, use_locale, Locale};
 use crate::store::VmStore;
 use crate::types::VmId;
 
@@ -16,6 +17,8 @@ use crate::types::VmId;
 pub struct Call {
     pub busy: RwSignal<bool>,
     pub error: RwSignal<Option<String>>,
+    /// The page's language, for the error sentences.
+    pub locale: Locale,
 }
 
 impl Call {
@@ -23,6 +26,7 @@ impl Call {
         Self {
             busy: RwSignal::new(false),
             error: RwSignal::new(None),
+            locale: use_locale(),
         }
     }
 
@@ -45,9 +49,14 @@ impl Call {
             self.busy.set(false);
             match answer {
                 Ok(value) => then(value),
-                Err(failure) => self.error.set(Some(failure.message)),
+                Err(failure) => self.error.set(Some(error_sentence(self.locale, &failure))),
             }
         });
+    }
+
+    /// Shows `failure` (a check that failed before any call) as the error line.
+    pub fn fail(self, failure: &AppError) {
+        self.error.set(Some(error_sentence(self.locale, failure)));
     }
 
     /// Whether a call runs. Read in the section's reactive closures, which may run once more

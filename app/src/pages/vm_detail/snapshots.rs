@@ -7,11 +7,13 @@ use leptos::task::spawn_local;
 
 use crate::api::media::list_operations;
 use crate::api::snapshots::{create_snapshot, delete_snapshot, list_snapshots, revert_snapshot};
+use crate::i18n::{td_string, Locale};
+use crate::language::{error_sentence, format_time, use_locale, Label};
 use crate::live::use_live;
 use crate::machine::{latest_operations, progress_payload, OperationKind, OperationProgress};
 use crate::snapshots::{
-    revert_warning, tree_order, validate_description, validate_snapshot_name,
-    CreateSnapshotRequest, Snapshot,
+    tree_order, validate_description, validate_snapshot_name, CreateSnapshotRequest, Snapshot,
+    SnapshotState,
 };
 use crate::store::VmStore;
 use crate::types::{Vm, VmId, VmStatus};
@@ -53,19 +55,39 @@ fn take_snapshot(
     call.run(store, id, create_snapshot(id, request), then);
 }
 
-fn work_words(op: &OperationProgress) -> String {
-    let verb = match op.kind {
-        OperationKind::SnapshotCreate => "Taking snapshot",
-        OperationKind::SnapshotRevert => "Reverting to",
-        OperationKind::SnapshotDelete => "Deleting snapshot",
-        OperationKind::ImageCreate => "Copying the disk to",
+/// What a piece of work in progress does, as its progress bar is named.
+fn work_words(locale: Locale, op: &OperationProgress) -> String {
+    let target = &op.target;
+    match op.kind {
+        OperationKind::SnapshotCreate => td_string!(locale, vm.work_taking_snapshot, target),
+        OperationKind::SnapshotRevert => td_string!(locale, vm.work_reverting, target),
+        OperationKind::SnapshotDelete => td_string!(locale, vm.work_deleting_snapshot, target),
+        OperationKind::ImageCreate => td_string!(locale, vm.work_copying_disk, target),
+    }
+    .to_string()
+}
+
+/// What a revert to `snapshot` throws away, and what the VM will be afterwards: the sentence
+/// the page asks to confirm.
+fn revert_question(locale: Locale, snapshot: &Snapshot, vm_status: VmStatus) -> String {
+    let name = &snapshot.name;
+    let lost = if matches!(vm_status, VmStatus::Running | VmStatus::Paused) {
+        td_string!(locale, vm.revert_loses_disk_and_memory, name).to_string()
+    } else {
+        td_string!(locale, vm.revert_loses_disk, name).to_string()
     };
-    format!("{verb} \"{}\"…", op.target)
+    let after = match snapshot.state {
+        SnapshotState::Running if snapshot.memory => td_string!(locale, vm.revert_then_running),
+        SnapshotState::Paused if snapshot.memory => td_string!(locale, vm.revert_then_paused),
+        _ => td_string!(locale, vm.revert_then_stopped),
+    };
+    format!("{lost} {after}")
 }
 
 #[component]
 pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoView {
     let live = use_live();
+    let locale = use_locale();
     let list = snapshot_list(id);
     let status = move || {
         vm.try_with(|vm| vm.as_ref().map(|vm| vm.status))
@@ -94,7 +116,7 @@ pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl 
                 all.iter()
                     .filter(|op| op.vm == id && op.kind != OperationKind::ImageCreate)
                     .filter(|op| !op.state.is_over())
-                    .map(work_words)
+                    .map(|op| work_words(locale, op))
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default()
@@ -112,7 +134,7 @@ pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl 
                 .map_or(Ok(()), validate_description)
         });
         if let Err(invalid) = checked {
-            call.error.set(Some(invalid.message));
+            call.fail(&invalid);
             return;
         }
         take_snapshot(call, store, id, request, move |_| {
@@ -134,36 +156,37 @@ pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl 
     };
     let question = move || {
         confirming.try_get().flatten().map(|what| match what {
-            Confirm::Revert(snapshot) => revert_warning(&snapshot, status()),
-            Confirm::Delete(name) => format!(
-                "Delete snapshot \"{name}\"? The VM stays as it is; only the way back to that point is lost."
-            ),
+            Confirm::Revert(snapshot) => revert_question(locale, &snapshot, status()),
+            Confirm::Delete(name) => {
+                td_string!(locale, vm.delete_snapshot_question, name).to_string()
+            }
         })
     };
     let rows = move |snapshots: Vec<Snapshot>| {
         if snapshots.is_empty() {
-            return view! { <p class="muted">"No snapshots yet."</p> }.into_any();
+            return view! { <p class="muted">{td_string!(locale, vm.no_snapshots)}</p> }.into_any();
         }
         let rows = tree_order(&snapshots)
             .into_iter()
-            .map(|(depth, snapshot)| snapshot_row(depth, snapshot.clone(), confirming, call))
+            .map(|(depth, snapshot)| {
+                snapshot_row(locale, depth, snapshot.clone(), confirming, call)
+            })
             .collect_view();
-        view! { <ul class="snapshot-tree" aria-label="Snapshots">{rows}</ul> }.into_any()
+        view! { <ul class="snapshot-tree" aria-label=td_string!(locale, vm.snapshots)>{rows}</ul> }
+            .into_any()
     };
     view! {
         <section class="vm-section" aria-labelledby="snapshots-heading">
-            <h2 id="snapshots-heading">"Snapshots"</h2>
+            <h2 id="snapshots-heading">{td_string!(locale, vm.snapshots)}</h2>
             <p class="muted">
                 {move || match status() {
-                    VmStatus::Running | VmStatus::Paused => {
-                        "The VM is running: a snapshot saves its memory too, and reverting to it resumes the VM where it was."
-                    }
-                    _ => "The VM is stopped: a snapshot holds its disk.",
+                    VmStatus::Running | VmStatus::Paused => td_string!(locale, vm.snapshots_running_hint),
+                    _ => td_string!(locale, vm.snapshots_stopped_hint),
                 }}
             </p>
             <div class="section-row">
                 <label>
-                    "Snapshot name"
+                    {td_string!(locale, vm.snapshot_name)}
                     <input
                         type="text"
                         name="snapshot_name"
@@ -174,11 +197,11 @@ pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl 
                     />
                 </label>
                 <label>
-                    "Description"
+                    {td_string!(locale, vm.snapshot_description)}
                     <input type="text" name="snapshot_description" autocomplete="off" bind:value=description/>
                 </label>
                 <button type="button" disabled=move || call.busy() on:click=take>
-                    "Take snapshot"
+                    {td_string!(locale, vm.take_snapshot)}
                 </button>
             </div>
             {move || {
@@ -195,26 +218,27 @@ pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl 
                     .collect_view()
             }}
             <Show when=move || confirming.try_with(Option::is_some).unwrap_or(false)>
-                <div class="confirm" role="alertdialog" aria-label="Confirm">
+                <div class="confirm" role="alertdialog" aria-label=td_string!(locale, vm.confirm)>
                     <p>{question}</p>
                     <button type="button" class="danger" on:click=confirm>
                         {move || match confirming.try_get().flatten() {
-                            Some(Confirm::Revert(_)) => "Confirm revert",
-                            _ => "Confirm delete",
+                            Some(Confirm::Revert(_)) => td_string!(locale, vm.confirm_revert),
+                            _ => td_string!(locale, vm.confirm_delete),
                         }}
                     </button>
                     <button type="button" on:click=move |_| confirming.set(None)>
-                        "Cancel"
+                        {td_string!(locale, vm.cancel)}
                     </button>
                 </div>
             </Show>
             {call.error_view()}
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Transition fallback=move || view! { <p class="muted">{td_string!(locale, vm.loading)}</p> }>
                 {move || Suspend::new(async move {
                     match list.await {
                         Ok(snapshots) => rows(snapshots),
                         Err(error) => {
-                            view! { <p class="error" role="alert">{error.message}</p> }.into_any()
+                            view! { <p class="error" role="alert">{error_sentence(locale, &error)}</p> }
+                                .into_any()
                         }
                     }
                 })}
@@ -227,27 +251,29 @@ pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl 
 
 /// One snapshot in the tree: indented under its parent, with what it holds and its verbs.
 fn snapshot_row(
+    locale: Locale,
     depth: usize,
     snapshot: Snapshot,
     confirming: RwSignal<Option<Confirm>>,
     call: Call,
 ) -> AnyView {
     let name = snapshot.name.clone();
+    let state = snapshot.state.label_in(locale);
     let held = if snapshot.memory {
-        format!("{} VM, with memory", snapshot.state.label())
+        td_string!(locale, vm.snapshot_with_memory, state).to_string()
     } else {
-        format!("{} VM, disk only", snapshot.state.label())
+        td_string!(locale, vm.snapshot_disk_only, state).to_string()
     };
-    let by = snapshot
-        .created_by
-        .clone()
-        .map_or_else(|| "made outside Limen".to_string(), |by| format!("by {by}"));
-    let when = snapshot.created_at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let by = snapshot.created_by.clone().map_or_else(
+        || td_string!(locale, vm.snapshot_made_outside).to_string(),
+        |user| td_string!(locale, vm.snapshot_made_by, user).to_string(),
+    );
+    let when = format_time(locale, &snapshot.created_at);
     let current = snapshot.current;
     let description = snapshot.description.clone();
     let (revert_label, delete_label) = (
-        format!("Revert to {name}"),
-        format!("Delete snapshot {name}"),
+        td_string!(locale, vm.revert_to, name = &name).to_string(),
+        td_string!(locale, vm.delete_snapshot_named, name = &name).to_string(),
     );
     let for_revert = snapshot.clone();
     let for_delete = name.clone();
@@ -255,7 +281,14 @@ fn snapshot_row(
         <li class="snapshot" style=format!("margin-left: {}em", depth * 2) aria-label=name.clone()>
             <div>
                 <strong>{name.clone()}</strong>
-                {current.then(|| view! { <span class="badge" title="The VM builds on this snapshot now">"current"</span> })}
+                {current
+                    .then(|| {
+                        view! {
+                            <span class="badge" title=td_string!(locale, vm.current_snapshot_title)>
+                                {td_string!(locale, vm.current_snapshot)}
+                            </span>
+                        }
+                    })}
                 <span class="muted">{format!(" {held} · {when} · {by}")}</span>
                 {description.map(|d| view! { <p class="snapshot-description">{d}</p> })}
             </div>
@@ -266,7 +299,7 @@ fn snapshot_row(
                     disabled=move || call.busy()
                     on:click=move |_| confirming.set(Some(Confirm::Revert(for_revert.clone())))
                 >
-                    "Revert"
+                    {td_string!(locale, vm.revert)}
                 </button>
                 <button
                     type="button"
@@ -275,7 +308,7 @@ fn snapshot_row(
                     disabled=move || call.busy()
                     on:click=move |_| confirming.set(Some(Confirm::Delete(for_delete.clone())))
                 >
-                    "Delete"
+                    {td_string!(locale, vm.delete)}
                 </button>
             </div>
         </li>
@@ -287,8 +320,71 @@ fn snapshot_row(
 pub fn take_installed_snapshot(call: Call, store: VmStore, id: VmId, done: RwSignal<bool>) {
     let request = CreateSnapshotRequest {
         name: "installed".into(),
-        description: Some("Taken when the installation was completed.".into()),
+        description: Some(td_string!(call.locale, vm.installed_snapshot_description).into()),
         memory: None,
     };
     take_snapshot(call, store, id, request, move |_| done.set(true));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn snapshot(state: SnapshotState, memory: bool) -> Snapshot {
+        Snapshot {
+            name: "installed".into(),
+            description: None,
+            created_at: Utc::now(),
+            state,
+            memory,
+            parent: None,
+            current: true,
+            created_by: None,
+        }
+    }
+
+    #[test]
+    fn the_revert_question_says_what_is_lost() {
+        let stopped = snapshot(SnapshotState::Stopped, false);
+        assert_eq!(
+            revert_question(Locale::en, &stopped, VmStatus::Stopped),
+            "Revert to \"installed\"? Everything written to the VM's disk since that snapshot will \
+             be lost. The VM will be stopped."
+        );
+        let running = snapshot(SnapshotState::Running, true);
+        assert_eq!(
+            revert_question(Locale::en, &running, VmStatus::Running),
+            "Revert to \"installed\"? Everything written to the VM's disk since that snapshot and \
+             its memory (unsaved work in the running VM) will be lost. The VM will be running, \
+             where it was."
+        );
+        let korean = revert_question(Locale::ko, &running, VmStatus::Running);
+        assert!(
+            korean.contains("installed") && korean.contains("메모리"),
+            "{korean}"
+        );
+    }
+
+    #[test]
+    fn work_in_progress_is_named() {
+        let op = |kind| OperationProgress {
+            id: uuid::Uuid::nil(),
+            kind,
+            vm: VmId(uuid::Uuid::nil()),
+            target: "before-upgrade".into(),
+            percent: 0,
+            state: crate::machine::ProgressState::Running,
+            error: None,
+        };
+        assert_eq!(
+            work_words(Locale::en, &op(OperationKind::SnapshotCreate)),
+            "Taking snapshot \"before-upgrade\"…"
+        );
+        assert_eq!(
+            work_words(Locale::en, &op(OperationKind::SnapshotRevert)),
+            "Reverting to \"before-upgrade\"…"
+        );
+        assert!(work_words(Locale::ko, &op(OperationKind::SnapshotDelete)).contains("삭제"));
+    }
 }

@@ -5,6 +5,8 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::media::{cancel_operation, create_image};
+use crate::i18n::td_string;
+use crate::language::{error_sentence, use_locale};
 use crate::live::use_live;
 use crate::machine::{
     latest_operations, percent_of, progress_payload, CreateImageRequest, OperationKind,
@@ -16,6 +18,7 @@ use crate::validate::{validate_label, NAME_MAX_LEN};
 #[component]
 pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
     let live = use_live();
+    let locale = use_locale();
     let name = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let busy = RwSignal::new(false);
@@ -39,7 +42,7 @@ pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
             name: name.get_untracked().trim().to_string(),
         };
         if let Err(invalid) = validate_label("The image name", &request.name) {
-            error.set(Some(invalid.message));
+            error.set(Some(error_sentence(locale, &invalid)));
             return;
         }
         busy.set(true);
@@ -50,7 +53,7 @@ pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
                     live.operation_event(progress_payload(&started));
                     name.set(String::new());
                 }
-                Err(failure) => error.set(Some(failure.message)),
+                Err(failure) => error.set(Some(error_sentence(locale, &failure))),
             }
             busy.set(false);
         });
@@ -58,19 +61,17 @@ pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
     let cancel = move |operation| {
         spawn_local(async move {
             if let Err(failure) = cancel_operation(operation).await {
-                error.set(Some(failure.message));
+                error.set(Some(error_sentence(locale, &failure)));
             }
         });
     };
     view! {
         <section class="vm-section" aria-labelledby="template-heading">
-            <h2 id="template-heading">"Base image"</h2>
-            <p class="muted">
-                "A full copy of this VM's disk into the image library, for new VMs built on it (copy-on-write). The VM must be stopped; it keeps its own disk."
-            </p>
+            <h2 id="template-heading">{td_string!(locale, vm.base_image_heading)}</h2>
+            <p class="muted">{td_string!(locale, vm.base_image_hint)}</p>
             <div class="section-row">
                 <label>
-                    "Image name"
+                    {td_string!(locale, vm.image_name)}
                     <input type="text" name="image_name" maxlength=NAME_MAX_LEN autocomplete="off" bind:value=name/>
                 </label>
                 <button
@@ -83,41 +84,61 @@ pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
                     }
                     on:click=start
                 >
-                    "Make base image"
+                    {td_string!(locale, vm.make_base_image)}
                 </button>
             </div>
             // A row is made again when its operation's state changes, not at every percent: its
             // Cancel button stays the same button (focus, a click in flight) while it runs.
             <For each=operations key=|op| (op.id, op.state) let:op>
-                <div class="operation" role="group" aria-label=format!("Making {}", op.target)>
+                <div
+                    class="operation"
+                    role="group"
+                    aria-label=td_string!(locale, vm.image_making, target = &op.target).to_string()
+                >
                     {match op.state {
                         ProgressState::Running => {
                             let operation = op.id;
                             let percent = move || all.try_with(|all| percent_of(all, operation)).unwrap_or(0);
                             let target = op.target.clone();
                             view! {
-                                <progress max="100" value=percent aria-label=format!("Progress of {}", op.target)></progress>
+                                <progress
+                                    max="100"
+                                    value=percent
+                                    aria-label=td_string!(locale, vm.image_progress, target = &op.target).to_string()
+                                ></progress>
                                 <span class="muted">{move || format!("{target} — {} %", percent())}</span>
-                                <button type="button" on:click=move |_| cancel(operation)>"Cancel"</button>
+                                <button type="button" on:click=move |_| cancel(operation)>
+                                    {td_string!(locale, vm.cancel)}
+                                </button>
                             }
                             .into_any()
                         }
                         ProgressState::Done => {
                             view! {
                                 <p class="notice" role="status">
-                                    {format!("{} is ready: new VMs can be built on it.", op.target)}
+                                    {td_string!(locale, vm.image_ready, target = &op.target).to_string()}
                                 </p>
                             }
                             .into_any()
                         }
                         ProgressState::Cancelled => {
-                            view! { <p class="notice" role="status">{format!("Making {} was cancelled; nothing was kept.", op.target)}</p> }
-                                .into_any()
+                            view! {
+                                <p class="notice" role="status">
+                                    {td_string!(locale, vm.image_cancelled, target = &op.target).to_string()}
+                                </p>
+                            }
+                            .into_any()
                         }
                         ProgressState::Failed => {
                             view! {
                                 <p class="error" role="alert">
-                                    {format!("Making {} failed: {}", op.target, op.error.clone().unwrap_or_default())}
+                                    {td_string!(
+                                        locale,
+                                        vm.image_failed,
+                                        target = &op.target,
+                                        error = op.error.clone().unwrap_or_default(),
+                                    )
+                                    .to_string()}
                                 </p>
                             }
                             .into_any()
