@@ -75,10 +75,19 @@ pub struct User {
     pub language: Option<String>,
 }
 
-/// `PUT /api/v1/me/language`: the caller's dashboard language (`null` forgets the choice).
+/// `PUT /api/v1/me/language`: the caller's dashboard language (`null` forgets the choice). The
+/// field must be there: a body without it (a typo) is refused, not taken as `null`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SetLanguageRequest {
+    #[serde(deserialize_with = "present")]
     pub language: Option<String>,
+}
+
+/// Deserializes a field that may be `null` but not missing (serde would make a missing
+/// `Option` `None`; with `deserialize_with` it is an error instead).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Option::deserialize(deserializer)
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

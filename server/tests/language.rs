@@ -115,6 +115,20 @@ async fn a_users_choice_is_stored_audited_and_follows_them() {
         assert_eq!(body["code"], "VALIDATION_FAILED");
         assert!(body["error"].as_str().unwrap().contains("en, ko"));
     }
+    // A body without the field (a typo) is refused, not taken as "forget the choice".
+    for body in [
+        json!({}),
+        json!({ "lang": "ko" }),
+        json!({ "language": "ko", "x": 1 }),
+    ] {
+        let response = minji
+            .put(app.url("/api/v1/me/language"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+    }
     let response = minji
         .put(app.url("/api/v1/me/language"))
         .json(&json!({ "language": "ko" }))
@@ -174,6 +188,12 @@ async fn a_users_choice_is_stored_audited_and_follows_them() {
         .await
         .unwrap();
     assert_eq!(me["language"], "en");
+    let korean_browser = minji.get(app.url("/")).header(ACCEPT_LANGUAGE, "ko");
+    assert_eq!(
+        page_language(korean_browser).await,
+        "en",
+        "her choice, not the browser's"
+    );
     let response = minji
         .put(app.url("/api/v1/me/language"))
         .json(&json!({ "language": null }))

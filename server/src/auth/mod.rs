@@ -303,9 +303,12 @@ impl AccountService {
         } else {
             ""
         };
-        match language {
-            Some(code) => format!(
-                "{LANGUAGE_COOKIE}={code}; Path=/; HttpOnly; SameSite=Lax; Max-Age={LANGUAGE_COOKIE_SECONDS}{secure}"
+        // Only a code the dashboard speaks reaches the header (a stored one is checked again:
+        // the row may be older than the languages, or written by hand).
+        match language.and_then(app::language::from_code) {
+            Some(locale) => format!(
+                "{LANGUAGE_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={LANGUAGE_COOKIE_SECONDS}{secure}",
+                app::language::code(locale)
             ),
             None => format!("{LANGUAGE_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
         }
