@@ -162,7 +162,7 @@ function axisSize(u, values, axisIdx, cycleNum) {
   return Math.ceil(axis.ticks.size + axis.gap + u.ctx.measureText(longest).width / devicePixelRatio) + 2;
 }
 
-function options(spec, width, timing, uPlot) {
+function options(spec, width, timing, uPlot, words) {
   const format = FORMATS[spec.unit];
   const axis = { stroke: '#5b6470', grid: { stroke: '#eef0f3' }, ticks: { stroke: '#dde1e6' } };
   const dates = fmtDate();
@@ -171,7 +171,8 @@ function options(spec, width, timing, uPlot) {
     height: HEIGHT,
     ...(dates ? { fmtDate: (tpl) => dates(tpl, uPlot) } : {}),
     series: [
-      {},
+      // The time series (uPlot would call it "Time" in the legend).
+      { label: words.time },
       ...spec.series.map((s) => ({
         label: s.label,
         stroke: s.color,
@@ -277,7 +278,7 @@ function drawCharts(target, { kind = 'vm', history, live = null, onBody = null, 
       plot.className = 'graph-plot';
       figure.append(caption, empty, plot);
       target.append(figure);
-      const u = new uPlot(options(spec, plot.clientWidth || 600, timing, uPlot), data(spec), plot);
+      const u = new uPlot(options(spec, plot.clientWidth || 600, timing, uPlot, words), data(spec), plot);
       const chart = { spec, figure, empty, plot, u };
       draw(chart);
       observer.observe(plot);

@@ -1,5 +1,5 @@
 //! The translation files against each other and against the code: every language has every
-//! part and every key of the default language (and nothing else), with the same `{{ values }}`
+//! part and every key of the default language (and nothing else), with the same `{values}`
 //! and no empty text, and every key is used somewhere in the dashboard's code. (A key the code
 //! names that no file has already fails the build.)
 
@@ -57,12 +57,13 @@ fn languages() -> Vec<String> {
     languages
 }
 
-/// The `{{ name }}` values a text interpolates.
+/// The `{name}` values a text is filled with.
 fn values(text: &str) -> BTreeSet<String> {
-    text.split("{{")
+    text.split('{')
         .skip(1)
-        .filter_map(|rest| rest.split_once("}}"))
-        .map(|(name, _)| name.trim().to_string())
+        .filter_map(|rest| rest.split_once('}'))
+        .map(|(name, _)| name.to_string())
+        .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
         .collect()
 }
 
@@ -117,15 +118,23 @@ fn korean_is_korean() {
     );
 }
 
-/// Every `.rs` file under `dir`, as text.
+/// The product code of every `.rs` file under `dir`: comment lines and test modules left out.
 fn sources(dir: &Path, out: &mut String) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_dir() {
             sources(&path, out);
         } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push_str(&std::fs::read_to_string(&path).unwrap());
-            out.push('\n');
+            let text = std::fs::read_to_string(&path).unwrap();
+            // What the product uses: a key named only by a test or a comment does not count.
+            let product = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+            for line in product.lines() {
+                let line = line.trim_start();
+                if !line.starts_with("//") {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
         }
     }
 }

@@ -14,7 +14,7 @@ import { chromium } from '@playwright/test';
 import { login, loggedInContext } from './login.mjs';
 
 const url = process.argv[2] ?? 'http://127.0.0.1:18443/';
-const budget = Number(process.argv[3] ?? 300 * 1024);
+const budget = Number(process.argv[3] ?? 320 * 1024);
 const origin = new URL(url).origin;
 const token = await login(origin);
 const browser = await chromium.launch({

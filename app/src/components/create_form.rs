@@ -7,10 +7,11 @@ use crate::api::vms::create_vm;
 use crate::auth::{QuotaReport, Role};
 use crate::components::boot_order_select::BootOrderSelect;
 use crate::components::iso_upload::IsoUpload;
-use crate::i18n::{td_string, Locale};
+use crate::i18n::Locale;
 use crate::language::{error_sentence, use_locale};
 use crate::live::use_live;
 use crate::store::VmStore;
+use crate::tr;
 use crate::types::{BootOrder, CreateVmRequest, Vm};
 use crate::use_session;
 use crate::validate::{
@@ -39,24 +40,22 @@ impl QuotaRefresh {
 pub fn quota_line(locale: Locale, report: &QuotaReport) -> String {
     let (limits, used) = (&report.limits, &report.used);
     let vms = match limits.max_vms {
-        Some(limit) => td_string!(locale, dashboard.quota_vms, used = used.vms, limit).to_string(),
-        None => td_string!(locale, dashboard.quota_vms_unlimited, used = used.vms).to_string(),
+        Some(limit) => tr!(locale, dashboard.quota_vms, used = used.vms, limit).to_string(),
+        None => tr!(locale, dashboard.quota_vms_unlimited, used = used.vms).to_string(),
     };
     let vcpus = match limits.max_vcpus {
-        Some(limit) => {
-            td_string!(locale, dashboard.quota_vcpus, used = used.vcpus, limit).to_string()
-        }
-        None => td_string!(locale, dashboard.quota_vcpus_unlimited, used = used.vcpus).to_string(),
+        Some(limit) => tr!(locale, dashboard.quota_vcpus, used = used.vcpus, limit).to_string(),
+        None => tr!(locale, dashboard.quota_vcpus_unlimited, used = used.vcpus).to_string(),
     };
     let memory = match limits.max_memory_mib {
-        Some(limit) => td_string!(
+        Some(limit) => tr!(
             locale,
             dashboard.quota_memory,
             used = used.memory_mib,
             limit
         )
         .to_string(),
-        None => td_string!(
+        None => tr!(
             locale,
             dashboard.quota_memory_unlimited,
             used = used.memory_mib
@@ -64,12 +63,10 @@ pub fn quota_line(locale: Locale, report: &QuotaReport) -> String {
         .to_string(),
     };
     let disk = match limits.max_disk_gb {
-        Some(limit) => {
-            td_string!(locale, dashboard.quota_disk, used = used.disk_gb, limit).to_string()
-        }
-        None => td_string!(locale, dashboard.quota_disk_unlimited, used = used.disk_gb).to_string(),
+        Some(limit) => tr!(locale, dashboard.quota_disk, used = used.disk_gb, limit).to_string(),
+        None => tr!(locale, dashboard.quota_disk_unlimited, used = used.disk_gb).to_string(),
     };
-    td_string!(locale, dashboard.quota_line, vms, vcpus, memory, disk).to_string()
+    tr!(locale, dashboard.quota_line, vms, vcpus, memory, disk).to_string()
 }
 
 /// What the form's fields say, as typed.
@@ -94,15 +91,15 @@ impl CreateFormValues {
             value
                 .trim()
                 .parse::<u64>()
-                .map_err(|_| td_string!(locale, dashboard.not_whole_number, field).to_string())
+                .map_err(|_| tr!(locale, dashboard.not_whole_number, field).to_string())
         };
-        let cpu = parse(td_string!(locale, dashboard.vcpus), &self.cpu)?;
+        let cpu = parse(tr!(locale, dashboard.vcpus), &self.cpu)?;
         let request = CreateVmRequest {
             name: self.name.trim().to_string(),
             cpu: u32::try_from(cpu)
-                .map_err(|_| td_string!(locale, dashboard.vcpus_too_large).to_string())?,
-            memory: parse(td_string!(locale, dashboard.memory), &self.memory)?,
-            disk_size: parse(td_string!(locale, dashboard.disk_size), &self.disk)?,
+                .map_err(|_| tr!(locale, dashboard.vcpus_too_large).to_string())?,
+            memory: parse(tr!(locale, dashboard.memory), &self.memory)?,
+            disk_size: parse(tr!(locale, dashboard.disk_size), &self.disk)?,
             os_type: None,
             iso: Some(self.iso).filter(|name| !name.is_empty()),
             image: Some(self.image).filter(|name| !name.is_empty()),
@@ -192,13 +189,13 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
     view! {
         <form
             class="create-form"
-            aria-label=td_string!(locale, dashboard.create_form_label)
+            aria-label=tr!(locale, dashboard.create_form_label)
             on:submit=on_submit
         >
             // The line and the selects below keep their place while their data loads (a
             // client-side visit; the server renders them filled in): nothing moves when it comes.
-            <p class="quota" role="status" aria-label=td_string!(locale, dashboard.quota_label)>
-                <Transition fallback=move || td_string!(locale, dashboard.quota_loading)>
+            <p class="quota" role="status" aria-label=tr!(locale, dashboard.quota_label)>
+                <Transition fallback=move || tr!(locale, dashboard.quota_loading)>
                     {move || Suspend::new(async move {
                         quota_report
                             .await
@@ -208,7 +205,7 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                 </Transition>
             </p>
             <label>
-                {td_string!(locale, dashboard.name)}
+                {tr!(locale, dashboard.name)}
                 <input
                     type="text"
                     name="name"
@@ -219,7 +216,7 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                 />
             </label>
             <NumberField
-                label=td_string!(locale, dashboard.vcpus)
+                label=tr!(locale, dashboard.vcpus)
                 name="cpu"
                 min=CPU_MIN.into()
                 max=CPU_MAX.into()
@@ -227,7 +224,7 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                 value=cpu
             />
             <NumberField
-                label=td_string!(locale, dashboard.memory_mib)
+                label=tr!(locale, dashboard.memory_mib)
                 name="memory"
                 min=MEMORY_MIN_MIB
                 max=MEMORY_MAX_MIB
@@ -235,7 +232,7 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                 value=memory
             />
             <NumberField
-                label=td_string!(locale, dashboard.disk_gib)
+                label=tr!(locale, dashboard.disk_gib)
                 name="disk_size"
                 min=DISK_MIN_GIB
                 max=DISK_MAX_GIB
@@ -245,14 +242,14 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
             <Suspense fallback=move || {
                 view! {
                     <MediaSelect
-                        label=td_string!(locale, dashboard.install_iso)
-                        none=td_string!(locale, dashboard.no_iso)
+                        label=tr!(locale, dashboard.install_iso)
+                        none=tr!(locale, dashboard.no_iso)
                         names=Vec::new()
                         value=iso
                     />
                     <MediaSelect
-                        label=td_string!(locale, dashboard.base_image)
-                        none=td_string!(locale, dashboard.blank_disk)
+                        label=tr!(locale, dashboard.base_image)
+                        none=tr!(locale, dashboard.blank_disk)
                         names=Vec::new()
                         value=image
                     />
@@ -266,21 +263,21 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                     };
                     view! {
                         <MediaSelect
-                            label=td_string!(locale, dashboard.install_iso)
-                            none=td_string!(locale, dashboard.no_iso)
+                            label=tr!(locale, dashboard.install_iso)
+                            none=tr!(locale, dashboard.no_iso)
                             names=names(isos)
                             value=iso
                         />
                         <MediaSelect
-                            label=td_string!(locale, dashboard.base_image)
-                            none=td_string!(locale, dashboard.blank_disk)
+                            label=tr!(locale, dashboard.base_image)
+                            none=tr!(locale, dashboard.blank_disk)
                             names=names(images)
                             value=image
                         />
                     }
                 })}
             </Suspense>
-            <BootOrderSelect label=td_string!(locale, dashboard.boot_order) value=boot_order/>
+            <BootOrderSelect label=tr!(locale, dashboard.boot_order) value=boot_order/>
             // Admins may bring an ISO right here; it is chosen once it is in the library.
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -291,9 +288,9 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
             <button type="submit" disabled=move || creating.get()>
                 {move || {
                     if creating.get() {
-                        td_string!(locale, dashboard.creating)
+                        tr!(locale, dashboard.creating)
                     } else {
-                        td_string!(locale, dashboard.create_button)
+                        tr!(locale, dashboard.create_button)
                     }
                 }}
             </button>

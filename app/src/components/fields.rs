@@ -3,8 +3,8 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::td_string;
 use crate::language::use_locale;
+use crate::tr;
 
 /// "Username". `autocomplete` is `username` for one's own account, `off` when naming someone
 /// else's.
@@ -13,7 +13,7 @@ pub fn UsernameField(value: RwSignal<String>, autocomplete: &'static str) -> imp
     let locale = use_locale();
     view! {
         <label>
-            {td_string!(locale, dashboard.username)}
+            {tr!(locale, dashboard.username)}
             <input
                 type="text"
                 name="username"

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 
-use crate::i18n::{td_string, Locale};
+use crate::i18n::Locale;
 use crate::language::use_locale;
+use crate::tr;
 
 /// `kind`: `vm` or `host` (what `graphs.js` draws); `base`: the stats URL without its query
 /// (`/api/v1/vms/{uuid}/stats`). The element stays empty for the glue to fill (hydration does
@@ -24,7 +25,7 @@ pub fn Graphs(kind: &'static str, base: String) -> impl IntoView {
             data-graphs-kind=kind
             data-graphs-base=base
             data-graphs-words=words(locale)
-            data-graphs-loading=td_string!(locale, graphs.loading)
+            data-graphs-loading=tr!(locale, graphs.loading)
         ></div>
         <script type="module" src="/graphs.js"></script>
     }
@@ -34,99 +35,55 @@ pub fn Graphs(kind: &'static str, base: String) -> impl IntoView {
 /// with values has `{name}` where the glue puts each value (numbers it formats itself).
 fn words(locale: Locale) -> String {
     let words: BTreeMap<&str, String> = [
-        ("failed", td_string!(locale, graphs.failed)),
-        ("empty_vm", td_string!(locale, graphs.empty_vm)),
-        ("empty_host", td_string!(locale, graphs.empty_host)),
-        ("range_group", td_string!(locale, graphs.range_group)),
-        ("range_hour", td_string!(locale, graphs.range_hour)),
-        ("range_day", td_string!(locale, graphs.range_day)),
-        ("range_week", td_string!(locale, graphs.range_week)),
-        ("range_month", td_string!(locale, graphs.range_month)),
-        ("usage", td_string!(locale, graphs.usage)),
-        ("cpu", td_string!(locale, graphs.cpu)),
-        ("memory", td_string!(locale, graphs.memory)),
-        ("disk_io", td_string!(locale, graphs.disk_io)),
-        ("network", td_string!(locale, graphs.network)),
-        ("data_dir_free", td_string!(locale, graphs.data_dir_free)),
-        ("cpu_graph", td_string!(locale, graphs.cpu_graph)),
-        ("memory_graph", td_string!(locale, graphs.memory_graph)),
-        ("disk_io_graph", td_string!(locale, graphs.disk_io_graph)),
-        ("network_graph", td_string!(locale, graphs.network_graph)),
-        ("host_cpu_graph", td_string!(locale, graphs.host_cpu_graph)),
-        (
-            "host_memory_graph",
-            td_string!(locale, graphs.host_memory_graph),
-        ),
+        ("failed", tr!(locale, graphs.failed)),
+        ("time", tr!(locale, graphs.time)),
+        ("empty_vm", tr!(locale, graphs.empty_vm)),
+        ("empty_host", tr!(locale, graphs.empty_host)),
+        ("range_group", tr!(locale, graphs.range_group)),
+        ("range_hour", tr!(locale, graphs.range_hour)),
+        ("range_day", tr!(locale, graphs.range_day)),
+        ("range_week", tr!(locale, graphs.range_week)),
+        ("range_month", tr!(locale, graphs.range_month)),
+        ("usage", tr!(locale, graphs.usage)),
+        ("cpu", tr!(locale, graphs.cpu)),
+        ("memory", tr!(locale, graphs.memory)),
+        ("disk_io", tr!(locale, graphs.disk_io)),
+        ("network", tr!(locale, graphs.network)),
+        ("data_dir_free", tr!(locale, graphs.data_dir_free)),
+        ("cpu_graph", tr!(locale, graphs.cpu_graph)),
+        ("memory_graph", tr!(locale, graphs.memory_graph)),
+        ("disk_io_graph", tr!(locale, graphs.disk_io_graph)),
+        ("network_graph", tr!(locale, graphs.network_graph)),
+        ("host_cpu_graph", tr!(locale, graphs.host_cpu_graph)),
+        ("host_memory_graph", tr!(locale, graphs.host_memory_graph)),
         (
             "data_dir_free_graph",
-            td_string!(locale, graphs.data_dir_free_graph),
+            tr!(locale, graphs.data_dir_free_graph),
         ),
-        ("assigned", td_string!(locale, graphs.assigned)),
-        ("used", td_string!(locale, graphs.used)),
-        ("read", td_string!(locale, graphs.read)),
-        ("write", td_string!(locale, graphs.write)),
-        ("receive", td_string!(locale, graphs.receive)),
-        ("transmit", td_string!(locale, graphs.transmit)),
-        ("total", td_string!(locale, graphs.total)),
-        ("free", td_string!(locale, graphs.free)),
-        ("capacity", td_string!(locale, graphs.capacity)),
+        ("assigned", tr!(locale, graphs.assigned)),
+        ("used", tr!(locale, graphs.used)),
+        ("read", tr!(locale, graphs.read)),
+        ("write", tr!(locale, graphs.write)),
+        ("receive", tr!(locale, graphs.receive)),
+        ("transmit", tr!(locale, graphs.transmit)),
+        ("total", tr!(locale, graphs.total)),
+        ("free", tr!(locale, graphs.free)),
+        ("capacity", tr!(locale, graphs.capacity)),
         (
             "capacity_unreadable",
-            td_string!(locale, graphs.capacity_unreadable),
+            tr!(locale, graphs.capacity_unreadable),
         ),
-        (
-            "vcpus_allocated",
-            td_string!(locale, graphs.vcpus_allocated),
-        ),
-        (
-            "memory_allocated",
-            td_string!(locale, graphs.memory_allocated),
-        ),
-        ("data_dir", td_string!(locale, graphs.data_dir)),
+        ("vcpus_allocated", tr!(locale, graphs.vcpus_allocated)),
+        ("memory_allocated", tr!(locale, graphs.memory_allocated)),
+        ("data_dir", tr!(locale, graphs.data_dir)),
+        // Sentences with `{placeholders}` graphs.js fills with its numbers.
+        ("vcpus_value", tr!(locale, graphs.vcpus_value)),
+        ("memory_value", tr!(locale, graphs.memory_value)),
+        ("disk_value", tr!(locale, graphs.disk_value)),
+        ("disk_low", tr!(locale, graphs.disk_low)),
     ]
     .into_iter()
     .map(|(key, text)| (key, text.to_string()))
-    .chain([
-        (
-            "vcpus_value",
-            td_string!(
-                locale,
-                graphs.vcpus_value,
-                allocated = "{allocated}",
-                host = "{host}",
-                running = "{running}",
-                overcommit = "{overcommit}",
-            )
-            .to_string(),
-        ),
-        (
-            "memory_value",
-            td_string!(
-                locale,
-                graphs.memory_value,
-                allocated = "{allocated}",
-                host = "{host}",
-                running = "{running}",
-                overcommit = "{overcommit}",
-            )
-            .to_string(),
-        ),
-        (
-            "disk_value",
-            td_string!(
-                locale,
-                graphs.disk_value,
-                free = "{free}",
-                total = "{total}",
-                used = "{used}"
-            )
-            .to_string(),
-        ),
-        (
-            "disk_low",
-            td_string!(locale, graphs.disk_low, free = "{free}").to_string(),
-        ),
-    ])
     .collect();
     serde_json::to_string(&words).unwrap_or_default()
 }

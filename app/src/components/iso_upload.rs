@@ -4,8 +4,8 @@
 
 use leptos::prelude::*;
 
-use crate::i18n::td_string;
 use crate::language::use_locale;
+use crate::tr;
 
 /// "Upload an ISO…": opens the browser's file picker and uploads the chosen ISO, with a
 /// progress bar; `on_uploaded` hears its library name. Only the button and the bar are in the
@@ -38,7 +38,7 @@ pub fn IsoUpload(#[prop(optional, into)] on_uploaded: Option<Callback<String>>) 
     view! {
         <div class="iso-upload">
             <button type="button" class="secondary" disabled=move || percent.get().is_some() on:click=start>
-                {td_string!(locale, dashboard.upload_iso)}
+                {tr!(locale, dashboard.upload_iso)}
             </button>
             {move || {
                 percent.get().map(|done| {
@@ -46,10 +46,10 @@ pub fn IsoUpload(#[prop(optional, into)] on_uploaded: Option<Callback<String>>) 
                         <progress
                             max="100"
                             value=done
-                            aria-label=td_string!(locale, dashboard.upload_progress)
+                            aria-label=tr!(locale, dashboard.upload_progress)
                         ></progress>
                         <span class="muted">
-                            {td_string!(locale, dashboard.upload_percent, percent = done).to_string()}
+                            {tr!(locale, dashboard.upload_percent, percent = done).to_string()}
                         </span>
                     }
                 })
@@ -59,7 +59,7 @@ pub fn IsoUpload(#[prop(optional, into)] on_uploaded: Option<Callback<String>>) 
                     Ok(name) => {
                         view! {
                             <p class="notice" role="status">
-                                {td_string!(locale, dashboard.uploaded, name).to_string()}
+                                {tr!(locale, dashboard.uploaded, name).to_string()}
                             </p>
                         }
                             .into_any()
@@ -82,8 +82,9 @@ mod upload {
     use web_sys::{File, HtmlInputElement, ProgressEvent, XmlHttpRequest};
 
     use crate::error::AppError;
-    use crate::i18n::{td_string, Locale};
+    use crate::i18n::Locale;
     use crate::language::error_sentence;
+    use crate::tr;
     use crate::types::MediaFile;
 
     /// Opens the file picker; once a file is chosen, POSTs it as the body of
@@ -129,9 +130,8 @@ mod upload {
         file: File,
         percent: RwSignal<Option<u32>>,
     ) -> Result<MediaFile, String> {
-        let failed = |_: wasm_bindgen::JsValue| {
-            td_string!(locale, dashboard.upload_browser_failed).to_string()
-        };
+        let failed =
+            |_: wasm_bindgen::JsValue| tr!(locale, dashboard.upload_browser_failed).to_string();
         let xhr = XmlHttpRequest::new().map_err(failed)?;
         let name = String::from(web_sys::js_sys::encode_uri_component(&file.name()));
         xhr.open("POST", &format!("/api/v1/isos?name={name}"))
@@ -160,10 +160,10 @@ mod upload {
         let body = xhr.response_text().ok().flatten().unwrap_or_default();
         match xhr.status().unwrap_or(0) {
             201 => serde_json::from_str(&body).map_err(|e| e.to_string()),
-            0 => Err(td_string!(locale, dashboard.upload_cut_off).to_string()),
+            0 => Err(tr!(locale, dashboard.upload_cut_off).to_string()),
             _ => Err(serde_json::from_str::<AppError>(&body)
                 .map(|error| error_sentence(locale, &error))
-                .unwrap_or_else(|_| td_string!(locale, dashboard.upload_failed).to_string())),
+                .unwrap_or_else(|_| tr!(locale, dashboard.upload_failed).to_string())),
         }
     }
 }

@@ -4,11 +4,12 @@ use leptos::task::spawn_local;
 use crate::api::vms::{act_on_vm, delete_vm};
 use crate::components::create_form::QuotaRefresh;
 use crate::error::AppError;
-use crate::i18n::{td_string, Locale};
+use crate::i18n::Locale;
 use crate::language::{error_sentence, use_locale, Label};
 use crate::live::{gauge_in, use_live};
 use crate::machine::boot_check;
 use crate::store::VmStore;
+use crate::tr;
 use crate::types::{DeleteReport, Vm, VmAction, VmId, VmStatus};
 
 // The calls a card makes are loaded with their first use (split off the main WASM: a card is
@@ -29,11 +30,11 @@ fn usage_line(locale: Locale, cpu: Option<u8>, memory: Option<u8>) -> (String, S
     let mut words = Vec::new();
     let mut style = String::new();
     if let Some(cpu) = cpu {
-        words.push(td_string!(locale, dashboard.usage_cpu, percent = cpu).to_string());
+        words.push(tr!(locale, dashboard.usage_cpu, percent = cpu).to_string());
         style.push_str(&format!("--cpu: {cpu}%;"));
     }
     if let Some(memory) = memory {
-        words.push(td_string!(locale, dashboard.usage_memory, percent = memory).to_string());
+        words.push(tr!(locale, dashboard.usage_memory, percent = memory).to_string());
         style.push_str(&format!("--memory: {memory}%;"));
     }
     (words.join(" · "), style)
@@ -114,7 +115,7 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
     view! {
         <li
             class="vm-card"
-            aria-label=move || td_string!(locale, dashboard.card_label, name = name()).to_string()
+            aria-label=move || tr!(locale, dashboard.card_label, name = name()).to_string()
             tabindex="-1"
             node_ref=card
             on:focusin=move |ev| {
@@ -135,7 +136,7 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                     vm.with(|vm| vm.as_ref().and_then(|vm| vm.role.clone()))
                         .map(|role| {
                             view! {
-                                <span class="role-tag" aria-label=move || td_string!(locale, dashboard.role_of, name = name()).to_string()>
+                                <span class="role-tag" aria-label=move || tr!(locale, dashboard.role_of, name = name()).to_string()>
                                     {role}
                                 </span>
                             }
@@ -144,7 +145,7 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                 <span
                     class=move || format!("badge badge-{}", status().as_str())
                     role="status"
-                    aria-label=move || td_string!(locale, dashboard.status_of, name = name()).to_string()
+                    aria-label=move || tr!(locale, dashboard.status_of, name = name()).to_string()
                 >
                     {move || status().label_in(locale)}
                 </span>
@@ -154,19 +155,19 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                     .map(|vm| {
                         view! {
                             <dl class="vm-specs">
-                                <dt>{td_string!(locale, dashboard.spec_vcpu)}</dt>
+                                <dt>{tr!(locale, dashboard.spec_vcpu)}</dt>
                                 <dd>{vm.cpu}</dd>
-                                <dt>{td_string!(locale, dashboard.memory)}</dt>
+                                <dt>{tr!(locale, dashboard.memory)}</dt>
                                 <dd>{format!("{} MiB", vm.memory)}</dd>
-                                <dt>{td_string!(locale, dashboard.spec_disk)}</dt>
+                                <dt>{tr!(locale, dashboard.spec_disk)}</dt>
                                 <dd>{format!("{} GiB", vm.disk_size)}</dd>
-                                <dt>{td_string!(locale, dashboard.spec_media)}</dt>
+                                <dt>{tr!(locale, dashboard.spec_media)}</dt>
                                 <dd>
                                     {vm
                                         .current_media
-                                        .unwrap_or_else(|| td_string!(locale, dashboard.media_none).into())}
+                                        .unwrap_or_else(|| tr!(locale, dashboard.media_none).into())}
                                 </dd>
-                                <dt>{td_string!(locale, dashboard.spec_boot)}</dt>
+                                <dt>{tr!(locale, dashboard.spec_boot)}</dt>
                                 <dd>{vm.boot_order.label_in(locale)}</dd>
                             </dl>
                         }
@@ -196,9 +197,9 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                 <a
                     class="console-link"
                     href=format!("/vms/{id}/console")
-                    aria-label=move || td_string!(locale, dashboard.console_of, name = name()).to_string()
+                    aria-label=move || tr!(locale, dashboard.console_of, name = name()).to_string()
                 >
-                    {td_string!(locale, dashboard.console)}
+                    {tr!(locale, dashboard.console)}
                 </a>
                 {VmAction::ALL
                     .into_iter()
@@ -207,7 +208,7 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                             <button
                                 type="button"
                                 aria-label=move || {
-                                    td_string!(
+                                    tr!(
                                         locale, dashboard.action_on_vm, action = action.label_in(locale), name = name()
                                     )
                                     .to_string()
@@ -227,11 +228,11 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                             <button
                                 type="button"
                                 class="danger"
-                                aria-label=move || td_string!(locale, dashboard.delete_vm, name = name()).to_string()
+                                aria-label=move || tr!(locale, dashboard.delete_vm, name = name()).to_string()
                                 disabled=busy
                                 on:click=move |_| confirming_delete.set(true)
                             >
-                                {td_string!(locale, dashboard.delete)}
+                                {tr!(locale, dashboard.delete)}
                             </button>
                         }
                     }
@@ -239,14 +240,14 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                     <button
                         type="button"
                         class="danger"
-                        aria-label=move || td_string!(locale, dashboard.confirm_delete_vm, name = name()).to_string()
+                        aria-label=move || tr!(locale, dashboard.confirm_delete_vm, name = name()).to_string()
                         disabled=busy
                         on:click=move |_| delete()
                     >
-                        {td_string!(locale, dashboard.confirm_delete)}
+                        {tr!(locale, dashboard.confirm_delete)}
                     </button>
                     <button type="button" on:click=move |_| confirming_delete.set(false)>
-                        {td_string!(locale, dashboard.cancel)}
+                        {tr!(locale, dashboard.cancel)}
                     </button>
                 </Show>
             </div>
@@ -367,8 +368,8 @@ fn boot_warning(
     media: Option<&str>,
 ) -> Option<&'static str> {
     match boot_check(order, media) {
-        Err(_) => Some(td_string!(locale, vm.boot_cannot_boot)),
-        Ok(Some(_)) => Some(td_string!(locale, vm.boot_drive_empty)),
+        Err(_) => Some(tr!(locale, vm.boot_cannot_boot)),
+        Ok(Some(_)) => Some(tr!(locale, vm.boot_drive_empty)),
         Ok(None) => None,
     }
 }
@@ -376,8 +377,8 @@ fn boot_warning(
 /// Shutdown and reboot are requests to the guest's OS; say so, and what to do if it ignores them.
 fn guest_request_notice(locale: Locale, action: VmAction) -> &'static str {
     match action {
-        VmAction::Reboot => td_string!(locale, dashboard.notice_reboot_requested),
-        _ => td_string!(locale, dashboard.notice_shutdown_requested),
+        VmAction::Reboot => tr!(locale, dashboard.notice_reboot_requested),
+        _ => tr!(locale, dashboard.notice_shutdown_requested),
     }
 }
 

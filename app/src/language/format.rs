@@ -3,12 +3,13 @@
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
-use crate::i18n::{td_string, Locale};
+use crate::i18n::Locale;
+use crate::tr;
 
 /// A moment as the tables show it, to the minute, in UTC (`2026-11-30 19:51 UTC`,
 /// `2026년 11월 30일 19:51 UTC`).
 pub fn format_time(locale: Locale, at: &DateTime<Utc>) -> String {
-    td_string!(
+    tr!(
         locale,
         format.date_time,
         year = at.year(),
@@ -22,7 +23,7 @@ pub fn format_time(locale: Locale, at: &DateTime<Utc>) -> String {
 
 /// A whole number with the language's group separator (`12,345`).
 pub fn format_count(locale: Locale, value: u64) -> String {
-    let separator = td_string!(locale, format.group_separator);
+    let separator = tr!(locale, format.group_separator);
     let digits = value.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3 * separator.len());
     for (i, digit) in digits.chars().enumerate() {
@@ -43,13 +44,13 @@ pub fn size_words(locale: Locale, bytes: u64) -> String {
         unit += 1;
     }
     if unit == 0 {
-        return td_string!(locale, format.bytes, count = format_count(locale, bytes)).to_string();
+        return tr!(locale, format.bytes, count = format_count(locale, bytes)).to_string();
     }
     let scale = 1u128 << (10 * unit);
     // Tenths, rounded.
     let tenths = (u128::from(bytes) * 10 + scale / 2) / scale;
     let number = if tenths < 100 {
-        let separator = td_string!(locale, format.decimal_separator);
+        let separator = tr!(locale, format.decimal_separator);
         format!("{}{separator}{}", tenths / 10, tenths % 10)
     } else {
         format_count(locale, ((tenths + 5) / 10) as u64)

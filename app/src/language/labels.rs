@@ -2,10 +2,11 @@
 //! value and their English `label` the server's sentences'; pages show `label_in`.
 
 use crate::auth::{Outcome, Role};
-use crate::i18n::{td_string, Locale};
+use crate::i18n::Locale;
 use crate::live::LinkState;
 use crate::machine::Suggestion;
 use crate::snapshots::SnapshotState;
+use crate::tr;
 use crate::types::{BootOrder, InstallationStatus, VmAction, VmStatus};
 
 /// A value as the page's language names it.
@@ -16,15 +17,15 @@ pub trait Label {
 impl Label for VmStatus {
     fn label_in(self, locale: Locale) -> &'static str {
         match self {
-            VmStatus::Running => td_string!(locale, labels.status_running),
-            VmStatus::Stopped => td_string!(locale, labels.status_stopped),
-            VmStatus::Paused => td_string!(locale, labels.status_paused),
-            VmStatus::ShuttingDown => td_string!(locale, labels.status_shutting_down),
-            VmStatus::Crashed => td_string!(locale, labels.status_crashed),
-            VmStatus::Creating => td_string!(locale, labels.status_creating),
-            VmStatus::Deleting => td_string!(locale, labels.status_deleting),
-            VmStatus::Missing => td_string!(locale, labels.status_missing),
-            VmStatus::Unknown => td_string!(locale, labels.status_unknown),
+            VmStatus::Running => tr!(locale, labels.status_running),
+            VmStatus::Stopped => tr!(locale, labels.status_stopped),
+            VmStatus::Paused => tr!(locale, labels.status_paused),
+            VmStatus::ShuttingDown => tr!(locale, labels.status_shutting_down),
+            VmStatus::Crashed => tr!(locale, labels.status_crashed),
+            VmStatus::Creating => tr!(locale, labels.status_creating),
+            VmStatus::Deleting => tr!(locale, labels.status_deleting),
+            VmStatus::Missing => tr!(locale, labels.status_missing),
+            VmStatus::Unknown => tr!(locale, labels.status_unknown),
         }
     }
 }
@@ -32,10 +33,10 @@ impl Label for VmStatus {
 impl Label for BootOrder {
     fn label_in(self, locale: Locale) -> &'static str {
         match self {
-            BootOrder::CdromHd => td_string!(locale, labels.boot_cdrom_hd),
-            BootOrder::Hd => td_string!(locale, labels.boot_hd),
-            BootOrder::Cdrom => td_string!(locale, labels.boot_cdrom),
-            BootOrder::HdCdrom => td_string!(locale, labels.boot_hd_cdrom),
+            BootOrder::CdromHd => tr!(locale, labels.boot_cdrom_hd),
+            BootOrder::Hd => tr!(locale, labels.boot_hd),
+            BootOrder::Cdrom => tr!(locale, labels.boot_cdrom),
+            BootOrder::HdCdrom => tr!(locale, labels.boot_hd_cdrom),
         }
     }
 }
@@ -44,12 +45,12 @@ impl Label for InstallationStatus {
     fn label_in(self, locale: Locale) -> &'static str {
         match self {
             InstallationStatus::NotInstalled => {
-                td_string!(locale, labels.installation_not_installed)
+                tr!(locale, labels.installation_not_installed)
             }
-            InstallationStatus::Installing => td_string!(locale, labels.installation_installing),
-            InstallationStatus::Installed => td_string!(locale, labels.installation_installed),
+            InstallationStatus::Installing => tr!(locale, labels.installation_installing),
+            InstallationStatus::Installed => tr!(locale, labels.installation_installed),
             InstallationStatus::InstallationFailed => {
-                td_string!(locale, labels.installation_failed)
+                tr!(locale, labels.installation_failed)
             }
         }
     }
@@ -58,13 +59,13 @@ impl Label for InstallationStatus {
 impl Label for VmAction {
     fn label_in(self, locale: Locale) -> &'static str {
         match self {
-            VmAction::Start => td_string!(locale, labels.action_start),
-            VmAction::Shutdown => td_string!(locale, labels.action_shutdown),
-            VmAction::Stop => td_string!(locale, labels.action_stop),
-            VmAction::Reboot => td_string!(locale, labels.action_reboot),
-            VmAction::Reset => td_string!(locale, labels.action_reset),
-            VmAction::Pause => td_string!(locale, labels.action_pause),
-            VmAction::Resume => td_string!(locale, labels.action_resume),
+            VmAction::Start => tr!(locale, labels.action_start),
+            VmAction::Shutdown => tr!(locale, labels.action_shutdown),
+            VmAction::Stop => tr!(locale, labels.action_stop),
+            VmAction::Reboot => tr!(locale, labels.action_reboot),
+            VmAction::Reset => tr!(locale, labels.action_reset),
+            VmAction::Pause => tr!(locale, labels.action_pause),
+            VmAction::Resume => tr!(locale, labels.action_resume),
         }
     }
 }
@@ -72,9 +73,9 @@ impl Label for VmAction {
 impl Label for LinkState {
     fn label_in(self, locale: Locale) -> &'static str {
         match self {
-            LinkState::Connecting => td_string!(locale, labels.link_connecting),
-            LinkState::Live => td_string!(locale, labels.link_live),
-            LinkState::Reconnecting => td_string!(locale, labels.link_reconnecting),
+            LinkState::Connecting => tr!(locale, labels.link_connecting),
+            LinkState::Live => tr!(locale, labels.link_live),
+            LinkState::Reconnecting => tr!(locale, labels.link_reconnecting),
         }
     }
 }
@@ -82,8 +83,8 @@ impl Label for LinkState {
 impl Label for Suggestion {
     fn label_in(self, locale: Locale) -> &'static str {
         match self {
-            Suggestion::BootFromDisk => td_string!(locale, labels.suggest_boot_from_disk),
-            Suggestion::EjectMedia => td_string!(locale, labels.suggest_eject_media),
+            Suggestion::BootFromDisk => tr!(locale, labels.suggest_boot_from_disk),
+            Suggestion::EjectMedia => tr!(locale, labels.suggest_eject_media),
         }
     }
 }
@@ -91,10 +92,10 @@ impl Label for Suggestion {
 impl Label for SnapshotState {
     fn label_in(self, locale: Locale) -> &'static str {
         match self {
-            SnapshotState::Running => td_string!(locale, labels.snapshot_running),
-            SnapshotState::Paused => td_string!(locale, labels.snapshot_paused),
-            SnapshotState::Stopped => td_string!(locale, labels.snapshot_stopped),
-            SnapshotState::DiskOnly => td_string!(locale, labels.snapshot_disk_only),
+            SnapshotState::Running => tr!(locale, labels.snapshot_running),
+            SnapshotState::Paused => tr!(locale, labels.snapshot_paused),
+            SnapshotState::Stopped => tr!(locale, labels.snapshot_stopped),
+            SnapshotState::DiskOnly => tr!(locale, labels.snapshot_disk_only),
         }
     }
 }
@@ -102,8 +103,8 @@ impl Label for SnapshotState {
 impl Label for Role {
     fn label_in(self, locale: Locale) -> &'static str {
         match self {
-            Role::Admin => td_string!(locale, labels.role_admin),
-            Role::User => td_string!(locale, labels.role_user),
+            Role::Admin => tr!(locale, labels.role_admin),
+            Role::User => tr!(locale, labels.role_user),
         }
     }
 }
@@ -111,8 +112,8 @@ impl Label for Role {
 impl Label for Outcome {
     fn label_in(self, locale: Locale) -> &'static str {
         match self {
-            Outcome::Success => td_string!(locale, labels.outcome_success),
-            Outcome::Failure => td_string!(locale, labels.outcome_failure),
+            Outcome::Success => tr!(locale, labels.outcome_success),
+            Outcome::Failure => tr!(locale, labels.outcome_failure),
         }
     }
 }

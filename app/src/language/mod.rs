@@ -9,9 +9,8 @@
 //!
 //! A page's language is fixed for the page's life: choosing another stores the choice and loads
 //! the page again, so the server renders it whole in the new language and nothing of the old one
-//! is left (and no text needs to be reactive, which keeps the WASM small). The translations come
-//! from leptos_i18n's generated code (`td_string!` on the page's `Locale`); its runtime context
-//! is not used, so its language matching stays on the server.
+//! is left (and no text needs to be reactive, which keeps the WASM small). The language is
+//! matched on the server only; the WASM reads the server's choice back from `<html lang>`.
 
 mod errors;
 mod format;
@@ -22,6 +21,67 @@ pub use format::{format_count, format_time, size_words};
 pub use labels::Label;
 
 pub use crate::i18n::Locale;
+
+/// A text of the page's language: `tr!(locale, part.key)` is the `&'static str` of a plain text;
+/// `tr!(locale, part.key, name = value, other)` fills the text's `{name}` and `{other}` with
+/// values (`other` alone: the variable of that name) and is a `String`. A key no translation
+/// file has fails the build (the function `crate::i18n::part::key` does not exist).
+#[macro_export]
+macro_rules! tr {
+    ($locale:expr, $part:ident . $key:ident $(,)?) => {
+        $crate::i18n::$part::$key($locale)
+    };
+    ($locale:expr, $part:ident . $key:ident, $($rest:tt)+) => {
+        $crate::language::fill(
+            $crate::i18n::$part::$key($locale),
+            &$crate::tr!(@values [] $($rest)+),
+        )
+    };
+    (@values [$($done:tt)*] $name:ident = $value:expr, $($rest:tt)*) => {
+        $crate::tr!(@values [$($done)* (stringify!($name), &$value as &dyn ::core::fmt::Display),] $($rest)*)
+    };
+    (@values [$($done:tt)*] $name:ident = $value:expr) => {
+        [$($done)* (stringify!($name), &$value as &dyn ::core::fmt::Display)]
+    };
+    (@values [$($done:tt)*] $name:ident, $($rest:tt)*) => {
+        $crate::tr!(@values [$($done)* (stringify!($name), &$name as &dyn ::core::fmt::Display),] $($rest)*)
+    };
+    (@values [$($done:tt)*] $name:ident) => {
+        [$($done)* (stringify!($name), &$name as &dyn ::core::fmt::Display)]
+    };
+    (@values [$($done:tt)*]) => {
+        [$($done)*]
+    };
+}
+
+/// `template` with each `{name}` replaced by its value. A `{name}` without a value stays as it
+/// is (the translation tests and the Korean page scan would show it); `{` alone is text.
+pub fn fill(template: &str, values: &[(&str, &dyn std::fmt::Display)]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(template.len() + 16 * values.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            let (_, value) = values.iter().find(|(n, _)| *n == name)?;
+            Some((close, value))
+        });
+        match value {
+            Some((close, value)) => {
+                let _ = write!(out, "{value}");
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
 
 /// The cookie that carries a browser's language choice (set by the server when the language is
 /// chosen and at login).
@@ -72,21 +132,22 @@ pub fn resolve() -> Locale {
 /// An `Accept-Language` value's language ranges, most preferred first (by `q`, then by order);
 /// ranges with `q=0` are refused ones.
 pub fn preferred(accept_language: &str) -> Vec<String> {
+    // A browser sends a handful; a header of thousands is not worth sorting.
+    const MOST: usize = 32;
     let mut ranges: Vec<(u16, usize, String)> = accept_language
         .split(',')
+        .take(MOST)
         .enumerate()
         .filter_map(|(order, item)| {
             let mut parts = item.split(';');
             let range = parts.next()?.trim();
-            let quality =
-                parts
-                    .find_map(|p| p.trim().strip_prefix("q="))
-                    .map_or(Some(1000), |q| {
-                        q.trim()
-                            .parse::<f32>()
-                            .ok()
-                            .map(|q| (q.clamp(0.0, 1.0) * 1000.0) as u16)
-                    })?;
+            let quality = match parts.find_map(|p| {
+                let (name, value) = p.split_once('=')?;
+                name.trim().eq_ignore_ascii_case("q").then_some(value)
+            }) {
+                None => 1000,
+                Some(q) => (q.trim().parse::<f32>().ok()?.clamp(0.0, 1.0) * 1000.0) as u16,
+            };
             (!range.is_empty() && quality > 0).then(|| (quality, order, range.to_string()))
         })
         .collect();
@@ -96,17 +157,36 @@ pub fn preferred(accept_language: &str) -> Vec<String> {
 
 /// Every language the dashboard speaks, the default first.
 pub fn all_languages() -> &'static [Locale] {
-    <Locale as leptos_i18n::Locale>::get_all()
+    Locale::ALL
 }
 
 /// A language's code (`en`, `ko`): what the API, the cookie and `<html lang>` say.
 pub fn code(locale: Locale) -> &'static str {
-    <Locale as leptos_i18n::Locale>::as_str(locale)
+    locale.code()
 }
 
 /// The language with this code, if the dashboard speaks it.
 pub fn from_code(code: &str) -> Option<Locale> {
-    code.parse().ok()
+    Locale::ALL
+        .iter()
+        .copied()
+        .find(|locale| locale.code() == code)
+}
+
+/// The language for a browser's language ranges (most preferred first): the first range that is
+/// a language's code or a regional form of it (`ko-KR` → `ko`), case aside; `*` or nothing
+/// known: the default.
+pub fn best_match(ranges: &[String]) -> Locale {
+    ranges
+        .iter()
+        .find_map(|range| {
+            let primary = range.split('-').next().unwrap_or_default();
+            Locale::ALL.iter().copied().find(|locale| {
+                range.eq_ignore_ascii_case(locale.code())
+                    || primary.eq_ignore_ascii_case(locale.code())
+            })
+        })
+        .unwrap_or_default()
 }
 
 /// The language the server renders a request in: the logged-in user's stored choice, else the
@@ -127,7 +207,7 @@ pub fn for_request(parts: &http::request::Parts) -> Locale {
                 .get(http::header::ACCEPT_LANGUAGE)
                 .and_then(|value| value.to_str().ok())
                 .unwrap_or_default();
-            <Locale as leptos_i18n::Locale>::find_locale(&preferred(accepted))
+            best_match(&preferred(accepted))
         })
 }
 
@@ -160,6 +240,25 @@ mod tests {
     }
 
     #[test]
+    fn values_fill_their_places() {
+        assert_eq!(fill("Delete {name}?", &[("name", &"web")]), "Delete web?");
+        assert_eq!(fill("{a}{b}{a}", &[("a", &1), ("b", &"x")]), "1x1");
+        assert_eq!(fill("{missing} {", &[("a", &1)]), "{missing} {");
+        assert_eq!(fill("가상 머신 {n}개", &[("n", &3)]), "가상 머신 3개");
+        let name = "db";
+        assert_eq!(
+            crate::tr!(Locale::en, common.whoami, username = name, role = "admin"),
+            "db (admin)"
+        );
+        let username = "db";
+        let role = "user";
+        assert_eq!(
+            crate::tr!(Locale::ko, common.whoami, username, role),
+            "db (user)"
+        );
+    }
+
+    #[test]
     fn accept_language_is_ordered_by_quality() {
         assert_eq!(
             preferred("ko-KR,ko;q=0.9,en-US;q=0.8"),
@@ -169,17 +268,26 @@ mod tests {
         assert_eq!(preferred("ko;q=0, en"), ["en"]);
         assert_eq!(preferred(""), Vec::<String>::new());
         assert_eq!(preferred("ko;q=bogus, en"), ["en"]);
+        assert_eq!(preferred("ko;Q=0, en"), ["en"]);
+        assert_eq!(preferred("ko; q = 0.2, en;q=0.3"), ["en", "ko"]);
+        assert_eq!(preferred(&"x,".repeat(100_000)).len(), 32);
     }
 
-    #[cfg(feature = "ssr")]
     #[test]
     fn the_best_language_is_chosen() {
-        let best = |header: &str| <Locale as leptos_i18n::Locale>::find_locale(&preferred(header));
+        let best = |header: &str| best_match(&preferred(header));
         assert_eq!(best("ko-KR,ko;q=0.9,en-US;q=0.8"), Locale::ko);
         assert_eq!(best("en-US,ko;q=0.5"), Locale::en);
         assert_eq!(best("fr-FR,de"), Locale::en);
         assert_eq!(best("fr, ko;q=0.3"), Locale::ko);
         assert_eq!(best(""), Locale::en);
+        assert_eq!(best("KO-kr"), Locale::ko);
+        assert_eq!(best("*"), Locale::en);
+        assert_eq!(
+            best("kok, ko"),
+            Locale::ko,
+            "a prefix of letters is not a language"
+        );
     }
 
     #[test]

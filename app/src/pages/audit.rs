@@ -4,8 +4,9 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::accounts::{audit, Audit};
 use crate::auth::{AuditEntry, AuditPage, AuditQuery, Outcome};
-use crate::i18n::{td_string, Locale};
+use crate::i18n::Locale;
 use crate::language::{error_sentence, use_locale, Label};
+use crate::tr;
 
 /// Entries per page.
 const PAGE: u32 = 50;
@@ -39,10 +40,10 @@ pub fn AuditLogPage() -> impl IntoView {
     );
     view! {
         <section class="audit">
-            <Title text=td_string!(locale, admin.audit_title)/>
-            <h1>{td_string!(locale, admin.audit_log)}</h1>
+            <Title text=tr!(locale, admin.audit_title)/>
+            <h1>{tr!(locale, admin.audit_log)}</h1>
             <Suspense fallback=move || {
-                view! { <p class="muted">{td_string!(locale, admin.loading_audit)}</p> }
+                view! { <p class="muted">{tr!(locale, admin.loading_audit)}</p> }
             }>
                 {move || Suspend::new(async move {
                     match first.await {
@@ -63,7 +64,7 @@ pub fn AuditLogPage() -> impl IntoView {
 fn AuditLog(first: AuditPage) -> impl IntoView {
     let locale = use_locale();
     if first.entries.is_empty() {
-        return view! { <p class="muted">{td_string!(locale, admin.no_entries)}</p> }.into_any();
+        return view! { <p class="muted">{tr!(locale, admin.no_entries)}</p> }.into_any();
     }
     let older = RwSignal::new(Vec::<AuditEntry>::new());
     let next = RwSignal::new(first.next_before);
@@ -87,16 +88,16 @@ fn AuditLog(first: AuditPage) -> impl IntoView {
         .collect_view();
     view! {
         <div class="table-wrap">
-            <table class="data-table audit-table" aria-label=td_string!(locale, admin.audit_log)>
+            <table class="data-table audit-table" aria-label=tr!(locale, admin.audit_log)>
                 <thead>
                     <tr>
-                        <th scope="col">{td_string!(locale, admin.column_time)}</th>
-                        <th scope="col">{td_string!(locale, admin.column_user)}</th>
-                        <th scope="col">{td_string!(locale, admin.column_address)}</th>
-                        <th scope="col">{td_string!(locale, admin.column_action)}</th>
-                        <th scope="col">{td_string!(locale, admin.column_target)}</th>
-                        <th scope="col">{td_string!(locale, admin.column_outcome)}</th>
-                        <th scope="col">{td_string!(locale, admin.column_detail)}</th>
+                        <th scope="col">{tr!(locale, admin.column_time)}</th>
+                        <th scope="col">{tr!(locale, admin.column_user)}</th>
+                        <th scope="col">{tr!(locale, admin.column_address)}</th>
+                        <th scope="col">{tr!(locale, admin.column_action)}</th>
+                        <th scope="col">{tr!(locale, admin.column_target)}</th>
+                        <th scope="col">{tr!(locale, admin.column_outcome)}</th>
+                        <th scope="col">{tr!(locale, admin.column_detail)}</th>
                     </tr>
                 </thead>
                 <tbody>
@@ -127,9 +128,9 @@ fn AuditLog(first: AuditPage) -> impl IntoView {
             >
                 {move || {
                     if load.pending().get() {
-                        td_string!(locale, admin.loading)
+                        tr!(locale, admin.loading)
                     } else {
-                        td_string!(locale, admin.older_entries)
+                        tr!(locale, admin.older_entries)
                     }
                 }}
             </button>
@@ -142,7 +143,7 @@ fn AuditLog(first: AuditPage) -> impl IntoView {
 /// A moment of the log, to the second, in UTC (`2026-11-30 19:51:07 UTC`).
 fn entry_time(locale: Locale, at: &chrono::DateTime<chrono::Utc>) -> String {
     use chrono::{Datelike, Timelike};
-    td_string!(
+    tr!(
         locale,
         admin.audit_time,
         year = at.year(),

@@ -5,10 +5,10 @@ use leptos_router::hooks::use_query_map;
 use crate::api::vms::list_vms;
 use crate::components::create_form::{CreateVmForm, QuotaRefresh};
 use crate::components::vm_card::VmCard;
-use crate::i18n::td_string;
 use crate::language::{error_sentence, use_locale};
 use crate::live::use_live;
 use crate::store::VmStore;
+use crate::tr;
 
 /// The create dialog, split off the main WASM (loaded with its first opening).
 #[leptos::lazy]
@@ -34,26 +34,26 @@ pub fn DashboardPage() -> impl IntoView {
     view! {
         <section class="dashboard">
             <div class="dashboard-head">
-                <Title text=td_string!(locale, dashboard.title)/>
-                <h1>{td_string!(locale, dashboard.virtual_machines)}</h1>
+                <Title text=tr!(locale, dashboard.title)/>
+                <h1>{tr!(locale, dashboard.virtual_machines)}</h1>
                 <button
                     type="button"
                     aria-expanded=move || if open_create.get() { "true" } else { "false" }
                     on:click=move |_| open_create.update(|open| *open = !*open)
                 >
-                    {td_string!(locale, dashboard.new_vm_button)}
+                    {tr!(locale, dashboard.new_vm_button)}
                 </button>
             </div>
             // The create dialog's code loads when it is first opened: the first load is the list.
             <Show when=move || open_create.get()>
                 <Suspense fallback=move || {
-                    view! { <p class="muted">{td_string!(locale, dashboard.loading)}</p> }
+                    view! { <p class="muted">{tr!(locale, dashboard.loading)}</p> }
                 }>
                     {move || Suspend::new(create_dialog_lazily(store))}
                 </Suspense>
             </Show>
             <Suspense fallback=move || {
-                view! { <p class="muted">{td_string!(locale, dashboard.loading_vms)}</p> }
+                view! { <p class="muted">{tr!(locale, dashboard.loading_vms)}</p> }
             }>
                 {move || Suspend::new(async move {
                     match initial.await {
@@ -88,8 +88,8 @@ fn RoleFilter(store: VmStore, role: Memo<Option<String>>) -> impl IntoView {
             let current = role.get();
             let all = current.is_none().then_some("true");
             view! {
-                <nav class="role-filter" aria-label=td_string!(locale, dashboard.role_filter_label)>
-                    <a href="/" aria-current=all>{td_string!(locale, dashboard.role_filter_all)}</a>
+                <nav class="role-filter" aria-label=tr!(locale, dashboard.role_filter_label)>
+                    <a href="/" aria-current=all>{tr!(locale, dashboard.role_filter_all)}</a>
                     {roles
                         .into_iter()
                         .map(|count| {
@@ -98,7 +98,7 @@ fn RoleFilter(store: VmStore, role: Memo<Option<String>>) -> impl IntoView {
                                 <a
                                     href=format!("/?role={}", count.role)
                                     aria-current=here
-                                    aria-label=td_string!(locale, dashboard.role_filter_link, role = &count.role).to_string()
+                                    aria-label=tr!(locale, dashboard.role_filter_link, role = &count.role).to_string()
                                 >
                                     {format!("{} ({})", count.role, count.count)}
                                 </a>
@@ -117,8 +117,8 @@ fn VmList(store: VmStore, role: Memo<Option<String>>) -> impl IntoView {
     let ids = Memo::new(move |_| role.with(|role| store.ids_with_role(role.as_deref())));
     // Nothing to list: no VM at all, or none with the chosen role.
     let empty = move || match role.get() {
-        _ if store.is_empty() => td_string!(locale, dashboard.empty_no_vms).to_string(),
-        Some(role) => td_string!(locale, dashboard.empty_no_vm_with_role, role).to_string(),
+        _ if store.is_empty() => tr!(locale, dashboard.empty_no_vms).to_string(),
+        Some(role) => tr!(locale, dashboard.empty_no_vm_with_role, role).to_string(),
         None => String::new(),
     };
     view! {
@@ -126,7 +126,7 @@ fn VmList(store: VmStore, role: Memo<Option<String>>) -> impl IntoView {
             when=move || !ids.with(Vec::is_empty)
             fallback=move || view! { <p class="muted">{empty}</p> }
         >
-            <ul class="vm-grid" aria-label=td_string!(locale, dashboard.virtual_machines)>
+            <ul class="vm-grid" aria-label=tr!(locale, dashboard.virtual_machines)>
                 <For each=move || ids.get() key=|id| *id let:id>
                     <VmCard id store/>
                 </For>

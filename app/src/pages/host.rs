@@ -6,16 +6,16 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::graphs::Graphs;
-use crate::i18n::td_string;
 use crate::language::use_locale;
+use crate::tr;
 
 #[component]
 pub fn HostPage() -> impl IntoView {
     let locale = use_locale();
     view! {
         <section class="host">
-            <Title text=td_string!(locale, admin.host_title)/>
-            <h1>{td_string!(locale, admin.host)}</h1>
+            <Title text=tr!(locale, admin.host_title)/>
+            <h1>{tr!(locale, admin.host)}</h1>
             <Graphs kind="host" base="/api/v1/host/stats".to_string()/>
         </section>
     }

@@ -6,9 +6,9 @@ use leptos_router::{lazy_route, LazyRoute};
 use crate::api::auth::{setup_needed, Login};
 use crate::auth::LoginRequest;
 use crate::components::fields::{PasswordField, UsernameField};
-use crate::i18n::td_string;
 use crate::language::{error_sentence, use_locale};
 use crate::pages::{go_to, safe_next};
+use crate::tr;
 
 /// The route: this page's code is split off the main WASM and loaded when the page is visited.
 pub struct LoginRoute;
@@ -60,18 +60,18 @@ pub fn LoginPage() -> impl IntoView {
 
     view! {
         <section class="auth-page">
-            <Title text=td_string!(locale, account.login_title)/>
-            <h1>{td_string!(locale, account.log_in)}</h1>
+            <Title text=tr!(locale, account.login_title)/>
+            <h1>{tr!(locale, account.log_in)}</h1>
             // POST: a submit before the page is interactive must not put the password in a URL.
-            <form class="stack-form" method="post" aria-label=td_string!(locale, account.log_in) on:submit=on_submit>
+            <form class="stack-form" method="post" aria-label=tr!(locale, account.log_in) on:submit=on_submit>
                 <UsernameField value=username autocomplete="username"/>
-                <PasswordField value=password label=td_string!(locale, account.password) name="password" new=false/>
+                <PasswordField value=password label=tr!(locale, account.password) name="password" new=false/>
                 <button type="submit" disabled=move || login.pending().get() || succeeded()>
                     {move || {
                         if login.pending().get() {
-                            td_string!(locale, account.logging_in)
+                            tr!(locale, account.logging_in)
                         } else {
-                            td_string!(locale, account.log_in)
+                            tr!(locale, account.log_in)
                         }
                     }}
                 </button>
@@ -83,9 +83,9 @@ pub fn LoginPage() -> impl IntoView {
                         .then(|| {
                             view! {
                                 <p class="notice" role="note">
-                                    {td_string!(locale, account.no_admin_yet)}
+                                    {tr!(locale, account.no_admin_yet)}
                                     " "
-                                    <a href="/setup">{td_string!(locale, account.set_up_first_admin)}</a>
+                                    <a href="/setup">{tr!(locale, account.set_up_first_admin)}</a>
                                 </p>
                             }
                         })

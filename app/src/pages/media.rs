@@ -12,12 +12,12 @@ use crate::api::media::{
 use crate::auth::Role;
 use crate::components::iso_upload::IsoUpload;
 use crate::error::AppError;
-use crate::i18n::td_string;
 use crate::language::{error_sentence, size_words, use_locale};
 use crate::live::use_live;
 use crate::machine::{
     latest_operations, percent_of, progress_payload, OperationKind, ProgressState,
 };
+use crate::tr;
 use crate::types::MediaFile;
 use crate::use_session;
 
@@ -68,10 +68,10 @@ pub fn MediaPage() -> impl IntoView {
     };
     view! {
         <section class="media">
-            <Title text=td_string!(locale, media.title)/>
-            <h1>{td_string!(locale, media.media)}</h1>
+            <Title text=tr!(locale, media.title)/>
+            <h1>{tr!(locale, media.media)}</h1>
             {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}
-            <h2>{td_string!(locale, media.iso_images)}</h2>
+            <h2>{tr!(locale, media.iso_images)}</h2>
             // Outside the lists' boundary: a list loading again (an upload finished) must not
             // make a new upload control and lose what it says.
             <Transition fallback=|| ()>
@@ -81,7 +81,7 @@ pub fn MediaPage() -> impl IntoView {
                 })}
             </Transition>
             <Transition fallback=move || {
-                view! { <p class="muted">{td_string!(locale, media.loading)}</p> }
+                view! { <p class="muted">{tr!(locale, media.loading)}</p> }
             }>
                 {move || Suspend::new(async move {
                     let admin = matches!(me.await, Ok(Some(user)) if user.role == Role::Admin);
@@ -97,8 +97,8 @@ pub fn MediaPage() -> impl IntoView {
                     let (isos, images) = (isos.await, images.await);
                     view! {
                         <Library kind=Kind::Iso files=isos admin remove/>
-                        <h2>{td_string!(locale, media.base_images)}</h2>
-                        <p class="muted">{td_string!(locale, media.base_images_explanation)}</p>
+                        <h2>{tr!(locale, media.base_images)}</h2>
+                        <p class="muted">{tr!(locale, media.base_images_explanation)}</p>
                         <Library kind=Kind::Image files=images admin remove/>
                     }
                 })}
@@ -117,25 +117,25 @@ fn Library(
 ) -> impl IntoView {
     let locale = use_locale();
     let label = match kind {
-        Kind::Iso => td_string!(locale, media.iso_images),
-        Kind::Image => td_string!(locale, media.base_images),
+        Kind::Iso => tr!(locale, media.iso_images),
+        Kind::Image => tr!(locale, media.base_images),
     };
     match files {
         Err(error) => {
             view! { <p class="error" role="alert">{error_sentence(locale, &error)}</p> }.into_any()
         }
         Ok(files) if files.is_empty() => {
-            view! { <p class="muted">{td_string!(locale, media.none_yet)}</p> }.into_any()
+            view! { <p class="muted">{tr!(locale, media.none_yet)}</p> }.into_any()
         }
         Ok(files) => view! {
             <div class="table-wrap">
             <table class="data-table" aria-label=label>
                 <thead>
                     <tr>
-                        <th scope="col">{td_string!(locale, media.column_name)}</th>
-                        <th scope="col">{td_string!(locale, media.column_size)}</th>
-                        <th scope="col">{td_string!(locale, media.column_used_by)}</th>
-                        {admin.then(|| view! { <th scope="col"><span class="visually-hidden">{td_string!(locale, media.actions)}</span></th> })}
+                        <th scope="col">{tr!(locale, media.column_name)}</th>
+                        <th scope="col">{tr!(locale, media.column_size)}</th>
+                        <th scope="col">{tr!(locale, media.column_used_by)}</th>
+                        {admin.then(|| view! { <th scope="col"><span class="visually-hidden">{tr!(locale, media.actions)}</span></th> })}
                     </tr>
                 </thead>
                 <tbody>
@@ -151,19 +151,19 @@ fn Library(
                                     <td>{if used {
                                         file.used_by.join(", ")
                                     } else {
-                                        td_string!(locale, media.used_by_nothing).into()
+                                        tr!(locale, media.used_by_nothing).into()
                                     }}</td>
                                     {admin.then(|| view! {
                                         <td>
                                             <button
                                                 type="button"
                                                 class="danger"
-                                                aria-label=td_string!(locale, media.delete_named, name = file.name.as_str()).to_string()
-                                                title=used.then_some(td_string!(locale, media.in_use))
+                                                aria-label=tr!(locale, media.delete_named, name = file.name.as_str()).to_string()
+                                                title=used.then_some(tr!(locale, media.in_use))
                                                 disabled=used
                                                 on:click=move |_| remove(kind, name.clone())
                                             >
-                                                {td_string!(locale, media.delete)}
+                                                {tr!(locale, media.delete)}
                                             </button>
                                         </td>
                                     })}
@@ -202,14 +202,14 @@ fn Operations() -> impl IntoView {
     };
     view! {
         <Show when=move || !running().is_empty()>
-            <h2>{td_string!(locale, media.in_progress)}</h2>
+            <h2>{tr!(locale, media.in_progress)}</h2>
             // Keyed by operation: its Cancel button stays the same button while the percent moves.
             <For each=running key=|op| op.id let:op>
-                <div class="operation" role="group" aria-label=td_string!(locale, media.making, name = op.target.as_str()).to_string()>
+                <div class="operation" role="group" aria-label=tr!(locale, media.making, name = op.target.as_str()).to_string()>
                     <progress
                         max="100"
                         value=move || operations.try_with(|all| percent_of(all, op.id)).unwrap_or(0)
-                        aria-label=td_string!(locale, media.progress_of, name = op.target.as_str()).to_string()
+                        aria-label=tr!(locale, media.progress_of, name = op.target.as_str()).to_string()
                     ></progress>
                     <span class="muted">
                         {
@@ -226,7 +226,7 @@ fn Operations() -> impl IntoView {
                             });
                         }
                     >
-                        {td_string!(locale, media.cancel)}
+                        {tr!(locale, media.cancel)}
                     </button>
                 </div>
             </For>
@@ -236,7 +236,7 @@ fn Operations() -> impl IntoView {
                 .with(|all| all.iter().rev().find(|op| op.state == ProgressState::Failed).cloned())
                 .map(|op| view! {
                     <p class="error" role="alert">
-                        {td_string!(
+                        {tr!(
                             locale,
                             media.making_failed,
                             name = op.target.as_str(),

@@ -12,7 +12,8 @@ pub mod tokens;
 pub mod users;
 pub mod vm_detail;
 
-use crate::i18n::{td_string, Locale};
+use crate::i18n::Locale;
+use crate::tr;
 
 /// A full page load of `path` (browser only): after logging in or out the server renders the
 /// next page with the new session, and the one event stream opens (or closes) with it.
@@ -78,7 +79,7 @@ pub fn optional_number<T: std::str::FromStr>(
     }
     raw.parse::<T>()
         .map(Some)
-        .map_err(|_| td_string!(locale, admin.not_a_limit, field = field).to_string())
+        .map_err(|_| tr!(locale, admin.not_a_limit, field = field).to_string())
 }
 
 /// "used / limit", or "used / no limit" (in the page's language).
@@ -89,7 +90,7 @@ pub fn used_of<U: std::fmt::Display, L: std::fmt::Display>(
 ) -> String {
     match limit {
         Some(limit) => format!("{used} / {limit}"),
-        None => format!("{used} / {}", td_string!(locale, admin.no_limit)),
+        None => format!("{used} / {}", tr!(locale, admin.no_limit)),
     }
 }
 

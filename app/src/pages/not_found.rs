@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::i18n::td_string;
 use crate::language::use_locale;
+use crate::tr;
 
 /// What an unknown address shows: said in words, with the way back, and answered with HTTP 404.
 #[component]
@@ -13,12 +13,12 @@ pub fn NotFoundPage() -> impl IntoView {
         response.set_status(http::StatusCode::NOT_FOUND);
     }
     view! {
-        <Title text=td_string!(locale, dashboard.not_found_title)/>
+        <Title text=tr!(locale, dashboard.not_found_title)/>
         <section class="not-found">
-            <h1>{td_string!(locale, dashboard.not_found_heading)}</h1>
-            <p>{td_string!(locale, dashboard.not_found_text)}</p>
+            <h1>{tr!(locale, dashboard.not_found_heading)}</h1>
+            <p>{tr!(locale, dashboard.not_found_text)}</p>
             <p>
-                <a href="/">{td_string!(locale, dashboard.not_found_back)}</a>
+                <a href="/">{tr!(locale, dashboard.not_found_back)}</a>
             </p>
         </section>
     }

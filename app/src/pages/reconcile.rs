@@ -2,9 +2,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::api::reconcile::{AdoptVm, ForgetVm, Reconcile};
-use crate::i18n::td_string;
 use crate::language::{error_sentence, format_count, use_locale, Label};
 use crate::report::{AdoptRequest, ReconcileReport};
+use crate::tr;
 use crate::types::VmId;
 
 /// The reconcile report (SPEC §6): run it, review it, adopt ghosts and remove missing records.
@@ -19,8 +19,8 @@ pub fn ReconcilePage() -> impl IntoView {
     view! {
         <section class="reconcile">
             <div class="dashboard-head">
-                <Title text=td_string!(locale, admin.reconcile_title)/>
-                <h1>{td_string!(locale, admin.reconcile)}</h1>
+                <Title text=tr!(locale, admin.reconcile_title)/>
+                <h1>{tr!(locale, admin.reconcile)}</h1>
                 <button
                     type="button"
                     disabled=move || run.pending().get()
@@ -30,15 +30,15 @@ pub fn ReconcilePage() -> impl IntoView {
                 >
                     {move || {
                         if run.pending().get() {
-                            td_string!(locale, admin.reconciling)
+                            tr!(locale, admin.reconciling)
                         } else {
-                            td_string!(locale, admin.run_reconcile)
+                            tr!(locale, admin.run_reconcile)
                         }
                     }}
                 </button>
             </div>
             <p class="muted">
-                {td_string!(locale, admin.reconcile_explanation)}
+                {tr!(locale, admin.reconcile_explanation)}
             </p>
             {move || match report() {
                 None => None,
@@ -59,17 +59,17 @@ fn Report(report: ReconcileReport) -> impl IntoView {
     let locale = use_locale();
     let ms = format_count(locale, report.duration_ms);
     let summary = if report.is_clean() {
-        td_string!(locale, admin.everything_agrees, ms = ms).to_string()
+        tr!(locale, admin.everything_agrees, ms = ms).to_string()
     } else {
-        td_string!(locale, admin.checked_in, ms = ms).to_string()
+        tr!(locale, admin.checked_in, ms = ms).to_string()
     };
     view! {
-        <div class="report" aria-label=td_string!(locale, admin.reconcile_report)>
-            <p role="status" aria-label=td_string!(locale, admin.reconcile_summary)>
+        <div class="report" aria-label=tr!(locale, admin.reconcile_report)>
+            <p role="status" aria-label=tr!(locale, admin.reconcile_summary)>
                 {summary}
             </p>
             <ReportSection
-                title=td_string!(locale, admin.ghosts_title)
+                title=tr!(locale, admin.ghosts_title)
                 empty=report.ghosts.is_empty()
             >
                 {report
@@ -82,7 +82,7 @@ fn Report(report: ReconcileReport) -> impl IntoView {
                     .collect_view()}
             </ReportSection>
             <ReportSection
-                title=td_string!(locale, admin.missing_title)
+                title=tr!(locale, admin.missing_title)
                 empty=report.missing.is_empty()
             >
                 {report
@@ -91,14 +91,14 @@ fn Report(report: ReconcileReport) -> impl IntoView {
                     .map(|missing| view! { <MissingRow id=missing.uuid name=missing.name/> })
                     .collect_view()}
             </ReportSection>
-            <ReportSection title=td_string!(locale, admin.drift_title) empty=report.drift.is_empty()>
+            <ReportSection title=tr!(locale, admin.drift_title) empty=report.drift.is_empty()>
                 {report
                     .drift
                     .into_iter()
                     .map(|drift| {
                         view! {
                             <li>
-                                {td_string!(
+                                {tr!(
                                     locale,
                                     admin.drift_line,
                                     name = drift.name.as_str(),
@@ -112,14 +112,14 @@ fn Report(report: ReconcileReport) -> impl IntoView {
                     .collect_view()}
             </ReportSection>
             <ReportSection
-                title=td_string!(locale, admin.orphans_title)
+                title=tr!(locale, admin.orphans_title)
                 empty=report.orphan_disks.is_empty()
             >
                 {report
                     .orphan_disks
                     .into_iter()
                     .map(|disk| {
-                        let line = td_string!(
+                        let line = tr!(
                             locale,
                             admin.orphan_line,
                             file = disk.file.as_str(),
@@ -131,14 +131,14 @@ fn Report(report: ReconcileReport) -> impl IntoView {
                     .collect_view()}
             </ReportSection>
             <ReportSection
-                title=td_string!(locale, admin.cut_off_title)
+                title=tr!(locale, admin.cut_off_title)
                 empty=report.operations.is_empty()
             >
                 {report
                     .operations
                     .into_iter()
                     .map(|op| {
-                        let line = td_string!(
+                        let line = tr!(
                             locale,
                             admin.cut_off_line,
                             kind = op.kind.as_str(),
@@ -151,14 +151,14 @@ fn Report(report: ReconcileReport) -> impl IntoView {
                     .collect_view()}
             </ReportSection>
             <ReportSection
-                title=td_string!(locale, admin.stale_snapshots_title)
+                title=tr!(locale, admin.stale_snapshots_title)
                 empty=report.stale_snapshots.is_empty()
             >
                 {report
                     .stale_snapshots
                     .into_iter()
                     .map(|stale| {
-                        let line = td_string!(
+                        let line = tr!(
                             locale,
                             admin.stale_snapshot_line,
                             name = stale.name.as_str(),
@@ -182,7 +182,7 @@ fn ReportSection(title: &'static str, empty: bool, children: Children) -> impl I
         <section class="report-section" aria-label=title>
             <h2>{title}</h2>
             {if empty {
-                view! { <p class="muted">{td_string!(locale, admin.none)}</p> }.into_any()
+                view! { <p class="muted">{tr!(locale, admin.none)}</p> }.into_any()
             } else {
                 view! { <ul>{children()}</ul> }.into_any()
             }}
@@ -197,8 +197,7 @@ fn GhostRow(id: VmId, name: String, label: String) -> impl IntoView {
     let outcome = move || {
         adopt.value().get().map(|result| match result {
             Ok(vm) => {
-                let note =
-                    td_string!(locale, admin.adopted_as, name = vm.name.as_str()).to_string();
+                let note = tr!(locale, admin.adopted_as, name = vm.name.as_str()).to_string();
                 view! { <span role="note">{note}</span> }.into_any()
             }
             Err(error) => {
@@ -214,7 +213,7 @@ fn GhostRow(id: VmId, name: String, label: String) -> impl IntoView {
             " "
             <button
                 type="button"
-                aria-label=td_string!(locale, admin.adopt_named, name = name.as_str()).to_string()
+                aria-label=tr!(locale, admin.adopt_named, name = name.as_str()).to_string()
                 disabled=move || adopt.pending().get() || done()
                 on:click=move |_| {
                     adopt.dispatch(AdoptVm {
@@ -222,7 +221,7 @@ fn GhostRow(id: VmId, name: String, label: String) -> impl IntoView {
                     });
                 }
             >
-                {td_string!(locale, admin.adopt)}
+                {tr!(locale, admin.adopt)}
             </button>
             " "
             {outcome}
@@ -237,8 +236,9 @@ fn MissingRow(id: VmId, name: String) -> impl IntoView {
     let done = move || matches!(remove.value().get(), Some(Ok(_)));
     let outcome = move || {
         remove.value().get().map(|result| match result {
-            Ok(_) => view! { <span role="note">{td_string!(locale, admin.record_removed)}</span> }
-                .into_any(),
+            Ok(_) => {
+                view! { <span role="note">{tr!(locale, admin.record_removed)}</span> }.into_any()
+            }
             Err(error) => {
                 view! { <span class="error" role="alert">{error_sentence(locale, &error)}</span> }
                     .into_any()
@@ -252,13 +252,13 @@ fn MissingRow(id: VmId, name: String) -> impl IntoView {
             <button
                 type="button"
                 class="danger"
-                aria-label=td_string!(locale, admin.remove_record_of, name = name.as_str()).to_string()
+                aria-label=tr!(locale, admin.remove_record_of, name = name.as_str()).to_string()
                 disabled=move || remove.pending().get() || done()
                 on:click=move |_| {
                     remove.dispatch(ForgetVm { id });
                 }
             >
-                {td_string!(locale, admin.remove_record)}
+                {tr!(locale, admin.remove_record)}
             </button>
             " "
             {outcome}

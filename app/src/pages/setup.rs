@@ -5,9 +5,9 @@ use leptos_router::{lazy_route, LazyRoute};
 use crate::api::auth::{setup_needed, SetupAdmin};
 use crate::auth::SetupRequest;
 use crate::components::fields::{PasswordField, UsernameField};
-use crate::i18n::td_string;
 use crate::language::{error_sentence, use_locale};
 use crate::pages::go_to;
+use crate::tr;
 
 /// The route: this page's code is split off the main WASM and loaded when the page is visited.
 pub struct SetupRoute;
@@ -49,7 +49,7 @@ pub fn SetupPage() -> impl IntoView {
         ev.prevent_default();
         let password = password.get_untracked();
         if password != repeat.get_untracked() {
-            error.set(Some(td_string!(locale, account.passwords_differ).into()));
+            error.set(Some(tr!(locale, account.passwords_differ).into()));
             return;
         }
         error.set(None);
@@ -64,10 +64,10 @@ pub fn SetupPage() -> impl IntoView {
 
     view! {
         <section class="auth-page">
-            <Title text=td_string!(locale, account.setup_title)/>
-            <h1>{td_string!(locale, account.set_up_first_admin)}</h1>
+            <Title text=tr!(locale, account.setup_title)/>
+            <h1>{tr!(locale, account.set_up_first_admin)}</h1>
             <p class="muted">
-                {td_string!(locale, account.setup_explanation)}
+                {tr!(locale, account.setup_explanation)}
             </p>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -75,28 +75,28 @@ pub fn SetupPage() -> impl IntoView {
                         .then(|| {
                             view! {
                                 <p class="notice" role="note">
-                                    {td_string!(locale, account.admin_exists)}
+                                    {tr!(locale, account.admin_exists)}
                                     " "
-                                    <a href="/login">{td_string!(locale, account.log_in)}</a>
+                                    <a href="/login">{tr!(locale, account.log_in)}</a>
                                 </p>
                             }
                         })
                 })}
             </Suspense>
-            <form class="stack-form" method="post" aria-label=td_string!(locale, account.set_up_first_admin) on:submit=on_submit>
+            <form class="stack-form" method="post" aria-label=tr!(locale, account.set_up_first_admin) on:submit=on_submit>
                 <label>
-                    {td_string!(locale, account.setup_token)}
+                    {tr!(locale, account.setup_token)}
                     <input type="text" name="setup_token" autocomplete="off" required bind:value=token/>
                 </label>
                 <UsernameField value=username autocomplete="username"/>
-                <PasswordField value=password label=td_string!(locale, account.password) name="password" new=true/>
-                <PasswordField value=repeat label=td_string!(locale, account.repeat_password) name="repeat_password" new=true/>
+                <PasswordField value=password label=tr!(locale, account.password) name="password" new=true/>
+                <PasswordField value=repeat label=tr!(locale, account.repeat_password) name="repeat_password" new=true/>
                 <button type="submit" disabled=move || setup.pending().get() || succeeded()>
                     {move || {
                         if setup.pending().get() {
-                            td_string!(locale, account.creating)
+                            tr!(locale, account.creating)
                         } else {
-                            td_string!(locale, account.create_admin)
+                            tr!(locale, account.create_admin)
                         }
                     }}
                 </button>

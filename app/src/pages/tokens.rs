@@ -4,9 +4,9 @@ use leptos_router::{lazy_route, LazyRoute};
 
 use crate::api::accounts::{list_tokens, CreateToken, RevokeToken};
 use crate::auth::{ApiToken, CreateTokenRequest};
-use crate::i18n::td_string;
 use crate::language::{error_sentence, format_time, use_locale};
 use crate::pages::optional_number;
+use crate::tr;
 
 /// The route: this page's code is split off the main WASM and loaded when the page is visited.
 pub struct TokensRoute;
@@ -50,14 +50,14 @@ pub fn TokensPage() -> impl IntoView {
         ev.prevent_default();
         let token_name = name.get_untracked().trim().to_string();
         if token_name.is_empty() {
-            error.set(Some(td_string!(locale, account.name_the_token).into()));
+            error.set(Some(tr!(locale, account.name_the_token).into()));
             return;
         }
-        let field = td_string!(locale, account.expires_in_days);
+        let field = tr!(locale, account.expires_in_days);
         let expires_in_days = match optional_number::<u32>(locale, field, &days.get_untracked()) {
             Ok(days) => days,
             Err(_) => {
-                error.set(Some(td_string!(locale, account.expiry_not_a_number).into()));
+                error.set(Some(tr!(locale, account.expiry_not_a_number).into()));
                 return;
             }
         };
@@ -73,15 +73,15 @@ pub fn TokensPage() -> impl IntoView {
     let secret = move || {
         create.value().get().and_then(Result::ok).map(|new| {
             view! {
-                <div class="new-secret" role="region" aria-label=td_string!(locale, account.new_api_token)>
+                <div class="new-secret" role="region" aria-label=tr!(locale, account.new_api_token)>
                     <label>
-                        {td_string!(locale, account.new_token)}
+                        {tr!(locale, account.new_token)}
                         <input type="text" readonly value=new.secret.clone() prop:value=new.secret/>
                     </label>
                     <p>
-                        {td_string!(locale, account.copy_token_now, name = new.token.name.as_str()).to_string()}
+                        {tr!(locale, account.copy_token_now, name = new.token.name.as_str()).to_string()}
                         " "
-                        {td_string!(locale, account.send_token_in_header)}
+                        {tr!(locale, account.send_token_in_header)}
                         " "
                         <code>"Authorization: Bearer …"</code>
                         "."
@@ -93,33 +93,33 @@ pub fn TokensPage() -> impl IntoView {
 
     view! {
         <section class="tokens">
-            <Title text=td_string!(locale, account.tokens_title)/>
-            <h1>{td_string!(locale, account.api_tokens)}</h1>
+            <Title text=tr!(locale, account.tokens_title)/>
+            <h1>{tr!(locale, account.api_tokens)}</h1>
             <p class="muted">
-                {td_string!(locale, account.tokens_explanation)}
+                {tr!(locale, account.tokens_explanation)}
             </p>
-            <form class="create-form" aria-label=td_string!(locale, account.create_token_form) on:submit=on_submit>
+            <form class="create-form" aria-label=tr!(locale, account.create_token_form) on:submit=on_submit>
                 <label>
-                    {td_string!(locale, account.token_name)}
+                    {tr!(locale, account.token_name)}
                     <input type="text" name="token_name" autocomplete="off" required bind:value=name/>
                 </label>
                 <label>
-                    {td_string!(locale, account.expires_in_days)}
+                    {tr!(locale, account.expires_in_days)}
                     <input
                         type="number"
                         name="expires_in_days"
                         min=1
                         step=1
-                        placeholder=td_string!(locale, account.never_expires)
+                        placeholder=tr!(locale, account.never_expires)
                         bind:value=days
                     />
                 </label>
                 <button type="submit" disabled=move || create.pending().get()>
                     {move || {
                         if create.pending().get() {
-                            td_string!(locale, account.creating)
+                            tr!(locale, account.creating)
                         } else {
-                            td_string!(locale, account.create_token)
+                            tr!(locale, account.create_token)
                         }
                     }}
                 </button>
@@ -134,12 +134,12 @@ pub fn TokensPage() -> impl IntoView {
                     .map(|error| view! { <p class="error" role="alert">{error_sentence(locale, &error)}</p> })
             }}
             <Transition fallback=move || {
-                view! { <p class="muted">{td_string!(locale, account.loading_tokens)}</p> }
+                view! { <p class="muted">{tr!(locale, account.loading_tokens)}</p> }
             }>
                 {move || Suspend::new(async move {
                     match tokens.await {
                         Ok(list) if list.is_empty() => {
-                            view! { <p class="muted">{td_string!(locale, account.no_tokens)}</p> }.into_any()
+                            view! { <p class="muted">{tr!(locale, account.no_tokens)}</p> }.into_any()
                         }
                         Ok(list) => view! { <TokenTable tokens=list revoke/> }.into_any(),
                         Err(error) => {
@@ -156,20 +156,20 @@ pub fn TokensPage() -> impl IntoView {
 #[component]
 fn TokenTable(tokens: Vec<ApiToken>, revoke: ServerAction<RevokeToken>) -> impl IntoView {
     let locale = use_locale();
-    let never_expires = move || td_string!(locale, account.never_expires).to_string();
-    let never_used = move || td_string!(locale, account.never_used).to_string();
+    let never_expires = move || tr!(locale, account.never_expires).to_string();
+    let never_used = move || tr!(locale, account.never_used).to_string();
     let time = move |at: &chrono::DateTime<chrono::Utc>| format_time(locale, at);
     view! {
         <div class="table-wrap">
-            <table class="data-table" aria-label=td_string!(locale, account.api_tokens)>
+            <table class="data-table" aria-label=tr!(locale, account.api_tokens)>
                 <thead>
                     <tr>
-                        <th scope="col">{td_string!(locale, account.column_name)}</th>
-                        <th scope="col">{td_string!(locale, account.column_created)}</th>
-                        <th scope="col">{td_string!(locale, account.column_expires)}</th>
-                        <th scope="col">{td_string!(locale, account.column_last_used)}</th>
+                        <th scope="col">{tr!(locale, account.column_name)}</th>
+                        <th scope="col">{tr!(locale, account.column_created)}</th>
+                        <th scope="col">{tr!(locale, account.column_expires)}</th>
+                        <th scope="col">{tr!(locale, account.column_last_used)}</th>
                         <th scope="col">
-                            <span class="visually-hidden">{td_string!(locale, account.actions)}</span>
+                            <span class="visually-hidden">{tr!(locale, account.actions)}</span>
                         </th>
                     </tr>
                 </thead>
@@ -188,13 +188,13 @@ fn TokenTable(tokens: Vec<ApiToken>, revoke: ServerAction<RevokeToken>) -> impl 
                                         <button
                                             type="button"
                                             class="danger"
-                                            aria-label=td_string!(locale, account.revoke_named, name = token.name.as_str()).to_string()
+                                            aria-label=tr!(locale, account.revoke_named, name = token.name.as_str()).to_string()
                                             disabled=move || revoke.pending().get()
                                             on:click=move |_| {
                                                 revoke.dispatch(RevokeToken { id });
                                             }
                                         >
-                                            {td_string!(locale, account.revoke)}
+                                            {tr!(locale, account.revoke)}
                                         </button>
                                     </td>
                                 </tr>

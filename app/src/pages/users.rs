@@ -4,9 +4,10 @@ use leptos_meta::Title;
 use crate::api::accounts::{list_users, CreateUser, DeleteUser, UpdateUser};
 use crate::auth::{CreateUserRequest, Quota, Role, UpdateUserRequest, UserDetail};
 use crate::components::fields::{PasswordField, UsernameField};
-use crate::i18n::{td_string, Locale};
+use crate::i18n::Locale;
 use crate::language::{error_sentence, use_locale, Label};
 use crate::pages::{confirm, optional_number, used_of};
+use crate::tr;
 use crate::use_session;
 
 /// Users and their quotas (admins only; the server functions refuse anyone else anyway).
@@ -20,10 +21,10 @@ pub fn UsersPage() -> impl IntoView {
 
     view! {
         <section class="users">
-            <Title text=td_string!(locale, admin.users_title)/>
-            <h1>{td_string!(locale, admin.users)}</h1>
+            <Title text=tr!(locale, admin.users_title)/>
+            <h1>{tr!(locale, admin.users)}</h1>
             <Suspense fallback=move || {
-                view! { <p class="muted">{td_string!(locale, admin.loading_users)}</p> }
+                view! { <p class="muted">{tr!(locale, admin.loading_users)}</p> }
             }>
                 {move || Suspend::new(async move {
                     let admin = matches!(
@@ -33,7 +34,7 @@ pub fn UsersPage() -> impl IntoView {
                         view! { <UsersAdmin users refresh/> }.into_any()
                     } else {
                         view! {
-                            <p class="notice" role="note">{td_string!(locale, admin.admins_only)}</p>
+                            <p class="notice" role="note">{tr!(locale, admin.admins_only)}</p>
                         }
                         .into_any()
                     }
@@ -51,12 +52,12 @@ fn UsersAdmin(users: UsersResource, refresh: RwSignal<u64>) -> impl IntoView {
     view! {
         <NewUserForm refresh/>
         <Transition fallback=move || {
-            view! { <p class="muted">{td_string!(locale, admin.loading_users)}</p> }
+            view! { <p class="muted">{tr!(locale, admin.loading_users)}</p> }
         }>
             {move || Suspend::new(async move {
                 match users.await {
                     Ok(list) if list.is_empty() => {
-                        view! { <p class="muted">{td_string!(locale, admin.no_users)}</p> }.into_any()
+                        view! { <p class="muted">{tr!(locale, admin.no_users)}</p> }.into_any()
                     }
                     Ok(list) => view! { <UserTable users=list refresh/> }.into_any(),
                     Err(error) => {
@@ -102,22 +103,22 @@ impl QuotaFields {
         Ok(Quota {
             max_vms: optional_number(
                 locale,
-                td_string!(locale, admin.max_vms),
+                tr!(locale, admin.max_vms),
                 &self.vms.get_untracked(),
             )?,
             max_vcpus: optional_number(
                 locale,
-                td_string!(locale, admin.max_vcpus),
+                tr!(locale, admin.max_vcpus),
                 &self.vcpus.get_untracked(),
             )?,
             max_memory_mib: optional_number(
                 locale,
-                td_string!(locale, admin.max_memory),
+                tr!(locale, admin.max_memory),
                 &self.memory.get_untracked(),
             )?,
             max_disk_gb: optional_number(
                 locale,
-                td_string!(locale, admin.max_disk),
+                tr!(locale, admin.max_disk),
                 &self.disk.get_untracked(),
             )?,
         })
@@ -135,7 +136,7 @@ fn LimitInput(label: String, shown: &'static str, value: RwSignal<String>) -> im
                 type="number"
                 min=0
                 step=1
-                placeholder=td_string!(locale, admin.no_limit)
+                placeholder=tr!(locale, admin.no_limit)
                 aria-label=label
                 value=value.get_untracked()
                 bind:value=value
@@ -159,7 +160,7 @@ fn NewUserForm(refresh: RwSignal<u64>) -> impl IntoView {
         Some(Ok(detail)) => {
             error.set(None);
             created.set(Some(
-                td_string!(
+                tr!(
                     locale,
                     admin.user_created,
                     name = detail.user.username.as_str()
@@ -203,14 +204,14 @@ fn NewUserForm(refresh: RwSignal<u64>) -> impl IntoView {
         <form
             class="create-form"
             method="post"
-            aria-label=td_string!(locale, admin.new_user)
+            aria-label=tr!(locale, admin.new_user)
             on:submit=on_submit
         >
-            <h2 class="form-title">{td_string!(locale, admin.new_user)}</h2>
+            <h2 class="form-title">{tr!(locale, admin.new_user)}</h2>
             <UsernameField value=username autocomplete="off"/>
-            <PasswordField value=password label=td_string!(locale, admin.password) name="password" new=true/>
+            <PasswordField value=password label=tr!(locale, admin.password) name="password" new=true/>
             <label>
-                {td_string!(locale, admin.role)}
+                {tr!(locale, admin.role)}
                 <select
                     name="role"
                     on:change=move |ev| role.set(event_target_value(&ev))
@@ -221,31 +222,31 @@ fn NewUserForm(refresh: RwSignal<u64>) -> impl IntoView {
                 </select>
             </label>
             <LimitInput
-                label=td_string!(locale, admin.max_vms).into()
-                shown=td_string!(locale, admin.max_vms)
+                label=tr!(locale, admin.max_vms).into()
+                shown=tr!(locale, admin.max_vms)
                 value=quota.vms
             />
             <LimitInput
-                label=td_string!(locale, admin.max_vcpus).into()
-                shown=td_string!(locale, admin.max_vcpus)
+                label=tr!(locale, admin.max_vcpus).into()
+                shown=tr!(locale, admin.max_vcpus)
                 value=quota.vcpus
             />
             <LimitInput
-                label=td_string!(locale, admin.max_memory).into()
-                shown=td_string!(locale, admin.max_memory)
+                label=tr!(locale, admin.max_memory).into()
+                shown=tr!(locale, admin.max_memory)
                 value=quota.memory
             />
             <LimitInput
-                label=td_string!(locale, admin.max_disk).into()
-                shown=td_string!(locale, admin.max_disk)
+                label=tr!(locale, admin.max_disk).into()
+                shown=tr!(locale, admin.max_disk)
                 value=quota.disk
             />
             <button type="submit" disabled=move || create.pending().get()>
                 {move || {
                 if create.pending().get() {
-                    td_string!(locale, admin.creating)
+                    tr!(locale, admin.creating)
                 } else {
-                    td_string!(locale, admin.create_user)
+                    tr!(locale, admin.create_user)
                 }
             }}
             </button>
@@ -261,18 +262,18 @@ fn UserTable(users: Vec<UserDetail>, refresh: RwSignal<u64>) -> impl IntoView {
     let locale = use_locale();
     view! {
         <div class="table-wrap">
-            <table class="data-table" aria-label=td_string!(locale, admin.users)>
+            <table class="data-table" aria-label=tr!(locale, admin.users)>
                 <thead>
                     <tr>
-                        <th scope="col">{td_string!(locale, admin.column_username)}</th>
-                        <th scope="col">{td_string!(locale, admin.role)}</th>
-                        <th scope="col">{td_string!(locale, admin.column_disabled)}</th>
-                        <th scope="col">{td_string!(locale, admin.column_vms)}</th>
-                        <th scope="col">{td_string!(locale, admin.column_vcpus)}</th>
-                        <th scope="col">{td_string!(locale, admin.column_memory)}</th>
-                        <th scope="col">{td_string!(locale, admin.column_disk)}</th>
+                        <th scope="col">{tr!(locale, admin.column_username)}</th>
+                        <th scope="col">{tr!(locale, admin.role)}</th>
+                        <th scope="col">{tr!(locale, admin.column_disabled)}</th>
+                        <th scope="col">{tr!(locale, admin.column_vms)}</th>
+                        <th scope="col">{tr!(locale, admin.column_vcpus)}</th>
+                        <th scope="col">{tr!(locale, admin.column_memory)}</th>
+                        <th scope="col">{tr!(locale, admin.column_disk)}</th>
                         <th scope="col">
-                            <span class="visually-hidden">{td_string!(locale, admin.actions)}</span>
+                            <span class="visually-hidden">{tr!(locale, admin.actions)}</span>
                         </th>
                     </tr>
                 </thead>
@@ -312,7 +313,7 @@ fn UserRows(detail: UserDetail, refresh: RwSignal<u64>) -> impl IntoView {
             error.set(None);
             if password_change.get_untracked() {
                 new_password.set(String::new());
-                note.set(Some(td_string!(locale, admin.password_changed).into()));
+                note.set(Some(tr!(locale, admin.password_changed).into()));
             } else {
                 refresh.update(|n| *n += 1);
             }
@@ -354,7 +355,7 @@ fn UserRows(detail: UserDetail, refresh: RwSignal<u64>) -> impl IntoView {
     };
     let delete_name = user.username.clone();
     let on_delete = move |_| {
-        let question = td_string!(
+        let question = tr!(
             locale,
             admin.confirm_delete_user,
             name = delete_name.as_str()
@@ -384,9 +385,7 @@ fn UserRows(detail: UserDetail, refresh: RwSignal<u64>) -> impl IntoView {
         ev.prevent_default();
         let password = new_password.get_untracked();
         if password.is_empty() {
-            error.set(Some(
-                td_string!(locale, admin.type_new_password_first).into(),
-            ));
+            error.set(Some(tr!(locale, admin.type_new_password_first).into()));
             return;
         }
         send_password(
@@ -406,9 +405,9 @@ fn UserRows(detail: UserDetail, refresh: RwSignal<u64>) -> impl IntoView {
                 <td>{user.role.label_in(locale)}</td>
                 <td>
                     {if disabled {
-                        td_string!(locale, admin.yes)
+                        tr!(locale, admin.yes)
                     } else {
-                        td_string!(locale, admin.no)
+                        tr!(locale, admin.no)
                     }}
                 </td>
                 <td>{used_of(locale, used.vms, limits.max_vms)}</td>
@@ -419,27 +418,27 @@ fn UserRows(detail: UserDetail, refresh: RwSignal<u64>) -> impl IntoView {
                     <button
                         type="button"
                         aria-label=if disabled {
-                            td_string!(locale, admin.enable_named, name = u.as_str()).to_string()
+                            tr!(locale, admin.enable_named, name = u.as_str()).to_string()
                         } else {
-                            td_string!(locale, admin.disable_named, name = u.as_str()).to_string()
+                            tr!(locale, admin.disable_named, name = u.as_str()).to_string()
                         }
                         disabled=busy
                         on:click=on_toggle
                     >
                         {if disabled {
-                            td_string!(locale, admin.enable)
+                            tr!(locale, admin.enable)
                         } else {
-                            td_string!(locale, admin.disable)
+                            tr!(locale, admin.disable)
                         }}
                     </button>
                     <button
                         type="button"
                         class="danger"
-                        aria-label=td_string!(locale, admin.delete_named, name = u.as_str()).to_string()
+                        aria-label=tr!(locale, admin.delete_named, name = u.as_str()).to_string()
                         disabled=busy
                         on:click=on_delete
                     >
-                        {td_string!(locale, admin.delete)}
+                        {tr!(locale, admin.delete)}
                     </button>
                 </td>
             </tr>
@@ -447,58 +446,58 @@ fn UserRows(detail: UserDetail, refresh: RwSignal<u64>) -> impl IntoView {
                 <td colspan="8">
                     <form
                         class="inline-form"
-                        aria-label=td_string!(locale, admin.edit_quota_of, name = u.as_str()).to_string()
+                        aria-label=tr!(locale, admin.edit_quota_of, name = u.as_str()).to_string()
                         on:submit=on_quota
                     >
                         <LimitInput
-                            label=td_string!(locale, admin.max_vms_for, name = u.as_str()).to_string()
-                            shown=td_string!(locale, admin.max_vms)
+                            label=tr!(locale, admin.max_vms_for, name = u.as_str()).to_string()
+                            shown=tr!(locale, admin.max_vms)
                             value=fields.vms
                         />
                         <LimitInput
-                            label=td_string!(locale, admin.max_vcpus_for, name = u.as_str()).to_string()
-                            shown=td_string!(locale, admin.max_vcpus)
+                            label=tr!(locale, admin.max_vcpus_for, name = u.as_str()).to_string()
+                            shown=tr!(locale, admin.max_vcpus)
                             value=fields.vcpus
                         />
                         <LimitInput
-                            label=td_string!(locale, admin.max_memory_for, name = u.as_str()).to_string()
-                            shown=td_string!(locale, admin.max_memory)
+                            label=tr!(locale, admin.max_memory_for, name = u.as_str()).to_string()
+                            shown=tr!(locale, admin.max_memory)
                             value=fields.memory
                         />
                         <LimitInput
-                            label=td_string!(locale, admin.max_disk_for, name = u.as_str()).to_string()
-                            shown=td_string!(locale, admin.max_disk)
+                            label=tr!(locale, admin.max_disk_for, name = u.as_str()).to_string()
+                            shown=tr!(locale, admin.max_disk)
                             value=fields.disk
                         />
                         <button
                             type="submit"
-                            aria-label=td_string!(locale, admin.save_quota_for, name = u.as_str()).to_string()
+                            aria-label=tr!(locale, admin.save_quota_for, name = u.as_str()).to_string()
                             disabled=busy
                         >
-                            {td_string!(locale, admin.save_quota)}
+                            {tr!(locale, admin.save_quota)}
                         </button>
                     </form>
                     <form
                         class="inline-form"
                         method="post"
-                        aria-label=td_string!(locale, admin.password_of, name = u.as_str()).to_string()
+                        aria-label=tr!(locale, admin.password_of, name = u.as_str()).to_string()
                         on:submit=on_password
                     >
                         <label>
-                            {td_string!(locale, admin.new_password)}
+                            {tr!(locale, admin.new_password)}
                             <input
                                 type="password"
                                 autocomplete="new-password"
-                                aria-label=td_string!(locale, admin.new_password_for, name = u.as_str()).to_string()
+                                aria-label=tr!(locale, admin.new_password_for, name = u.as_str()).to_string()
                                 bind:value=new_password
                             />
                         </label>
                         <button
                             type="submit"
-                            aria-label=td_string!(locale, admin.reset_password_of, name = u.as_str()).to_string()
+                            aria-label=tr!(locale, admin.reset_password_of, name = u.as_str()).to_string()
                             disabled=busy
                         >
-                            {td_string!(locale, admin.reset_password)}
+                            {tr!(locale, admin.reset_password)}
                         </button>
                     </form>
                     {move || error.get().map(|message| view! { <p class="error" role="alert">{message}</p> })}

@@ -14,7 +14,8 @@ use web_sys::js_sys;
 
 use super::connection::Console;
 use super::words::{not_loaded, Refusal, Scaling, Which};
-use crate::i18n::{td_string, Locale};
+use crate::i18n::Locale;
+use crate::tr;
 use crate::types::VmId;
 
 /// Where the page's glue is (`public/console.js`, copied to the site root).
@@ -124,7 +125,7 @@ pub async fn prepare(console: Console, which: Which) -> Result<(), String> {
 async fn make_viewer(console: Console, which: Which) -> Result<Viewer, String> {
     let locale = console.locale;
     let api = load_api().await.map_err(|_| not_loaded(locale))?;
-    let page_closed = || td_string!(locale, console.page_closed).to_string();
+    let page_closed = || tr!(locale, console.page_closed).to_string();
     let Some(viewers) = console.viewers.try_get_value() else {
         return Err(page_closed());
     };
@@ -140,7 +141,7 @@ async fn make_viewer(console: Console, which: Which) -> Result<Viewer, String> {
         return Ok(viewer);
     }
     let Some((screen, serial)) = inner.targets.clone() else {
-        return Err(td_string!(locale, console.not_on_page_yet).into());
+        return Err(tr!(locale, console.not_on_page_yet).into());
     };
     // Queued, not handled here: whatever a callback from JS reaches is kept in the main
     // WASM module by the splitter (its data, at least), so this callback stays small and

@@ -24,10 +24,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{lazy_route, LazyRoute};
 
-use crate::i18n::td_string;
 use crate::language::use_locale;
 use crate::live::use_live;
 use crate::pages::vm_detail::route_vm_page;
+use crate::tr;
 use view::ConsoleView;
 
 /// The route: split off the main WASM like every page but the dashboard.
@@ -53,7 +53,7 @@ pub fn ConsolePage() -> impl IntoView {
         <section class="console-page">
             {route_vm_page(move |vm| {
                 let (id, name) = (vm.uuid, vm.name);
-                let title = td_string!(locale, console.page_title, name = name.as_str()).to_string();
+                let title = tr!(locale, console.page_title, name = name.as_str()).to_string();
                 view! {
                     <Title text=title/>
                     <ConsoleView id name store/>

@@ -10,10 +10,10 @@ use super::words::{
     paste_problem, reconnects, status_line, CloseKind, Link, Scaling, Which, PASTE_LIMIT,
 };
 use crate::api::vms::act_on_vm;
-use crate::i18n::td_string;
 use crate::language::{error_sentence, use_locale, Label};
 use crate::live::{use_live, LinkState};
 use crate::store::VmStore;
+use crate::tr;
 use crate::types::{Vm, VmAction, VmId, VmStatus};
 
 /// The console itself: tabs for the screen and the serial port, their toolbars and status
@@ -99,12 +99,12 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
                     Some(VmStatus::Paused) => console.close(
                         which,
                         CloseKind::VmNotRunning,
-                        td_string!(locale, console.vm_paused).into(),
+                        tr!(locale, console.vm_paused).into(),
                     ),
                     _ => console.close(
                         which,
                         CloseKind::VmNotRunning,
-                        td_string!(locale, console.vm_not_running).into(),
+                        tr!(locale, console.vm_not_running).into(),
                     ),
                 }
             }
@@ -151,10 +151,10 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
         <p class="console-back">
             <a href=format!("/vms/{id}")>{format!("← {name}")}</a>
         </p>
-        <h1>{td_string!(locale, console.heading, name = name.as_str()).to_string()}</h1>
+        <h1>{tr!(locale, console.heading, name = name.as_str()).to_string()}</h1>
         <div class="console-layout">
             <div class="console-frame" node_ref=frame>
-                <div class="console-tabs" role="tablist" aria-label=td_string!(locale, console.tabs)>
+                <div class="console-tabs" role="tablist" aria-label=tr!(locale, console.tabs)>
                     {[Which::Screen, Which::Serial]
                         .into_iter()
                         .map(|which| {
@@ -199,12 +199,12 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
                         console
                         which=Which::Screen
                         status
-                        label=td_string!(locale, console.screen_connection)
+                        label=tr!(locale, console.screen_connection)
                     />
                     <div
                         class="console-screen"
                         role="application"
-                        aria-label=td_string!(locale, console.screen_of_vm, name = vm_name.as_str())
+                        aria-label=tr!(locale, console.screen_of_vm, name = vm_name.as_str())
                             .to_string()
                         node_ref=screen_target
                     ></div>
@@ -221,12 +221,12 @@ pub(super) fn ConsoleView(id: VmId, name: String, store: VmStore) -> impl IntoVi
                         console
                         which=Which::Serial
                         status
-                        label=td_string!(locale, console.serial_connection)
+                        label=tr!(locale, console.serial_connection)
                     />
                     <div
                         class="console-terminal"
                         role="region"
-                        aria-label=td_string!(locale, console.serial_console_of_vm, name = vm_name.as_str())
+                        aria-label=tr!(locale, console.serial_console_of_vm, name = vm_name.as_str())
                             .to_string()
                         node_ref=serial_target
                     ></div>
@@ -270,7 +270,7 @@ fn StatusLine(
         <div class=move || format!("console-status console-{}", state())>
             <p role="status" aria-label=label>{text}</p>
             <Show when=session_ended>
-                <a href=login.clone()>{td_string!(locale, console.log_in_again)}</a>
+                <a href=login.clone()>{tr!(locale, console.log_in_again)}</a>
             </Show>
         </div>
     }
@@ -301,19 +301,16 @@ fn ScreenToolbar(
         }
         let count = text.chars().count();
         typing.set(true);
-        paste_state.set(Some(Ok(td_string!(
-            locale,
-            console.paste_typing,
-            count = count
-        )
-        .to_string())));
+        paste_state.set(Some(Ok(
+            tr!(locale, console.paste_typing, count = count).to_string()
+        )));
         let done = move |typed: u32| {
             typing.try_set(false);
             let typed = typed as usize;
             paste_state.try_set(Some(if typed == count {
-                Ok(td_string!(locale, console.paste_typed, count = count).to_string())
+                Ok(tr!(locale, console.paste_typed, count = count).to_string())
             } else {
-                Err(td_string!(
+                Err(tr!(
                     locale,
                     console.paste_typed_partly,
                     typed = typed,
@@ -329,12 +326,12 @@ fn ScreenToolbar(
     };
 
     view! {
-        <div class="console-toolbar" role="toolbar" aria-label=td_string!(locale, console.screen_controls)>
+        <div class="console-toolbar" role="toolbar" aria-label=tr!(locale, console.screen_controls)>
             <button type="button" on:click=move |_| toggle_fullscreen()>
                 {move || fullscreen_label(locale, fullscreen.get())}
             </button>
             <label class="console-scaling">
-                {td_string!(locale, console.scaling)}
+                {tr!(locale, console.scaling)}
                 <select
                     on:change=move |ev| {
                         let value = event_target_value(&ev);
@@ -359,7 +356,7 @@ fn ScreenToolbar(
             </label>
             <button
                 type="button"
-                aria-label=td_string!(locale, console.send_ctrl_alt_del)
+                aria-label=tr!(locale, console.send_ctrl_alt_del)
                 disabled=move || !connected()
                 on:click=move |_| {
                     #[cfg(feature = "hydrate")]
@@ -382,17 +379,17 @@ fn ScreenToolbar(
                 aria-controls="console-paste"
                 on:click=move |_| paste_open.update(|open| *open = !*open)
             >
-                {td_string!(locale, console.paste_text)}
+                {tr!(locale, console.paste_text)}
             </button>
             <button type="button" on:click=move |_| console.connect(Which::Screen)>
-                {td_string!(locale, console.reconnect)}
+                {tr!(locale, console.reconnect)}
             </button>
         </div>
         <div
             class="console-keys"
             id="console-function-keys"
             role="group"
-            aria-label=td_string!(locale, console.function_keys)
+            aria-label=tr!(locale, console.function_keys)
             hidden=move || !keys_open.get()
         >
             {(1..=12u8)
@@ -400,7 +397,7 @@ fn ScreenToolbar(
                     view! {
                         <button
                             type="button"
-                            aria-label=td_string!(locale, console.send_ctrl_alt_fn, n = n).to_string()
+                            aria-label=tr!(locale, console.send_ctrl_alt_fn, n = n).to_string()
                             disabled=move || !connected()
                             on:click=move |_| {
                                 #[cfg(feature = "hydrate")]
@@ -416,7 +413,7 @@ fn ScreenToolbar(
         <form
             class="console-paste"
             id="console-paste"
-            aria-label=td_string!(locale, console.paste_form)
+            aria-label=tr!(locale, console.paste_form)
             hidden=move || !paste_open.get()
             on:submit=move |ev| {
                 ev.prevent_default();
@@ -424,7 +421,7 @@ fn ScreenToolbar(
             }
         >
             <label>
-                {td_string!(locale, console.paste_text_to_type)}
+                {tr!(locale, console.paste_text_to_type)}
                 <textarea
                     rows="3"
                     prop:value=move || paste_text.get()
@@ -435,10 +432,10 @@ fn ScreenToolbar(
                 ></textarea>
             </label>
             <p class="muted">
-                {td_string!(locale, console.paste_hint, limit = PASTE_LIMIT).to_string()}
+                {tr!(locale, console.paste_hint, limit = PASTE_LIMIT).to_string()}
             </p>
             <button type="submit" disabled=move || !connected() || typing.get()>
-                {td_string!(locale, console.paste_type_text)}
+                {tr!(locale, console.paste_type_text)}
             </button>
             {move || {
                 paste_state
@@ -465,13 +462,13 @@ fn SerialToolbar(
     let opened = move || console.serial.link.with(|link| *link != Link::Idle);
     let filename = format!("{name}-serial.log");
     view! {
-        <div class="console-toolbar" role="toolbar" aria-label=td_string!(locale, console.serial_controls)>
+        <div class="console-toolbar" role="toolbar" aria-label=tr!(locale, console.serial_controls)>
             <button type="button" on:click=move |_| toggle_fullscreen()>
                 {move || fullscreen_label(locale, fullscreen.get())}
             </button>
             <button
                 type="button"
-                aria-label=td_string!(locale, console.save_serial_log)
+                aria-label=tr!(locale, console.save_serial_log)
                 disabled=move || !opened()
                 on:click=move |_| {
                     #[cfg(feature = "hydrate")]
@@ -480,10 +477,10 @@ fn SerialToolbar(
                     let _ = &filename;
                 }
             >
-                {td_string!(locale, console.save_log)}
+                {tr!(locale, console.save_log)}
             </button>
             <button type="button" on:click=move |_| console.connect(Which::Serial)>
-                {td_string!(locale, console.reconnect)}
+                {tr!(locale, console.reconnect)}
             </button>
         </div>
     }
@@ -493,9 +490,9 @@ fn SerialToolbar(
 /// The fullscreen button's words.
 fn fullscreen_label(locale: crate::i18n::Locale, fullscreen: bool) -> &'static str {
     if fullscreen {
-        td_string!(locale, console.exit_fullscreen)
+        tr!(locale, console.exit_fullscreen)
     } else {
-        td_string!(locale, console.fullscreen)
+        tr!(locale, console.fullscreen)
     }
 }
 
@@ -533,14 +530,14 @@ fn VmSide(id: VmId, name: String, vm: Memo<Option<Vm>>) -> impl IntoView {
             }
         });
     };
-    let status_label = td_string!(locale, console.status_of_vm, name = name.as_str()).to_string();
+    let status_label = tr!(locale, console.status_of_vm, name = name.as_str()).to_string();
     view! {
-        <aside class="console-side" aria-label=td_string!(locale, console.vm_side)>
+        <aside class="console-side" aria-label=tr!(locale, console.vm_side)>
             <Show
                 when=move || vm.with(Option::is_some)
                 fallback=move || {
                     view! {
-                        <p class="notice" role="note">{td_string!(locale, console.vm_deleted)}</p>
+                        <p class="notice" role="note">{tr!(locale, console.vm_deleted)}</p>
                     }
                 }
             >
@@ -561,15 +558,15 @@ fn VmSide(id: VmId, name: String, vm: Memo<Option<Vm>>) -> impl IntoView {
                         .map(|vm| {
                             view! {
                                 <dl class="vm-specs">
-                                    <dt>{td_string!(locale, console.spec_vcpu)}</dt>
+                                    <dt>{tr!(locale, console.spec_vcpu)}</dt>
                                     <dd>{vm.cpu}</dd>
-                                    <dt>{td_string!(locale, console.spec_memory)}</dt>
+                                    <dt>{tr!(locale, console.spec_memory)}</dt>
                                     <dd>{format!("{} MiB", vm.memory)}</dd>
-                                    <dt>{td_string!(locale, console.spec_media)}</dt>
+                                    <dt>{tr!(locale, console.spec_media)}</dt>
                                     <dd>
                                         {vm
                                             .current_media
-                                            .unwrap_or_else(|| td_string!(locale, console.spec_media_none).into())}
+                                            .unwrap_or_else(|| tr!(locale, console.spec_media_none).into())}
                                     </dd>
                                 </dl>
                             }
@@ -582,11 +579,11 @@ fn VmSide(id: VmId, name: String, vm: Memo<Option<Vm>>) -> impl IntoView {
                         action()
                             .map(move |action| {
                                 let note = match action {
-                                    VmAction::Resume => td_string!(locale, console.vm_paused),
-                                    _ => td_string!(locale, console.vm_not_running),
+                                    VmAction::Resume => tr!(locale, console.vm_paused),
+                                    _ => tr!(locale, console.vm_not_running),
                                 };
                                 let label = action.label_in(locale);
-                                let aria = td_string!(
+                                let aria = tr!(
                                     locale, console.act_on_vm, action = label, name = name.as_str()
                                 )
                                     .to_string();

@@ -4,8 +4,9 @@
 use serde::Deserialize;
 
 use crate::error::{AppError, ErrorCode};
-use crate::i18n::{td_string, Locale};
+use crate::i18n::Locale;
 use crate::language::error_sentence;
+use crate::tr;
 use crate::types::{Vm, VmStatus};
 
 /// The most text "Paste text" types at once: typing is paced (a keyboard queue overflows
@@ -32,8 +33,8 @@ impl Which {
 
     pub fn tab_label(self, locale: Locale) -> &'static str {
         match self {
-            Which::Screen => td_string!(locale, console.tab_screen),
-            Which::Serial => td_string!(locale, console.tab_serial),
+            Which::Screen => tr!(locale, console.tab_screen),
+            Which::Serial => tr!(locale, console.tab_serial),
         }
     }
 
@@ -129,12 +130,10 @@ impl Refusal {
             .map(|refusal| refusal.in_language(locale))
             .unwrap_or_else(|| Refusal {
                 error: match status {
-                    401 => td_string!(locale, console.log_in_to_open).into(),
-                    404 => td_string!(locale, console.no_such_vm).into(),
+                    401 => tr!(locale, console.log_in_to_open).into(),
+                    404 => tr!(locale, console.no_such_vm).into(),
                     502..=504 => unreachable_words(locale).into(),
-                    _ => {
-                        td_string!(locale, console.refused_with_status, status = status).to_string()
-                    }
+                    _ => tr!(locale, console.refused_with_status, status = status).to_string(),
                 },
                 code: match status {
                     401 => "UNAUTHORIZED".into(),
@@ -155,7 +154,7 @@ impl Refusal {
     /// Limen answered the ticket request with something that is not a ticket.
     pub fn unreadable(locale: Locale) -> Refusal {
         Refusal {
-            error: td_string!(locale, console.ticket_unreadable).into(),
+            error: tr!(locale, console.ticket_unreadable).into(),
             code: String::new(),
         }
     }
@@ -170,12 +169,12 @@ impl Refusal {
 }
 
 fn unreachable_words(locale: Locale) -> &'static str {
-    td_string!(locale, console.limen_unreachable)
+    tr!(locale, console.limen_unreachable)
 }
 
 /// The console viewer (`console.js` or its library) could not be loaded.
 pub fn not_loaded(locale: Locale) -> String {
-    td_string!(locale, console.viewer_not_loaded).into()
+    tr!(locale, console.viewer_not_loaded).into()
 }
 
 /// What `console.js` reports as a `vnc-error` (the VNC session failed on the browser's side),
@@ -184,16 +183,16 @@ pub fn not_loaded(locale: Locale) -> String {
 pub fn vnc_failure(locale: Locale, text: &str) -> String {
     if let Some(reason) = text.strip_prefix("refused:").map(str::trim) {
         return if reason.is_empty() {
-            td_string!(locale, console.vnc_refused).into()
+            tr!(locale, console.vnc_refused).into()
         } else {
-            td_string!(locale, console.vnc_refused_because, reason = reason).to_string()
+            tr!(locale, console.vnc_refused_because, reason = reason).to_string()
         };
     }
     match text {
-        "session" => td_string!(locale, console.vnc_session_failed).into(),
-        "password" => td_string!(locale, console.vnc_password_required).into(),
+        "session" => tr!(locale, console.vnc_session_failed).into(),
+        "password" => tr!(locale, console.vnc_password_required).into(),
         // "handshake" (and nothing else is sent).
-        _ => td_string!(locale, console.vnc_handshake_failed).into(),
+        _ => tr!(locale, console.vnc_handshake_failed).into(),
     }
 }
 
@@ -235,33 +234,33 @@ pub fn close_words(locale: Locale, seen: &Seen, code: u16, reason: &str) -> (Clo
     match code {
         1000 => (
             CloseKind::Failed,
-            given(td_string!(locale, console.closed_by_limen)),
+            given(tr!(locale, console.closed_by_limen)),
         ),
         1001 => (
             CloseKind::LimenAway,
-            given(td_string!(locale, console.limen_going_away)),
+            given(tr!(locale, console.limen_going_away)),
         ),
         1008 => (
             CloseKind::SessionEnded,
-            given(td_string!(locale, console.session_ended)),
+            given(tr!(locale, console.session_ended)),
         ),
         1011 => (
             CloseKind::Failed,
-            given(td_string!(locale, console.failed_on_server)),
+            given(tr!(locale, console.failed_on_server)),
         ),
         // The browser's own code: the connection broke without a close frame, or the upgrade
         // was refused (a browser cannot read why).
         1006 if !seen.accepted => (
             CloseKind::Failed,
-            td_string!(locale, console.could_not_connect).into(),
+            tr!(locale, console.could_not_connect).into(),
         ),
         1006 => (
             CloseKind::LimenAway,
-            td_string!(locale, console.connection_lost).into(),
+            tr!(locale, console.connection_lost).into(),
         ),
         code => (
             CloseKind::Failed,
-            given(&td_string!(locale, console.closed_with_code, code = code).to_string()),
+            given(&tr!(locale, console.closed_with_code, code = code).to_string()),
         ),
     }
 }
@@ -271,16 +270,14 @@ pub fn status_line(locale: Locale, link: &Link, vm: Option<VmStatus>) -> String 
     let not_running = matches!(vm, Some(VmStatus::Stopped | VmStatus::Crashed));
     let paused = vm == Some(VmStatus::Paused);
     match link {
-        Link::Idle => td_string!(locale, console.status_not_connected).into(),
-        Link::Connecting { .. } if not_running => {
-            td_string!(locale, console.status_starting_vm).into()
-        }
-        Link::Connecting { .. } if paused => td_string!(locale, console.status_resuming_vm).into(),
-        Link::Connecting { .. } => td_string!(locale, console.status_connecting).into(),
+        Link::Idle => tr!(locale, console.status_not_connected).into(),
+        Link::Connecting { .. } if not_running => tr!(locale, console.status_starting_vm).into(),
+        Link::Connecting { .. } if paused => tr!(locale, console.status_resuming_vm).into(),
+        Link::Connecting { .. } => tr!(locale, console.status_connecting).into(),
         // The serial socket opens before the server has started the VM.
-        Link::Connected if not_running => td_string!(locale, console.status_starting_vm).into(),
-        Link::Connected if paused => td_string!(locale, console.status_connected_paused).into(),
-        Link::Connected => td_string!(locale, console.status_connected).into(),
+        Link::Connected if not_running => tr!(locale, console.status_starting_vm).into(),
+        Link::Connected if paused => tr!(locale, console.status_connected_paused).into(),
+        Link::Connected => tr!(locale, console.status_connected).into(),
         Link::Closed(closed) => closed.reason.clone(),
     }
 }
@@ -303,17 +300,17 @@ pub fn reconnects(link: &Link, vm: Option<&Vm>) -> bool {
 pub fn paste_problem(locale: Locale, text: &str) -> Option<String> {
     let count = text.chars().count();
     if count == 0 {
-        Some(td_string!(locale, console.paste_nothing).into())
+        Some(tr!(locale, console.paste_nothing).into())
     } else if let Some(char) = text.chars().find(|c| !typeable(*c)) {
         let shown = if char.is_control() {
             format!("U+{:04X}", u32::from(char))
         } else {
             format!("\"{char}\"")
         };
-        Some(td_string!(locale, console.paste_untypeable, character = shown).to_string())
+        Some(tr!(locale, console.paste_untypeable, character = shown).to_string())
     } else if count > PASTE_LIMIT {
         Some(
-            td_string!(
+            tr!(
                 locale,
                 console.paste_too_long,
                 count = count,
@@ -357,9 +354,9 @@ impl Scaling {
 
     pub fn label(self, locale: Locale) -> &'static str {
         match self {
-            Scaling::Fit => td_string!(locale, console.scaling_fit),
-            Scaling::Actual => td_string!(locale, console.scaling_actual),
-            Scaling::Remote => td_string!(locale, console.scaling_remote),
+            Scaling::Fit => tr!(locale, console.scaling_fit),
+            Scaling::Actual => tr!(locale, console.scaling_actual),
+            Scaling::Remote => tr!(locale, console.scaling_remote),
         }
     }
 }

@@ -7,10 +7,11 @@ use super::section::Call;
 use super::snapshots::take_installed_snapshot;
 use crate::api::machine::{change_media, complete_installation, set_boot_order};
 use crate::components::boot_order_select::BootOrderSelect;
-use crate::i18n::{td_string, Locale};
+use crate::i18n::Locale;
 use crate::language::{use_locale, Label};
 use crate::machine::{boot_check, Suggestion};
 use crate::store::VmStore;
+use crate::tr;
 use crate::types::{BootOrder, InstallationStatus, Vm, VmId, VmStatus};
 
 #[component]
@@ -40,9 +41,9 @@ pub fn BootSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
     };
     view! {
         <section class="vm-section" aria-labelledby="boot-heading">
-            <h2 id="boot-heading">{td_string!(locale, vm.boot_heading)}</h2>
+            <h2 id="boot-heading">{tr!(locale, vm.boot_heading)}</h2>
             <div class="section-row">
-                <BootOrderSelect label=td_string!(locale, vm.boot_from) value=chosen/>
+                <BootOrderSelect label=tr!(locale, vm.boot_from) value=chosen/>
                 <button
                     type="button"
                     disabled=move || {
@@ -50,11 +51,11 @@ pub fn BootSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
                     }
                     on:click=save
                 >
-                    {td_string!(locale, vm.boot_save)}
+                    {tr!(locale, vm.boot_save)}
                 </button>
             </div>
             <Show when=running>
-                <p class="notice" role="note">{td_string!(locale, vm.boot_running_note)}</p>
+                <p class="notice" role="note">{tr!(locale, vm.boot_running_note)}</p>
             </Show>
             {move || warning().map(|warning| view! { <p class="warning">{warning}</p> })}
             {call.error_view()}
@@ -97,27 +98,27 @@ pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> im
     };
     view! {
         <section class="vm-section" aria-labelledby="install-heading">
-            <h2 id="install-heading">{td_string!(locale, vm.installation)}</h2>
-            <p role="status" aria-label=td_string!(locale, vm.installation_status)>
+            <h2 id="install-heading">{tr!(locale, vm.installation)}</h2>
+            <p role="status" aria-label=tr!(locale, vm.installation_status)>
                 {move || status().label_in(locale)}
             </p>
             <div class="section-row">
                 <Show when=move || status() != InstallationStatus::Installed>
                     <button type="button" disabled=move || call.busy() on:click=move |_| complete(false)>
-                        {td_string!(locale, vm.mark_installed)}
+                        {tr!(locale, vm.mark_installed)}
                     </button>
                 </Show>
                 <Show when=move || {
                     matches!(status(), InstallationStatus::NotInstalled | InstallationStatus::Installing)
                 }>
                     <button type="button" disabled=move || call.busy() on:click=move |_| complete(true)>
-                        {td_string!(locale, vm.mark_installation_failed)}
+                        {tr!(locale, vm.mark_installation_failed)}
                     </button>
                 </Show>
             </div>
             <Show when=move || !suggestions().is_empty()>
-                <div class="suggestions" role="group" aria-label=td_string!(locale, vm.next_steps)>
-                    <p>{td_string!(locale, vm.installed_next)}</p>
+                <div class="suggestions" role="group" aria-label=tr!(locale, vm.next_steps)>
+                    <p>{tr!(locale, vm.installed_next)}</p>
                     {move || {
                         suggestions()
                             .into_iter()
@@ -137,15 +138,15 @@ pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> im
                 </div>
             </Show>
             <Show when=move || offer_snapshot.try_get().unwrap_or(false)>
-                <div class="suggestions" role="group" aria-label=td_string!(locale, vm.snapshot_offer_group)>
+                <div class="suggestions" role="group" aria-label=tr!(locale, vm.snapshot_offer_group)>
                     {move || {
                         if snapshot_taken.try_get().unwrap_or(false) {
-                            view! { <p role="status">{td_string!(locale, vm.installed_snapshot_taken)}</p> }
+                            view! { <p role="status">{tr!(locale, vm.installed_snapshot_taken)}</p> }
                                 .into_any()
                         } else {
                             view! {
                                 <span class="suggestions">
-                                    <p>{td_string!(locale, vm.snapshot_offer)}</p>
+                                    <p>{tr!(locale, vm.snapshot_offer)}</p>
                                     <button
                                         type="button"
                                         disabled=move || call.busy()
@@ -153,7 +154,7 @@ pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> im
                                             take_installed_snapshot(call, store, id, snapshot_taken)
                                         }
                                     >
-                                        {td_string!(locale, vm.take_snapshot_now)}
+                                        {tr!(locale, vm.take_snapshot_now)}
                                     </button>
                                 </span>
                             }
@@ -173,8 +174,8 @@ pub fn InstallationSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> im
 /// (it cannot boot) or the warning, if any.
 fn boot_words(locale: Locale, check: Result<Option<String>, String>) -> Option<&'static str> {
     match check {
-        Err(_) => Some(td_string!(locale, vm.boot_cannot_boot)),
-        Ok(Some(_)) => Some(td_string!(locale, vm.boot_drive_empty)),
+        Err(_) => Some(tr!(locale, vm.boot_cannot_boot)),
+        Ok(Some(_)) => Some(tr!(locale, vm.boot_drive_empty)),
         Ok(None) => None,
     }
 }

@@ -4,9 +4,9 @@ use leptos::prelude::*;
 
 use super::section::Call;
 use crate::api::machine::{resize_disk, vm_disk};
-use crate::i18n::td_string;
 use crate::language::{error_sentence, size_words, use_locale};
 use crate::store::VmStore;
+use crate::tr;
 use crate::types::{Vm, VmId, VmStatus};
 use crate::validate::DISK_MAX_GIB;
 
@@ -29,34 +29,32 @@ pub fn DiskSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
         Ok(size_gb) => call.run(store, id, resize_disk(id, size_gb), move |_| {
             size.set(String::new())
         }),
-        Err(_) => call
-            .error
-            .set(Some(td_string!(locale, vm.disk_not_whole).into())),
+        Err(_) => call.error.set(Some(tr!(locale, vm.disk_not_whole).into())),
     };
     view! {
         <section class="vm-section" aria-labelledby="disk-heading">
-            <h2 id="disk-heading">{td_string!(locale, vm.disk_heading)}</h2>
-            <Transition fallback=move || view! { <p class="muted">{td_string!(locale, vm.loading)}</p> }>
+            <h2 id="disk-heading">{tr!(locale, vm.disk_heading)}</h2>
+            <Transition fallback=move || view! { <p class="muted">{tr!(locale, vm.loading)}</p> }>
                 {move || Suspend::new(async move {
                     match disk.await {
                         Ok(disk) => {
                             view! {
-                                <dl class="vm-facts" aria-label=td_string!(locale, vm.disk_heading)>
-                                    <dt>{td_string!(locale, vm.disk_size)}</dt>
-                                    <dd aria-label=td_string!(locale, vm.disk_size_label)>
+                                <dl class="vm-facts" aria-label=tr!(locale, vm.disk_heading)>
+                                    <dt>{tr!(locale, vm.disk_size)}</dt>
+                                    <dd aria-label=tr!(locale, vm.disk_size_label)>
                                         {size_words(locale, disk.virtual_size)}
                                     </dd>
-                                    <dt>{td_string!(locale, vm.disk_on_host)}</dt>
+                                    <dt>{tr!(locale, vm.disk_on_host)}</dt>
                                     <dd>{size_words(locale, disk.allocated_size)}</dd>
-                                    <dt>{td_string!(locale, vm.disk_format)}</dt>
+                                    <dt>{tr!(locale, vm.disk_format)}</dt>
                                     <dd>{disk.format}</dd>
-                                    <dt>{td_string!(locale, vm.disk_built_on)}</dt>
+                                    <dt>{tr!(locale, vm.disk_built_on)}</dt>
                                     <dd>
                                         {disk
                                             .backing_image
-                                            .unwrap_or_else(|| td_string!(locale, vm.disk_own).into())}
+                                            .unwrap_or_else(|| tr!(locale, vm.disk_own).into())}
                                     </dd>
-                                    <dt>{td_string!(locale, vm.disk_file)}</dt>
+                                    <dt>{tr!(locale, vm.disk_file)}</dt>
                                     <dd>{disk.path}</dd>
                                 </dl>
                             }
@@ -71,7 +69,7 @@ pub fn DiskSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
             </Transition>
             <div class="section-row">
                 <label>
-                    {td_string!(locale, vm.disk_new_size)}
+                    {tr!(locale, vm.disk_new_size)}
                     <input
                         type="number"
                         name="size_gb"
@@ -88,14 +86,14 @@ pub fn DiskSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
                     }
                     on:click=grow
                 >
-                    {td_string!(locale, vm.disk_grow)}
+                    {tr!(locale, vm.disk_grow)}
                 </button>
             </div>
             <p class="muted">
                 {move || if running() {
-                    td_string!(locale, vm.disk_running_hint)
+                    tr!(locale, vm.disk_running_hint)
                 } else {
-                    td_string!(locale, vm.disk_stopped_hint)
+                    tr!(locale, vm.disk_stopped_hint)
                 }}
             </p>
             {call.error_view()}

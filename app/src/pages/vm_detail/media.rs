@@ -6,10 +6,10 @@ use leptos::prelude::*;
 use super::section::Call;
 use crate::api::machine::change_media;
 use crate::api::media::list_isos;
-use crate::i18n::td_string;
 use crate::language::use_locale;
 use crate::live::use_live;
 use crate::store::VmStore;
+use crate::tr;
 use crate::types::{Vm, VmId};
 
 #[component]
@@ -29,16 +29,16 @@ pub fn MediaSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl Into
     let eject = move |_| call.run(store, id, change_media(id, None), |_| {});
     view! {
         <section class="vm-section" aria-labelledby="media-heading">
-            <h2 id="media-heading">{td_string!(locale, vm.media_heading)}</h2>
-            <p role="status" aria-label=td_string!(locale, vm.media_in_drive_label)>
+            <h2 id="media-heading">{tr!(locale, vm.media_heading)}</h2>
+            <p role="status" aria-label=tr!(locale, vm.media_in_drive_label)>
                 {move || match media() {
-                    Some(iso) => td_string!(locale, vm.media_in_drive, iso = iso).to_string(),
-                    None => td_string!(locale, vm.media_drive_empty).to_string(),
+                    Some(iso) => tr!(locale, vm.media_in_drive, iso = iso).to_string(),
+                    None => tr!(locale, vm.media_drive_empty).to_string(),
                 }}
             </p>
             <div class="section-row">
                 <label>
-                    {td_string!(locale, vm.media_iso)}
+                    {tr!(locale, vm.media_iso)}
                     <Transition fallback=|| view! { <select disabled=true></select> }>
                         {move || Suspend::new(async move {
                             let names: Vec<String> = isos
@@ -50,7 +50,7 @@ pub fn MediaSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl Into
                                     on:change=move |ev| chosen.set(event_target_value(&ev))
                                     prop:value=chosen
                                 >
-                                    <option value="">{td_string!(locale, vm.media_choose_iso)}</option>
+                                    <option value="">{tr!(locale, vm.media_choose_iso)}</option>
                                     {names
                                         .into_iter()
                                         .map(|name| view! { <option value=name.clone()>{name.clone()}</option> })
@@ -65,17 +65,17 @@ pub fn MediaSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl Into
                     disabled=move || call.busy() || chosen.try_with(String::is_empty).unwrap_or(true)
                     on:click=insert
                 >
-                    {td_string!(locale, vm.media_insert)}
+                    {tr!(locale, vm.media_insert)}
                 </button>
                 <button
                     type="button"
                     disabled=move || call.busy() || media().is_none()
                     on:click=eject
                 >
-                    {td_string!(locale, vm.media_eject)}
+                    {tr!(locale, vm.media_eject)}
                 </button>
             </div>
-            <p class="muted">{td_string!(locale, vm.media_hint)}</p>
+            <p class="muted">{tr!(locale, vm.media_hint)}</p>
             {call.error_view()}
         </section>
     }

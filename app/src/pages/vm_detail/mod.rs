@@ -20,10 +20,11 @@ use crate::auth::Role;
 use crate::components::graphs::Graphs;
 use crate::components::vm_card::VmCard;
 use crate::error::{AppError, ErrorCode};
-use crate::i18n::{td_string, Locale};
+use crate::i18n::Locale;
 use crate::language::{error_sentence, format_time, use_locale, Label};
 use crate::live::use_live;
 use crate::store::VmStore;
+use crate::tr;
 use crate::types::{Vm, VmId};
 use crate::use_session;
 use boot::{BootSection, InstallationSection};
@@ -58,7 +59,7 @@ pub fn VmDetailPage() -> impl IntoView {
     view! {
         <section class="vm-detail">
             <p>
-                <a href="/">{td_string!(locale, vm.back_to_all)}</a>
+                <a href="/">{tr!(locale, vm.back_to_all)}</a>
             </p>
             {route_vm_page(move |vm| {
                 let (id, name) = (vm.uuid, vm.name);
@@ -82,7 +83,7 @@ pub(crate) fn route_vm_page(
     let locale = use_locale();
     let initial = vm_of_route();
     view! {
-        <Suspense fallback=move || view! { <p class="muted">{td_string!(locale, vm.loading)}</p> }>
+        <Suspense fallback=move || view! { <p class="muted">{tr!(locale, vm.loading)}</p> }>
             {move || {
                 let render = render.clone();
                 Suspend::new(async move {
@@ -92,7 +93,7 @@ pub(crate) fn route_vm_page(
                             render(vm)
                         }
                         Ok(None) => {
-                            unavailable(locale, true, td_string!(locale, vm.no_such_vm).into())
+                            unavailable(locale, true, tr!(locale, vm.no_such_vm).into())
                         }
                         Err(error) => unavailable(
                             locale,
@@ -127,9 +128,9 @@ fn vm_of_route() -> Resource<Result<Option<Vm>, AppError>> {
 /// it; said in words.
 fn unavailable(locale: Locale, not_found: bool, message: String) -> AnyView {
     let heading = if not_found {
-        td_string!(locale, vm.not_found)
+        tr!(locale, vm.not_found)
     } else {
-        td_string!(locale, vm.virtual_machine)
+        tr!(locale, vm.virtual_machine)
     };
     view! {
         <Title text=format!("{heading} · Limen")/>
@@ -148,37 +149,37 @@ fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
         <Show
             when=move || vm.with(Option::is_some)
             fallback=move || {
-                view! { <p class="notice" role="note">{td_string!(locale, vm.deleted)}</p> }
+                view! { <p class="notice" role="note">{tr!(locale, vm.deleted)}</p> }
             }
         >
-            <ul class="vm-grid single" aria-label=td_string!(locale, vm.virtual_machine)>
+            <ul class="vm-grid single" aria-label=tr!(locale, vm.virtual_machine)>
                 <VmCard id store/>
             </ul>
             {move || {
                 vm.get()
                     .map(|vm| {
                         view! {
-                            <dl class="vm-facts" aria-label=td_string!(locale, vm.details)>
+                            <dl class="vm-facts" aria-label=tr!(locale, vm.details)>
                                 <dt>"UUID"</dt>
                                 <dd>{vm.uuid.to_string()}</dd>
-                                <dt>{td_string!(locale, vm.operating_system)}</dt>
+                                <dt>{tr!(locale, vm.operating_system)}</dt>
                                 <dd>{vm.os_type}</dd>
-                                <dt>{td_string!(locale, vm.installation)}</dt>
+                                <dt>{tr!(locale, vm.installation)}</dt>
                                 <dd>{vm.installation_status.label_in(locale)}</dd>
-                                <dt>{td_string!(locale, vm.role)}</dt>
-                                <dd>{vm.role.unwrap_or_else(|| td_string!(locale, vm.none).into())}</dd>
-                                <dt>{td_string!(locale, vm.owner)}</dt>
-                                <dd>{vm.owner.unwrap_or_else(|| td_string!(locale, vm.none).into())}</dd>
-                                <dt>{td_string!(locale, vm.created)}</dt>
+                                <dt>{tr!(locale, vm.role)}</dt>
+                                <dd>{vm.role.unwrap_or_else(|| tr!(locale, vm.none).into())}</dd>
+                                <dt>{tr!(locale, vm.owner)}</dt>
+                                <dd>{vm.owner.unwrap_or_else(|| tr!(locale, vm.none).into())}</dd>
+                                <dt>{tr!(locale, vm.created)}</dt>
                                 <dd>{format_time(locale, &vm.created_at)}</dd>
-                                <dt>{td_string!(locale, vm.updated)}</dt>
+                                <dt>{tr!(locale, vm.updated)}</dt>
                                 <dd>{format_time_seconds(locale, &vm.updated_at)}</dd>
                             </dl>
                         }
                     })
             }}
             <section class="vm-usage" aria-labelledby="usage-heading">
-                <h2 id="usage-heading">{td_string!(locale, vm.usage)}</h2>
+                <h2 id="usage-heading">{tr!(locale, vm.usage)}</h2>
                 <Graphs kind="vm" base=format!("/api/v1/vms/{id}/stats")/>
             </section>
             <div class="vm-sections">
@@ -202,7 +203,7 @@ fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
 
 /// A moment to the second, in UTC (`2026-11-30 19:51:07 UTC`): when the VM's record last changed.
 fn format_time_seconds(locale: Locale, at: &DateTime<Utc>) -> String {
-    td_string!(
+    tr!(
         locale,
         vm.date_time_seconds,
         year = at.year(),

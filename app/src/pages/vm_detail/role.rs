@@ -4,9 +4,9 @@ use leptos::prelude::*;
 
 use super::section::Call;
 use crate::api::machine::set_role;
-use crate::i18n::td_string;
 use crate::language::use_locale;
 use crate::store::VmStore;
+use crate::tr;
 use crate::types::{Vm, VmId};
 use crate::validate::{validate_label, NAME_MAX_LEN};
 
@@ -30,15 +30,15 @@ pub fn RoleSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
     };
     view! {
         <section class="vm-section" aria-labelledby="role-heading">
-            <h2 id="role-heading">{td_string!(locale, vm.role)}</h2>
+            <h2 id="role-heading">{tr!(locale, vm.role)}</h2>
             <div class="section-row">
                 <label>
-                    {td_string!(locale, vm.role)}
+                    {tr!(locale, vm.role)}
                     <input
                         type="text"
                         name="role"
                         maxlength=NAME_MAX_LEN
-                        placeholder=td_string!(locale, vm.role_placeholder)
+                        placeholder=tr!(locale, vm.role_placeholder)
                         autocomplete="off"
                         bind:value=role
                     />
@@ -53,10 +53,10 @@ pub fn RoleSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl IntoV
                     }
                     on:click=save
                 >
-                    {td_string!(locale, vm.save_role)}
+                    {tr!(locale, vm.save_role)}
                 </button>
             </div>
-            <p class="muted">{td_string!(locale, vm.role_hint)}</p>
+            <p class="muted">{tr!(locale, vm.role_hint)}</p>
             {call.error_view()}
         </section>
     }

@@ -7,7 +7,7 @@ use leptos::task::spawn_local;
 
 use crate::api::media::list_operations;
 use crate::api::snapshots::{create_snapshot, delete_snapshot, list_snapshots, revert_snapshot};
-use crate::i18n::{td_string, Locale};
+use crate::i18n::Locale;
 use crate::language::{error_sentence, format_time, use_locale, Label};
 use crate::live::use_live;
 use crate::machine::{latest_operations, progress_payload, OperationKind, OperationProgress};
@@ -16,6 +16,7 @@ use crate::snapshots::{
     SnapshotState,
 };
 use crate::store::VmStore;
+use crate::tr;
 use crate::types::{Vm, VmId, VmStatus};
 use crate::validate::NAME_MAX_LEN;
 
@@ -59,10 +60,10 @@ fn take_snapshot(
 fn work_words(locale: Locale, op: &OperationProgress) -> String {
     let target = &op.target;
     match op.kind {
-        OperationKind::SnapshotCreate => td_string!(locale, vm.work_taking_snapshot, target),
-        OperationKind::SnapshotRevert => td_string!(locale, vm.work_reverting, target),
-        OperationKind::SnapshotDelete => td_string!(locale, vm.work_deleting_snapshot, target),
-        OperationKind::ImageCreate => td_string!(locale, vm.work_copying_disk, target),
+        OperationKind::SnapshotCreate => tr!(locale, vm.work_taking_snapshot, target),
+        OperationKind::SnapshotRevert => tr!(locale, vm.work_reverting, target),
+        OperationKind::SnapshotDelete => tr!(locale, vm.work_deleting_snapshot, target),
+        OperationKind::ImageCreate => tr!(locale, vm.work_copying_disk, target),
     }
     .to_string()
 }
@@ -72,14 +73,14 @@ fn work_words(locale: Locale, op: &OperationProgress) -> String {
 fn revert_question(locale: Locale, snapshot: &Snapshot, vm_status: VmStatus) -> String {
     let name = &snapshot.name;
     let lost = if matches!(vm_status, VmStatus::Running | VmStatus::Paused) {
-        td_string!(locale, vm.revert_loses_disk_and_memory, name).to_string()
+        tr!(locale, vm.revert_loses_disk_and_memory, name).to_string()
     } else {
-        td_string!(locale, vm.revert_loses_disk, name).to_string()
+        tr!(locale, vm.revert_loses_disk, name).to_string()
     };
     let after = match snapshot.state {
-        SnapshotState::Running if snapshot.memory => td_string!(locale, vm.revert_then_running),
-        SnapshotState::Paused if snapshot.memory => td_string!(locale, vm.revert_then_paused),
-        _ => td_string!(locale, vm.revert_then_stopped),
+        SnapshotState::Running if snapshot.memory => tr!(locale, vm.revert_then_running),
+        SnapshotState::Paused if snapshot.memory => tr!(locale, vm.revert_then_paused),
+        _ => tr!(locale, vm.revert_then_stopped),
     };
     format!("{lost} {after}")
 }
@@ -157,14 +158,12 @@ pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl 
     let question = move || {
         confirming.try_get().flatten().map(|what| match what {
             Confirm::Revert(snapshot) => revert_question(locale, &snapshot, status()),
-            Confirm::Delete(name) => {
-                td_string!(locale, vm.delete_snapshot_question, name).to_string()
-            }
+            Confirm::Delete(name) => tr!(locale, vm.delete_snapshot_question, name).to_string(),
         })
     };
     let rows = move |snapshots: Vec<Snapshot>| {
         if snapshots.is_empty() {
-            return view! { <p class="muted">{td_string!(locale, vm.no_snapshots)}</p> }.into_any();
+            return view! { <p class="muted">{tr!(locale, vm.no_snapshots)}</p> }.into_any();
         }
         let rows = tree_order(&snapshots)
             .into_iter()
@@ -172,21 +171,21 @@ pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl 
                 snapshot_row(locale, depth, snapshot.clone(), confirming, call)
             })
             .collect_view();
-        view! { <ul class="snapshot-tree" aria-label=td_string!(locale, vm.snapshots)>{rows}</ul> }
+        view! { <ul class="snapshot-tree" aria-label=tr!(locale, vm.snapshots)>{rows}</ul> }
             .into_any()
     };
     view! {
         <section class="vm-section" aria-labelledby="snapshots-heading">
-            <h2 id="snapshots-heading">{td_string!(locale, vm.snapshots)}</h2>
+            <h2 id="snapshots-heading">{tr!(locale, vm.snapshots)}</h2>
             <p class="muted">
                 {move || match status() {
-                    VmStatus::Running | VmStatus::Paused => td_string!(locale, vm.snapshots_running_hint),
-                    _ => td_string!(locale, vm.snapshots_stopped_hint),
+                    VmStatus::Running | VmStatus::Paused => tr!(locale, vm.snapshots_running_hint),
+                    _ => tr!(locale, vm.snapshots_stopped_hint),
                 }}
             </p>
             <div class="section-row">
                 <label>
-                    {td_string!(locale, vm.snapshot_name)}
+                    {tr!(locale, vm.snapshot_name)}
                     <input
                         type="text"
                         name="snapshot_name"
@@ -197,11 +196,11 @@ pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl 
                     />
                 </label>
                 <label>
-                    {td_string!(locale, vm.snapshot_description)}
+                    {tr!(locale, vm.snapshot_description)}
                     <input type="text" name="snapshot_description" autocomplete="off" bind:value=description/>
                 </label>
                 <button type="button" disabled=move || call.busy() on:click=take>
-                    {td_string!(locale, vm.take_snapshot)}
+                    {tr!(locale, vm.take_snapshot)}
                 </button>
             </div>
             {move || {
@@ -218,21 +217,21 @@ pub fn SnapshotsSection(id: VmId, vm: Memo<Option<Vm>>, store: VmStore) -> impl 
                     .collect_view()
             }}
             <Show when=move || confirming.try_with(Option::is_some).unwrap_or(false)>
-                <div class="confirm" role="alertdialog" aria-label=td_string!(locale, vm.confirm)>
+                <div class="confirm" role="alertdialog" aria-label=tr!(locale, vm.confirm)>
                     <p>{question}</p>
                     <button type="button" class="danger" on:click=confirm>
                         {move || match confirming.try_get().flatten() {
-                            Some(Confirm::Revert(_)) => td_string!(locale, vm.confirm_revert),
-                            _ => td_string!(locale, vm.confirm_delete),
+                            Some(Confirm::Revert(_)) => tr!(locale, vm.confirm_revert),
+                            _ => tr!(locale, vm.confirm_delete),
                         }}
                     </button>
                     <button type="button" on:click=move |_| confirming.set(None)>
-                        {td_string!(locale, vm.cancel)}
+                        {tr!(locale, vm.cancel)}
                     </button>
                 </div>
             </Show>
             {call.error_view()}
-            <Transition fallback=move || view! { <p class="muted">{td_string!(locale, vm.loading)}</p> }>
+            <Transition fallback=move || view! { <p class="muted">{tr!(locale, vm.loading)}</p> }>
                 {move || Suspend::new(async move {
                     match list.await {
                         Ok(snapshots) => rows(snapshots),
@@ -260,20 +259,20 @@ fn snapshot_row(
     let name = snapshot.name.clone();
     let state = snapshot.state.label_in(locale);
     let held = if snapshot.memory {
-        td_string!(locale, vm.snapshot_with_memory, state).to_string()
+        tr!(locale, vm.snapshot_with_memory, state).to_string()
     } else {
-        td_string!(locale, vm.snapshot_disk_only, state).to_string()
+        tr!(locale, vm.snapshot_disk_only, state).to_string()
     };
     let by = snapshot.created_by.clone().map_or_else(
-        || td_string!(locale, vm.snapshot_made_outside).to_string(),
-        |user| td_string!(locale, vm.snapshot_made_by, user).to_string(),
+        || tr!(locale, vm.snapshot_made_outside).to_string(),
+        |user| tr!(locale, vm.snapshot_made_by, user).to_string(),
     );
     let when = format_time(locale, &snapshot.created_at);
     let current = snapshot.current;
     let description = snapshot.description.clone();
     let (revert_label, delete_label) = (
-        td_string!(locale, vm.revert_to, name = &name).to_string(),
-        td_string!(locale, vm.delete_snapshot_named, name = &name).to_string(),
+        tr!(locale, vm.revert_to, name = &name).to_string(),
+        tr!(locale, vm.delete_snapshot_named, name = &name).to_string(),
     );
     let for_revert = snapshot.clone();
     let for_delete = name.clone();
@@ -284,8 +283,8 @@ fn snapshot_row(
                 {current
                     .then(|| {
                         view! {
-                            <span class="badge" title=td_string!(locale, vm.current_snapshot_title)>
-                                {td_string!(locale, vm.current_snapshot)}
+                            <span class="badge" title=tr!(locale, vm.current_snapshot_title)>
+                                {tr!(locale, vm.current_snapshot)}
                             </span>
                         }
                     })}
@@ -299,7 +298,7 @@ fn snapshot_row(
                     disabled=move || call.busy()
                     on:click=move |_| confirming.set(Some(Confirm::Revert(for_revert.clone())))
                 >
-                    {td_string!(locale, vm.revert)}
+                    {tr!(locale, vm.revert)}
                 </button>
                 <button
                     type="button"
@@ -308,7 +307,7 @@ fn snapshot_row(
                     disabled=move || call.busy()
                     on:click=move |_| confirming.set(Some(Confirm::Delete(for_delete.clone())))
                 >
-                    {td_string!(locale, vm.delete)}
+                    {tr!(locale, vm.delete)}
                 </button>
             </div>
         </li>
@@ -320,7 +319,7 @@ fn snapshot_row(
 pub fn take_installed_snapshot(call: Call, store: VmStore, id: VmId, done: RwSignal<bool>) {
     let request = CreateSnapshotRequest {
         name: "installed".into(),
-        description: Some(td_string!(call.locale, vm.installed_snapshot_description).into()),
+        description: Some(tr!(call.locale, vm.installed_snapshot_description).into()),
         memory: None,
     };
     take_snapshot(call, store, id, request, move |_| done.set(true));

@@ -5,13 +5,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::media::{cancel_operation, create_image};
-use crate::i18n::td_string;
 use crate::language::{error_sentence, use_locale};
 use crate::live::use_live;
 use crate::machine::{
     latest_operations, percent_of, progress_payload, CreateImageRequest, OperationKind,
     ProgressState,
 };
+use crate::tr;
 use crate::types::{Vm, VmId, VmStatus};
 use crate::validate::{validate_label, NAME_MAX_LEN};
 
@@ -67,11 +67,11 @@ pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
     };
     view! {
         <section class="vm-section" aria-labelledby="template-heading">
-            <h2 id="template-heading">{td_string!(locale, vm.base_image_heading)}</h2>
-            <p class="muted">{td_string!(locale, vm.base_image_hint)}</p>
+            <h2 id="template-heading">{tr!(locale, vm.base_image_heading)}</h2>
+            <p class="muted">{tr!(locale, vm.base_image_hint)}</p>
             <div class="section-row">
                 <label>
-                    {td_string!(locale, vm.image_name)}
+                    {tr!(locale, vm.image_name)}
                     <input type="text" name="image_name" maxlength=NAME_MAX_LEN autocomplete="off" bind:value=name/>
                 </label>
                 <button
@@ -84,7 +84,7 @@ pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
                     }
                     on:click=start
                 >
-                    {td_string!(locale, vm.make_base_image)}
+                    {tr!(locale, vm.make_base_image)}
                 </button>
             </div>
             // A row is made again when its operation's state changes, not at every percent: its
@@ -93,7 +93,7 @@ pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
                 <div
                     class="operation"
                     role="group"
-                    aria-label=td_string!(locale, vm.image_making, target = &op.target).to_string()
+                    aria-label=tr!(locale, vm.image_making, target = &op.target).to_string()
                 >
                     {match op.state {
                         ProgressState::Running => {
@@ -104,11 +104,11 @@ pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
                                 <progress
                                     max="100"
                                     value=percent
-                                    aria-label=td_string!(locale, vm.image_progress, target = &op.target).to_string()
+                                    aria-label=tr!(locale, vm.image_progress, target = &op.target).to_string()
                                 ></progress>
                                 <span class="muted">{move || format!("{target} — {} %", percent())}</span>
                                 <button type="button" on:click=move |_| cancel(operation)>
-                                    {td_string!(locale, vm.cancel)}
+                                    {tr!(locale, vm.cancel)}
                                 </button>
                             }
                             .into_any()
@@ -116,7 +116,7 @@ pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
                         ProgressState::Done => {
                             view! {
                                 <p class="notice" role="status">
-                                    {td_string!(locale, vm.image_ready, target = &op.target).to_string()}
+                                    {tr!(locale, vm.image_ready, target = &op.target).to_string()}
                                 </p>
                             }
                             .into_any()
@@ -124,7 +124,7 @@ pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
                         ProgressState::Cancelled => {
                             view! {
                                 <p class="notice" role="status">
-                                    {td_string!(locale, vm.image_cancelled, target = &op.target).to_string()}
+                                    {tr!(locale, vm.image_cancelled, target = &op.target).to_string()}
                                 </p>
                             }
                             .into_any()
@@ -132,7 +132,7 @@ pub fn TemplateSection(id: VmId, vm: Memo<Option<Vm>>) -> impl IntoView {
                         ProgressState::Failed => {
                             view! {
                                 <p class="error" role="alert">
-                                    {td_string!(
+                                    {tr!(
                                         locale,
                                         vm.image_failed,
                                         target = &op.target,
