@@ -62,9 +62,13 @@ async fn a_stream_starts_with_a_snapshot_then_follows_every_change() {
         json!({"action": "start"}),
     )
     .await;
+    // (An update of the just-created record may still be on its way: the one that counts is the
+    // update that says it runs.)
     let updated = stream
         .wait_for(WAIT, |e| {
-            e.event == "vm_updated" && e.data["uuid"] == id.as_str()
+            e.event == "vm_updated"
+                && e.data["uuid"] == id.as_str()
+                && e.data["status"] == "running"
         })
         .await;
     assert_eq!(updated.data["status"], "running");
@@ -75,7 +79,7 @@ async fn a_stream_starts_with_a_snapshot_then_follows_every_change() {
     domain.suspend().unwrap();
     let paused = stream
         .wait_for(WAIT, |e| {
-            e.event == "vm_updated" && e.data["uuid"] == id.as_str()
+            e.event == "vm_updated" && e.data["uuid"] == id.as_str() && e.data["status"] == "paused"
         })
         .await;
     assert_eq!(paused.data["status"], "paused");
