@@ -20,6 +20,19 @@ async fn page_language(request: reqwest::RequestBuilder) -> String {
     lang[..lang.find('"').unwrap()].to_string()
 }
 
+/// `PUT /api/v1/me/language` with `body`, as `client`'s caller.
+async fn put_language(app: &TestApp, client: &reqwest::Client, body: Value) -> reqwest::Response {
+    let url = app.url("/api/v1/me/language");
+    client.put(url).json(&body).send().await.unwrap()
+}
+
+/// The dashboard's language menu (`/rpc/set_language`), as `client`'s caller.
+async fn choose(app: &TestApp, client: &reqwest::Client, language: &str) -> reqwest::Response {
+    let url = app.url("/rpc/set_language");
+    let body = json!({ "language": language });
+    client.post(url).json(&body).send().await.unwrap()
+}
+
 fn language_cookie(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
@@ -68,21 +81,11 @@ async fn a_visitor_gets_the_browser_language_or_the_cookie() {
     assert_eq!(page_language(stale).await, "ko");
 
     // The login page's menu: a visitor's choice is a cookie only.
-    let response = anonymous
-        .post(app.url("/rpc/set_language"))
-        .json(&json!({ "language": "ko" }))
-        .send()
-        .await
-        .unwrap();
+    let response = choose(&app, &anonymous, "ko").await;
     assert_eq!(response.status(), 200);
     let cookie = language_cookie(&response).expect("the choice is set as a cookie");
     assert!(cookie.starts_with("limen_language=ko;") && cookie.contains("Max-Age="));
-    let response = anonymous
-        .post(app.url("/rpc/set_language"))
-        .json(&json!({ "language": "<script>" }))
-        .send()
-        .await
-        .unwrap();
+    let response = choose(&app, &anonymous, "<script>").await;
     assert_eq!(response.status(), 400);
     assert!(language_cookie(&response).is_none());
 }
@@ -104,12 +107,7 @@ async fn a_users_choice_is_stored_audited_and_follows_them() {
 
     // Refused: codes the dashboard does not speak, and hostile ones; nothing is stored.
     for bad in ["xx", "../en", "ko<", ""] {
-        let response = minji
-            .put(app.url("/api/v1/me/language"))
-            .json(&json!({ "language": bad }))
-            .send()
-            .await
-            .unwrap();
+        let response = put_language(&app, &minji, json!({ "language": bad })).await;
         assert_eq!(response.status(), 400, "{bad:?}");
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["code"], "VALIDATION_FAILED");
@@ -121,20 +119,10 @@ async fn a_users_choice_is_stored_audited_and_follows_them() {
         json!({ "lang": "ko" }),
         json!({ "language": "ko", "x": 1 }),
     ] {
-        let response = minji
-            .put(app.url("/api/v1/me/language"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = put_language(&app, &minji, body.clone()).await;
         assert_eq!(response.status(), 400, "{body}");
     }
-    let response = minji
-        .put(app.url("/api/v1/me/language"))
-        .json(&json!({ "language": "ko" }))
-        .send()
-        .await
-        .unwrap();
+    let response = put_language(&app, &minji, json!({ "language": "ko" })).await;
     assert_eq!(response.status(), 200);
     assert!(language_cookie(&response)
         .unwrap()
@@ -172,12 +160,7 @@ async fn a_users_choice_is_stored_audited_and_follows_them() {
         .starts_with("limen_language=ko;"));
 
     // The dashboard's menu stores it too; `null` through the API forgets it.
-    let response = minji
-        .post(app.url("/rpc/set_language"))
-        .json(&json!({ "language": "en" }))
-        .send()
-        .await
-        .unwrap();
+    let response = choose(&app, &minji, "en").await;
     assert_eq!(response.status(), 200);
     let me: Value = minji
         .get(app.url("/api/v1/me"))
@@ -194,12 +177,7 @@ async fn a_users_choice_is_stored_audited_and_follows_them() {
         "en",
         "her choice, not the browser's"
     );
-    let response = minji
-        .put(app.url("/api/v1/me/language"))
-        .json(&json!({ "language": null }))
-        .send()
-        .await
-        .unwrap();
+    let response = put_language(&app, &minji, json!({ "language": null })).await;
     assert_eq!(response.status(), 200);
     assert!(language_cookie(&response).unwrap().contains("Max-Age=0"));
     let korean_browser = minji.get(app.url("/")).header(ACCEPT_LANGUAGE, "ko");

@@ -18,7 +18,21 @@ pub fn format_time(locale: Locale, at: &DateTime<Utc>) -> String {
         hour = format!("{:02}", at.hour()),
         minute = format!("{:02}", at.minute()),
     )
-    .to_string()
+}
+
+/// A moment to the second, in UTC (`2026-11-30 19:51:07 UTC`): the audit log, a record's last
+/// change.
+pub fn format_time_seconds(locale: Locale, at: &DateTime<Utc>) -> String {
+    tr!(
+        locale,
+        format.date_time_seconds,
+        year = at.year(),
+        month = format!("{:02}", at.month()),
+        day = format!("{:02}", at.day()),
+        hour = format!("{:02}", at.hour()),
+        minute = format!("{:02}", at.minute()),
+        second = format!("{:02}", at.second()),
+    )
 }
 
 /// A whole number with the language's group separator (`12,345`).
@@ -68,6 +82,19 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 3, 7, 9, 5, 0).unwrap();
         assert_eq!(format_time(Locale::en, &at), "2026-03-07 09:05 UTC");
         assert_eq!(format_time(Locale::ko, &at), "2026년 03월 07일 09:05 UTC");
+        let at = Utc.with_ymd_and_hms(2026, 3, 7, 9, 5, 4).unwrap();
+        assert_eq!(
+            format_time_seconds(Locale::en, &at),
+            "2026-03-07 09:05:04 UTC"
+        );
+        assert_eq!(
+            format_time_seconds(Locale::en, &at),
+            at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        );
+        assert_eq!(
+            format_time_seconds(Locale::ko, &at),
+            "2026년 03월 07일 09:05:04 UTC"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ mod format;
 mod labels;
 
 pub use errors::error_sentence;
-pub use format::{format_count, format_time, size_words};
+pub use format::{format_count, format_time, format_time_seconds, size_words};
 pub use labels::Label;
 
 pub use crate::i18n::Locale;

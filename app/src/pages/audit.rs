@@ -5,7 +5,7 @@ use leptos_router::{lazy_route, LazyRoute};
 use crate::api::accounts::{audit, Audit};
 use crate::auth::{AuditEntry, AuditPage, AuditQuery, Outcome};
 use crate::i18n::Locale;
-use crate::language::{error_sentence, use_locale, Label};
+use crate::language::{error_sentence, format_time_seconds, use_locale, Label};
 use crate::tr;
 
 /// Entries per page.
@@ -140,22 +140,6 @@ fn AuditLog(first: AuditPage) -> impl IntoView {
     .into_any()
 }
 
-/// A moment of the log, to the second, in UTC (`2026-11-30 19:51:07 UTC`).
-fn entry_time(locale: Locale, at: &chrono::DateTime<chrono::Utc>) -> String {
-    use chrono::{Datelike, Timelike};
-    tr!(
-        locale,
-        admin.audit_time,
-        year = at.year(),
-        month = format!("{:02}", at.month()),
-        day = format!("{:02}", at.day()),
-        hour = format!("{:02}", at.hour()),
-        minute = format!("{:02}", at.minute()),
-        second = format!("{:02}", at.second()),
-    )
-    .to_string()
-}
-
 /// One entry; its action (`vm.create`) is the log's own code and stays as it is.
 fn entry_row(locale: Locale, entry: AuditEntry) -> AnyView {
     let dash = || "—".to_string();
@@ -166,7 +150,7 @@ fn entry_row(locale: Locale, entry: AuditEntry) -> AnyView {
     let outcome = entry.outcome.label_in(locale);
     view! {
         <tr>
-            <td class="nowrap">{entry_time(locale, &entry.at)}</td>
+            <td class="nowrap">{format_time_seconds(locale, &entry.at)}</td>
             <td>{entry.username.unwrap_or_else(dash)}</td>
             <td>{entry.address.unwrap_or_else(dash)}</td>
             <td>{entry.action}</td>
@@ -176,19 +160,4 @@ fn entry_row(locale: Locale, entry: AuditEntry) -> AnyView {
         </tr>
     }
     .into_any()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn entries_are_timed_to_the_second() {
-        let at = chrono::Utc
-            .with_ymd_and_hms(2026, 11, 30, 19, 51, 7)
-            .unwrap();
-        assert_eq!(entry_time(Locale::en, &at), "2026-11-30 19:51:07 UTC");
-        assert_eq!(entry_time(Locale::ko, &at), "2026년 11월 30일 19:51:07 UTC");
-    }
 }

@@ -21,14 +21,13 @@ use crate::components::graphs::Graphs;
 use crate::components::vm_card::VmCard;
 use crate::error::{AppError, ErrorCode};
 use crate::i18n::Locale;
-use crate::language::{error_sentence, format_time, use_locale, Label};
+use crate::language::{error_sentence, format_time, format_time_seconds, use_locale, Label};
 use crate::live::use_live;
 use crate::store::VmStore;
 use crate::tr;
 use crate::types::{Vm, VmId};
 use crate::use_session;
 use boot::{BootSection, InstallationSection};
-use chrono::{DateTime, Datelike, Timelike, Utc};
 use disk::DiskSection;
 use media::MediaSection;
 use role::RoleSection;
@@ -199,42 +198,4 @@ fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
         </Show>
     }
     .into_any()
-}
-
-/// A moment to the second, in UTC (`2026-11-30 19:51:07 UTC`): when the VM's record last changed.
-fn format_time_seconds(locale: Locale, at: &DateTime<Utc>) -> String {
-    tr!(
-        locale,
-        vm.date_time_seconds,
-        year = at.year(),
-        month = format!("{:02}", at.month()),
-        day = format!("{:02}", at.day()),
-        hour = format!("{:02}", at.hour()),
-        minute = format!("{:02}", at.minute()),
-        second = format!("{:02}", at.second()),
-    )
-    .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn times_to_the_second() {
-        let at = Utc.with_ymd_and_hms(2026, 3, 7, 9, 5, 4).unwrap();
-        assert_eq!(
-            format_time_seconds(Locale::en, &at),
-            "2026-03-07 09:05:04 UTC"
-        );
-        assert_eq!(
-            format_time_seconds(Locale::ko, &at),
-            "2026년 03월 07일 09:05:04 UTC"
-        );
-        assert_eq!(
-            format_time_seconds(Locale::en, &at),
-            at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-        );
-    }
 }
