@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderValue, Request, Response};
 use axum::Router;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -33,12 +33,9 @@ pub fn dashboard_routes(router: Router<AppState>, state: &AppState) -> Router<Ap
     let pkg_dir = site.join(options.site_pkg_dir.as_ref());
     let context = move || provide_context(ports.clone());
     router
-        .leptos_routes_with_context(
-            state,
-            generate_route_list(App),
-            context.clone(),
-            move || shell(options.clone()),
-        )
+        .leptos_routes_with_context(state, page_routes(), context.clone(), move || {
+            shell(options.clone())
+        })
         .nest_service("/pkg", assets(pkg_dir))
         // The console and graph pages' glue and libraries (only those pages load them).
         .route_service("/console.js", assets(site.clone()))
@@ -55,6 +52,15 @@ pub fn dashboard_routes(router: Router<AppState>, state: &AppState) -> Router<Ap
         >(context, shell))
         .layer(RequestBodyLimitLayer::new(RPC_BODY_LIMIT))
         .layer(axum::middleware::from_fn(rpc_json_only))
+}
+
+/// The dashboard's pages, listed once per process. Listing them renders the app with resource
+/// loading suspended through a flag of leptos's that is process-wide, not per render: a page
+/// rendered by another router meanwhile (tests run several servers in one process) would wait
+/// forever on its resources.
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 /// Static files of the built site. The build writes .gz/.br beside each asset; those go to
