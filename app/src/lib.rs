@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod headers;
 pub mod language;
 pub mod live;
 pub mod machine;

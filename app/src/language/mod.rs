@@ -134,25 +134,17 @@ pub fn resolve() -> Locale {
 pub fn preferred(accept_language: &str) -> Vec<String> {
     // A browser sends a handful; a header of thousands is not worth sorting.
     const MOST: usize = 32;
-    let mut ranges: Vec<(u16, usize, String)> = accept_language
-        .split(',')
+    let mut ranges: Vec<(f32, &str)> = crate::headers::weighted(accept_language)
         .take(MOST)
-        .enumerate()
-        .filter_map(|(order, item)| {
-            let mut parts = item.split(';');
-            let range = parts.next()?.trim();
-            let quality = match parts.find_map(|p| {
-                let (name, value) = p.split_once('=')?;
-                name.trim().eq_ignore_ascii_case("q").then_some(value)
-            }) {
-                None => 1000,
-                Some(q) => (q.trim().parse::<f32>().ok()?.clamp(0.0, 1.0) * 1000.0) as u16,
-            };
-            (!range.is_empty() && quality > 0).then(|| (quality, order, range.to_string()))
-        })
+        .filter(|(range, weight)| !range.is_empty() && *weight > 0.0)
+        .map(|(range, weight)| (weight, range))
         .collect();
-    ranges.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    ranges.into_iter().map(|(_, _, range)| range).collect()
+    // Stable: of equal weights, the one sent first stays first.
+    ranges.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ranges
+        .into_iter()
+        .map(|(_, range)| range.to_string())
+        .collect()
 }
 
 /// Every language the dashboard speaks, the default first.
@@ -200,7 +192,7 @@ pub fn for_request(parts: &http::request::Parts) -> Locale {
         .and_then(|principal| principal.language.as_deref())
         .and_then(from_code);
     stored
-        .or_else(|| cookie(&parts.headers, LANGUAGE_COOKIE).and_then(|c| from_code(&c)))
+        .or_else(|| crate::headers::cookie(&parts.headers, LANGUAGE_COOKIE).and_then(from_code))
         .unwrap_or_else(|| {
             let accepted = parts
                 .headers
@@ -209,18 +201,6 @@ pub fn for_request(parts: &http::request::Parts) -> Locale {
                 .unwrap_or_default();
             best_match(&preferred(accepted))
         })
-}
-
-/// A cookie's value from a request's headers.
-pub fn cookie(headers: &http::HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(http::header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_string())
 }
 
 #[cfg(test)]
@@ -288,16 +268,5 @@ mod tests {
             Locale::ko,
             "a prefix of letters is not a language"
         );
-    }
-
-    #[test]
-    fn cookies_are_found_by_name() {
-        let mut headers = http::HeaderMap::new();
-        headers.append(
-            http::header::COOKIE,
-            "limen_session=abc; limen_language=ko".parse().unwrap(),
-        );
-        assert_eq!(cookie(&headers, LANGUAGE_COOKIE).as_deref(), Some("ko"));
-        assert_eq!(cookie(&headers, "limen_languag"), None);
     }
 }

@@ -40,19 +40,8 @@ pub fn accepts_gzip(headers: &HeaderMap) -> bool {
     let items = headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','));
-    for item in items {
-        let mut parts = item.split(';');
-        let coding = parts.next().unwrap_or_default().trim();
-        let weight = parts
-            .find_map(|param| {
-                let (name, value) = param.split_once('=')?;
-                name.trim()
-                    .eq_ignore_ascii_case("q")
-                    .then(|| value.trim().parse::<f32>().unwrap_or(0.0))
-            })
-            .unwrap_or(1.0);
+        .filter_map(|value| value.to_str().ok());
+    for (coding, weight) in items.flat_map(app::headers::weighted) {
         if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
             gzip = Some(weight);
         } else if coding == "*" {

@@ -27,14 +27,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
-        .map(|(_, value)| value)
+    app::headers::cookie(headers, SESSION_COOKIE)
 }
 
 /// What the HTTP layer needs to know about where Limen is served.
