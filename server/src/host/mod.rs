@@ -177,6 +177,20 @@ pub fn status_of(state: DomainState) -> VmStatus {
     }
 }
 
+/// Not every libvirt driver says "invalid operation" when an action does not fit the domain's
+/// state (the test driver says "internal error" when asked to pause a domain a concurrent stop
+/// just stopped): when the domain's state, read right after the refusal, does not allow the
+/// action, that was the reason, whatever the code.
+fn refused_for_state(domain: &Domain, action: VmAction, error: HostError) -> HostError {
+    let HostError::Libvirt { what, source } = error else {
+        return error;
+    };
+    match read_state(domain) {
+        Ok(status) if !action.allowed_in(status) => HostError::InvalidState { what, source },
+        _ => HostError::Libvirt { what, source },
+    }
+}
+
 fn read_state(domain: &Domain) -> Result<VmStatus, HostError> {
     let (state, _reason) = domain
         .state()
@@ -515,7 +529,13 @@ impl Host {
                 VmAction::Pause => domain.suspend().map(drop),
                 VmAction::Resume => domain.resume().map(drop),
             };
-            result.map_err(|e| HostError::from_virt(action_verb(action), e))?;
+            result.map_err(|e| {
+                refused_for_state(
+                    &domain,
+                    action,
+                    HostError::from_virt(action_verb(action), e),
+                )
+            })?;
             host.live.observe(conn, id)
         })
         .await
