@@ -151,4 +151,14 @@ our_nginx || die "nginx did not start (see $nginx_dir/error.log)"
 log "e2e: nginx with the README's snippet: https://localhost:$LIMEN_E2E_PROXY_PORT → 127.0.0.1:$LIMEN_E2E_UPSTREAM_PORT"
 
 cd end2end
+# The API's description as `limen openapi` prints it: a standard OpenAPI validator checks it,
+# and openapi-typescript makes the types the generated-client test is type-checked against.
+mkdir -p generated
+../target/release/limen openapi > generated/openapi.json
+npx validate-api generated/openapi.json \
+  || die "the OpenAPI description is not valid (limen openapi; see above)"
+npx openapi-typescript generated/openapi.json --output generated/limen-api.d.ts >/dev/null
+npx tsc -p tsconfig.api.json \
+  || die "the API client test does not type-check against the description (see above)"
+log "e2e: the OpenAPI description is valid and the generated client compiles"
 npx playwright test "$@"

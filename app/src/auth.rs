@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// What a user may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Sees and manages every VM, the users, quotas, reconcile and the whole audit log.
@@ -64,10 +66,13 @@ impl Principal {
     }
 }
 
+/// A user account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct User {
     pub username: String,
     pub role: Role,
+    /// A disabled user cannot log in, and its sessions and API tokens stop working.
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     /// The dashboard language the user chose (`en`, `ko`); `null`: none, the browser's decides.
@@ -78,9 +83,12 @@ pub struct User {
 /// `PUT /api/v1/me/language`: the caller's dashboard language (`null` forgets the choice). The
 /// field must be there: a body without it (a typo) is refused, not taken as `null`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SetLanguageRequest {
+    /// `en`, `ko`, or `null`.
     #[serde(deserialize_with = "present")]
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub language: Option<String>,
 }
 
@@ -90,7 +98,9 @@ fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<S
     Option::deserialize(deserializer)
 }
 
+/// `POST /api/v1/auth/login`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
@@ -98,6 +108,7 @@ pub struct LoginRequest {
 
 /// A new session: its token (also set as the `limen_session` cookie) and when it expires.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     pub token: String,
     pub expires_at: DateTime<Utc>,
@@ -106,31 +117,46 @@ pub struct LoginResponse {
 
 /// The first admin of a fresh install, authorised by the one-time setup token the server logs.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SetupRequest {
     pub setup_token: String,
     pub username: String,
     pub password: String,
 }
 
-/// Limits per user; `None` is no limit.
+/// Limits per user; `null` is no limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Quota {
+    /// How many VMs.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub max_vms: Option<u32>,
+    /// vCPUs of all the user's VMs together.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub max_vcpus: Option<u32>,
+    /// Memory of all the user's VMs together, MiB.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub max_memory_mib: Option<u64>,
+    /// Disk of all the user's VMs together, GiB.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub max_disk_gb: Option<u64>,
 }
 
 /// What a user's VMs hold now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Usage {
     pub vms: u32,
     pub vcpus: u32,
+    /// MiB.
     pub memory_mib: u64,
+    /// GiB.
     pub disk_gb: u64,
 }
 
+/// A user's quota: the limits and what the user's VMs hold now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct QuotaReport {
     pub limits: Quota,
     pub used: Usage,
@@ -186,47 +212,65 @@ impl QuotaReport {
     }
 }
 
+/// `POST /api/v1/users` (admins).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreateUserRequest {
     pub username: String,
     pub password: String,
     pub role: Role,
+    /// Absent: no limits.
     #[serde(default)]
     pub quota: Quota,
 }
 
-/// A change to a user; absent fields stay as they are.
+/// `PATCH /api/v1/users/{username}`: a change to a user; absent fields stay as they are.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UpdateUserRequest {
+    /// A new password.
     #[serde(default)]
     pub password: Option<String>,
     #[serde(default)]
     pub role: Option<Role>,
+    /// `true` disables the account (its sessions and API tokens stop working), `false` enables it.
     #[serde(default)]
     pub disabled: Option<bool>,
+    /// The new limits, all four at once (`null`: no limit).
     #[serde(default)]
     pub quota: Option<Quota>,
 }
 
 /// A user as the admin page shows it: the account, its quota and what it uses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserDetail {
     #[serde(flatten)]
     pub user: User,
     pub quota: QuotaReport,
 }
 
+/// An API token, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiToken {
+    /// What `DELETE /api/v1/tokens/{id}` takes.
     pub id: Uuid,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// When it stops working; `null`: it works until revoked.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub expires_at: Option<DateTime<Utc>>,
+    /// `null`: never used.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
+/// `POST /api/v1/tokens`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreateTokenRequest {
+    /// A label, to tell the tokens apart.
     pub name: String,
     /// Days until it stops working; absent: until revoked.
     #[serde(default)]
@@ -235,13 +279,17 @@ pub struct CreateTokenRequest {
 
 /// A token just made: the secret is in this answer and nowhere else, ever.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct NewApiToken {
     #[serde(flatten)]
     pub token: ApiToken,
+    /// Sent as `Authorization: Bearer <secret>`.
     pub secret: String,
 }
 
+/// Whether an audited action succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Success,
@@ -268,32 +316,49 @@ impl std::str::FromStr for Outcome {
     }
 }
 
+/// One entry of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
-    /// Who acted; `None` when nobody was logged in (a failed login names its user in `target`).
+    /// Who acted; `null` when nobody was logged in (a failed login names its user in `target`).
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub username: Option<String>,
+    /// The client's IP address, if known.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub address: Option<String>,
+    /// What was done: `vm.start`, `auth.login`, …
     pub action: String,
+    /// What it was done to (a VM, a user, a file), if anything.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub target: Option<String>,
     pub outcome: Outcome,
+    /// More about it (why it failed, what changed), if anything.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub detail: Option<String>,
 }
 
 /// Which entries to read: newest first, `limit` of them, older than `before` (an entry id).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditQuery {
+    /// An entry id: only entries older than it.
     #[serde(default)]
     pub before: Option<i64>,
+    /// How many entries (at most 200); absent: 50.
     #[serde(default)]
     pub limit: Option<u32>,
 }
 
+/// A page of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditPage {
+    /// Newest first.
     pub entries: Vec<AuditEntry>,
-    /// Pass as `before` for the next (older) page; `None` on the last page.
+    /// Pass as `before` for the next (older) page; `null` on the last page.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub next_before: Option<i64>,
 }
 

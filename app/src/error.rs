@@ -8,6 +8,7 @@ use std::fmt;
 
 /// Machine-readable error codes; each has one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     ValidationFailed,
@@ -87,7 +88,10 @@ impl ErrorCode {
     }
 }
 
+/// The body of every failed request: `{"error": "<sentence>", "code": "<CODE>"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(as = ApiError))]
 pub struct AppError {
     /// A sentence a person understands.
     #[serde(rename = "error")]

@@ -205,6 +205,8 @@ fn TopNav(user: User, live: Live) -> impl IntoView {
                         <A href="/admin/reconcile">{tr!(locale, common.nav_reconcile)}</A>
                     }
                 })}
+            // The API's documentation is a page of its own (Swagger UI), not a dashboard route.
+            <a href="/api/docs" rel="external">{tr!(locale, common.nav_api)}</a>
         </nav>
         <span
             class=move || format!("live-indicator live-{}", live.link.get().as_str())

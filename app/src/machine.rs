@@ -8,6 +8,7 @@ use crate::types::{BootOrder, InstallationStatus, Vm};
 
 /// `POST /api/v1/vms/{uuid}/media/attach`: an ISO by its name in the library.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AttachMediaRequest {
     pub iso: String,
@@ -15,6 +16,7 @@ pub struct AttachMediaRequest {
 
 /// `POST /api/v1/vms/{uuid}/boot-order`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct BootOrderRequest {
     pub boot_order: BootOrder,
@@ -22,17 +24,20 @@ pub struct BootOrderRequest {
 
 /// `GET/POST /api/v1/vms/{uuid}/boot-order`: the order in the VM's persistent definition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BootOrderReport {
     pub boot_order: BootOrder,
     /// The VM runs: the firmware reads the order at the next cold boot (a stop and a start,
     /// not a reboot from inside the guest).
     pub applies_at_next_boot: bool,
     /// Something the user should know (`cdrom_hd` with no media: the disk boots).
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub warning: Option<String>,
 }
 
 /// `POST /api/v1/vms/{uuid}/complete-installation`; no body means it succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CompleteInstallationRequest {
     /// The installation failed (it can be started again from the media).
@@ -42,9 +47,12 @@ pub struct CompleteInstallationRequest {
 
 /// `GET /api/v1/vms/{uuid}/installation-status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InstallationReport {
     pub installation_status: InstallationStatus,
     pub boot_order: BootOrder,
+    /// The ISO in the CD-ROM drive, by its library name; `null`: the drive is empty.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub current_media: Option<String>,
     /// What to do next, in one click each (the dashboard shows them as buttons).
     pub suggestions: Vec<Suggestion>,
@@ -52,6 +60,7 @@ pub struct InstallationReport {
 
 /// A next step after an installation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Suggestion {
     /// Set the boot order to `hd`.
@@ -110,6 +119,7 @@ pub fn boot_check(
 
 /// `GET /api/v1/vms/{uuid}/disk`: the system disk as `qemu-img` reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DiskInfo {
     /// `qcow2`, `raw`, …
     pub format: String,
@@ -117,7 +127,8 @@ pub struct DiskInfo {
     pub virtual_size: u64,
     /// Bytes the image takes on the host.
     pub allocated_size: u64,
-    /// The base image it is a copy-on-write overlay of, by its library name.
+    /// The base image it is a copy-on-write overlay of, by its library name; `null`: none.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub backing_image: Option<String>,
     /// Where it lies, inside the data directory (`disks/<uuid>.qcow2`); never a host path.
     pub path: String,
@@ -125,20 +136,25 @@ pub struct DiskInfo {
 
 /// `POST /api/v1/vms/{uuid}/disk/resize`: grow only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ResizeDiskRequest {
+    /// The new size, GiB: larger than the current one.
     pub size_gb: u64,
 }
 
 /// `PUT /api/v1/vms/{uuid}/role`: `null` clears it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RoleRequest {
+    /// A free label grouping VMs (`web`, `db`, …), by the VM-name rule; `null` clears it.
     pub role: Option<String>,
 }
 
 /// `GET /api/v1/roles`: a role in use, with how many of the caller's VMs have it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RoleCount {
     pub role: String,
     pub count: u64,
@@ -161,8 +177,10 @@ pub fn role_counts<'a>(vms: impl IntoIterator<Item = &'a Vm>) -> Vec<RoleCount> 
 
 /// `POST /api/v1/images`: turn a stopped VM's disk into a base image (admins).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateImageRequest {
+    /// The VM whose disk becomes the image; it must be stopped.
     pub vm: crate::types::VmId,
     /// The image's name in the library (a label; `.qcow2` is added).
     pub name: String,
@@ -172,6 +190,7 @@ pub struct CreateImageRequest {
 /// event stream and `GET /api/v1/operations` report it (base images to admins, snapshot work
 /// to whoever may see its VM).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OperationProgress {
     /// What `POST /api/v1/operations/{id}/cancel` takes.
     pub id: uuid::Uuid,
@@ -181,13 +200,17 @@ pub struct OperationProgress {
     /// What it makes or works on (the image's file name, the snapshot's name).
     pub target: String,
     /// 0–100, whole (a float would bring float parsing into the dashboard's first load).
+    #[cfg_attr(feature = "ssr", schema(maximum = 100))]
     pub percent: u8,
     pub state: ProgressState,
-    /// Why it failed, in words.
+    /// Why it failed, in words; `null` unless it failed.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub error: Option<String>,
 }
 
+/// What a long operation does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OperationKind {
     /// A VM's disk copied, flattened, into the base-image library.
@@ -200,7 +223,9 @@ pub enum OperationKind {
     SnapshotDelete,
 }
 
+/// Where a long operation stands: `running`, or how it ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ProgressState {
     Running,

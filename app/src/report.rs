@@ -7,9 +7,12 @@ use uuid::Uuid;
 
 use crate::types::{VmId, VmStatus};
 
+/// What a reconciliation found, and what it did about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ReconcileReport {
     pub started_at: DateTime<Utc>,
+    /// How long it took, milliseconds.
     pub duration_ms: u64,
     /// Domains libvirt has and the database does not: adoptable.
     pub ghosts: Vec<GhostVm>,
@@ -53,8 +56,11 @@ impl ReconcileReport {
     }
 }
 
+/// A snapshot record (who took it) left over from a snapshot libvirt no longer has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StaleSnapshot {
+    /// The VM the snapshot was of.
     pub vm: VmId,
     pub vm_name: String,
     /// The snapshot's name.
@@ -63,38 +69,56 @@ pub struct StaleSnapshot {
     pub reason: String,
 }
 
+/// A domain libvirt has and Limen has no record of: it can be adopted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct GhostVm {
     pub uuid: VmId,
+    /// The domain's name in libvirt.
     pub name: String,
+    /// Its status as libvirt reports it.
     pub status: VmStatus,
 }
 
+/// A VM whose libvirt domain is gone: marked `missing`, it can be forgotten.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MissingVm {
     pub uuid: VmId,
     pub name: String,
 }
 
+/// A VM whose recorded status differed from libvirt's: corrected to libvirt's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct StatusDrift {
     pub uuid: VmId,
     pub name: String,
+    /// The status Limen had recorded.
     pub recorded: VmStatus,
+    /// The status libvirt reported (the VM's status now).
     pub observed: VmStatus,
 }
 
+/// A file in the disk directory that no VM uses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OrphanDisk {
     /// The file's name inside the disk directory.
     pub file: String,
+    /// Bytes.
     pub size: u64,
 }
 
+/// An operation that was cut off (by a crash or an outage), and how it ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OperationOutcome {
+    /// The operation's id.
     pub operation: Uuid,
+    /// What the operation did (`vm_create`, `vm_delete`, …).
     pub kind: String,
+    /// The VM it worked on.
     pub vm: VmId,
     /// `undone`, `finished`, or `failed: …`.
     pub outcome: String,
@@ -102,18 +126,24 @@ pub struct OperationOutcome {
 
 /// `POST /api/v1/reconcile/forget`: remove the record of a missing VM, nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ForgetRequest {
+    /// The missing VM's UUID.
     pub uuid: VmId,
 }
 
 /// `POST /api/v1/reconcile/adopt`: take a ghost domain under Limen's management.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AdoptRequest {
+    /// The ghost domain's UUID.
     pub uuid: VmId,
+    /// The user it will belong to; absent or `null`: nobody (only admins see it).
     #[serde(default)]
     pub owner: Option<String>,
+    /// Its role (a free label); absent or `null`: none.
     #[serde(default)]
     pub role: Option<String>,
 }

@@ -14,8 +14,11 @@ pub const DESCRIPTION_MAX_LEN: usize = 1000;
 
 /// One snapshot as libvirt has it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Snapshot {
     pub name: String,
+    /// `null`: none.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub description: Option<String>,
     pub created_at: DateTime<Utc>,
     /// The state the VM was in when it was taken; a revert brings it back to it.
@@ -23,16 +26,19 @@ pub struct Snapshot {
     /// Whether it holds the VM's memory (a running or paused VM's): a revert resumes the VM
     /// where it was, instead of booting it.
     pub memory: bool,
-    /// The snapshot it was taken after (`None`: a root).
+    /// The snapshot it was taken after (`null`: a root).
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub parent: Option<String>,
     /// The snapshot the VM's disk now builds on (the last one taken or reverted to).
     pub current: bool,
-    /// Who took it through Limen; `None` for one made outside Limen (virsh).
+    /// Who took it through Limen; `null` for one made outside Limen (virsh).
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub created_by: Option<String>,
 }
 
 /// The VM's state a snapshot captured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SnapshotState {
     Running,
@@ -66,9 +72,12 @@ impl SnapshotState {
 
 /// `POST /api/v1/vms/{uuid}/snapshots`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateSnapshotRequest {
+    /// 1–63 letters, digits, `.`, `_` and `-`, starting with a letter or digit; unique per VM.
     pub name: String,
+    /// At most 1000 characters, no control characters but line breaks and tabs.
     #[serde(default)]
     pub description: Option<String>,
     /// Whether to capture the memory. Default: yes for a running or paused VM (it cannot be

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// How far back a graph looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum StatsRange {
     #[serde(rename = "1h")]
     Hour,
@@ -59,39 +60,65 @@ impl StatsRange {
 
 /// One point of a VM's graphs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VmStatsPoint {
     /// Unix seconds.
     pub at: i64,
     /// CPU time used over the interval, as a percent of the VM's vCPUs (0–100).
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub cpu_percent: Option<f64>,
     /// Memory the guest has (the balloon's current size), KiB.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub memory_kib: Option<f64>,
     /// Memory the guest uses, where its balloon driver reports it, KiB.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub memory_used_kib: Option<f64>,
+    /// Bytes read from the VM's disks per second.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub disk_read_bps: Option<f64>,
+    /// Bytes written to the VM's disks per second.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub disk_write_bps: Option<f64>,
+    /// Disk reads per second.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub disk_read_iops: Option<f64>,
+    /// Disk writes per second.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub disk_write_iops: Option<f64>,
+    /// Bytes received by the VM's network interfaces per second.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub net_rx_bps: Option<f64>,
+    /// Bytes sent by the VM's network interfaces per second.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub net_tx_bps: Option<f64>,
 }
 
 /// One point of the host's graphs.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HostStatsPoint {
+    /// Unix seconds.
     pub at: i64,
     /// Busy CPU time over the interval, as a percent of all the host's CPUs.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub cpu_percent: Option<f64>,
+    /// The host's memory, KiB.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub memory_total_kib: Option<f64>,
     /// Memory in use (total − free − buffers − page cache), KiB.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub memory_used_kib: Option<f64>,
     /// Free space of the data dir's filesystem (disks, ISOs, images live there).
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub disk_free_bytes: Option<f64>,
+    /// Size of the data dir's filesystem.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub disk_total_bytes: Option<f64>,
 }
 
 /// `GET /api/v1/vms/{uuid}/stats`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct VmStats {
     pub range: StatsRange,
     /// The collection period (1h: every point) or the bucket the points average.
@@ -105,32 +132,47 @@ pub struct VmStats {
 
 /// `GET /api/v1/host/stats`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HostStats {
     pub range: StatsRange,
+    /// The collection period (1h: every point) or the bucket the points average.
     pub step_secs: i64,
+    /// Points before this moment (unix seconds) are the stored per-minute means: on the hour
+    /// after a restart, those come before the points of the collection period.
     pub stored_until: i64,
+    /// Oldest first.
     pub points: Vec<HostStatsPoint>,
-    /// `None` while libvirt cannot be asked (the history is there all the same).
+    /// `null` while libvirt cannot be asked (the history is there all the same).
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub capacity: Option<HostCapacity>,
 }
 
 /// What the host has and what Limen's VMs are given of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct HostCapacity {
+    /// The host's CPUs.
     pub host_cpus: u32,
+    /// The host's memory, MiB.
     pub host_memory_mib: u64,
     /// vCPUs and memory of every VM Limen manages on the host, and of the running ones.
     pub vcpus_allocated: u32,
+    /// vCPUs of the running VMs.
     pub vcpus_running: u32,
+    /// Memory of every VM Limen manages on the host, MiB.
     pub memory_allocated_mib: u64,
+    /// Memory of the running VMs, MiB.
     pub memory_running_mib: u64,
     /// Allocated ÷ the host's (above 1: overcommitted).
     pub cpu_overcommit: f64,
+    /// Allocated memory ÷ the host's (above 1: overcommitted).
     pub memory_overcommit: f64,
+    /// Free space of the data dir's filesystem, bytes.
     pub disk_free_bytes: u64,
+    /// Size of the data dir's filesystem, bytes.
     pub disk_total_bytes: u64,
-    /// The data dir's free space is below [`LOW_DISK_PERCENT`] of its filesystem or
-    /// [`LOW_DISK_BYTES`].
+    /// The data dir's free space is below 10 % of its filesystem ([`LOW_DISK_PERCENT`]) or
+    /// 5 GiB ([`LOW_DISK_BYTES`]).
     pub disk_low: bool,
 }
 

@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 /// A VM's identity: the libvirt domain UUID, which is also the database key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ssr", schema(value_type = String, format = Uuid))]
 #[serde(transparent)]
 pub struct VmId(pub Uuid);
 
@@ -26,6 +28,7 @@ impl FromStr for VmId {
 
 /// What the hypervisor (or an operation in progress) says about a VM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VmStatus {
     Running,
@@ -99,8 +102,9 @@ impl FromStr for VmStatus {
     }
 }
 
-/// Which devices the firmware tries, in order.
+/// Which devices the firmware tries, in order (`cdrom_hd`: the CD-ROM, then the disk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BootOrder {
     #[default]
@@ -149,6 +153,7 @@ impl FromStr for BootOrder {
 
 /// Where an operating system installation on the VM stands (SPEC §8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum InstallationStatus {
     #[default]
     NotInstalled,
@@ -196,9 +201,12 @@ impl FromStr for InstallationStatus {
 
 /// A virtual machine as every screen and endpoint sees it: the record merged with live state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Vm {
     pub uuid: VmId,
     pub name: String,
+    /// The user the VM belongs to; `null`: nobody's (only admins see it).
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub owner: Option<String>,
     pub status: VmStatus,
     /// vCPUs.
@@ -207,10 +215,15 @@ pub struct Vm {
     pub memory: u64,
     /// GiB.
     pub disk_size: u64,
+    /// The guest's operating system family (`linux` unless given at creation).
     pub os_type: String,
     pub boot_order: BootOrder,
     pub installation_status: InstallationStatus,
+    /// The ISO in the CD-ROM drive, by its library name; `null`: the drive is empty.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub current_media: Option<String>,
+    /// A free label grouping VMs (`web`, `db`, …); `null`: none.
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub role: Option<String>,
     /// The libvirt host the VM lives on (`local` while Limen manages one host).
     pub host: String,
@@ -223,8 +236,10 @@ pub struct Vm {
 
 /// `POST /api/v1/vms` and the create form.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateVmRequest {
+    /// The VM's name: 1–63 letters, digits, `.`, `_` and `-`, starting with a letter or digit.
     pub name: String,
     /// vCPUs.
     pub cpu: u32,
@@ -232,6 +247,7 @@ pub struct CreateVmRequest {
     pub memory: u64,
     /// GiB.
     pub disk_size: u64,
+    /// The guest's operating system family; absent: `linux`.
     #[serde(default)]
     pub os_type: Option<String>,
     /// An ISO from the library, put in the CD-ROM drive.
@@ -240,15 +256,19 @@ pub struct CreateVmRequest {
     /// A base image from the library: the disk becomes a copy-on-write overlay on it.
     #[serde(default)]
     pub image: Option<String>,
+    /// Absent: `cdrom_hd`.
     #[serde(default)]
     pub boot_order: Option<BootOrder>,
+    /// Start the VM once it is created (default: no).
     #[serde(default)]
     pub start: bool,
 }
 
 /// A file in the ISO or base-image library.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MediaFile {
+    /// The file's name in the library (what requests name it by).
     pub name: String,
     /// Bytes.
     pub size: u64,
@@ -260,6 +280,7 @@ pub struct MediaFile {
 
 /// What a user can ask a VM to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VmAction {
     /// Power on.
@@ -348,6 +369,7 @@ impl VmAction {
 
 /// `POST /api/v1/vms/{uuid}/action`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ActionRequest {
     pub action: VmAction,
@@ -356,14 +378,19 @@ pub struct ActionRequest {
 /// A console ticket (`POST /api/v1/vms/{uuid}/console/ticket`): lets one WebSocket connect
 /// to that VM's console or serial console as `?ticket=`, once, soon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ConsoleTicket {
+    /// Pass as the WebSocket URL's `?ticket=`; it works once.
     pub ticket: String,
+    /// It no longer works after this moment.
     pub expires_at: DateTime<Utc>,
 }
 
 /// What a delete could not clean up (SPEC §4): empty when everything is gone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DeleteReport {
+    /// The deleted VM.
     pub uuid: VmId,
     /// One sentence per thing left behind, e.g. a disk that could not be removed.
     pub leftovers: Vec<String>,

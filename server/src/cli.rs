@@ -46,6 +46,9 @@ pub enum Command {
     /// Load an archive made by `limen backup` into an empty database, define the VMs the host
     /// no longer has, and reconcile. Stop the server first.
     Restore { file: PathBuf },
+    /// Print the REST API's OpenAPI 3.1 description (JSON) and exit: the document
+    /// `GET /api/v1/openapi.json` serves, without a server, a database or a settings file.
+    Openapi,
     /// Manage users (the first admin of a fresh install: `limen user add NAME --admin`).
     #[command(subcommand)]
     User(UserCommand),

@@ -142,6 +142,7 @@ pub fn router(state: AppState) -> Router {
     // Under /api/ every path answers JSON: an unknown one is a 404 `{error, code}`, never a page.
     let api = Router::new()
         .nest("/v1", api::routes().router)
+        .route("/docs", get(api::docs_page))
         .fallback(api::not_found);
     // The API limits request bodies per route (an upload streams its own); the dashboard's
     // limit is for its pages and server functions.

@@ -30,6 +30,10 @@ fn main() -> ! {
 
 fn run() -> i32 {
     let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        println!("{}", server::api::openapi::document_json());
+        return 0;
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(error) => {
@@ -45,6 +49,8 @@ fn run() -> i32 {
     let result = runtime.block_on(async {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(config).await,
+            // Printed above, before the settings are read: it needs none.
+            Command::Openapi => Ok(()),
             Command::Migrate => migrate(config).await.map(drop),
             Command::Reconcile => reconcile(config).await,
             Command::Doctor { json } => doctor(config, json).await,

@@ -41,6 +41,9 @@ pub fn dashboard_routes(router: Router<AppState>, state: &AppState) -> Router<Ap
         .route_service("/console.js", assets(site.clone()))
         .route_service("/graphs.js", assets(site.clone()))
         .route_service("/graphs.css", assets(site.clone()))
+        // The API documentation page's glue and library (only /api/docs loads them).
+        .route_service("/api-docs.js", assets(site.clone()))
+        .nest_service("/swagger-ui", assets(site.join("swagger-ui")))
         .nest_service("/novnc", assets(site.join("novnc")))
         .nest_service("/xterm", assets(site.join("xterm")))
         .nest_service("/uplot", assets(site.join("uplot")))

@@ -216,6 +216,7 @@ fn rules() -> BTreeMap<&'static str, Rule> {
         ),
         ("GET /api/v1/roles", AnyUser(200)),
         ("GET /api/v1/version", AnyUser(200)),
+        ("GET /api/v1/openapi.json", Public(200)),
         ("GET /api/v1/events", AnyUser(200)),
         (
             "GET /api/v1/vms/{uuid}/stats",

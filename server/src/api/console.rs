@@ -39,6 +39,51 @@ pub struct ConsoleQuery {
 
 // One argument per extractor: axum's way of taking a request apart.
 #[allow(clippy::too_many_arguments)]
+#[utoipa::path(
+    get,
+    path = "/api/v1/vms/{uuid}/console",
+    operation_id = "openVncConsole",
+    tag = "consoles",
+    summary = "The VM's graphical console (VNC), as a WebSocket",
+    description = "A WebSocket relaying the VM's VNC server: binary messages carry the RFB \
+        protocol both ways, byte for byte, as noVNC speaks it (offer the subprotocol `binary`; \
+        the RFB handshake, including any VNC authentication, is between the client and the VM's \
+        VNC server). Authenticate with the session cookie (then the request must carry Limen's \
+        own `Origin`, as browsers do, else 403 `FORBIDDEN`), a Bearer token, or a one-time \
+        `?ticket=` from `POST /api/v1/vms/{uuid}/console/ticket` (for clients that cannot send \
+        either; a ticket that was used, expired or is for another VM is 401 `UNAUTHORIZED`). \
+        Everything that can be refused is refused before the upgrade, as a plain HTTP error: the \
+        VM must be visible to the caller (404 `VM_NOT_FOUND`) and running (409 `VM_NOT_RUNNING`; \
+        with `LIMEN_CONSOLE_AUTOSTART` on, the default, a stopped, crashed or paused VM is \
+        started or resumed after the upgrade instead), and the caller within the limits of open \
+        consoles (32 per user who is not an admin, 4096 in all: 429 `RATE_LIMITED`). A request \
+        that is not a WebSocket upgrade is 426 `UPGRADE_REQUIRED` (a ticket is not used up by \
+        it). Over HTTP/2 the endpoint takes an extended CONNECT (RFC 8441) instead of the GET. \
+        Any user for their own VMs, an admin for any.\n\n\
+        The server pings every 30 s and drops a client it has not heard from in 75 s. A client \
+        message may be at most 64 KiB. The session ends with a close frame, preceded by a text \
+        message `{\"error\", \"code\"}` when there is an error to tell: 1000 when the VM stopped \
+        (`VM_NOT_RUNNING`) or its console closed; 1001 when Limen shuts down; 1008 when the \
+        caller's session or token ended (`UNAUTHORIZED`) or the console was refused; 1011 when \
+        the console could not be opened or was lost (`VNC_UNAVAILABLE`, `VM_START_FAILED` when \
+        an autostarted VM did not come up within 30 s, `HYPERVISOR_UNAVAILABLE`).",
+    params(("uuid" = String, Path, format = Uuid, description = "The VM's id.")),
+    security(("session" = []), ("bearer" = []), ("console_ticket" = [])),
+    responses(
+        (status = 101, description = "Switching Protocols: the WebSocket is open (subprotocol \
+            `binary` if the client offered it). Both ways, binary messages carry RFB bytes; a \
+            text message from the client is sent to the VNC server as its UTF-8 bytes. The \
+            server sends text only to say why it closes: `{\"error\", \"code\"}` before its \
+            close frame."),
+    ),
+    extensions(
+        ("x-error-codes" = json!([
+            "UPGRADE_REQUIRED", "FORBIDDEN", "VM_NOT_FOUND", "VM_NOT_RUNNING", "RATE_LIMITED",
+            "HYPERVISOR_UNAVAILABLE"
+        ])),
+        ("x-websocket" = json!(true)),
+    ),
+)]
 pub async fn vnc(
     state: State<AppState>,
     path: Path<String>,
@@ -61,6 +106,52 @@ pub async fn vnc(
 }
 
 #[allow(clippy::too_many_arguments)]
+#[utoipa::path(
+    get,
+    path = "/api/v1/vms/{uuid}/serial",
+    operation_id = "openSerialConsole",
+    tag = "consoles",
+    summary = "The VM's serial console, as a WebSocket",
+    description = "A WebSocket relaying the guest's first serial port (libvirt's console \
+        stream), as a terminal such as xterm.js reads and writes it: the server sends the port's \
+        output as binary messages; the client sends keystrokes as binary or text messages (text \
+        is sent as its UTF-8 bytes). The guest must have a serial console (e.g. `console=ttyS0` \
+        on Linux) for anything to appear. Authenticate with the session cookie (then the request \
+        must carry Limen's own `Origin`, as browsers do, else 403 `FORBIDDEN`), a Bearer token, \
+        or a one-time `?ticket=` from `POST /api/v1/vms/{uuid}/console/ticket` (for clients that \
+        cannot send either; a ticket that was used, expired or is for another VM is 401 \
+        `UNAUTHORIZED`). Everything that can be refused is refused before the upgrade, as a \
+        plain HTTP error: the VM must be visible to the caller (404 `VM_NOT_FOUND`) and running \
+        (409 `VM_NOT_RUNNING`; with `LIMEN_CONSOLE_AUTOSTART` on, the default, a stopped, \
+        crashed or paused VM is started or resumed after the upgrade instead), and the caller \
+        within the limits of open consoles (32 per user who is not an admin, 4096 in all: 429 \
+        `RATE_LIMITED`). A request that is not a WebSocket upgrade is 426 `UPGRADE_REQUIRED` (a \
+        ticket is not used up by it). Over HTTP/2 the endpoint takes an extended CONNECT (RFC \
+        8441) instead of the GET. Any user for their own VMs, an admin for any.\n\n\
+        The server pings every 30 s and drops a client it has not heard from in 75 s. A client \
+        message may be at most 64 KiB. The session ends with a close frame, preceded by a text \
+        message `{\"error\", \"code\"}` when there is an error to tell: 1000 when the VM stopped \
+        (`VM_NOT_RUNNING`) or its console closed; 1001 when Limen shuts down; 1008 when the \
+        caller's session or token ended (`UNAUTHORIZED`) or the console was refused; 1011 when \
+        the console could not be opened or was lost (`SERIAL_UNAVAILABLE`, `VM_START_FAILED` \
+        when an autostarted VM did not come up within 30 s, `HYPERVISOR_UNAVAILABLE`).",
+    params(("uuid" = String, Path, format = Uuid, description = "The VM's id.")),
+    security(("session" = []), ("bearer" = []), ("console_ticket" = [])),
+    responses(
+        (status = 101, description = "Switching Protocols: the WebSocket is open (subprotocol \
+            `binary` if the client offered it). Server to client: binary messages with the \
+            serial port's output bytes. Client to server: binary or text messages, written to \
+            the port as bytes. The server sends text only to say why it closes: `{\"error\", \
+            \"code\"}` before its close frame."),
+    ),
+    extensions(
+        ("x-error-codes" = json!([
+            "UPGRADE_REQUIRED", "FORBIDDEN", "VM_NOT_FOUND", "VM_NOT_RUNNING", "RATE_LIMITED",
+            "HYPERVISOR_UNAVAILABLE"
+        ])),
+        ("x-websocket" = json!(true)),
+    ),
+)]
 pub async fn serial(
     state: State<AppState>,
     path: Path<String>,
@@ -82,6 +173,26 @@ pub async fn serial(
     accept(state, request, upgrade, ConsoleKind::Serial).await
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/vms/{uuid}/console/ticket",
+    operation_id = "createConsoleTicket",
+    tag = "consoles",
+    summary = "A one-time ticket to open the VM's console",
+    description = "For a WebSocket client that cannot send the session cookie or an \
+        `Authorization` header: the ticket, passed as `?ticket=` to `GET \
+        /api/v1/vms/{uuid}/console` or `…/serial`, lets one connection to this VM's consoles in, \
+        as the caller, within 30 s; it is used up by its first try. Refused now as the upgrade \
+        would refuse it (404 `VM_NOT_FOUND`, 409 `VM_NOT_RUNNING`, 429 `RATE_LIMITED`), so a \
+        browser can read why. No request body. Any user for their own VMs, an admin for any.",
+    params(("uuid" = String, Path, format = Uuid, description = "The VM's id.")),
+    responses(
+        (status = 201, description = "The ticket and when it expires.", body = ConsoleTicket),
+    ),
+    extensions(("x-error-codes" = json!([
+        "VM_NOT_FOUND", "VM_NOT_RUNNING", "RATE_LIMITED", "HYPERVISOR_UNAVAILABLE"
+    ]))),
+)]
 pub async fn ticket(
     State(state): State<AppState>,
     Caller(caller): Caller,

@@ -12,6 +12,7 @@ mod json;
 mod machine;
 mod media;
 mod metrics;
+pub mod openapi;
 mod reconcile;
 mod snapshots;
 mod stats;
@@ -35,6 +36,7 @@ use crate::state::AppState;
 pub use errors::{error_for_status, json_error_bodies, not_found};
 pub use health::{healthz, readyz};
 pub use metrics::{count_requests, metrics};
+pub use openapi::docs_page;
 
 /// Request bodies are small JSON documents.
 pub const API_BODY_LIMIT: usize = 64 * 1024;
@@ -112,6 +114,7 @@ pub fn routes() -> ApiRoutes {
         .add(M::GET, "/me", auth::me)
         .add(M::PUT, "/me/language", auth::set_language)
         .add(M::GET, "/version", version::version)
+        .add(M::GET, "/openapi.json", openapi::openapi_json)
         .add(M::GET, "/vms", vms::list_vms)
         .add(M::POST, "/vms", vms::create_vm)
         .add(M::GET, "/vms/{uuid}", vms::get_vm)

@@ -174,7 +174,7 @@ pub async fn refuse_cross_site(
 
 /// Paths that are not pages: they answer for themselves (401 as JSON, assets, probes).
 fn is_page(path: &str) -> bool {
-    !["/api/", "/rpc/", "/pkg/"]
+    !["/api/", "/rpc/", "/pkg/", "/swagger-ui/"]
         .iter()
         .any(|prefix| path.starts_with(prefix))
         && ![
@@ -182,6 +182,7 @@ fn is_page(path: &str) -> bool {
             "/readyz",
             "/metrics",
             "/favicon.ico",
+            "/api-docs.js",
             "/login",
             "/setup",
         ]

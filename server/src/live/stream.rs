@@ -20,6 +20,12 @@ use super::list_cache::CachedList;
 use crate::access::Viewer;
 use crate::stats::Gauges;
 
+/// The data of `vm_deleted` and `vm_snapshots`: which VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct VmRef {
+    pub uuid: app::types::VmId,
+}
+
 /// How long a browser waits before reconnecting after the stream ends.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -113,7 +119,8 @@ where
                     StreamEvent {
                         name: "error",
                         id: state.snapshot_id,
-                        data: json!({ "error": error.message, "code": error.code }).to_string(),
+                        // `{error, code}`, as every refusal.
+                        data: json!(error).to_string(),
                         retry,
                     }
                 }
@@ -207,7 +214,7 @@ fn delta(event: &BusEvent, viewer: &Viewer) -> Option<StreamEvent> {
         VmChange::Deleted { uuid, owner, .. } => (
             "vm_deleted",
             viewer.may_see(owner.as_deref()),
-            json!({ "uuid": uuid }),
+            json!(VmRef { uuid: *uuid }),
         ),
         // The libraries are everyone's to read.
         VmChange::MediaChanged => ("media_changed", true, json!({})),
@@ -220,7 +227,7 @@ fn delta(event: &BusEvent, viewer: &Viewer) -> Option<StreamEvent> {
         VmChange::Snapshots { uuid, owner } => (
             "vm_snapshots",
             viewer.may_see(owner.as_deref()),
-            json!({ "uuid": uuid }),
+            json!(VmRef { uuid: *uuid }),
         ),
         VmChange::Resync => return None,
     };

@@ -5,6 +5,7 @@
 //! `make test` sets it from `scripts/postgres.sh limen_test`.
 #![allow(dead_code)]
 
+pub mod contract;
 pub mod guest;
 pub mod process;
 pub mod sse;
@@ -248,11 +249,20 @@ pub struct TestApp {
     pub vms: std::sync::Arc<server::service::VmService>,
     /// Cancelled when the test app is dropped: its monitor and event streams stop.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Responses that broke the API's description (`contract.rs`): the test fails on any.
+    pub violations: contract::Violations,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        let violations = std::mem::take(&mut *self.violations.lock().unwrap());
+        if !violations.is_empty() && !std::thread::panicking() {
+            panic!(
+                "the server answered outside its API description (server/src/api/openapi):\n  {}",
+                violations.join("\n  ")
+            );
+        }
     }
 }
 
@@ -322,8 +332,10 @@ impl TestApp {
         };
         let listener = tokio::net::TcpListener::bind(config.listen).await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let violations = contract::Violations::default();
+        let checked = contract::checked(server::router(state), violations.clone());
         tokio::spawn(async move {
-            let app = server::router(state).into_make_service_with_connect_info::<SocketAddr>();
+            let app = checked.into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, app).await.unwrap();
         });
         Self {
@@ -337,6 +349,7 @@ impl TestApp {
             sagas,
             vms,
             shutdown,
+            violations,
         }
     }
 
