@@ -78,8 +78,9 @@ node_deps() {
 vendor_deps() {
   local lock="$ROOT/vendor/package-lock.json" stamp="$ROOT/vendor/node_modules/.limen-lock"
   if [[ ! -f "$stamp" ]] || ! cmp -s "$lock" "$stamp"; then
-    log "npm: installing the browser libraries of the console and graph pages (vendor/)"
-    (cd "$ROOT/vendor" && npm ci --silent --no-audit --no-fund >/dev/null)
+    log "npm: installing the browser libraries of the console, graph and API documentation pages (vendor/)"
+    # No install scripts: these are files to serve (swagger-ui-dist's would phone home).
+    (cd "$ROOT/vendor" && npm ci --ignore-scripts --silent --no-audit --no-fund >/dev/null)
     cp "$lock" "$stamp"
   fi
 }

@@ -77,6 +77,7 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// The dashboard language the user chose (`en`, `ko`); `null`: none, the browser's decides.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub language: Option<String>,
 }
 

@@ -28,6 +28,7 @@ pub struct ReconcileReport {
     /// a VM whose domain is missing (they go with its record), or deleted outside Limen
     /// (tidied when repairing). Reports from before snapshots existed have none.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub stale_snapshots: Vec<StaleSnapshot>,
 }
 

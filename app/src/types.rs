@@ -275,6 +275,7 @@ pub struct MediaFile {
     /// The VMs using it (an ISO in their drive, a disk built on the image), by name; only
     /// those the caller may see.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(required))]
     pub used_by: Vec<String>,
 }
 

@@ -31,7 +31,13 @@ fn main() -> ! {
 fn run() -> i32 {
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
-        println!("{}", server::api::openapi::document_json());
+        use std::io::Write;
+        // A closed pipe (`limen openapi | head`) is the reader's choice, not a failure.
+        let _ = writeln!(
+            std::io::stdout(),
+            "{}",
+            server::api::openapi::document_json()
+        );
         return 0;
     }
     let config = match Config::load(cli.config.as_deref()) {

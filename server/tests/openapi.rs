@@ -164,3 +164,97 @@ async fn the_description_is_served_without_login_and_printed_by_the_cli() {
     let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(printed, served);
 }
+
+/// The contract every test server answers through catches what it exists to catch: a field
+/// renamed in the code (one unknown, one missing), a code the route does not declare, a status
+/// the description does not have. (A stand-in router answers; the real one is checked by every
+/// other integration test.)
+#[tokio::test]
+async fn the_contract_catches_a_renamed_field_an_undeclared_code_and_an_unknown_status() {
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use axum::Json;
+    use tower::ServiceExt;
+
+    let real: Value = {
+        let app = TestApp::spawn().await;
+        let vm = app
+            .post_json(
+                "/api/v1/vms",
+                serde_json::json!({ "name": "contract", "cpu": 1, "memory": 64, "disk_size": 1 }),
+            )
+            .await;
+        assert_eq!(vm.status(), 201);
+        vm.json().await.unwrap()
+    };
+    let answers = |status: StatusCode, body: Value| {
+        axum::Router::new().route(
+            "/api/v1/vms/{uuid}",
+            get(move || {
+                let body = body.clone();
+                async move { (status, Json(body)) }
+            }),
+        )
+    };
+    let path = format!("/api/v1/vms/{}", real["uuid"].as_str().unwrap());
+    let violations_at = |router: axum::Router, path: String| async move {
+        let violations = common::contract::Violations::default();
+        let checked = common::contract::checked(router, violations.clone());
+        let request = axum::http::Request::get(&path).body(axum::body::Body::empty());
+        let response = checked.oneshot(request.unwrap()).await.unwrap();
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let found = violations.lock().unwrap().clone();
+        found
+    };
+    let violations_of = |router: axum::Router| violations_at(router, path.clone());
+
+    // The real VM as the server sent it: no violation.
+    assert_eq!(
+        violations_of(answers(StatusCode::OK, real.clone())).await,
+        Vec::<String>::new()
+    );
+    // `name` renamed to `title`.
+    let mut renamed = real.clone();
+    let name = renamed.as_object_mut().unwrap().remove("name").unwrap();
+    renamed["title"] = name;
+    let found = violations_of(answers(StatusCode::OK, renamed))
+        .await
+        .join("\n");
+    assert!(found.contains("\"name\" is a required property"), "{found}");
+    assert!(found.contains("'title' was unexpected"), "{found}");
+    // A code this route never declared for its status, and a status it does not have.
+    let wrong_code = serde_json::json!({ "error": "x", "code": "SNAPSHOT_NOT_FOUND" });
+    let found = violations_of(answers(StatusCode::NOT_FOUND, wrong_code))
+        .await
+        .join("\n");
+    assert!(
+        found.contains("GET /api/v1/vms/{uuid} → 404") && found.contains("SNAPSHOT_NOT_FOUND"),
+        "{found}"
+    );
+    let teapot = serde_json::json!({ "error": "x", "code": "INTERNAL" });
+    let found = violations_of(answers(StatusCode::IM_A_TEAPOT, teapot))
+        .await
+        .join("\n");
+    assert!(
+        found.contains("→ 418: the description has no such response"),
+        "{found}"
+    );
+    // An event of the stream whose data is not what the description says of that event.
+    let stream = axum::Router::new().route(
+        "/api/v1/events",
+        get(|| async {
+            let event = axum::response::sse::Event::default()
+                .event("vm_deleted")
+                .data(r#"{"id": 1}"#);
+            axum::response::Sse::new(futures::stream::iter([Ok::<_, std::convert::Infallible>(
+                event,
+            )]))
+        }),
+    );
+    let found = violations_at(stream, "/api/v1/events".into())
+        .await
+        .join("\n");
+    assert!(found.contains("GET /api/v1/events → 200: event"), "{found}");
+}

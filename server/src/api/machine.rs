@@ -170,7 +170,10 @@ pub async fn installation(
         `INVALID_STATE`, as is a VM being created or deleted. The body is read as JSON whatever \
         its `Content-Type`. Any user for their own VMs, an admin for any.",
     params(("uuid" = String, Path, format = Uuid, description = "The VM's id.")),
-    request_body = Option<CompleteInstallationRequest>,
+    request_body(
+        content = CompleteInstallationRequest,
+        description = "Optional: no body means the installation succeeded.",
+    ),
     responses(
         (status = 200, description = "The installation status now.", body = InstallationReport),
     ),

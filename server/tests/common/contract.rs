@@ -50,8 +50,19 @@ async fn check(method: &str, path: &str, response: Response, violations: &Violat
             .push(format!("{what}: the description has no such response"));
         return response;
     };
+    if content_type.starts_with("text/event-stream") {
+        return match described.event_stream.clone() {
+            Some(events) => checked_stream(what, response, events, Arc::clone(violations)),
+            None => {
+                violations.lock().unwrap().push(format!(
+                    "{what}: an event stream the description does not have"
+                ));
+                response
+            }
+        };
+    }
     let Some(schema) = &described.json else {
-        // No JSON body described: an empty body, a stream or a WebSocket.
+        // No JSON body described: an empty body or a WebSocket.
         if content_type.starts_with("application/json") {
             violations
                 .lock()
@@ -66,15 +77,20 @@ async fn check(method: &str, path: &str, response: Response, violations: &Violat
         ));
         return response;
     }
-    if encoded {
-        // Compressed (a client that asked for gzip): the status is checked, not the body.
-        return response;
-    }
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
         .expect("a JSON body reads whole");
-    match serde_json::from_slice::<Value>(&bytes) {
+    // A client that asked for gzip (the admin's cached list): validated as it decompresses.
+    let plain = if encoded {
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut plain)
+            .expect("a gzip body the server made decompresses");
+        bytes::Bytes::from(plain)
+    } else {
+        bytes.clone()
+    };
+    match serde_json::from_slice::<Value>(&plain) {
         Ok(instance) => {
             // JSON described without a schema (the description itself): any JSON.
             let Some(schema) = schema else {
@@ -99,6 +115,60 @@ async fn check(method: &str, path: &str, response: Response, violations: &Violat
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// The stream, passed on as it comes, each event checked against the description's
+/// `{event, data}` schema as it goes by (`data` parsed as JSON where it is JSON).
+fn checked_stream(
+    what: String,
+    response: Response,
+    events: Arc<jsonschema::Validator>,
+    violations: Violations,
+) -> Response {
+    use futures::StreamExt;
+    let (parts, body) = response.into_parts();
+    let mut pending = String::new();
+    let stream = body.into_data_stream().map(move |chunk| {
+        if let Ok(bytes) = &chunk {
+            pending.push_str(&String::from_utf8_lossy(bytes));
+            while let Some(end) = pending.find("\n\n") {
+                let block: String = pending.drain(..end + 2).collect();
+                if let Some(event) = parse_event(&block) {
+                    let errors: Vec<String> = events
+                        .iter_errors(&event)
+                        .map(|error| format!("at {:?}: {error}", error.instance_path().as_str()))
+                        .collect();
+                    if !errors.is_empty() {
+                        violations
+                            .lock()
+                            .unwrap()
+                            .push(format!("{what}: event {event}: {}", errors.join("; ")));
+                    }
+                }
+            }
+        }
+        chunk
+    });
+    Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// One event of a stream as `{event, data}`; `None` for a comment (keep-alive).
+fn parse_event(block: &str) -> Option<Value> {
+    let mut name = "message".to_string();
+    let mut data: Vec<&str> = Vec::new();
+    for line in block.lines() {
+        if let Some(value) = line.strip_prefix("event:") {
+            name = value.trim_start().to_string();
+        } else if let Some(value) = line.strip_prefix("data:") {
+            data.push(value.strip_prefix(' ').unwrap_or(value));
+        }
+    }
+    if data.is_empty() {
+        return None;
+    }
+    let data = data.join("\n");
+    let data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+    Some(serde_json::json!({ "event": name, "data": data }))
+}
+
 fn header_text(response: &Response, name: header::HeaderName) -> String {
     response
         .headers()
@@ -119,6 +189,8 @@ struct Contract {
 struct DescribedResponse {
     /// A JSON body, with its schema if the description gives one.
     json: Option<Option<jsonschema::Validator>>,
+    /// An event stream: the schema of its events (`{event, data}`).
+    event_stream: Option<Arc<jsonschema::Validator>>,
 }
 
 fn contract() -> &'static Contract {
@@ -126,8 +198,9 @@ fn contract() -> &'static Contract {
     CONTRACT.get_or_init(|| {
         let mut document =
             serde_json::to_value(server::api::openapi::document()).expect("the description");
-        let parts = parts_of_all_of(&document);
-        close_objects(&mut document, &parts, false);
+        let components = document["components"].clone();
+        merge_all_of(&mut document, &components);
+        close_objects(&mut document);
         let mut operations = Vec::new();
         for (path, item) in document["paths"].as_object().expect("paths") {
             for method in item.as_object().expect("a path item").keys() {
@@ -142,62 +215,72 @@ fn contract() -> &'static Contract {
     })
 }
 
-/// The components some `allOf` is made of (a flattened type's parts).
-fn parts_of_all_of(document: &Value) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut stack = vec![document];
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::Object(map) => {
-                for part in map
-                    .get("allOf")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(reference) = part["$ref"].as_str() {
-                        parts.push(reference.to_string());
-                    }
-                }
-                stack.extend(map.values());
-            }
-            Value::Array(items) => stack.extend(items),
-            _ => {}
-        }
-    }
-    parts
-}
-
-/// Strict on fields: an object schema with properties admits no others. An `allOf` is closed
-/// as a whole (`unevaluatedProperties` sees what every part evaluated), its parts stay open.
-/// The description itself stays open, as descriptions are; the tests hold the server to
-/// exactly the fields it documents.
-fn close_objects(value: &mut Value, parts: &[String], in_all_of: bool) {
+/// A flattened type is an `allOf` of its parts (`UserDetail` = `User` + `quota`, an error =
+/// `ApiError` + its codes): merged here into one object with every part's properties and
+/// required fields, so it can be closed like any other object.
+fn merge_all_of(value: &mut Value, components: &Value) {
     match value {
         Value::Object(map) => {
-            let open = in_all_of
-                || map.contains_key("additionalProperties")
-                || map.contains_key("unevaluatedProperties");
-            if !open && (map.contains_key("properties") || map.contains_key("allOf")) {
-                map.insert("unevaluatedProperties".into(), Value::Bool(false));
+            for child in map.values_mut() {
+                merge_all_of(child, components);
             }
-            for (key, child) in map.iter_mut() {
-                match key.as_str() {
-                    "allOf" => close_objects(child, parts, true),
-                    // A component that is a part of some allOf stays open everywhere.
-                    "schemas" => {
-                        for (name, schema) in child.as_object_mut().into_iter().flatten() {
-                            let reference = format!("#/components/schemas/{name}");
-                            close_objects(schema, parts, parts.contains(&reference));
-                        }
+            let Some(parts) = map.get("allOf").and_then(Value::as_array) else {
+                return;
+            };
+            let resolved: Option<Vec<&Value>> = parts
+                .iter()
+                .map(|part| match part["$ref"].as_str() {
+                    Some(reference) => {
+                        let name = reference.strip_prefix("#/components/schemas/")?;
+                        Some(&components["schemas"][name])
                     }
-                    _ => close_objects(child, parts, false),
+                    None => Some(part),
+                })
+                .map(|part| part.filter(|part| part["properties"].is_object()))
+                .collect();
+            let Some(resolved) = resolved else { return };
+            let mut properties = serde_json::Map::new();
+            let mut required = Vec::new();
+            for part in resolved {
+                for (name, schema) in part["properties"].as_object().unwrap() {
+                    let merged = match properties.remove(name) {
+                        Some(earlier) => serde_json::json!({ "allOf": [earlier, schema] }),
+                        None => schema.clone(),
+                    };
+                    properties.insert(name.clone(), merged);
+                }
+                for name in part["required"].as_array().into_iter().flatten() {
+                    if !required.contains(name) {
+                        required.push(name.clone());
+                    }
                 }
             }
+            map.remove("allOf");
+            map.insert("type".into(), "object".into());
+            map.insert("properties".into(), Value::Object(properties));
+            map.insert("required".into(), Value::Array(required));
         }
         Value::Array(items) => items
             .iter_mut()
-            .for_each(|item| close_objects(item, parts, in_all_of)),
+            .for_each(|item| merge_all_of(item, components)),
+        _ => {}
+    }
+}
+
+/// Strict on fields: an object schema with properties admits no others. The description
+/// itself stays open, as descriptions are; the tests hold the server to exactly the fields it
+/// documents.
+fn close_objects(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let open = map.contains_key("additionalProperties")
+                || map.contains_key("unevaluatedProperties");
+            if !open && map.get("properties").is_some_and(Value::is_object) {
+                map.insert("unevaluatedProperties".into(), Value::Bool(false));
+            }
+            map.values_mut().for_each(close_objects);
+        }
+        Value::Array(items) => items.iter_mut().for_each(close_objects),
         _ => {}
     }
 }
@@ -245,8 +328,7 @@ impl Contract {
         if described.is_null() {
             return None;
         }
-        let json = &described["content"]["application/json"];
-        let json_schema = json["schema"].as_object().map(|schema| {
+        let compile = |schema: &serde_json::Map<String, Value>| {
             // The schema, with the components its `$ref`s point into beside it.
             let mut root = Value::Object(schema.clone());
             root["components"] = self.document["components"].clone();
@@ -256,9 +338,15 @@ impl Contract {
                 .unwrap_or_else(|error| {
                     panic!("the schema of {method} {template} → {status} does not compile: {error}")
                 })
-        });
+        };
+        let json = &described["content"]["application/json"];
+        let json_schema = json["schema"].as_object().map(compile);
+        let event_stream = described["content"]["text/event-stream"]["schema"]
+            .as_object()
+            .map(|schema| Arc::new(compile(schema)));
         let described = Arc::new(DescribedResponse {
             json: json.is_object().then_some(json_schema),
+            event_stream,
         });
         self.responses
             .lock()

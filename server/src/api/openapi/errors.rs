@@ -75,9 +75,14 @@ fn codes_of(path: &str, operation: &Operation, default_needs_login: bool) -> Vec
             RefOr::Ref(_) => true,
         });
     if takes_json {
-        codes.extend([ErrorCode::PayloadTooLarge, ErrorCode::UnsupportedMediaType]);
+        codes.push(ErrorCode::UnsupportedMediaType);
     }
-    codes.extend([ErrorCode::Internal, ErrorCode::DatabaseUnavailable]);
+    // Every route limits the size of what it is sent, a body or not (api/mod.rs).
+    codes.extend([
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::Internal,
+        ErrorCode::DatabaseUnavailable,
+    ]);
     codes
 }
 
@@ -137,7 +142,9 @@ fn add_responses(operation: &mut Operation, codes: &[ErrorCode]) {
                 "Retry-After",
                 HeaderBuilder::new()
                     .schema(Some(ObjectBuilder::new().schema_type(Type::Integer)))
-                    .description(Some("Seconds until trying again makes sense."))
+                    .description(Some(
+                        "Seconds until trying again makes sense, where the server knows.",
+                    ))
                     .build(),
             );
         }

@@ -24,6 +24,9 @@ use security::SecuritySchemes;
 #[openapi(
     info(
         title = "Limen",
+        // The API's version (its path's /v1), not the release: that is for logged-in callers
+        // (`GET /api/v1/version`).
+        version = "1",
         description = "The REST API of Limen, a web dashboard for the virtual machines of a \
             libvirt/QEMU host. Every route answers JSON; a refusal is `{error, code}`: `error` \
             is a sentence for a person, `code` is stable and for scripts. Log in with \
