@@ -96,15 +96,11 @@ async fn check(method: &str, path: &str, response: Response, violations: &Violat
             let Some(schema) = schema else {
                 return Response::from_parts(parts, Body::from(bytes));
             };
-            let errors: Vec<String> = schema
-                .iter_errors(&instance)
-                .map(|error| format!("at {:?}: {error}", error.instance_path().as_str()))
-                .collect();
-            if !errors.is_empty() {
+            if let Some(errors) = schema_errors(schema, &instance) {
                 violations
                     .lock()
                     .unwrap()
-                    .push(format!("{what}: {} (body: {instance})", errors.join("; ")));
+                    .push(format!("{what}: {errors} (body: {instance})"));
             }
         }
         Err(error) => violations
@@ -131,23 +127,29 @@ fn checked_stream(
             pending.push_str(&String::from_utf8_lossy(bytes));
             while let Some(end) = pending.find("\n\n") {
                 let block: String = pending.drain(..end + 2).collect();
-                if let Some(event) = parse_event(&block) {
-                    let errors: Vec<String> = events
-                        .iter_errors(&event)
-                        .map(|error| format!("at {:?}: {error}", error.instance_path().as_str()))
-                        .collect();
-                    if !errors.is_empty() {
-                        violations
-                            .lock()
-                            .unwrap()
-                            .push(format!("{what}: event {event}: {}", errors.join("; ")));
-                    }
+                let Some(event) = parse_event(&block) else {
+                    continue;
+                };
+                if let Some(errors) = schema_errors(&events, &event) {
+                    violations
+                        .lock()
+                        .unwrap()
+                        .push(format!("{what}: event {event}: {errors}"));
                 }
             }
         }
         chunk
     });
     Response::from_parts(parts, Body::from_stream(stream))
+}
+
+/// What `instance` breaks of `schema`, if anything, in one line.
+fn schema_errors(schema: &jsonschema::Validator, instance: &Value) -> Option<String> {
+    let errors: Vec<String> = schema
+        .iter_errors(instance)
+        .map(|error| format!("at {:?}: {error}", error.instance_path().as_str()))
+        .collect();
+    (!errors.is_empty()).then(|| errors.join("; "))
 }
 
 /// One event of a stream as `{event, data}`; `None` for a comment (keep-alive).
