@@ -573,6 +573,23 @@ async fn making_an_image_can_be_cancelled_and_leaves_nothing() {
             .contains("base image is being made"),
         "{body}"
     );
+    // …and to another user it is not busy but not there at all, as any VM of someone else.
+    let stranger = app
+        .user(
+            "stranger",
+            app::auth::Role::User,
+            app::auth::Quota::default(),
+        )
+        .await;
+    let hidden = stranger
+        .post(app.url(&format!("/api/v1/vms/{source}/action")))
+        .json(&json!({ "action": "start" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+    let body: Value = hidden.json().await.unwrap();
+    assert_eq!(body["code"], "VM_NOT_FOUND", "{body}");
     let cancel = app
         .post_json(&format!("/api/v1/operations/{id}/cancel"), json!({}))
         .await;

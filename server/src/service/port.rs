@@ -35,9 +35,19 @@ fn vm_target(id: VmId) -> String {
 impl VmService {
     /// The VM's lock for a verb. While a base image is being made from its disk (which holds
     /// the lock for the whole copy) the verb is refused at once, and audited, instead of
-    /// waiting for the copy's end.
-    async fn lock_for(&self, id: VmId, entry: &Entry) -> Result<KeyedGuard<Uuid>, AppError> {
-        if let Err(refusal) = self.refuse_if_copying(id) {
+    /// waiting for the copy's end — refused as busy to those who may see the VM, as not found
+    /// to anyone else (what happens to another user's VM is none of their business).
+    async fn lock_for(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        entry: &Entry,
+    ) -> Result<KeyedGuard<Uuid>, AppError> {
+        if let Err(busy) = self.refuse_if_copying(id) {
+            let refusal = match self.get_vm(caller, id).await {
+                Ok(_) => busy,
+                Err(hidden) => hidden,
+            };
             let refused: Result<(), AppError> = Err(refusal.clone());
             self.audit.record(entry.clone().outcome(&refused)).await;
             return Err(refusal);
@@ -102,7 +112,7 @@ impl VmPort for VmService {
         let entry = Entry::by(caller, "vm.role")
             .target(vm_target(id))
             .detail(role.clone().unwrap_or_else(|| "(none)".into()));
-        let guard = self.lock_for(id, &entry).await?;
+        let guard = self.lock_for(caller, id, &entry).await?;
         let work = set_role(self.cx.clone(), caller.clone(), id, role);
         self.detached(guard, |r| entry.outcome(r), work).await
     }
@@ -169,7 +179,7 @@ impl VmPort for VmService {
             None => Entry::by(caller, "vm.media.detach"),
         }
         .target(vm_target(id));
-        let guard = self.lock_for(id, &entry).await?;
+        let guard = self.lock_for(caller, id, &entry).await?;
         let work = change_media(self.cx.clone(), caller.clone(), id, iso);
         self.detached(guard, |r| entry.outcome(r), work).await
     }
@@ -189,7 +199,7 @@ impl VmPort for VmService {
         let entry = Entry::by(caller, "vm.boot_order")
             .target(vm_target(id))
             .detail(order.as_str());
-        let guard = self.lock_for(id, &entry).await?;
+        let guard = self.lock_for(caller, id, &entry).await?;
         let work = set_boot_order(self.cx.clone(), caller.clone(), id, order);
         self.detached(guard, |r| entry.outcome(r), work).await
     }
@@ -216,7 +226,7 @@ impl VmPort for VmService {
             "vm.installation.complete"
         };
         let entry = Entry::by(caller, name).target(vm_target(id));
-        let guard = self.lock_for(id, &entry).await?;
+        let guard = self.lock_for(caller, id, &entry).await?;
         let work = complete_installation(self.cx.clone(), caller.clone(), id, failed);
         self.detached(guard, |r| entry.outcome(r), work).await
     }
@@ -236,7 +246,7 @@ impl VmPort for VmService {
         let entry = Entry::by(caller, "vm.disk.resize")
             .target(vm_target(id))
             .detail(format!("{size_gb} GiB"));
-        let guard = self.lock_for(id, &entry).await?;
+        let guard = self.lock_for(caller, id, &entry).await?;
         let quota_guard = self.owner_lock_for(caller, id, &entry).await?;
         let work = resize(self.cx.clone(), caller.clone(), id, size_gb);
         self.detached((guard, quota_guard), |r| entry.outcome(r), work)
@@ -262,7 +272,7 @@ impl VmPort for VmService {
         let entry = Entry::by(caller, "vm.snapshot.create")
             .target(vm_target(id))
             .detail(request.name.clone());
-        let guard = self.lock_for(id, &entry).await?;
+        let guard = self.lock_for(caller, id, &entry).await?;
         // The snapshot's growth of the disk file is checked against the disk quota.
         let quota_guard = self.owner_lock_for(caller, id, &entry).await?;
         let work = snapshots::create(
@@ -286,7 +296,7 @@ impl VmPort for VmService {
         let entry = Entry::by(caller, "vm.snapshot.revert")
             .target(vm_target(id))
             .detail(name.clone());
-        let guard = self.lock_for(id, &entry).await?;
+        let guard = self.lock_for(caller, id, &entry).await?;
         // A revert may bring back a larger disk: checked against the quota under its lock.
         let quota_guard = self.owner_lock_for(caller, id, &entry).await?;
         let work = snapshots::revert(
@@ -309,7 +319,7 @@ impl VmPort for VmService {
         let entry = Entry::by(caller, "vm.snapshot.delete")
             .target(vm_target(id))
             .detail(name.clone());
-        let guard = self.lock_for(id, &entry).await?;
+        let guard = self.lock_for(caller, id, &entry).await?;
         let work = snapshots::delete(
             self.cx.clone(),
             self.snapshot_works.clone(),
@@ -354,14 +364,14 @@ impl VmPort for VmService {
         action: VmAction,
     ) -> Result<Vm, AppError> {
         let entry = Entry::by(caller, action.audit_name()).target(vm_target(id));
-        let guard = self.lock_for(id, &entry).await?;
+        let guard = self.lock_for(caller, id, &entry).await?;
         let work = act(self.cx.clone(), caller.clone(), id, action);
         self.detached(guard, |r| entry.outcome(r), work).await
     }
 
     async fn delete_vm(&self, caller: &Principal, id: VmId) -> Result<DeleteReport, AppError> {
         let entry = Entry::by(caller, "vm.delete").target(vm_target(id));
-        let guard = self.lock_for(id, &entry).await?;
+        let guard = self.lock_for(caller, id, &entry).await?;
         let audit = move |result: &Result<DeleteReport, AppError>| match result {
             Ok(report) if !report.leftovers.is_empty() => {
                 entry.detail(format!("left behind: {:?}", report.leftovers))
@@ -391,7 +401,7 @@ impl VmPort for VmService {
 
     async fn forget_vm(&self, caller: &Principal, id: VmId) -> Result<(), AppError> {
         let entry = Entry::by(caller, "vm.forget").target(vm_target(id));
-        let guard = self.lock_for(id, &entry).await?;
+        let guard = self.lock_for(caller, id, &entry).await?;
         let work = forget(self.cx.clone(), caller.clone(), id);
         self.detached(guard, |r| entry.outcome(r), work).await
     }
