@@ -188,6 +188,21 @@ async fn ranges_come_from_memory_and_the_stored_minutes() {
         written + written_back >= 1,
         "the running VM's minute is stored"
     );
+    // A stored minute that memory holds too is not drawn twice (its mean, then its points):
+    // before the first point in memory come only minutes over by then.
+    let (_, hour) = stats(&app.client, &app, &path("1h")).await;
+    let first_in_memory = hour["stored_until"].as_i64().unwrap();
+    let stored: Vec<i64> = hour["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["at"].as_i64().unwrap())
+        .filter(|at| *at < first_in_memory)
+        .collect();
+    assert!(
+        stored.iter().all(|at| at + 60 <= first_in_memory),
+        "{stored:?} before {first_in_memory}"
+    );
     stop.cancel();
 
     // Deleting the VM deletes its history.

@@ -197,9 +197,13 @@ impl Stats {
             let recent = self.history().vm_since(vm, from);
             let until = recent.first().map_or(now.timestamp(), |point| point.at);
             let mut points = self
-                .stored(db, from, until, 60, move |conn, from, to, bucket| {
-                    minutes::vm_buckets(conn, vm, from, to, bucket)
-                })
+                .stored(
+                    db,
+                    from,
+                    whole_minutes_before(until),
+                    60,
+                    move |conn, from, to, bucket| minutes::vm_buckets(conn, vm, from, to, bucket),
+                )
                 .await?;
             points.extend(recent);
             let timing = Timing {
@@ -241,7 +245,9 @@ impl Stats {
         if range == StatsRange::Hour {
             let recent = self.history().host_since(host, from);
             let until = recent.first().map_or(now.timestamp(), |point| point.at);
-            let mut points = self.stored(db, from, until, 60, query).await?;
+            let mut points = self
+                .stored(db, from, whole_minutes_before(until), 60, query)
+                .await?;
             points.extend(recent);
             let timing = Timing {
                 step_secs: self.period_secs as i64,
@@ -291,4 +297,12 @@ impl Stats {
         }
         db.run(move |conn| query(conn, from, to, bucket)).await
     }
+}
+
+/// The end (exclusive, as a minute's start) of the stored minutes the hour shows before its
+/// first point in memory `first`: only minutes over by then. The minute `first` falls in is
+/// stored once it is over (while the collector keeps running): shown too, it would be drawn
+/// twice, as a mean and as its points.
+fn whole_minutes_before(first: i64) -> i64 {
+    first - 59
 }
