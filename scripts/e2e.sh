@@ -12,6 +12,14 @@ for dom in $(virsh -c qemu:///system list --all --name | grep '^e2e-' || true); 
   virsh -c qemu:///system destroy "$dom" >/dev/null 2>&1 || true
   virsh -c qemu:///system undefine "$dom" --nvram --snapshots-metadata >/dev/null 2>&1 || true
 done
+# A second real libvirt host on this machine (scripts/second-host.sh: its own libvirtd, sharing
+# the files): hosts.spec.ts adds it by this URI, makes VMs on it and migrates them between the two.
+export LIMEN_E2E_SECOND_HOST
+LIMEN_E2E_SECOND_HOST=$(bash scripts/second-host.sh start)
+for dom in $(virsh -c "$LIMEN_E2E_SECOND_HOST" list --all --name | grep '^e2e-' || true); do
+  virsh -c "$LIMEN_E2E_SECOND_HOST" destroy "$dom" >/dev/null 2>&1 || true
+  virsh -c "$LIMEN_E2E_SECOND_HOST" undefine "$dom" --nvram --snapshots-metadata >/dev/null 2>&1 || true
+done
 rm -rf "$LIMEN_E2E_DATA_DIR"
 mkdir -p "$LIMEN_E2E_DATA_DIR"/{disks,isos,images}
 chmod 755 "$LIMEN_E2E_DATA_DIR" "$LIMEN_E2E_DATA_DIR"/{disks,isos,images}

@@ -3,14 +3,16 @@
 # port of its own, against a fresh database and libvirt's in-process test driver, with an admin
 # and three VMs, and loads the logged-in dashboard once in Debian's Chromium with a cold cache.
 # Prints the bytes over the wire per request and exits 1 when their sum is over the budget
-# (320 KiB = 327,680 bytes unless LIMEN_FIRST_LOAD_BUDGET says otherwise). Takes a few seconds.
+# (324 KiB = 331,776 bytes unless LIMEN_FIRST_LOAD_BUDGET says otherwise). Takes a few seconds.
 # It was 300 KiB until the dashboard spoke two languages: every text is now a value the hydrated
 # page needs in the page's language, where a static English text used to be left out of the WASM.
+# It was 320 KiB until several hosts: the create dialog's host choice (the hosts, deserialized),
+# the filter by host and each card's host are on the first page (+1 KiB).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 [[ -x target/release/limen && -d target/site/pkg ]] || die "build first: scripts/build.sh"
 port=${LIMEN_BUDGET_PORT:-18557}
-budget=${LIMEN_FIRST_LOAD_BUDGET:-$((320 * 1024))}
+budget=${LIMEN_FIRST_LOAD_BUDGET:-$((324 * 1024))}
 base="http://127.0.0.1:$port"
 prepare_state_dir
 data="$STATE_DIR/budget-data"

@@ -28,6 +28,10 @@ case "${1:-path}" in
     [[ "$(dirname "$dir")" == "$STATE_BASE" && "$(basename "$dir")" != .* ]] \
       || die "not a state dir: $dir (they are in $STATE_BASE)"
     [[ -d "$dir" ]] || { log "state: $dir does not exist"; exit 0; }
+    # The second libvirt host of the tests runs from this directory: stopped first.
+    if [[ "$dir" == "$STATE_DIR" && -d "$dir/second-host" ]]; then
+      bash "$ROOT/scripts/second-host.sh" remove
+    fi
     pg_ctl=("$(pg_bin)/pg_ctl" -D "$dir/pg/data")
     cd /   # postgres may not be allowed into the caller's directory
     if [[ -f "$dir/pg/data/PG_VERSION" ]] && runuser -u postgres -- "${pg_ctl[@]}" status >/dev/null 2>&1; then

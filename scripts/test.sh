@@ -12,6 +12,10 @@ prepare_state_dir
 export LIMEN_TEST_DATABASE_URL LIMEN_TEST_GUEST_DIR="$STATE_DIR/test-guest"
 LIMEN_TEST_DATABASE_URL=$(bash scripts/postgres.sh limen_test)
 bash scripts/test-guest.sh "$LIMEN_TEST_GUEST_DIR"
+# A second libvirt host beside the first (its own libvirtd in private namespaces), for the
+# tests of several hosts and migration.
+export LIMEN_TEST_SECOND_HOST
+LIMEN_TEST_SECOND_HOST=$(bash scripts/second-host.sh start)
 
 log "test: unit and integration (cargo test)"
 cargo test --locked -p app -p server

@@ -22,7 +22,13 @@ pub enum ErrorCode {
     ImageNotFound,
     /// The VM has no snapshot of that name.
     SnapshotNotFound,
+    /// No managed host of that key.
+    HostNotFound,
     VmAlreadyExists,
+    /// A host of that name, or the same libvirt under another URI, is already managed.
+    HostAlreadyExists,
+    /// A host that still has VMs cannot be removed (the sentence names them).
+    HostInUse,
     UserAlreadyExists,
     /// An ISO or base image of that name is already in its library.
     MediaAlreadyExists,
@@ -64,13 +70,16 @@ impl ErrorCode {
             | ErrorCode::VmNotFound
             | ErrorCode::IsoNotFound
             | ErrorCode::ImageNotFound
-            | ErrorCode::SnapshotNotFound => 404,
+            | ErrorCode::SnapshotNotFound
+            | ErrorCode::HostNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::VmAlreadyExists
             | ErrorCode::UserAlreadyExists
             | ErrorCode::MediaAlreadyExists
             | ErrorCode::MediaInUse
             | ErrorCode::SnapshotAlreadyExists
+            | ErrorCode::HostAlreadyExists
+            | ErrorCode::HostInUse
             | ErrorCode::SnapshotLimitReached
             | ErrorCode::InvalidState
             | ErrorCode::VmNotRunning => 409,

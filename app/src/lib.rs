@@ -6,6 +6,7 @@ pub mod auth;
 pub mod components;
 pub mod error;
 pub mod headers;
+pub mod hosts;
 pub mod language;
 pub mod live;
 pub mod machine;
@@ -149,7 +150,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("media") view={Lazy::<pages::media::MediaRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("tokens") view={Lazy::<pages::tokens::TokensRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("audit") view={Lazy::<pages::audit::AuditLogRoute>::new()} ssr=SsrMode::Async/>
-                    // Every admin page (users, host, reconcile) in one route and chunk.
+                    // Every admin page (users, host, hosts, reconcile) in one route and chunk.
                     <Route
                         path=(StaticSegment("admin"), ParamSegment("page"))
                         view={Lazy::<pages::admin::AdminRoute>::new()}
@@ -201,6 +202,7 @@ fn TopNav(user: User, live: Live) -> impl IntoView {
                 .then(|| {
                     view! {
                         <A href="/admin/host">{tr!(locale, common.nav_host)}</A>
+                        <A href="/admin/hosts">{tr!(locale, common.nav_hosts)}</A>
                         <A href="/admin/users">{tr!(locale, common.nav_users)}</A>
                         <A href="/admin/reconcile">{tr!(locale, common.nav_reconcile)}</A>
                     }

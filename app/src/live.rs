@@ -44,6 +44,9 @@ pub struct Live {
     pub link: RwSignal<LinkState>,
     /// Grows whenever a library (ISOs, base images) may have changed: lists of them load again.
     pub library: RwSignal<u64>,
+    /// Grows whenever the hosts may have changed (one added, changed, removed, lost or reached
+    /// again): lists of them load again.
+    pub hosts: RwSignal<u64>,
     /// The stream's `operation_progress` payloads (making a base image), newest last, at most
     /// [`OPERATION_EVENTS`]: kept as they came and read with [`latest_operations`] by the pages
     /// that show them, so the dashboard's first load carries no parser for them.
@@ -80,6 +83,12 @@ impl Live {
         self.library.update(|version| *version += 1);
     }
 
+    /// A host was added, changed, removed, lost or reached again: whatever lists them loads
+    /// again.
+    pub fn hosts_changed(&self) {
+        self.hosts.update(|version| *version += 1);
+    }
+
     /// A VM's snapshots changed (`payload` names it; empty: any VM's may have).
     pub fn snapshots_changed(&self, payload: String) {
         self.snapshots.update(|(count, last)| {
@@ -110,6 +119,7 @@ pub fn provide_live(logged_in: Signal<bool>) -> Live {
         store: VmStore::default(),
         link: RwSignal::new(LinkState::Connecting),
         library: RwSignal::new(0),
+        hosts: RwSignal::new(0),
         operations: RwSignal::new(Vec::new()),
         snapshots: RwSignal::new((0, String::new())),
         gauges: RwSignal::new((0, String::new())),
@@ -149,12 +159,13 @@ mod browser {
 
     /// The stream's events, in the order they came; `error` is the browser's own event (the
     /// stream dropped, and it reconnects by itself unless the server refused it).
-    const EVENTS: [&str; 9] = [
+    const EVENTS: [&str; 10] = [
         "snapshot",
         "vm_created",
         "vm_updated",
         "vm_deleted",
         "media_changed",
+        "hosts_changed",
         "operation_progress",
         "vm_snapshots",
         "vm_gauges",
@@ -196,18 +207,20 @@ mod browser {
         let Live { store, link, .. } = live;
         match name {
             // Sent first on every (re)connection: from now on what is shown is current (a
-            // library change may have been missed while disconnected).
+            // library or host change may have been missed while disconnected).
             "snapshot" => {
                 if let Ok(snapshot) = serde_json::from_str::<Snapshot>(data) {
                     store.snapshot(snapshot.vms);
                     if link.get_untracked() == LinkState::Reconnecting {
                         live.library_changed();
+                        live.hosts_changed();
                         live.snapshots_changed(String::new());
                     }
                     link.set(LinkState::Live);
                 }
             }
             "media_changed" => live.library_changed(),
+            "hosts_changed" => live.hosts_changed(),
             "operation_progress" => live.operation_event(data.to_string()),
             "vm_snapshots" => live.snapshots_changed(data.to_string()),
             "vm_gauges" => live.gauges.update(|(rounds, payload)| {

@@ -221,6 +221,8 @@ pub enum OperationKind {
     SnapshotRevert,
     /// A snapshot being deleted (its data freed in the disk file).
     SnapshotDelete,
+    /// A VM moving to another host (`target` names the host).
+    VmMigrate,
 }
 
 /// Where a long operation stands: `running`, or how it ended.

@@ -14,6 +14,7 @@ use crate::auth::{
     UserDetail,
 };
 use crate::error::{AppError, ErrorCode};
+use crate::hosts::{AddHostRequest, Host, MigrateRequest, UpdateHostRequest};
 use crate::machine::{
     BootOrderReport, CreateImageRequest, DiskInfo, InstallationReport, OperationProgress, RoleCount,
 };
@@ -121,6 +122,27 @@ pub trait VmPort: Send + Sync + 'static {
         action: VmAction,
     ) -> Result<Vm, AppError>;
     async fn delete_vm(&self, caller: &Principal, id: VmId) -> Result<DeleteReport, AppError>;
+    /// The libvirt hosts: every one for an admin, the hosts of their own VMs for a user.
+    async fn list_hosts(&self, caller: &Principal) -> Result<Vec<Host>, AppError>;
+    /// Adds a host (admins): Limen connects to it first, and refuses one it cannot reach.
+    async fn add_host(&self, caller: &Principal, request: AddHostRequest)
+        -> Result<Host, AppError>;
+    /// Renames, enables or disables a host (admins).
+    async fn update_host(
+        &self,
+        caller: &Principal,
+        key: &str,
+        request: UpdateHostRequest,
+    ) -> Result<Host, AppError>;
+    /// Moves a VM to another host, live if it runs (admins).
+    async fn migrate_vm(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        request: MigrateRequest,
+    ) -> Result<Vm, AppError>;
+    /// Removes a host that has no VM (admins).
+    async fn remove_host(&self, caller: &Principal, key: &str) -> Result<(), AppError>;
     /// Compares hypervisor, database and disks; fixes drift, reports the rest (SPEC §6).
     async fn reconcile(&self, caller: &Principal) -> Result<ReconcileReport, AppError>;
     /// Takes a ghost domain under management.

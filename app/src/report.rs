@@ -30,6 +30,20 @@ pub struct ReconcileReport {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(required))]
     pub stale_snapshots: Vec<StaleSnapshot>,
+    /// Hosts that could not be reached: nothing of theirs was checked (their VMs are neither
+    /// missing nor drifted, and no disk is called an orphan while one is unreachable).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(required))]
+    pub unreachable_hosts: Vec<UnreachableHost>,
+}
+
+/// A host a reconcile could not reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct UnreachableHost {
+    pub host: String,
+    /// Why, in words.
+    pub reason: String,
 }
 
 impl ReconcileReport {

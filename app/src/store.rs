@@ -3,7 +3,7 @@
 //! each VM by its `generation` (the server raises it with every change to the VM; equal means
 //! the same), whatever order they arrive in. Nothing refetches on a timer.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use leptos::prelude::*;
 
@@ -100,11 +100,12 @@ impl VmSet {
         self.vms.is_empty()
     }
 
-    /// Ids in display order of the VMs with `role` (`None`: all of them).
-    pub fn ids_with_role(&self, role: Option<&str>) -> Vec<VmId> {
+    /// Ids in display order of the VMs with `role` on the host of key `host` (`None`: any).
+    pub fn ids_matching(&self, role: Option<&str>, host: Option<&str>) -> Vec<VmId> {
         self.vms
             .iter()
             .filter(|vm| role.is_none() || vm.role.as_deref() == role)
+            .filter(|vm| host.is_none_or(|host| vm.host == host))
             .map(|vm| vm.uuid)
             .collect()
     }
@@ -112,6 +113,25 @@ impl VmSet {
     /// The roles in use, with counts, by name.
     pub fn roles(&self) -> Vec<RoleCount> {
         role_counts(&self.vms)
+    }
+
+    /// The hosts the VMs are on, by key, each with how many.
+    pub fn hosts(&self) -> Vec<(String, u64)> {
+        let mut counts = BTreeMap::<&str, u64>::new();
+        for vm in &self.vms {
+            *counts.entry(vm.host.as_str()).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .map(|(host, count)| (host.to_string(), count))
+            .collect()
+    }
+
+    /// Whether the VMs are on more than one host (a card then says which).
+    pub fn several_hosts(&self) -> bool {
+        self.vms
+            .first()
+            .is_some_and(|first| self.vms.iter().any(|vm| vm.host != first.host))
     }
 }
 
@@ -177,12 +197,20 @@ impl VmStore {
         self.set.with(VmSet::is_empty)
     }
 
-    pub fn ids_with_role(&self, role: Option<&str>) -> Vec<VmId> {
-        self.set.with(|set| set.ids_with_role(role))
+    pub fn ids_matching(&self, role: Option<&str>, host: Option<&str>) -> Vec<VmId> {
+        self.set.with(|set| set.ids_matching(role, host))
     }
 
     pub fn roles(&self) -> Vec<RoleCount> {
         self.set.with(VmSet::roles)
+    }
+
+    pub fn hosts(&self) -> Vec<(String, u64)> {
+        self.set.with(VmSet::hosts)
+    }
+
+    pub fn several_hosts(&self) -> bool {
+        self.set.with(VmSet::several_hosts)
     }
 }
 
@@ -292,6 +320,32 @@ mod tests {
             vm(2, "b", VmStatus::Running, 3),
             vm(4, "d", VmStatus::Stopped, 5),
         ]));
+    }
+
+    #[test]
+    fn vms_are_filtered_by_role_and_host_and_the_hosts_counted() {
+        let mut set = VmSet::default();
+        assert!(!set.several_hosts());
+        let mut web = vm(1, "a", VmStatus::Stopped, 1);
+        web.role = Some("web".into());
+        set.apply(web);
+        set.apply(vm(2, "b", VmStatus::Stopped, 1));
+        assert!(!set.several_hosts(), "every VM on the local host");
+        assert_eq!(set.hosts(), vec![("local".to_string(), 2)]);
+        let mut elsewhere = vm(3, "c", VmStatus::Stopped, 1);
+        elsewhere.host = "second".into();
+        elsewhere.role = Some("web".into());
+        set.apply(elsewhere);
+        assert!(set.several_hosts());
+        assert_eq!(
+            set.hosts(),
+            vec![("local".to_string(), 2), ("second".to_string(), 1)]
+        );
+        assert_eq!(set.ids_matching(None, None), vec![id(1), id(2), id(3)]);
+        assert_eq!(set.ids_matching(None, Some("local")), vec![id(1), id(2)]);
+        assert_eq!(set.ids_matching(Some("web"), None), vec![id(1), id(3)]);
+        assert_eq!(set.ids_matching(Some("web"), Some("second")), vec![id(3)]);
+        assert!(set.ids_matching(None, Some("nowhere")).is_empty());
     }
 
     #[test]

@@ -90,6 +90,15 @@ impl VmStatus {
     pub fn is_held_by_operation(self) -> bool {
         matches!(self, VmStatus::Creating | VmStatus::Deleting)
     }
+
+    /// Whether the domain is active on its host (has a QEMU process): running, paused or on
+    /// its way down.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            VmStatus::Running | VmStatus::Paused | VmStatus::ShuttingDown
+        )
+    }
 }
 
 impl FromStr for VmStatus {
@@ -262,6 +271,10 @@ pub struct CreateVmRequest {
     /// Start the VM once it is created (default: no).
     #[serde(default)]
     pub start: bool,
+    /// The host to create it on, by key; absent: the enabled host with the most free memory
+    /// that fits it (the created VM's `host` says which).
+    #[serde(default)]
+    pub host: Option<String>,
 }
 
 /// A file in the ISO or base-image library.

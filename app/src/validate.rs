@@ -139,6 +139,7 @@ mod tests {
             image: None,
             boot_order: None,
             start: false,
+            host: None,
         }
     }
 

@@ -156,6 +156,7 @@ test('no English sentence is left on any Korean page', async ({ browser, request
     '/tokens',
     '/audit',
     '/admin/host',
+    '/admin/hosts',
     '/admin/users',
     '/admin/reconcile',
     '/no-such-page',

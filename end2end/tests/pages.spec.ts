@@ -94,6 +94,7 @@ test('every page fits a phone\'s width and has its own title, rendered by the se
     ['/tokens', 'API tokens · Limen', true],
     ['/audit', 'Audit log · Limen', true],
     ['/admin/users', 'Users · Limen', true],
+    ['/admin/hosts', 'Hosts · Limen', true],
     ['/admin/reconcile', 'Reconcile · Limen', true],
     ['/nope', 'Page not found · Limen', true],
     ['/login', 'Log in · Limen', false],
@@ -197,6 +198,7 @@ test('the pages split off the main bundle load when reached by a link, without a
     ['Tokens', 'API tokens', 'API tokens · Limen'],
     ['Audit', 'Audit log', 'Audit log · Limen'],
     ['Users', 'Users', 'Users · Limen'],
+    ['Hosts', 'Hosts', 'Hosts · Limen'],
     ['Reconcile', 'Reconcile', 'Reconcile · Limen'],
     ['Machines', 'Virtual machines', 'Virtual machines · Limen'],
   ]) {

@@ -66,7 +66,7 @@ test('a running VM: its page draws graphs that grow live, its card shows its CPU
 test('the host page shows capacity and the host graphs', async ({ page }) => {
   const errors = watchErrors(page);
   await openDashboard(page);
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Host' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Host', exact: true }).click();
   await expect(page).toHaveURL(/\/admin\/host$/);
   await expect(page.locator('main')).toHaveAttribute('data-hydrated', 'true');
   const capacity = page.getByRole('definition').filter({ hasText: 'overcommit' });

@@ -118,6 +118,7 @@ fn main() {
             stats_secs: 5,
             stats_retention_days: 30,
             metrics_token: None,
+            ssh_keyfile: None,
             session_hours: 1,
             secure_cookie: false,
             public_url: None,
@@ -131,6 +132,7 @@ fn main() {
         let db = Db::connect(&url).unwrap();
         db.migrate().await.unwrap();
         let state = server::build_state(&config, db.clone()).unwrap();
+        server::load_hosts(&state, &config).await.unwrap();
         let cx = state.vms.sagas().context().clone();
         let host = cx.hosts.local().clone();
 

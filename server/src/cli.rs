@@ -52,6 +52,9 @@ pub enum Command {
     /// Manage users (the first admin of a fresh install: `limen user add NAME --admin`).
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the libvirt hosts Limen follows (the local one is always there).
+    #[command(subcommand)]
+    Host(HostCommand),
     /// Tests only (a build with the `failpoints` feature): sets the stage for the registered
     /// saga KIND, prints its parameters as one JSON line, then runs it (the crash tests arm a
     /// failpoint that aborts the process after a step).
@@ -63,6 +66,21 @@ pub enum Command {
         #[arg(long)]
         setup_only: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HostCommand {
+    /// Add a host: Limen connects to it first and refuses one it cannot reach. A running
+    /// server follows it from its next reconcile (LIMEN_RECONCILE_SECS), or at once when
+    /// added in the dashboard or through the API.
+    Add {
+        /// What people call it: letters, digits, '.', '_' and '-'; its lower case is its key.
+        name: String,
+        /// libvirt's URI of it, e.g. qemu+ssh://root@10.0.0.2/system
+        uri: String,
+    },
+    /// List the hosts, one JSON object per line.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -129,6 +129,8 @@ pub struct Config {
     pub stats_retention_days: u32,
     /// A token Prometheus may scrape `/metrics` with (besides an admin's API token).
     pub metrics_token: Option<String>,
+    /// The SSH private key for hosts added as `qemu+ssh://…` without a `keyfile` of their own.
+    pub ssh_keyfile: Option<PathBuf>,
     pub session_hours: u32,
     pub secure_cookie: bool,
     /// `scheme://host[:port]` browsers use to reach Limen, when it differs from what Limen
@@ -162,6 +164,7 @@ struct FileConfig {
     stats_secs: Option<u64>,
     stats_retention_days: Option<u32>,
     metrics_token: Option<String>,
+    ssh_keyfile: Option<PathBuf>,
     session_hours: Option<u32>,
     secure_cookie: Option<bool>,
     public_url: Option<String>,
@@ -284,6 +287,10 @@ impl Config {
                 reason: "expected at least 16 characters".into(),
             });
         }
+        let ssh_keyfile = env("LIMEN_SSH_KEYFILE")
+            .map(PathBuf::from)
+            .or(file.ssh_keyfile)
+            .filter(|path| !path.as_os_str().is_empty());
         let session_hours = match env("LIMEN_SESSION_HOURS") {
             Some(value) => parse("LIMEN_SESSION_HOURS", value)?,
             None => file.session_hours.unwrap_or(168),
@@ -379,6 +386,7 @@ impl Config {
             stats_secs,
             stats_retention_days,
             metrics_token,
+            ssh_keyfile,
             site_root: env("LIMEN_SITE_ROOT")
                 .map(PathBuf::from)
                 .or(file.site_root)

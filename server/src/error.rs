@@ -86,9 +86,13 @@ impl Describe for HostError {
                 ErrorCode::HypervisorUnavailable,
                 "The hypervisor (libvirt) is unreachable; try again shortly.",
             ),
+            HostError::Unreachable { host, reason } => AppError::new(
+                ErrorCode::HypervisorUnavailable,
+                format!("The host {host} is unreachable: {reason}. Limen keeps trying."),
+            ),
             HostError::UnknownHost(_) => AppError::new(
                 ErrorCode::Internal,
-                "The VM's host is not in Limen's configuration.",
+                "The VM's host is not managed by Limen any more.",
             ),
             HostError::NotWatched => AppError::new(
                 ErrorCode::Internal,

@@ -62,7 +62,7 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         config.libvirt_uri.clone(),
         config.domain_type,
     );
-    let hosts = Hosts::new([local]);
+    let hosts = Hosts::with_ssh_keyfile([local], config.ssh_keyfile.clone());
     let disks = DiskStore::open(&config.data_dir).map_err(|e| error::chain(&e))?;
     let failpoints = match &config.failpoint {
         Some(spec) => Failpoints::parse(spec).map_err(|e| format!("LIMEN_FAILPOINT: {e}"))?,
@@ -128,6 +128,17 @@ pub fn build_state(config: &Config, db: Db) -> Result<AppState, String> {
         shutdown: CancellationToken::new(),
         tasks,
     })
+}
+
+/// Writes the local host's row (with the configured URI) and puts every host of the `hosts`
+/// table into the registry; nothing is connected yet. Every process that works on VMs calls
+/// it once its state is built (`limen restore` after loading the archive).
+pub async fn load_hosts(state: &AppState, config: &Config) -> Result<(), String> {
+    state
+        .vms
+        .load_hosts(Some(config.libvirt_uri.clone()))
+        .await
+        .map_err(|e| format!("cannot read the hosts: {}", error::chain(&e)))
 }
 
 /// Every route Limen serves, with the layers every request passes: request id and log line,

@@ -4,7 +4,7 @@
 use axum::serve::ListenerExt;
 use clap::Parser;
 use server::audit::{AuditLog, Entry};
-use server::cli::{Cli, Command, UserCommand};
+use server::cli::{Cli, Command, HostCommand, UserCommand};
 use server::config::{Config, LogFormat};
 use server::db::{Db, DbError};
 use server::error::chain;
@@ -67,6 +67,8 @@ fn run() -> i32 {
                 admin,
                 password_stdin,
             }) => add_user(config, name, admin, password_stdin).await,
+            Command::Host(HostCommand::Add { name, uri }) => add_host(config, name, uri).await,
+            Command::Host(HostCommand::List) => list_hosts(config).await,
             #[cfg(feature = "failpoints")]
             Command::SagaExample { kind, setup_only } => {
                 saga_example(config, &kind, setup_only).await
@@ -145,6 +147,7 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| chain(&e))?
         .ok_or("another Limen server is already using this database")?;
     let state = server::build_state(&config, db)?;
+    server::load_hosts(&state, &config).await?;
     // Holding the lock: no other server writes into the libraries now.
     state
         .vms
@@ -160,10 +163,10 @@ async fn serve(config: Config) -> Result<(), String> {
     if !recovered.is_empty() {
         tracing::info!(count = recovered.len(), "unfinished operations recovered");
     }
-    for host in state.hosts.iter() {
+    for host in state.hosts.all() {
         match host.ping().await {
             Ok(()) => {
-                tracing::info!(host = %host.key(), uri = %config.libvirt_uri, "libvirt connected")
+                tracing::info!(host = %host.key(), uri = %host.uri(), "libvirt connected")
             }
             // Not fatal: /readyz says so, and calls reconnect when libvirt comes back.
             Err(error) => {
@@ -280,7 +283,7 @@ async fn stop_background(state: &AppState) {
     {
         tracing::warn!("detached work still running after a minute; stopping without it");
     }
-    for host in state.hosts.iter() {
+    for host in state.hosts.all() {
         host.disconnect();
     }
 }
@@ -301,6 +304,7 @@ async fn reconcile(config: Config) -> Result<(), String> {
         Mode::ReportOnly
     };
     let state = server::build_state(&config, db)?;
+    server::load_hosts(&state, &config).await?;
     let result = server::reconcile::reconcile(state.vms.sagas(), mode)
         .await
         .map_err(server::error::report);
@@ -346,6 +350,7 @@ async fn backup(config: Config, file: std::path::PathBuf) -> Result<(), String> 
         return Err(refusal);
     }
     let state = server::build_state(&config, db)?;
+    server::load_hosts(&state, &config).await?;
     let manifest = server::backup::create(&state.db, &state.hosts, &file)
         .await
         .map_err(|e| format!("the backup failed: {}", chain(&e)))?;
@@ -374,9 +379,12 @@ async fn restore(config: Config, file: std::path::PathBuf) -> Result<(), String>
         .map_err(|e| chain(&e))?
         .ok_or("a Limen server is using this database: stop it first")?;
     let state = server::build_state(&config, db)?;
+    // The hosts come from the archive: the local host's row is written after (the database
+    // must be empty for the restore).
     let report = server::backup::restore(&state.db, &state.hosts, &config.data_dir, &file)
         .await
         .map_err(|e| format!("the restore failed, nothing was written: {}", chain(&e)))?;
+    server::load_hosts(&state, &config).await?;
     let reconciled = server::reconcile::reconcile(state.vms.sagas(), Mode::Repair)
         .await
         .map_err(|e| format!("restored, but the reconcile failed: {}", chain(&e)))?;
@@ -449,6 +457,42 @@ async fn add_user(
     Ok(())
 }
 
+/// `limen host add NAME URI`, as an admin would in the dashboard; audited as the command.
+async fn add_host(config: Config, name: String, uri: String) -> Result<(), String> {
+    let db = migrate(config.clone()).await?;
+    let state = server::build_state(&config, db)?;
+    server::load_hosts(&state, &config).await?;
+    let request = app::hosts::AddHostRequest { name, uri };
+    let entry = Entry::anonymous(None, "host.add")
+        .target(request.name.to_ascii_lowercase())
+        .detail(format!(
+            "{}, by `limen host add` (system user {})",
+            request.uri,
+            system_user()
+        ));
+    let result = state.vms.add_host_directly(request).await;
+    AuditLog::new(state.db.clone())
+        .record(entry.outcome(&result))
+        .await;
+    let host = result.map_err(|e| e.message)?;
+    println!("added host {} ({})", host.name, host.key);
+    Ok(())
+}
+
+/// `limen host list`: every host as the API's admin view has it, one JSON object per line.
+async fn list_hosts(config: Config) -> Result<(), String> {
+    let db = migrate(config.clone()).await?;
+    let state = server::build_state(&config, db)?;
+    server::load_hosts(&state, &config).await?;
+    for host in state.vms.hosts_directly().await.map_err(|e| e.message)? {
+        println!(
+            "{}",
+            serde_json::to_string(&host).map_err(|e| e.to_string())?
+        );
+    }
+    Ok(())
+}
+
 /// `limen saga-example KIND` (tests only): the registered saga's example, set up, printed and
 /// run here, so a failpoint can abort this process after any step.
 #[cfg(feature = "failpoints")]
@@ -458,6 +502,7 @@ async fn saga_example(config: Config, kind: &str, setup_only: bool) -> Result<()
         server::ops::registry::find(kind).ok_or_else(|| format!("no saga kind {kind:?}"))?;
     let db = migrate(config.clone()).await?;
     let state = server::build_state(&config, db)?;
+    server::load_hosts(&state, &config).await?;
     let sagas = state.vms.sagas();
     let params = registered.example(sagas).await?;
     println!("{params}");

@@ -27,12 +27,17 @@ pub enum ObservedError {
 }
 
 /// What the record's host says of its domain now (from the live view; libvirt is asked only
-/// when the view is out of step). A host that is not configured is `Unknown`.
+/// when the view is out of step). A host that is not managed, or that cannot be reached
+/// while its monitor retries, is `Unknown` (as in the list).
 pub async fn live_state(cx: &Context, row: &VmRow) -> Result<LiveState, HostError> {
-    match cx.hosts.get(&row.host) {
-        Ok(host) => host.domain_state(row.uuid).await,
-        Err(HostError::UnknownHost(_)) => Ok(LiveState::Unknown),
-        Err(error) => Err(error),
+    let host = match cx.hosts.get(&row.host) {
+        Ok(host) => host,
+        Err(HostError::UnknownHost(_)) => return Ok(LiveState::Unknown),
+        Err(error) => return Err(error),
+    };
+    match host.domain_state(row.uuid).await {
+        Err(HostError::Unreachable { .. }) => Ok(LiveState::Unknown),
+        other => other,
     }
 }
 
@@ -84,7 +89,17 @@ pub async fn record(cx: &Context, observation: Observation) {
         return;
     };
     let id = observation.uuid;
-    let now = match write(cx, host, &observation).await {
+    let moved = match follow_move(cx, &observation).await {
+        Ok(moved) => moved,
+        Err(error) => {
+            tracing::warn!(%id, error = %chain(&error), "could not follow a VM to another host");
+            false
+        }
+    };
+    if moved {
+        return;
+    }
+    let now = match write(cx, &host, &observation).await {
         Ok(Some(row)) => Ok(Some(row)),
         // A newer observation won, or an operation holds the status: read what is there.
         Ok(None) => cx.db.run(move |conn| q::vm_fetch(conn, id)).await,
@@ -107,6 +122,90 @@ pub async fn record(cx: &Context, observation: Observation) {
             tracing::warn!(%id, error = %chain(&error), "could not record an observed status")
         }
     }
+}
+
+/// Whether the domain runs (or is paused) on `host`, by its live view (no libvirt call).
+fn active_on(host: &Host, id: Uuid) -> bool {
+    matches!(
+        host.live().state(id),
+        Some(LiveState::Is { status, .. }) if status.is_active()
+    )
+}
+
+/// Whether the host's live view lists the domain (in any state; no libvirt call).
+fn defined_on(host: &Host, id: Uuid) -> bool {
+    matches!(host.live().state(id), Some(LiveState::Is { .. }))
+}
+
+/// A VM that moved between hosts behind Limen's back (`virsh migrate`) is followed: when one
+/// host reports its domain gone or shut off while another runs it (or gone while another has
+/// it defined), or a host runs a domain whose recorded host does not, the record moves there. Never while an
+/// operation holds the VM (Limen's own migration moves the record itself). Returns whether the
+/// record moved (and was published).
+async fn follow_move(cx: &Context, observation: &Observation) -> Result<bool, DbError> {
+    let id = observation.uuid;
+    let observed_active = observation.status.is_some_and(VmStatus::is_active);
+    let Some(row) = cx.db.run(move |conn| q::vm_fetch(conn, id)).await? else {
+        return Ok(false);
+    };
+    if row.status.is_held_by_operation() {
+        return Ok(false);
+    }
+    let recorded_host = cx.hosts.get(&row.host).ok();
+    let destination = if row.host == observation.host.as_str() {
+        if observed_active {
+            return Ok(false);
+        }
+        let others: Vec<_> = cx
+            .hosts
+            .all()
+            .into_iter()
+            .filter(|other| other.key() != &observation.host)
+            .collect();
+        // Where it runs; else, if it is gone from here, where it is defined (a move of a
+        // stopped VM, or a running one that was transient there and stopped): not `missing`.
+        others
+            .iter()
+            .find(|other| active_on(other, id))
+            .or_else(|| {
+                observation
+                    .status
+                    .is_none()
+                    .then(|| others.iter().find(|other| defined_on(other, id)))
+                    .flatten()
+            })
+            .cloned()
+    } else if observed_active && !recorded_host.is_some_and(|recorded| active_on(&recorded, id)) {
+        cx.hosts.get(observation.host.as_str()).ok()
+    } else {
+        None
+    };
+    let Some(destination) = destination else {
+        return Ok(false);
+    };
+    let Some(LiveState::Is { status, generation }) = destination.live().state(id) else {
+        return Ok(false);
+    };
+    let moved = q::Moved {
+        id,
+        from: row.host.clone(),
+        to: destination.key().as_str().to_string(),
+        status,
+        generation: i64::try_from(generation).unwrap_or(i64::MAX),
+    };
+    let fresh = destination.fresh_generation();
+    let Some(written) = cx
+        .db
+        .run(move |conn| q::vm_record_moved(conn, &moved, fresh))
+        .await?
+    else {
+        return Ok(false);
+    };
+    destination.written_at(written.generation);
+    tracing::info!(%id, from = %row.host, to = %written.host, "the VM moved to another host outside Limen; its record follows");
+    let live = LiveState::Is { status, generation };
+    cx.bus.publish(VmChange::Updated(written.into_vm(live)));
+    Ok(true)
 }
 
 /// Makes every record on `host` say what libvirt says (a record without a domain becomes
@@ -135,10 +234,10 @@ pub async fn records_follow_view(
         }
         let observation = hypervisor.observe(row.uuid).await?;
         let observed = observation.status.unwrap_or(VmStatus::Missing);
-        if observed == row.status {
+        if observed == row.status || follow_move(cx, &observation).await? {
             continue;
         }
-        if write(cx, hypervisor, &observation).await?.is_some() {
+        if write(cx, &hypervisor, &observation).await?.is_some() {
             drift.push(StatusDrift {
                 uuid: VmId(row.uuid),
                 name: row.name,

@@ -24,7 +24,7 @@ fn collect_every_second(app: &TestApp) -> CancellationToken {
     let stop = CancellationToken::new();
     tokio::spawn(server::background::collector::run(
         app.cx().clone(),
-        std::sync::Arc::clone(app.host()),
+        app.host(),
         Duration::from_secs(1),
         30,
         stop.clone(),

@@ -235,6 +235,19 @@ fn rules() -> BTreeMap<&'static str, Rule> {
         ),
         ("GET /api/v1/host/stats", AdminOnly(200)),
         ("GET /api/v1/host/stats/live", AdminOnly(200)),
+        // A user sees the hosts of their own VMs (an empty list without any).
+        ("GET /api/v1/hosts", AnyUser(200)),
+        ("POST /api/v1/hosts", AdminOnly(201)),
+        ("PATCH /api/v1/hosts/{key}", AdminOnly(200)),
+        ("DELETE /api/v1/hosts/{key}", AdminOnly(409)),
+        // The fixture's VM is on the only host: the admin's move is refused as such.
+        ("POST /api/v1/vms/{uuid}/migrate", AdminOnly(404)),
+        ("POST /rpc/migrate_vm", AdminOnly(404)),
+        ("POST /rpc/list_hosts", AnyUser(200)),
+        ("POST /rpc/add_host", AdminOnly(200)),
+        ("POST /rpc/update_host", AdminOnly(200)),
+        // The local host cannot be removed: the admin's call is refused as such.
+        ("POST /rpc/remove_host", AdminOnly(409)),
         // Prometheus: admins (or the scrape token, tests/api_stats.rs).
         ("GET /metrics", AdminOnly(200)),
         ("POST /api/v1/reconcile", AdminOnly(200)),
@@ -406,6 +419,8 @@ struct Fixture {
     username: String,
     /// An ISO in the library; also the name of a base image, and of a snapshot of the VM.
     iso: String,
+    /// A libvirt URI a host can be added with (a test driver of its own).
+    host_uri: String,
 }
 
 fn vm_body(name: &str) -> Value {
@@ -436,6 +451,17 @@ fn body_for(route: &str, f: &Fixture) -> Option<Value> {
         "/rpc/create_token" => json!({ "request": { "name": "ci" } }),
         "/rpc/revoke_token" => json!({ "id": f.token }),
         "/api/v1/users" if route.starts_with("POST") => new_user,
+        "/api/v1/hosts" if route.starts_with("POST") => {
+            json!({ "name": unique_name("h"), "uri": f.host_uri })
+        }
+        "/api/v1/hosts/{key}" if route.starts_with("PATCH") => json!({ "name": "local" }),
+        "/rpc/add_host" => {
+            json!({ "request": { "name": unique_name("h"), "uri": f.host_uri } })
+        }
+        "/rpc/update_host" => json!({ "key": "local", "request": { "name": "local" } }),
+        "/rpc/remove_host" => json!({ "key": "local" }),
+        "/api/v1/vms/{uuid}/migrate" => json!({ "host": "elsewhere" }),
+        "/rpc/migrate_vm" => json!({ "id": f.vm, "request": { "host": "elsewhere" } }),
         "/rpc/create_user" => json!({ "request": new_user }),
         "/api/v1/users/{username}" if route.starts_with("PATCH") => {
             json!({ "quota": { "max_vms": 3 } })
@@ -558,6 +584,11 @@ async fn every_route_answers_each_kind_of_caller_as_its_rule_says() {
                 token: token["id"].as_str().unwrap().to_string(),
                 username,
                 iso,
+                host_uri: {
+                    let node = app.data_dir.0.join("node.xml");
+                    std::fs::write(&node, "<node><memory>8388608</memory></node>").unwrap();
+                    format!("test://{}", node.display())
+                },
             };
             let logs_out = route.ends_with("logout");
             let token_of = |name: &'static str, shared: &String| {
@@ -587,7 +618,9 @@ async fn every_route_answers_each_kind_of_caller_as_its_rule_says() {
                     .replace("{uuid}", &fixture.vm)
                     .replace("{id}", &fixture.token)
                     .replace("{username}", &fixture.username)
-                    .replace("{name}", &fixture.iso),
+                    .replace("{name}", &fixture.iso)
+                    // The local host: renaming it to its name is allowed, removing it never.
+                    .replace("{key}", "local"),
             );
             let mut request = client.request(Method::from_bytes(method.as_bytes()).unwrap(), url);
             if let (Some(token), Via::Cookie) = (&token, via) {

@@ -54,6 +54,7 @@ async fn serve_restored(db: &TestDb, data_dir: &TempDir) -> (SocketAddr, server:
     let config = test_config(&db.url, data_dir, "test:///default");
     let pool = Db::connect(&config.database_url).unwrap();
     let state = server::build_state(&config, pool).unwrap();
+    server::load_hosts(&state, &config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = server::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();

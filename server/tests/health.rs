@@ -103,7 +103,16 @@ async fn not_ready_names_libvirt_when_it_is_unreachable() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "HYPERVISOR_UNAVAILABLE");
     assert_eq!(body["database"], "ok");
+    // The list still answers (a host that cannot be reached leaves its VMs `unknown`, and
+    // the other hosts' VMs are listed as ever); what needs the host says it is unreachable.
     let response = app.get("/api/v1/vms").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app
+        .post_json(
+            "/api/v1/vms",
+            serde_json::json!({ "name": "nowhere", "cpu": 1, "memory": 64, "disk_size": 1 }),
+        )
+        .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "HYPERVISOR_UNAVAILABLE");

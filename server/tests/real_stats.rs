@@ -72,7 +72,7 @@ async fn a_real_guest_shows_its_work_stops_and_starts_again_from_zero() {
     let stop = CancellationToken::new();
     tokio::spawn(server::background::collector::run(
         app.cx().clone(),
-        Arc::clone(app.host()),
+        app.host(),
         Duration::from_secs(1),
         30,
         stop.clone(),

@@ -20,7 +20,7 @@ async fn building_the_state_starts_nothing_and_serve_starts_the_background() {
         state.tasks.is_empty(),
         "no task runs after building the state"
     );
-    assert!(state.hosts.iter().all(|host| !host.is_watched()));
+    assert!(state.hosts.all().iter().all(|host| !host.is_watched()));
 
     let periods = server::background::Periods {
         reconcile_secs: 0,
@@ -29,7 +29,7 @@ async fn building_the_state_starts_nothing_and_serve_starts_the_background() {
         stats_retention_days: 30,
     };
     server::background::start(state.vms.sagas(), periods, &state.shutdown);
-    assert!(state.hosts.iter().all(|host| host.is_watched()));
+    assert!(state.hosts.all().iter().all(|host| host.is_watched()));
     // A monitor per host and the reconciler (the password warm-up may be done already).
     assert!(state.tasks.len() >= 2, "{} tasks", state.tasks.len());
 

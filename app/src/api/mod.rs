@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod hosts;
 pub mod machine;
 pub mod media;
 pub mod reconcile;

@@ -26,6 +26,11 @@ pub async fn act_on_vm(id: VmId, action: VmAction) -> Result<Vm, AppError> {
     with_status(async { vm_port()?.act_on_vm(&caller()?, id, action).await }.await)
 }
 
+#[server(prefix = "/rpc", endpoint = "migrate_vm", input = Json)]
+pub async fn migrate_vm(id: VmId, request: crate::hosts::MigrateRequest) -> Result<Vm, AppError> {
+    with_status(async { vm_port()?.migrate_vm(&caller()?, id, request).await }.await)
+}
+
 #[server(prefix = "/rpc", endpoint = "delete_vm", input = Json)]
 pub async fn delete_vm(id: VmId) -> Result<DeleteReport, AppError> {
     with_status(async { vm_port()?.delete_vm(&caller()?, id).await }.await)

@@ -2,11 +2,13 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::api::accounts::quota;
+use crate::api::hosts::list_hosts;
 use crate::api::media::{list_images, list_isos};
 use crate::api::vms::create_vm;
 use crate::auth::{QuotaReport, Role};
 use crate::components::boot_order_select::BootOrderSelect;
 use crate::components::iso_upload::IsoUpload;
+use crate::hosts::Host;
 use crate::i18n::Locale;
 use crate::language::{error_sentence, use_locale};
 use crate::live::use_live;
@@ -78,6 +80,8 @@ struct CreateFormValues {
     iso: String,
     image: String,
     boot_order: String,
+    /// A host's key; empty: Limen places it.
+    host: String,
 }
 
 impl CreateFormValues {
@@ -105,6 +109,7 @@ impl CreateFormValues {
             image: Some(self.image).filter(|name| !name.is_empty()),
             boot_order: self.boot_order.parse().ok(),
             start: false,
+            host: Some(self.host).filter(|key| !key.is_empty()),
         };
         validate_create(&request).map_err(|e| error_sentence(locale, &e))?;
         // The server enforces the quota; this only says it early. Unknown quota: let it decide.
@@ -134,7 +139,8 @@ async fn create_from_form(
         .map_err(|failure| error_sentence(locale, &failure))
 }
 
-/// Name, vCPUs, memory, disk, install ISO or base image, boot order; the server's answer (the new VM) goes straight into the store.
+/// Name, vCPUs, memory, disk, install ISO or base image, boot order, and the host where there
+/// are several; the server's answer (the new VM) goes straight into the store.
 /// The caller's quota is shown, and a VM it would not allow is explained before it is sent.
 #[component]
 pub fn CreateVmForm(store: VmStore) -> impl IntoView {
@@ -146,12 +152,14 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
     let iso = RwSignal::new(String::new());
     let image = RwSignal::new(String::new());
     let boot_order = RwSignal::new(BootOrder::CdromHd.as_str().to_string());
-    // Loaded again when a library changes (an upload here or anywhere).
-    let library = use_live().library;
+    let host = RwSignal::new(String::new());
+    // Loaded again when a library changes (an upload here or anywhere), or the hosts do.
+    let live = use_live();
     let media = Resource::new(
-        move || library.get(),
+        move || live.library.get(),
         |_| async { (list_isos().await, list_images().await) },
     );
+    let hosts = Resource::new(move || live.hosts.get(), |_| list_hosts());
     let me = use_session().me;
     let error = RwSignal::new(None::<String>);
     let creating = RwSignal::new(false);
@@ -168,6 +176,7 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
             iso: iso.get_untracked(),
             image: image.get_untracked(),
             boot_order: boot_order.get_untracked(),
+            host: host.get_untracked(),
         };
         let report = quota_report.get_untracked().and_then(Result::ok);
         creating.set(true);
@@ -278,6 +287,13 @@ pub fn CreateVmForm(store: VmStore) -> impl IntoView {
                 })}
             </Suspense>
             <BootOrderSelect label=tr!(locale, dashboard.boot_order) value=boot_order/>
+            // A choice only where there is one: a single host looks as it always did.
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let hosts = hosts.await.unwrap_or_default();
+                    (hosts.len() > 1).then(|| view! { <HostSelect hosts value=host/> })
+                })}
+            </Transition>
             // Admins may bring an ISO right here; it is chosen once it is in the library.
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
@@ -322,6 +338,26 @@ fn NumberField(
                 value=value.get_untracked()
                 bind:value=value
             />
+        </label>
+    }
+}
+
+/// Where the VM goes: Limen's choice (the enabled host with the most free memory), or one of
+/// the enabled hosts.
+#[component]
+fn HostSelect(hosts: Vec<Host>, value: RwSignal<String>) -> impl IntoView {
+    let locale = use_locale();
+    view! {
+        <label>
+            {tr!(locale, dashboard.host)}
+            <select name="host" on:change=move |ev| value.set(event_target_value(&ev)) prop:value=value>
+                <option value="">{tr!(locale, dashboard.host_automatic)}</option>
+                {hosts
+                    .into_iter()
+                    .filter(|host| host.enabled)
+                    .map(|host| view! { <option value=host.key>{host.name}</option> })
+                    .collect_view()}
+            </select>
         </label>
     }
 }

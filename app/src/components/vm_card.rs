@@ -40,8 +40,8 @@ fn usage_line(locale: Locale, cpu: Option<u8>, memory: Option<u8>) -> (String, S
     (words.join(" · "), style)
 }
 
-/// One VM: its state badge, sizes, its CPU and memory use while it runs, and the actions that
-/// make sense right now.
+/// One VM: its state badge, sizes (and its host, where VMs are on several), its CPU and memory
+/// use while it runs, and the actions that make sense right now.
 #[component]
 pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
     let locale = use_locale();
@@ -138,6 +138,20 @@ pub fn VmCard(id: VmId, store: VmStore) -> impl IntoView {
                             view! {
                                 <span class="role-tag" aria-label=move || tr!(locale, dashboard.role_of, name = name()).to_string()>
                                     {role}
+                                </span>
+                            }
+                        })
+                }}
+                // Which host it is on, where there is more than one.
+                {move || {
+                    store
+                        .several_hosts()
+                        .then(|| vm.with(|vm| vm.as_ref().map(|vm| vm.host.clone())))
+                        .flatten()
+                        .map(|host| {
+                            view! {
+                                <span class="host-tag" aria-label=move || tr!(locale, dashboard.host_of, name = name()).to_string()>
+                                    {host}
                                 </span>
                             }
                         })

@@ -1,5 +1,5 @@
-//! The admins' pages, `/admin/{page}`: users, host, reconcile. One route and one WASM chunk for
-//! the three (each route of the router is code in the dashboard's first load; admins' pages are
+//! The admins' pages, `/admin/{page}`: users, host, hosts, reconcile. One route and one WASM chunk
+//! for the four (each route of the router is code in the dashboard's first load; admins' pages are
 //! visited together and rarely).
 
 use leptos::prelude::*;
@@ -7,6 +7,7 @@ use leptos_router::hooks::use_params_map;
 use leptos_router::{lazy_route, LazyRoute};
 
 use super::host::HostPage;
+use super::hosts::HostsPage;
 use super::not_found::NotFoundPage;
 use super::reconcile::ReconcilePage;
 use super::users::UsersPage;
@@ -27,6 +28,7 @@ impl LazyRoute for AdminRoute {
             {move || match page().as_str() {
                 "users" => view! { <UsersPage/> }.into_any(),
                 "host" => view! { <HostPage/> }.into_any(),
+                "hosts" => view! { <HostsPage/> }.into_any(),
                 "reconcile" => view! { <ReconcilePage/> }.into_any(),
                 _ => view! { <NotFoundPage/> }.into_any(),
             }}

@@ -3,6 +3,7 @@ pub mod audit;
 pub mod console;
 pub mod dashboard;
 pub mod host;
+pub mod hosts;
 pub mod login;
 pub mod media;
 pub mod not_found;

@@ -63,6 +63,9 @@ pub enum LiveEvent {
     VmSnapshots(VmRef),
     /// A file came into or left the ISO or base-image library: lists of them are stale.
     MediaChanged(NoData),
+    /// A host was added, changed or removed, or was lost or reached again: lists of hosts
+    /// are stale.
+    HostsChanged(NoData),
     /// How a long operation is getting on (a base image being made: admins; snapshot work:
     /// whoever may see its VM), from its start to its end (`done`, `failed`, `cancelled`).
     OperationProgress(OperationProgress),
@@ -94,6 +97,7 @@ pub enum LiveEvent {
         - `vm_deleted`: `{\"uuid\"}` of a VM that is gone.\n\
         - `vm_snapshots`: `{\"uuid\"}` of a VM whose snapshots changed.\n\
         - `media_changed`: `{}`; the ISO or base-image library changed.\n\
+        - `hosts_changed`: `{}`; a host was added, changed, removed, lost or reached again.\n\
         - `operation_progress`: an `OperationProgress` (base images: admins only; snapshot work: \
         whoever may see the VM).\n\
         - `vm_gauges`: `{\"<uuid>\": [cpu, memory], …}`, whole percent or `null`, once per \
@@ -114,7 +118,7 @@ pub enum LiveEvent {
         ("x-error-codes" = json!([])),
         ("x-sse-events" = json!([
             "snapshot", "vm_created", "vm_updated", "vm_deleted", "vm_snapshots",
-            "media_changed", "operation_progress", "vm_gauges", "error"
+            "media_changed", "hosts_changed", "operation_progress", "vm_gauges", "error"
         ])),
     ),
 )]

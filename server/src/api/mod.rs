@@ -8,6 +8,7 @@ mod encoding;
 mod errors;
 mod events;
 mod health;
+mod hosts;
 mod json;
 mod machine;
 mod media;
@@ -120,6 +121,7 @@ pub fn routes() -> ApiRoutes {
         .add(M::GET, "/vms/{uuid}", vms::get_vm)
         .add(M::DELETE, "/vms/{uuid}", vms::delete_vm)
         .add(M::POST, "/vms/{uuid}/action", vms::act_on_vm)
+        .add(M::POST, "/vms/{uuid}/migrate", hosts::migrate_vm)
         .add_websocket("/vms/{uuid}/console", console::vnc)
         .add_websocket("/vms/{uuid}/serial", console::serial)
         .add(M::POST, "/vms/{uuid}/console/ticket", console::ticket)
@@ -151,6 +153,10 @@ pub fn routes() -> ApiRoutes {
         .add(M::GET, "/vms/{uuid}/stats/live", stats::vm_live)
         .add(M::GET, "/host/stats", stats::host_stats)
         .add(M::GET, "/host/stats/live", stats::host_live)
+        .add(M::GET, "/hosts", hosts::list_hosts)
+        .add(M::POST, "/hosts", hosts::add_host)
+        .add(M::PATCH, "/hosts/{key}", hosts::update_host)
+        .add(M::DELETE, "/hosts/{key}", hosts::remove_host)
         .add(M::PUT, "/vms/{uuid}/role", machine::set_role)
         .add(M::GET, "/roles", machine::roles)
         .add(M::GET, "/events", events::events)

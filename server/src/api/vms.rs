@@ -24,6 +24,8 @@ pub(super) fn parse_vm_id(raw: &str) -> Result<VmId, AppError> {
 pub struct ListQuery {
     /// Only the VMs with this role (an exact match, e.g. `web`).
     role: Option<String>,
+    /// Only the VMs on this host (its key, e.g. `local`).
+    host: Option<String>,
 }
 
 /// For an admin, the cached JSON of the whole list as it is (no per-request serialization or
@@ -35,8 +37,9 @@ pub struct ListQuery {
     tag = "vms",
     summary = "List the VMs the caller may see",
     description = "An admin sees every VM, a user their own. Each VM is its record merged with \
-        what libvirt says now (`status`). `?role=R` keeps only the VMs whose role is `R`. An \
-        admin's unfiltered list is served gzip-compressed to a client that sends \
+        what libvirt says now (`status`); a VM whose host cannot be reached is `unknown`. \
+        `?role=R` keeps only the VMs whose role is `R`, `?host=K` only those on the host whose \
+        key is `K` (both may be given). An admin's unfiltered list is served gzip-compressed to a client that sends \
         `Accept-Encoding: gzip`. Any logged-in user.",
     params(ListQuery),
     responses(
@@ -51,8 +54,15 @@ pub async fn list_vms(
     Query(query): Query<ListQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    if let Some(role) = query.role {
-        return Ok(Json(vms.list_vms_with_role(&caller, &role).await?).into_response());
+    if query.role.is_some() || query.host.is_some() {
+        let mut list = match &query.role {
+            Some(role) => vms.list_vms_with_role(&caller, role).await?,
+            None => vms.list_vms(&caller).await?,
+        };
+        if let Some(host) = &query.host {
+            list.retain(|vm| &vm.host == host);
+        }
+        return Ok(Json(list).into_response());
     }
     if !caller.is_admin() {
         return Ok(Json(vms.list_vms(&caller).await?).into_response());
@@ -103,16 +113,18 @@ pub async fn get_vm(
         Answers when the VM exists (201). The request is checked against the rules (400 \
         `VALIDATION_FAILED`, also for more vCPUs or memory than the host has), the owner's quota \
         (403 `QUOTA_EXCEEDED`), the library (404 `ISO_NOT_FOUND`, `IMAGE_NOT_FOUND`) and the \
-        names in use (409 `VM_ALREADY_EXISTS`: VM names are unique on the host, across all \
-        users); `start: true` with nothing to boot from (boot order `cdrom` and no `iso`) is 409 \
-        `INVALID_STATE`. A failure part-way is undone and answered 500 `VM_CREATION_FAILED`, \
+        names in use (409 `VM_ALREADY_EXISTS`: VM names are unique across all hosts and users); \
+        `start: true` with nothing to boot from (boot order `cdrom` and no `iso`) is 409 \
+        `INVALID_STATE`. `host` places it on that host (404 `HOST_NOT_FOUND`; a disabled host is \
+        409 `INVALID_STATE`); without it Limen places it on the enabled host with the most free \
+        memory among those large enough for it (the VM's `host` says which). A failure part-way is undone and answered 500 `VM_CREATION_FAILED`, \
         naming the step. Any logged-in user.",
     request_body = CreateVmRequest,
     responses(
         (status = 201, description = "The new VM.", body = Vm),
     ),
     extensions(("x-error-codes" = json!([
-        "QUOTA_EXCEEDED", "ISO_NOT_FOUND", "IMAGE_NOT_FOUND", "VM_ALREADY_EXISTS",
+        "QUOTA_EXCEEDED", "ISO_NOT_FOUND", "IMAGE_NOT_FOUND", "HOST_NOT_FOUND", "VM_ALREADY_EXISTS",
         "INVALID_STATE", "VM_CREATION_FAILED", "HYPERVISOR_UNAVAILABLE"
     ]))),
 )]

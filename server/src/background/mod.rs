@@ -17,16 +17,17 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::host::Host;
 use crate::ops::Sagas;
 
-/// Starts the monitor of every host and the periodic reconciler on the context's task tracker;
-/// they stop when `shutdown` is cancelled.
+/// Starts the monitor (and collector) of every host, now and for every host added later, and
+/// the periodic reconciler, on the context's task tracker; they stop when `shutdown` is
+/// cancelled (a host's also when it is removed).
 pub fn start(sagas: &Sagas, periods: Periods, shutdown: &CancellationToken) {
-    start_monitors(sagas, periods.snapshot_sweep_secs, shutdown);
-    start_collectors(
+    start_hosts(
         sagas,
-        periods.stats_secs,
-        periods.stats_retention_days,
+        periods.snapshot_sweep_secs,
+        Some((periods.stats_secs, periods.stats_retention_days)),
         shutdown,
     );
     let tasks = &sagas.context().tasks;
@@ -55,38 +56,49 @@ pub struct Periods {
 /// The monitors alone (what the in-process tests run beside the router: they reconcile when
 /// they mean to).
 pub fn start_monitors(sagas: &Sagas, snapshot_sweep_secs: u64, shutdown: &CancellationToken) {
-    let cx = sagas.context();
+    start_hosts(sagas, snapshot_sweep_secs, None, shutdown);
+}
+
+/// Each host's monitor and, with `stats` (seconds between rounds, days kept; no collector
+/// when the seconds are 0), its statistics collector: for every host now and every host added.
+fn start_hosts(
+    sagas: &Sagas,
+    snapshot_sweep_secs: u64,
+    stats: Option<(u64, u32)>,
+    shutdown: &CancellationToken,
+) {
+    let cx = sagas.context().clone();
     let sweep = (snapshot_sweep_secs > 0).then(|| Duration::from_secs(snapshot_sweep_secs));
-    for host in cx.hosts.iter() {
+    let stats = stats.filter(|(secs, _)| *secs > 0);
+    let shutdown = shutdown.clone();
+    let hosts = cx.hosts.clone();
+    hosts.on_added(Arc::new(move |host: Arc<Host>| {
+        // Stops at shutdown, or when this host is removed.
+        let stop = shutdown.child_token();
+        let retired = host.retired().clone();
+        let stopping = stop.clone();
+        cx.tasks.spawn(async move {
+            tokio::select! {
+                () = retired.cancelled() => stopping.cancel(),
+                () = stopping.cancelled() => {}
+            }
+        });
         let signals = host.watch();
         cx.tasks.spawn(monitor::run(
             cx.clone(),
-            Arc::clone(host),
+            Arc::clone(&host),
             signals,
             sweep,
-            shutdown.clone(),
+            stop.clone(),
         ));
-    }
-}
-
-/// The statistics collector of every host (none when `stats_secs` is 0).
-pub fn start_collectors(
-    sagas: &Sagas,
-    stats_secs: u64,
-    retention_days: u32,
-    shutdown: &CancellationToken,
-) {
-    if stats_secs == 0 {
-        return;
-    }
-    let cx = sagas.context();
-    for host in cx.hosts.iter() {
-        cx.tasks.spawn(collector::run(
-            cx.clone(),
-            Arc::clone(host),
-            Duration::from_secs(stats_secs),
-            retention_days,
-            shutdown.clone(),
-        ));
-    }
+        if let Some((secs, retention_days)) = stats {
+            cx.tasks.spawn(collector::run(
+                cx.clone(),
+                host,
+                Duration::from_secs(secs),
+                retention_days,
+                stop,
+            ));
+        }
+    }));
 }

@@ -194,6 +194,9 @@ async fn resynchronize(cx: &Context, host: &Arc<Host>, shutdown: &CancellationTo
             Err(error) => {
                 if attempt == 0 {
                     tracing::warn!(host = %host.key(), error = %chain(&error), "libvirt is unreachable; retrying");
+                    // Every stream lists again: this host's VMs are `unknown` until it is back.
+                    cx.bus.publish(VmChange::Resync);
+                    cx.bus.publish(VmChange::Hosts);
                 }
                 let delay = BACKOFF[attempt.min(BACKOFF.len() - 1)];
                 attempt += 1;
@@ -208,6 +211,7 @@ async fn resynchronize(cx: &Context, host: &Arc<Host>, shutdown: &CancellationTo
         observed::record(cx, change).await;
     }
     if attempt > 0 {
+        cx.bus.publish(VmChange::Hosts);
         tracing::info!(
             host = %host.key(),
             attempts = attempt + 1,

@@ -295,7 +295,7 @@ pub async fn restore(
     data_dir: &Path,
     path: &Path,
 ) -> Result<RestoreReport, BackupError> {
-    for host in hosts.iter() {
+    for host in hosts.all() {
         host.ping().await?;
     }
     let file = File::open(path)?;
@@ -473,6 +473,11 @@ fn prepare_schema(conn: &mut PgConnection, schema: &str) -> Result<(), BackupErr
     if let Some(refusal) = state.ahead() {
         return Err(invalid(&refusal));
     }
+    // The local host's row a start wrote: the archive brings its own hosts.
+    diesel::sql_query(
+        "DO $$ BEGIN IF to_regclass('public.hosts') IS NOT NULL THEN DELETE FROM hosts; END IF; END $$",
+    )
+    .execute(conn)?;
     while SchemaState::read(conn)?
         .database_schema
         .is_some_and(|current| current.as_str() > schema)

@@ -3,6 +3,7 @@
 //! waits on the database, and we use diesel's mature sync API rather than a second async stack.
 
 pub mod audit;
+pub mod hosts;
 pub mod migrations;
 pub mod models;
 pub mod operations;

@@ -113,3 +113,17 @@ diesel::joinable!(quotas -> users (username));
 diesel::allow_tables_to_appear_in_same_query!(
     operations, vms, snapshots, users, sessions, api_tokens, quotas, audit_log
 );
+
+diesel::table! {
+    hosts (key) {
+        key -> Text,
+        name -> Text,
+        uri -> Text,
+        enabled -> Bool,
+        libvirt_uuid -> Nullable<Uuid>,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(vms -> hosts (host));
+diesel::allow_tables_to_appear_in_same_query!(hosts, vms);

@@ -75,6 +75,72 @@ pub fn vm_record_observed(
     })
 }
 
+/// A VM found on another host than its record's (a migration made outside Limen).
+#[derive(Debug, Clone)]
+pub struct Moved {
+    pub id: Uuid,
+    pub from: String,
+    pub to: String,
+    /// Its status on `to`, observed at `generation` (of `to`'s clock).
+    pub status: VmStatus,
+    pub generation: i64,
+}
+
+/// Moves the record to the host that runs the VM, unless it was moved already or an operation
+/// holds it; the record as written, if it was.
+pub fn vm_record_moved(
+    conn: &mut PgConnection,
+    moved: &Moved,
+    fresh: i64,
+) -> Result<Option<VmRow>, DbError> {
+    let held = names_where(&VmStatus::ALL, VmStatus::is_held_by_operation);
+    Ok(diesel::update(
+        vms::table
+            .find(moved.id)
+            .filter(vms::host.eq(&moved.from))
+            .filter(vms::status.ne_all(held)),
+    )
+    .set((
+        vms::host.eq(&moved.to),
+        vms::status.eq(Stored(moved.status)),
+        vms::status_generation.eq(moved.generation),
+        vms::updated_at.eq(Utc::now()),
+        vms::generation.eq(fresh),
+    ))
+    .returning(VmRow::as_returning())
+    .get_result(conn)
+    .optional()?)
+}
+
+/// Moves the record from host `from` to host `to` (Limen's own migration) with the status `to`
+/// reports, observed at `observed` (the source's events while it moved may have written another:
+/// an undefine there reads as `missing`); the record as written, or as it is if it was on `to`
+/// already (`None`: no record).
+pub fn vm_set_host(
+    conn: &mut PgConnection,
+    id: Uuid,
+    from: &str,
+    to: &str,
+    (status, observed): (VmStatus, i64),
+    fresh: i64,
+) -> Result<Option<VmRow>, DbError> {
+    let moved = diesel::update(vms::table.find(id).filter(vms::host.eq(from)))
+        .set((
+            vms::host.eq(to),
+            vms::status.eq(Stored(status)),
+            vms::status_generation.eq(observed),
+            vms::updated_at.eq(Utc::now()),
+            vms::generation.eq(fresh),
+        ))
+        .returning(VmRow::as_returning())
+        .get_result(conn)
+        .optional()?;
+    match moved {
+        Some(row) => Ok(Some(row)),
+        None => vm_fetch(conn, id),
+    }
+}
+
 /// A status libvirt reported for a domain of a host, at a generation.
 #[derive(Debug, Clone, Copy)]
 pub struct Observed<'a> {

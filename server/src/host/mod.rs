@@ -14,6 +14,7 @@ pub mod events;
 mod hosts;
 pub mod library;
 pub mod live;
+pub mod migrate;
 pub mod node;
 pub mod probe;
 pub mod serial;
@@ -25,6 +26,7 @@ pub mod vnc;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio_util::sync::CancellationToken;
 
 use app::types::{VmAction, VmStatus};
 use uuid::Uuid;
@@ -51,6 +53,9 @@ pub enum HostError {
         #[source]
         source: virt::error::Error,
     },
+    /// A watched host that could not be reached at its last attempt (its monitor retries).
+    #[error("the host {host} is unreachable: {reason}")]
+    Unreachable { host: HostKey, reason: &'static str },
     #[error("no such domain")]
     NoDomain,
     #[error("no such snapshot")]
@@ -119,6 +124,41 @@ impl HostError {
     }
 }
 
+/// The `<uuid>` of the capabilities' `<host>` element.
+fn capabilities_host_uuid(capabilities: &str) -> Option<Uuid> {
+    let host = &capabilities[capabilities.find("<host>")?..];
+    let host = &host[..host.find("</host>")?];
+    let start = host.find("<uuid>")? + "<uuid>".len();
+    let end = start + host[start..].find("</uuid>")?;
+    Uuid::parse_str(host[start..end].trim()).ok()
+}
+
+/// Why a connection could not be opened, in words an admin can act on (libvirt's own message
+/// names sockets and daemon internals; it goes to the log).
+fn unreachable_in_words(message: &str) -> &'static str {
+    let message = message.to_ascii_lowercase();
+    let has = |part: &str| message.contains(part);
+    if has("host key verification") || has("authentication") || has("permission denied (publickey")
+    {
+        "SSH or TLS authentication to it failed"
+    } else if has("permission denied") {
+        "Limen is not allowed to use its libvirt socket"
+    } else if has("no such file or directory") {
+        "libvirt does not answer there (is libvirtd running?)"
+    } else if has("connection refused") {
+        "it refused the connection (is libvirtd or SSH running there?)"
+    } else if has("name or service not known")
+        || has("could not resolve")
+        || has("temporary failure in name resolution")
+    {
+        "its host name does not resolve"
+    } else if has("timed out") || has("no route to host") || has("network is unreachable") {
+        "it does not answer on the network"
+    } else {
+        "libvirt could not connect to it"
+    }
+}
+
 /// Known libvirt/QEMU failures a user can act on, recognised by libvirt's message.
 fn reason_in_words(message: &str) -> Option<&'static str> {
     let message = message.to_ascii_lowercase();
@@ -136,6 +176,15 @@ fn reason_in_words(message: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// What `Host::capacity` reports: the machine's CPUs and memory, and the memory free now.
+#[derive(Debug, Clone, Copy)]
+pub struct Capacity {
+    pub cpus: u32,
+    pub memory_mib: u64,
+    /// `None`: libvirt cannot say (some drivers).
+    pub free_memory_mib: Option<u64>,
 }
 
 /// What `Host::node_limits` reports about the machine.
@@ -163,6 +212,10 @@ pub struct Host {
     /// watches: a command-line run never registers callbacks).
     signals: Mutex<Option<UnboundedSender<HostSignal>>>,
     live: LiveView,
+    /// Why the last attempt to connect failed, in words; `None` once connected.
+    unreachable: Mutex<Option<&'static str>>,
+    /// Cancelled when the host is removed: its background work stops.
+    retired: CancellationToken,
 }
 
 /// libvirt's domain state in Limen's words.
@@ -218,7 +271,42 @@ impl Host {
             domain_type_setting,
             conn: Mutex::new(None),
             signals: Mutex::new(None),
+            unreachable: Mutex::new(None),
+            retired: CancellationToken::new(),
         })
+    }
+
+    /// The libvirt URI this host is reached at.
+    pub fn uri(&self) -> &str {
+        &self.uri
+    }
+
+    /// Why the host could not be reached at the last attempt, in words a user can act on;
+    /// `None` if it could (or no attempt was made yet).
+    pub fn unreachable(&self) -> Option<&'static str> {
+        *self.unreachable.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_unreachable(&self, reason: Option<&'static str>) {
+        *self.unreachable.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+    }
+
+    /// Cancelled once the host is removed from Limen.
+    pub fn retired(&self) -> &CancellationToken {
+        &self.retired
+    }
+
+    /// Stops the host's background work and closes its connection (it was removed). The
+    /// connection closes on the blocking pool: a connection attempt in flight (seconds, to a
+    /// host that drops packets) must not hold up the caller.
+    pub(super) fn retire(self: &Arc<Self>) {
+        self.retired.cancel();
+        *self.signals.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let host = Arc::clone(self);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(move || host.disconnect())),
+            Err(_) => host.disconnect(),
+        }
     }
 
     pub fn key(&self) -> &HostKey {
@@ -268,10 +356,24 @@ impl Host {
         // Deregister from the dead connection before opening the next.
         let replacing = guard.take().is_some();
         self.live.mark_unsynced();
-        let conn = Connect::open(Some(&self.uri)).map_err(|source| HostError::Unavailable {
-            uri: self.uri.clone(),
-            source,
-        })?;
+        if replacing {
+            // Its close callback may never fire now (deregistered above): the monitor must
+            // still resynchronize — and retry, if the connection cannot be opened again.
+            self.signal(HostSignal::ConnectionClosed {
+                host: self.key.clone(),
+            });
+        }
+        let conn = match Connect::open(Some(&self.uri)) {
+            Ok(conn) => conn,
+            Err(source) => {
+                self.set_unreachable(Some(unreachable_in_words(source.message())));
+                return Err(HostError::Unavailable {
+                    uri: self.uri.clone(),
+                    source,
+                });
+            }
+        };
+        self.set_unreachable(None);
         let signals = self
             .signals
             .lock()
@@ -290,13 +392,6 @@ impl Host {
             conn: conn.clone(),
             _events: events,
         });
-        if replacing {
-            // Its close callback may never have fired (deregistered above): the monitor must
-            // still resynchronize, or changes made meanwhile would stay unseen.
-            self.signal(HostSignal::ConnectionClosed {
-                host: self.key.clone(),
-            });
-        }
         Ok(conn)
     }
 
@@ -364,6 +459,38 @@ impl Host {
         .await
     }
 
+    /// Which domain type setting this host was made with (a host added later gets the same).
+    pub fn domain_type_setting(&self) -> DomainTypeSetting {
+        self.domain_type_setting
+    }
+
+    /// The machine's CPUs and memory, and how much memory is free now (placement's measure).
+    pub async fn capacity(self: &Arc<Self>) -> Result<Capacity, HostError> {
+        self.call(|conn| {
+            let info = conn
+                .node_info()
+                .map_err(|e| HostError::from_virt("describe the host", e))?;
+            Ok(Capacity {
+                cpus: info.cpus,
+                memory_mib: info.memory / 1024,
+                free_memory_mib: conn.free_memory().ok().map(|bytes| bytes >> 20),
+            })
+        })
+        .await
+    }
+
+    /// libvirt's UUID of the machine (its capabilities' `<host><uuid>`), if it says: two URIs
+    /// of one daemon give the same.
+    pub async fn libvirt_uuid(self: &Arc<Self>) -> Result<Option<Uuid>, HostError> {
+        self.call(|conn| {
+            let capabilities = conn
+                .capabilities()
+                .map_err(|e| HostError::from_virt("describe its capabilities", e))?;
+            Ok(capabilities_host_uuid(&capabilities))
+        })
+        .await
+    }
+
     /// Which domain type new VMs get on this connection.
     pub async fn domain_type(self: &Arc<Self>) -> Result<DomainType, HostError> {
         let setting = self.domain_type_setting;
@@ -399,6 +526,14 @@ impl Host {
         if let Some(domains) = self.live.snapshot() {
             return Ok(domains);
         }
+        // While a watched host is unreachable its monitor keeps trying: a listing must not wait
+        // on a connection attempt (over SSH, seconds) that the monitor's retry will make.
+        if let Some(reason) = self.unreachable().filter(|_| self.is_watched()) {
+            return Err(HostError::Unreachable {
+                host: self.key.clone(),
+                reason,
+            });
+        }
         let changes = self.resync().await?;
         if !changes.is_empty() {
             self.signal(HostSignal::Resynced {
@@ -412,6 +547,12 @@ impl Host {
     pub async fn domain_state(self: &Arc<Self>, id: Uuid) -> Result<LiveState, HostError> {
         if let Some(state) = self.live.state(id) {
             return Ok(state);
+        }
+        if let Some(reason) = self.unreachable().filter(|_| self.is_watched()) {
+            return Err(HostError::Unreachable {
+                host: self.key.clone(),
+                reason,
+            });
         }
         Ok(self.observe(id).await?.live_state())
     }

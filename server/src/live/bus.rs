@@ -28,6 +28,9 @@ pub enum VmChange {
     Resync,
     /// A file came into or left the ISO or base-image library: lists of them are stale.
     MediaChanged,
+    /// A host was added, changed or removed, or was lost or reached again: lists of hosts are
+    /// stale.
+    Hosts,
     /// How a long operation is getting on: seen by admins, and by the owner of the VM it works
     /// on when it is a user's own (a snapshot; `owner: None` for the library's operations).
     Progress {

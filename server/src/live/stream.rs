@@ -218,6 +218,8 @@ fn delta(event: &BusEvent, viewer: &Viewer) -> Option<StreamEvent> {
         ),
         // The libraries are everyone's to read.
         VmChange::MediaChanged => ("media_changed", true, json!({})),
+        // No data: each reads the hosts it may see again.
+        VmChange::Hosts => ("hosts_changed", true, json!({})),
         // Operations on the libraries are admins'; on a VM, its owner's too.
         VmChange::Progress { progress, owner } => (
             "operation_progress",

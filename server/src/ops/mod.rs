@@ -16,6 +16,7 @@ mod runner;
 pub mod snapshot_create;
 pub mod vm_create;
 pub mod vm_delete;
+pub mod vm_migrate;
 
 use std::path::PathBuf;
 

@@ -18,6 +18,7 @@ pub static SAGAS: &[&dyn SagaKind] = &[
     &Registered::<super::vm_delete::DeleteVm>::NEW,
     &Registered::<super::image_create::CreateImage>::NEW,
     &Registered::<super::snapshot_create::TakeSnapshot>::NEW,
+    &Registered::<super::vm_migrate::MigrateVm>::NEW,
 ];
 
 /// The step names an operation row may hold, per kind: append-only. An operation cut off by a
@@ -36,6 +37,7 @@ pub const PERSISTED_STEPS: &[(&str, &[&str])] = &[
     ),
     ("image_create", &["copy", "publish", "tidy"]),
     ("snapshot_create", &["take", "record"]),
+    ("vm_migrate", &["migrate", "define", "record", "undefine"]),
 ];
 
 pub fn find(kind: &str) -> Option<&'static dyn SagaKind> {

@@ -5,6 +5,7 @@
 
 pub mod adopt;
 pub mod forget;
+pub mod hosts;
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use std::time::Instant;
 use app::error::AppError;
 use app::report::{
     GhostVm, MissingVm, OperationOutcome, OrphanDisk, ReconcileReport, StaleSnapshot, StatusDrift,
+    UnreachableHost,
 };
 use app::types::{VmId, VmStatus};
 use chrono::Utc;
@@ -80,6 +82,7 @@ pub async fn reconcile(sagas: &Sagas, mode: Mode) -> Result<ReconcileReport, Rec
     let cx = sagas.context();
     let started_at = Utc::now();
     let clock = Instant::now();
+    hosts::follow_table(cx, None).await?;
 
     // Cut-off operations first: finishing one may remove a record, a domain or a disk.
     let operations: Vec<OperationOutcome> = match mode {
@@ -108,8 +111,27 @@ pub async fn reconcile(sagas: &Sagas, mode: Mode) -> Result<ReconcileReport, Rec
             .collect(),
     };
 
+    // A host that cannot be reached is reported and left alone: its VMs are neither missing
+    // nor drifted, its domains neither ghosts nor proof that a disk is unused.
+    let mut reachable = Vec::new();
+    let mut unreachable_hosts = Vec::new();
+    for host in cx.hosts.all() {
+        match host.domains().await {
+            Ok(view) => reachable.push((host, view)),
+            Err(error) => {
+                tracing::warn!(host = %host.key(), error = %crate::error::chain(&error), "reconcile: the host is unreachable");
+                unreachable_hosts.push(UnreachableHost {
+                    host: host.key().to_string(),
+                    reason: host
+                        .unreachable()
+                        .unwrap_or("it did not answer")
+                        .to_string(),
+                });
+            }
+        }
+    }
     let mut drift = Vec::new();
-    for host in cx.hosts.iter() {
+    for (host, _) in &reachable {
         drift.extend(host_drift(cx, host, mode).await?);
     }
     if mode == Mode::Repair && (!drift.is_empty() || !operations.is_empty()) {
@@ -124,8 +146,8 @@ pub async fn reconcile(sagas: &Sagas, mode: Mode) -> Result<ReconcileReport, Rec
         .map(|row| PathBuf::from(&row.disk_path))
         .collect();
     let mut absent = HashSet::new();
-    for host in cx.hosts.iter() {
-        let domains = host.domains().await?.domains;
+    for (host, view) in &reachable {
+        let domains = &view.domains;
         for domain in domains.values().filter(|d| !recorded.contains(&d.uuid)) {
             ghosts.push(GhostVm {
                 uuid: VmId(domain.uuid),
@@ -158,7 +180,12 @@ pub async fn reconcile(sagas: &Sagas, mode: Mode) -> Result<ReconcileReport, Rec
             name: row.name.clone(),
         })
         .collect();
-    let orphan_disks = orphan_disks(cx, in_use.into_iter()).await?;
+    // A disk may belong to a domain of a host that did not answer: none is called an orphan then.
+    let orphan_disks = if unreachable_hosts.is_empty() {
+        orphan_disks(cx, in_use.into_iter()).await?
+    } else {
+        Vec::new()
+    };
     let stale_snapshots = stale_snapshots(cx, &rows, &absent, mode).await?;
 
     let report = ReconcileReport {
@@ -170,6 +197,7 @@ pub async fn reconcile(sagas: &Sagas, mode: Mode) -> Result<ReconcileReport, Rec
         orphan_disks,
         operations,
         stale_snapshots,
+        unreachable_hosts,
     };
     tracing::info!(
         ghosts = report.ghosts.len(),

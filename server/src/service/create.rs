@@ -45,6 +45,32 @@ pub(super) fn fits(
     Ok(())
 }
 
+impl VmService {
+    /// Whether a domain Limen does not manage has this name: on the chosen host (which must
+    /// answer), or on any other host that answers (VM names are unique across hosts).
+    async fn foreign_domain_named(
+        &self,
+        chosen: &std::sync::Arc<crate::host::Host>,
+        name: &str,
+    ) -> Result<bool, ServiceError> {
+        if chosen.domain_name_exists(name.to_string()).await? {
+            return Ok(true);
+        }
+        for other in self.cx.hosts.all() {
+            if other.key() != chosen.key()
+                && other.unreachable().is_none()
+                && other
+                    .domain_name_exists(name.to_string())
+                    .await
+                    .unwrap_or(false)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
 /// What a create needs once its request was checked and its quota reserved.
 pub(super) struct PreparedCreate {
     pub saga: CreateVm,
@@ -64,8 +90,7 @@ impl VmService {
         validate_create(request).map_err(refused)?;
         let quota_guard = self.owners.lock(&owner.to_string()).await;
         let quota = quota_report(&self.cx.db, owner).await?;
-        // Placement: the one host there is (SPEC §13 chooses among several).
-        let host = self.cx.hosts.local();
+        let host = self.place(request).await?;
         fits(request, &quota, host.node_limits().await?).map_err(refused)?;
         let iso = self.resolve_iso(request.iso.as_deref()).await?;
         let boot_order = request.boot_order.unwrap_or(BootOrder::CdromHd);
@@ -83,7 +108,7 @@ impl VmService {
             .db
             .run(move |conn| q::vm_name_taken(conn, &name))
             .await?;
-        let foreign = host.domain_name_exists(request.name.clone()).await?;
+        let foreign = self.foreign_domain_named(&host, &request.name).await?;
         if taken || foreign {
             // Domain names are global to the host, so this says no more than libvirt would.
             return Err(refused(AppError::new(

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use app::error::AppError;
-use futures::future::try_join_all;
+use futures::future::join_all;
 
 use super::{ServiceError, VmService};
 use crate::db::vms as q;
@@ -23,11 +23,13 @@ impl VmService {
         if let Some(list) = self.list_cache.get(version) {
             return Ok(list);
         }
-        let hosts = self.cx.hosts.iter().map(|host| async move {
-            Ok::<_, ServiceError>((host.key().clone(), host.domains().await?))
+        // A host that cannot answer leaves its VMs `unknown`; the others are listed as ever.
+        let hosts = self.cx.hosts.all().into_iter().map(|host| async move {
+            let view = host.domains().await.ok()?;
+            Some((host.key().clone(), view))
         });
-        let (rows, views) = tokio::join!(self.cx.db.run(q::vm_list), try_join_all(hosts));
-        let views: HashMap<HostKey, Snapshot> = views?.into_iter().collect();
+        let (rows, views) = tokio::join!(self.cx.db.run(q::vm_list), join_all(hosts));
+        let views: HashMap<HostKey, Snapshot> = views.into_iter().flatten().collect();
         let vms = rows?
             .into_iter()
             .map(|row| {

@@ -27,10 +27,13 @@ mod create;
 mod delete;
 mod detached;
 mod disk;
+mod hosts;
 mod images;
 mod lifecycle;
 mod list;
 mod media;
+mod migrate;
+mod placement;
 mod port;
 mod reconciliation;
 mod records;
@@ -135,6 +138,8 @@ pub enum ServiceError {
     Delete(#[source] SagaFailure),
     #[error("taking the snapshot failed")]
     Snapshot(#[source] SagaFailure),
+    #[error("migrating the VM failed")]
+    Migrate(#[source] SagaFailure),
     #[error("reconciling failed")]
     Reconcile(#[from] ReconcileError),
 }
@@ -169,6 +174,14 @@ impl Describe for ServiceError {
             ServiceError::Delete(failure) | ServiceError::Snapshot(failure) => {
                 failure.cause.describe()
             }
+            ServiceError::Migrate(failure) => AppError::new(
+                ErrorCode::Internal,
+                format!(
+                    "Migrating the VM failed at step \"{}\": {} Limen undoes what it had done (at once, or if that fails too, at its next start), so the VM stays where it was.",
+                    failure.step,
+                    failure.cause.describe().message
+                ),
+            ),
             ServiceError::Reconcile(error) => error.describe(),
         }
     }

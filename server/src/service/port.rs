@@ -3,6 +3,7 @@
 
 use app::auth::Principal;
 use app::error::AppError;
+use app::hosts::{AddHostRequest, Host, MigrateRequest, UpdateHostRequest};
 use app::machine::{
     BootOrderReport, CreateImageRequest, DiskInfo, InstallationReport, OperationProgress, RoleCount,
 };
@@ -380,6 +381,73 @@ impl VmPort for VmService {
         };
         let work = delete(self.sagas.clone(), caller.clone(), id);
         self.detached(guard, audit, work).await
+    }
+
+    async fn list_hosts(&self, caller: &Principal) -> Result<Vec<Host>, AppError> {
+        self.hosts_list(caller).await.map_err(report)
+    }
+
+    async fn add_host(
+        &self,
+        caller: &Principal,
+        request: AddHostRequest,
+    ) -> Result<Host, AppError> {
+        let entry = Entry::by(caller, "host.add")
+            .target(request.name.to_ascii_lowercase())
+            .detail(request.uri.clone());
+        let result = self.host_add(caller, request).await.map_err(report);
+        self.audit.record(entry.outcome(&result)).await;
+        result
+    }
+
+    async fn update_host(
+        &self,
+        caller: &Principal,
+        key: &str,
+        request: UpdateHostRequest,
+    ) -> Result<Host, AppError> {
+        let change = match (&request.name, request.enabled) {
+            (Some(name), Some(enabled)) => format!("name {name}, enabled {enabled}"),
+            (Some(name), None) => format!("name {name}"),
+            (None, Some(enabled)) => format!("enabled {enabled}"),
+            (None, None) => "nothing".to_string(),
+        };
+        let entry = Entry::by(caller, "host.update").target(key).detail(change);
+        let result = self
+            .host_update(caller, key.to_string(), request)
+            .await
+            .map_err(report);
+        self.audit.record(entry.outcome(&result)).await;
+        result
+    }
+
+    async fn migrate_vm(
+        &self,
+        caller: &Principal,
+        id: VmId,
+        request: MigrateRequest,
+    ) -> Result<Vm, AppError> {
+        let how = match request.live {
+            Some(true) => "live",
+            Some(false) => "offline",
+            None => "live if it runs",
+        };
+        let entry = Entry::by(caller, "vm.migrate")
+            .target(vm_target(id))
+            .detail(format!("to host {} ({how})", request.host));
+        let guard = self.lock_for(caller, id, &entry).await?;
+        let work = super::migrate::migrate(self.sagas.clone(), caller.clone(), id, request);
+        self.detached(guard, |r| entry.outcome(r), work).await
+    }
+
+    async fn remove_host(&self, caller: &Principal, key: &str) -> Result<(), AppError> {
+        let entry = Entry::by(caller, "host.remove").target(key);
+        let result = self
+            .host_remove(caller, key.to_string())
+            .await
+            .map_err(report);
+        self.audit.record(entry.outcome(&result)).await;
+        result
     }
 
     async fn reconcile(&self, caller: &Principal) -> Result<ReconcileReport, AppError> {

@@ -31,14 +31,14 @@ pub(super) async fn reconcile(
 
 /// The host that has the domain `id` (ghosts are found on every host), else the local one.
 async fn host_with_domain(cx: &Context, id: VmId) -> Arc<Host> {
-    for host in cx.hosts.iter() {
+    for host in cx.hosts.all() {
         if let Ok(view) = host.domains().await {
             if view.domains.contains_key(&id.0) {
-                return Arc::clone(host);
+                return host;
             }
         }
     }
-    Arc::clone(cx.hosts.local())
+    cx.hosts.local()
 }
 
 /// An admin's adopt: the named owner (else the admin) must be a user.

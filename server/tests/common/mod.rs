@@ -219,6 +219,7 @@ pub fn test_config(database_url: &str, data_dir: &TempDir, libvirt_uri: &str) ->
         stats_secs: 5,
         stats_retention_days: 30,
         metrics_token: None,
+        ssh_keyfile: None,
         session_hours: 168,
         secure_cookie: false,
         public_url: None,
@@ -314,6 +315,9 @@ impl TestApp {
             pool.migrate().await.unwrap();
         }
         let state = server::build_state(&config, pool).unwrap();
+        // A database left unmigrated on purpose has no hosts table.
+        let loaded = server::load_hosts(&state, &config).await;
+        assert!(skip_migrations || loaded.is_ok(), "{loaded:?}");
         // As `limen serve` does, but without the periodic reconciler: tests reconcile when
         // they mean to.
         server::background::start_monitors(
@@ -363,7 +367,7 @@ impl TestApp {
     }
 
     /// The one host the app manages (`local`).
-    pub fn host(&self) -> &std::sync::Arc<server::host::Host> {
+    pub fn host(&self) -> std::sync::Arc<server::host::Host> {
         self.cx().hosts.local()
     }
 

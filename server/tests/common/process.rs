@@ -38,7 +38,12 @@ pub fn limen(db_url: &str, data_dir: &TempDir, libvirt_uri: &str, port: u16) -> 
         .env("LIMEN_DOMAIN_TYPE", "qemu")
         .env("LIMEN_DATA_DIR", &data_dir.0)
         .env("LIMEN_LISTEN", format!("127.0.0.1:{port}"))
-        .env("NO_COLOR", "1")
+        .env("NO_COLOR", "1");
+    // The second libvirt host, for the migration saga's example.
+    if let Ok(uri) = std::env::var("LIMEN_TEST_SECOND_HOST") {
+        command.env("LIMEN_TEST_SECOND_HOST", uri);
+    }
+    command
         .stdout(Stdio::from(log.try_clone().unwrap()))
         .stderr(Stdio::from(log));
     command
@@ -272,12 +277,16 @@ pub struct UuidCleanup(pub Vec<uuid::Uuid>);
 impl Drop for UuidCleanup {
     fn drop(&mut self) {
         virt::error::clear_error_callback();
-        let Ok(conn) = virt::connect::Connect::open(Some(LIBVIRT)) else {
-            return;
-        };
-        for id in &self.0 {
-            if let Ok(domain) = conn.lookup_domain_by_uuid(*id) {
-                remove_for_good(&domain);
+        // The second host too: a VM may have moved there.
+        let second = std::env::var("LIMEN_TEST_SECOND_HOST").ok();
+        for uri in std::iter::once(LIBVIRT.to_string()).chain(second) {
+            let Ok(conn) = virt::connect::Connect::open(Some(&uri)) else {
+                continue;
+            };
+            for id in &self.0 {
+                if let Ok(domain) = conn.lookup_domain_by_uuid(*id) {
+                    remove_for_good(&domain);
+                }
             }
         }
     }

@@ -1,10 +1,11 @@
 //! The VM page: everything Limen records about one VM, with its actions, its usage graphs, and
 //! a section for each thing a user changes after create (media, boot order, installation, snapshots, disk, role,
-//! and for admins a base image of its disk).
+//! and for admins its host and a base image of its disk).
 
 mod boot;
 mod disk;
 mod media;
+mod migrate;
 mod role;
 mod section;
 mod snapshots;
@@ -30,6 +31,7 @@ use crate::use_session;
 use boot::{BootSection, InstallationSection};
 use disk::DiskSection;
 use media::MediaSection;
+use migrate::{hosts_resource, MigrateSection};
 use role::RoleSection;
 use snapshots::SnapshotsSection;
 use template::TemplateSection;
@@ -144,6 +146,7 @@ fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
     let vm = Memo::new(move |_| store.get(id));
     let me = use_session().me;
     let locale = use_locale();
+    let hosts = hosts_resource();
     view! {
         <Show
             when=move || vm.with(Option::is_some)
@@ -169,6 +172,8 @@ fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
                                 <dd>{vm.role.unwrap_or_else(|| tr!(locale, vm.none).into())}</dd>
                                 <dt>{tr!(locale, vm.owner)}</dt>
                                 <dd>{vm.owner.unwrap_or_else(|| tr!(locale, vm.none).into())}</dd>
+                                <dt>{tr!(locale, vm.host)}</dt>
+                                <dd>{vm.host}</dd>
                                 <dt>{tr!(locale, vm.created)}</dt>
                                 <dd>{format_time(locale, &vm.created_at)}</dd>
                                 <dt>{tr!(locale, vm.updated)}</dt>
@@ -191,7 +196,13 @@ fn VmDetails(id: VmId, store: VmStore) -> impl IntoView {
                 <Transition fallback=|| ()>
                     {move || Suspend::new(async move {
                         let admin = matches!(me.await, Ok(Some(user)) if user.role == Role::Admin);
-                        admin.then(|| view! { <TemplateSection id vm/> })
+                        admin
+                            .then(|| {
+                                view! {
+                                    <MigrateSection id vm store hosts/>
+                                    <TemplateSection id vm/>
+                                }
+                            })
                     })}
                 </Transition>
             </div>

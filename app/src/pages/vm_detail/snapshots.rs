@@ -64,6 +64,7 @@ fn work_words(locale: Locale, op: &OperationProgress) -> String {
         OperationKind::SnapshotRevert => tr!(locale, vm.work_reverting, target),
         OperationKind::SnapshotDelete => tr!(locale, vm.work_deleting_snapshot, target),
         OperationKind::ImageCreate => tr!(locale, vm.work_copying_disk, target),
+        OperationKind::VmMigrate => tr!(locale, vm.work_migrating, target),
     }
     .to_string()
 }

@@ -1,0 +1,2 @@
+ALTER TABLE vms DROP CONSTRAINT vms_host_fkey;
+DROP TABLE hosts;
