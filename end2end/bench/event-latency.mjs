@@ -1,7 +1,8 @@
 // Event propagation, measured from libvirt's own event to (a) the SSE event received by a
 // script and (b) the VM card updated in Chromium, for stop and start done with `virsh`.
 //   node end2end/bench/event-latency.mjs URL TRIALS
-// The server must run against qemu:///system (scripts/bench-live.sh starts one).
+// The server must run against qemu:///system (scripts/bench-live.sh starts one), or have the host
+// of key LIMEN_BENCH_HOST whose libvirt is LIMEN_BENCH_VIRSH_URI (scripts/bench-hosts.sh).
 // Clock: every timestamp is this machine's wall clock in ms (virsh prints ms; the browser's
 // performance.timeOrigin + now() and Node's are the same clock), so differences are exact to ~1 ms.
 import { chromium } from '@playwright/test';
@@ -13,7 +14,9 @@ import { login, loggedInContext } from './login.mjs';
 const base = process.argv[2] ?? 'http://127.0.0.1:18557';
 const trials = Number(process.argv[3] ?? 50);
 // Asynchronous, so the SSE client's timestamps are taken as data arrives, not after virsh exits.
-const virsh = (...args) => promisify(execFile)('virsh', ['-c', 'qemu:///system', ...args]);
+const uri = process.env.LIMEN_BENCH_VIRSH_URI ?? 'qemu:///system';
+const host = process.env.LIMEN_BENCH_HOST;
+const virsh = (...args) => promisify(execFile)('virsh', ['-c', uri, ...args]);
 const now = () => performance.timeOrigin + performance.now();
 const token = await login(base);
 const authorization = `Bearer ${token}`;
@@ -22,14 +25,14 @@ const authorization = `Bearer ${token}`;
 const name = `bench-latency-${Date.now().toString(36)}`;
 const created = await fetch(`${base}/api/v1/vms`, {
   method: 'POST', headers: { 'content-type': 'application/json', authorization },
-  body: JSON.stringify({ name, cpu: 1, memory: 64, disk_size: 1 }),
+  body: JSON.stringify({ name, cpu: 1, memory: 64, disk_size: 1, ...(host ? { host } : {}) }),
 });
 if (created.status !== 201) throw new Error(`create: ${created.status} ${await created.text()}`);
 const { uuid } = await created.json();
 
 // libvirt's own events, as virsh sees them.
 const libvirtEvents = [];
-const watcher = spawn('virsh', ['-c', 'qemu:///system', 'event', '--loop', '--timestamp', '--event', 'lifecycle', '--domain', name]);
+const watcher = spawn('virsh', ['-c', uri, 'event', '--loop', '--timestamp', '--event', 'lifecycle', '--domain', name]);
 let pending = '';
 watcher.stdout.on('data', (chunk) => {
   pending += chunk;
@@ -121,7 +124,7 @@ for (let i = 0; i < trials; i++) {
 
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(p * s.length))]; };
 const fmt = (xs) => `p50 ${pct(xs, 0.5).toFixed(1)} ms  p99 ${pct(xs, 0.99).toFixed(1)} ms  max ${Math.max(...xs).toFixed(1)} ms`;
-console.log(`trials: ${trials} each (qemu:///system, TCG); from libvirt's event (virsh event --timestamp)`);
+console.log(`trials: ${trials} each (${host ? `host ${host}, ` : ''}TCG); from libvirt's event (virsh event --timestamp)`);
 for (const kind of ['stop', 'start']) {
   console.log(`${kind.padEnd(5)} → SSE event received: ${fmt(samples[kind].sse)}`);
   console.log(`${kind.padEnd(5)} → card updated:       ${fmt(samples[kind].card)}`);
@@ -129,5 +132,5 @@ for (const kind of ['stop', 'start']) {
 
 watcher.kill();
 await browser.close();
-await fetch(`${base}/api/v1/vms/${uuid}`, { method: 'DELETE' });
+await fetch(`${base}/api/v1/vms/${uuid}`, { method: 'DELETE', headers: { authorization } });
 process.exit(0);
