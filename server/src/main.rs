@@ -363,6 +363,12 @@ async fn backup(config: Config, file: std::path::PathBuf) -> Result<(), String> 
         manifest.schema,
         config.data_dir.join("disks").display()
     );
+    if !manifest.hosts_unreachable.is_empty() {
+        eprintln!(
+            "warning: the host(s) {} could not be reached: their VMs' records are in the backup, their definitions are not (back up again once they are reachable).",
+            manifest.hosts_unreachable.join(", ")
+        );
+    }
     let entry = Entry::anonymous(None, "backup.create")
         .detail(format!("by `limen backup` (system user {})", system_user()));
     AuditLog::new(state.db.clone()).record(entry).await;

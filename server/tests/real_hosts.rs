@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use common::guest::{guest_query, serial, step, stock_libraries, Api};
 use common::process::{DomainCleanup, LIBVIRT};
 use common::sse::SseClient;
-use common::{unique_name, TestApp, TestDb};
+use common::{unique_name, TempDir, TestApp, TestDb};
 use serde_json::{json, Value};
 
 /// The tests take turns: one takes the second host's daemon down, which would cut the other's
@@ -181,7 +181,23 @@ async fn a_second_host_is_followed_lost_found_and_followed_through_a_virsh_migra
     assert_eq!(home["status"], "stopped", "{home}");
     let listed = api.get("/api/v1/vms").await;
     assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
-    step(began, "the second host is away; its VM is unknown");
+    // A backup goes on without it: every row, the definitions of the hosts that answer.
+    let archive = TempDir::new();
+    let file = archive.0.join("away.limen-backup");
+    let manifest = server::backup::create(&app.cx().db, &app.cx().hosts, &file)
+        .await
+        .expect("a backup while a host is away");
+    assert_eq!(manifest.hosts_unreachable, ["second"]);
+    let defined: Vec<String> = manifest
+        .domains
+        .iter()
+        .map(|d| d.uuid.to_string())
+        .collect();
+    assert_eq!(defined, std::slice::from_ref(&local), "{defined:?}");
+    step(
+        began,
+        "the second host is away; its VM is unknown; a backup skips it",
+    );
 
     // It comes back (the script's start clears what a lost daemon left, its QEMU included): the
     // view is listed again and the record says what that libvirt says, on the same host.

@@ -19,7 +19,7 @@
 mod domains;
 mod dump;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -68,6 +68,10 @@ pub struct Manifest {
     /// Parents before children: the order a restore loads them in.
     pub tables: Vec<TableEntry>,
     pub domains: Vec<DomainEntry>,
+    /// Hosts that could not be reached: their VMs' rows are in the archive, their definitions
+    /// are not (a restore leaves those domains as their hosts keep them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts_unreachable: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,22 +138,30 @@ async fn create_in(
         .map_err(from_db)?;
     let mut domains = Vec::new();
     let mut documents = Vec::new();
+    // A host that is down does not stop the backup of everything else (the database above all).
+    let mut unreachable = BTreeSet::new();
     for mut vm in vms {
+        if unreachable.contains(&vm.host) {
+            continue;
+        }
         let Ok(host) = hosts.get(&vm.host) else {
             continue;
         };
-        let xml = match host.persistent_xml(vm.uuid).await {
-            Ok(xml) => xml,
+        let read = async {
+            let xml = host.persistent_xml(vm.uuid).await?;
+            Ok::<_, HostError>((xml, host.snapshot_definitions(vm.uuid).await?))
+        };
+        let (xml, snapshots) = match read.await {
+            Ok(read) => read,
             // A record whose domain is gone (missing): nothing to keep.
             Err(HostError::NoDomain) => continue,
+            Err(HostError::Unavailable { .. } | HostError::Unreachable { .. }) => {
+                unreachable.insert(vm.host.clone());
+                continue;
+            }
             Err(error) => return Err(error.into()),
         };
         documents.push((format!("domains/{}.xml", vm.uuid), xml));
-        let snapshots = match host.snapshot_definitions(vm.uuid).await {
-            Ok(snapshots) => snapshots,
-            Err(HostError::NoDomain) => continue,
-            Err(error) => return Err(error.into()),
-        };
         for (index, snapshot) in snapshots.into_iter().enumerate() {
             documents.push((format!("snapshots/{}/{index}.xml", vm.uuid), snapshot.xml));
             if snapshot.current {
@@ -166,6 +178,7 @@ async fn create_in(
         created_at: chrono::Utc::now(),
         tables,
         domains,
+        hosts_unreachable: unreachable.into_iter().collect(),
     };
     // Compressing the tables (gigabytes of statistics, perhaps) is blocking work.
     let (work, path) = (work.to_path_buf(), path.to_path_buf());
