@@ -8,7 +8,7 @@ use uuid::Uuid;
 use virt::domain::MigrateParameters;
 use virt::sys;
 
-use super::{lookup, Host, HostError};
+use super::{lookup, lookup_if_any, Host, HostError};
 
 /// How far a migration job is: bytes done of bytes to do (memory, and disks if copied).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,10 +88,8 @@ impl Host {
     /// its definition now). A domain that is gone is success; a running one is refused.
     pub async fn undefine_stopped(self: &Arc<Self>, id: Uuid) -> Result<(), HostError> {
         self.call(move |conn| {
-            let domain = match lookup(conn, id) {
-                Ok(domain) => domain,
-                Err(HostError::NoDomain) => return Ok(()),
-                Err(e) => return Err(e),
+            let Some(domain) = lookup_if_any(conn, id)? else {
+                return Ok(());
             };
             if domain
                 .is_active()

@@ -702,10 +702,9 @@ impl Host {
 
     /// Hard power-off; a domain that is not running, or gone, is fine.
     pub async fn power_off(self: &Arc<Self>, id: Uuid) -> Result<(), HostError> {
-        self.call(move |conn| match lookup(conn, id) {
-            Ok(domain) => power_off_domain(&domain),
-            Err(HostError::NoDomain) => Ok(()),
-            Err(e) => Err(e),
+        self.call(move |conn| match lookup_if_any(conn, id)? {
+            Some(domain) => power_off_domain(&domain),
+            None => Ok(()),
         })
         .await
     }
@@ -714,10 +713,8 @@ impl Host {
     /// metadata. A domain that is already gone is success.
     pub async fn destroy_and_undefine(self: &Arc<Self>, id: Uuid) -> Result<(), HostError> {
         self.call(move |conn| {
-            let domain = match lookup(conn, id) {
-                Ok(domain) => domain,
-                Err(HostError::NoDomain) => return Ok(()),
-                Err(e) => return Err(e),
+            let Some(domain) = lookup_if_any(conn, id)? else {
+                return Ok(());
             };
             power_off_domain(&domain)?;
             let metadata =
@@ -769,6 +766,15 @@ fn power_off_domain(domain: &Domain) -> Result<(), HostError> {
 pub(crate) fn lookup(conn: &Connect, id: Uuid) -> Result<Domain, HostError> {
     conn.lookup_domain_by_uuid(id)
         .map_err(|e| HostError::from_virt("look up the domain", e))
+}
+
+/// The domain, or `None` when it is gone (for the undoing calls, to which gone is done).
+pub(crate) fn lookup_if_any(conn: &Connect, id: Uuid) -> Result<Option<Domain>, HostError> {
+    match lookup(conn, id) {
+        Ok(domain) => Ok(Some(domain)),
+        Err(HostError::NoDomain) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// What Limen attempted, as the error says it ("libvirt could not start the VM").
